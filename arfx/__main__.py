@@ -1,0 +1,5 @@
+"""`python -m arfx` runs the command-line interface."""
+
+from arfx.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Command-line interface: argument parsing and printing; the work happens in the modules it calls."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable
+
+from arfx import __version__
+from arfx.errors import ArfxError
+
+log = logging.getLogger("arfx")
+
+COMMANDS = ("run", "demo", "render", "track", "list", "doctor", "bench")
+
+
+def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("tracking")
+    group.add_argument("--max-faces", type=int, default=1, metavar="N",
+                       help="most faces to track at once (default 1)")
+    group.add_argument("--detector", choices=("short", "full"), default="short",
+                       help="face detector: short range (selfies) or full range (small, distant faces)")
+    group.add_argument("--refine", action="store_true",
+                       help="478 landmarks with irises (attention model)")
+    group.add_argument("--min-detection-confidence", type=float, default=0.5, metavar="P")
+    group.add_argument("--min-tracking-confidence", type=float, default=0.5, metavar="P")
+
+
+def _add_effect_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--effects-dir", action="append", default=[], metavar="DIR",
+                        help="extra folder of effects (may repeat)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="arfx",
+        description="AR face effects: `arfx EFFECT` opens the live window; see the commands below.",
+    )
+    parser.add_argument("--version", action="version", version=f"arfx {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging and full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="live window with an effect (the default: `arfx EFFECT`)")
+    run.add_argument("effect", nargs="?", default="glasses", help="effect name (see `arfx list`)")
+    run.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
+    run.add_argument("--size", default="1280x720", metavar="WxH", help="camera capture size")
+    run.add_argument("--input", metavar="FILE", help="video or image instead of the camera")
+    run.add_argument("--record", metavar="FILE", help="start recording to FILE at launch")
+    run.add_argument("--frames", type=int, metavar="N", help="quit after N frames")
+    run.add_argument("--no-mirror", action="store_true", help="do not mirror the camera image")
+    run.add_argument("--no-smooth", action="store_true", help="turn off landmark smoothing")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing recording")
+    _add_tracker_options(run)
+    _add_effect_options(run)
+
+    demo = sub.add_parser("demo", help="render every built-in effect on a generated clip")
+    demo.add_argument("-o", "--output", default="arfx-demo.mp4", metavar="FILE")
+    demo.add_argument("--no-window", action="store_true", help="never open a window")
+    demo.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
+
+    render = sub.add_parser("render", help="render an effect onto a video, image or image folder")
+    render.add_argument("effect", help="effect name (see `arfx list`)")
+    render.add_argument("-i", "--input", required=True, metavar="PATH")
+    render.add_argument("-o", "--output", required=True, metavar="PATH")
+    render.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    render.add_argument("--smooth", action="store_true", help="temporal landmark smoothing")
+    render.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
+    _add_tracker_options(render)
+    _add_effect_options(render)
+
+    track = sub.add_parser("track", help="write landmarks, pose and mesh for every frame to .npz")
+    track.add_argument("input", help="image, folder of images, or video")
+    track.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    track.add_argument("--static", action="store_true", help="detect on every frame (no tracking)")
+    track.add_argument("--smooth", action="store_true", help="temporal landmark smoothing")
+    track.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_tracker_options(track)
+
+    listing = sub.add_parser("list", help="list the effects arfx can find")
+    _add_effect_options(listing)
+
+    sub.add_parser("doctor", help="check the installation: packages, ONNX Runtime, OpenGL, models")
+
+    bench = sub.add_parser("bench", help="per-stage timings of offline rendering")
+    bench.add_argument("--input", metavar="VIDEO", help="video to use (default: generated 720p clip)")
+    bench.add_argument("--effect", default="glasses")
+    bench.add_argument("--frames", type=int, default=120, metavar="N")
+    bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_tracker_options(bench)
+    return parser
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """`arfx glasses` means `arfx run glasses`."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("-"):
+            if arg in ("-h", "--help", "--version"):
+                return argv
+            continue
+        if arg not in COMMANDS:
+            return argv[:i] + ["run"] + argv[i:]
+        return argv
+    return argv
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from arfx import doctor
+
+    ok = True
+    for check in doctor.run_checks():
+        mark = "ok  " if check.ok else ("WARN" if not check.essential else "FAIL")
+        print(f"[{mark}] {check.name}: {check.detail}")
+        ok = ok and (check.ok or not check.essential)
+    print("arfx is ready." if ok else "arfx is not ready: fix the FAIL lines above.")
+    return 0 if ok else 1
+
+
+def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        raise ArfxError(f"`arfx {name}` is not available in this build yet")
+    return command
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace], int]:
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "doctor": _cmd_doctor,
+    }
+    return handlers.get(command, _not_yet(command))
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(_normalise_argv(argv))
+    _configure_logging(args.verbose)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return _handler(args.command)(args)
+    except ArfxError as error:
+        if args.verbose:
+            log.exception("arfx %s failed", args.command)
+        print(f"arfx: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("arfx: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,25 @@
+"""Locating arfx's data folders (models/, shaders/, assets/) in a checkout or an install."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+_CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def resource_dir(name: str) -> Path:
+    """Return the folder `name` ("models", "shaders", "assets").
+
+    A source checkout (or editable install) has it beside the package; a wheel install
+    puts it under <prefix>/share/arfx. `ARFX_<NAME>_DIR` overrides both.
+    """
+    override = os.environ.get(f"ARFX_{name.upper()}_DIR")
+    if override:
+        return Path(override)
+    candidates = [_CHECKOUT_ROOT / name, Path(sys.prefix) / "share" / "arfx" / name]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return candidates[0]
