@@ -1,0 +1,5 @@
+"""Metric face geometry: screen landmarks -> camera-space face mesh and head pose."""
+
+from arfx.geometry.canonical import CanonicalFace
+
+__all__ = ["CanonicalFace"]
