@@ -1,0 +1,1 @@
+"""Face tracking: face detection and landmark models run by ONNX Runtime."""

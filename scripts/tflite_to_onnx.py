@@ -1,0 +1,505 @@
+"""Convert MediaPipe's TFLite face models into ONNX graphs (a build tool; arfx does not import it).
+
+The TFLite flatbuffer is read with the `tflite` package and the ONNX graph is written with
+`onnx.helper`. Activations run in NCHW inside the graph while the graph's inputs and outputs
+keep TFLite's NHWC shapes and tensor names. float16 weights stay float16 in the file behind a
+Cast (ONNX Runtime folds the Cast when it loads the model). PRelu is rewritten as
+Relu(x) - a * Relu(-x) with the multiply as a 1x1 depthwise Conv, because ONNX Runtime's
+PRelu kernel is slow on CPU. MediaPipe's three custom ops of the attention landmark model are
+expressed in standard ONNX (see `_Converter._custom_*`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+import tflite
+from flatbuffers import flexbuffers
+from onnx import TensorProto, helper, numpy_helper
+from tflite.BuiltinOperator import BuiltinOperator
+
+OPSET = 17
+IR_VERSION = 8  # the lowest IR version that carries opset 17: loads in older ONNX Runtimes
+PRODUCER_NAME = "arfx-tflite-to-onnx"
+PRODUCER_VERSION = "1"
+
+_OP_NAMES = {code: name for name, code in vars(BuiltinOperator).items() if not name.startswith("_")}
+_TFLITE_DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 9: np.int8}
+_NHWC_TO_NCHW = (0, 3, 1, 2)
+_NCHW_TO_NHWC = (0, 2, 3, 1)
+_NHWC_AXIS_IN_NCHW = {0: 0, 1: 2, 2: 3, 3: 1}
+
+
+class ConversionError(Exception):
+    """The TFLite model uses something this converter does not handle."""
+
+
+@dataclass(frozen=True)
+class _Value:
+    name: str
+    nchw: bool  # True: a 4D activation held transposed relative to its TFLite NHWC shape
+
+
+def _options(op, options_class):
+    table = op.BuiltinOptions()
+    options = options_class()
+    options.Init(table.Bytes, table.Pos)
+    return options
+
+
+def _same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TFLite SAME padding: the extra pixel goes after, as in TensorFlow."""
+    out = math.ceil(size / stride)
+    effective = (kernel - 1) * dilation + 1
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+class _Converter:
+    def __init__(self, data: bytes):
+        self.model = tflite.Model.GetRootAsModel(data, 0)
+        if self.model.SubgraphsLength() != 1:
+            raise ConversionError("only single-subgraph models are supported")
+        self.graph = self.model.Subgraphs(0)
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.values: dict[int, _Value] = {}
+        self.consts: dict[int, np.ndarray] = {}
+        self.used_names: set[str] = set()
+        self.counter = 0
+
+    # ----- naming and small builders -------------------------------------------------
+
+    def _unique(self, base: str) -> str:
+        name = base
+        while name in self.used_names:
+            self.counter += 1
+            name = f"{base}__{self.counter}"
+        self.used_names.add(name)
+        return name
+
+    def node(self, op_type: str, inputs: list[str], base: str, n_out: int = 1, **attrs) -> list[str]:
+        outputs = [self._unique(base if n_out == 1 else f"{base}__out{i}") for i in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=self._unique(f"node/{base}"),
+                                           **attrs))
+        return outputs
+
+    def node1(self, op_type: str, inputs: list[str], base: str, **attrs) -> str:
+        return self.node(op_type, inputs, base, **attrs)[0]
+
+    def const(self, array: np.ndarray, base: str) -> str:
+        """A constant input; float16 arrays are stored as float16 and cast to float32."""
+        array = np.ascontiguousarray(array)
+        if array.dtype == np.float16:
+            stored = self._unique(f"{base}__f16")
+            self.initializers.append(numpy_helper.from_array(array, stored))
+            return self.node1("Cast", [stored], base, to=TensorProto.FLOAT)
+        if array.dtype == np.float64:
+            array = array.astype(np.float32)
+        name = self._unique(base)
+        self.initializers.append(numpy_helper.from_array(array, name))
+        return name
+
+    # ----- tensors -------------------------------------------------------------------
+
+    def tensor(self, index: int):
+        return self.graph.Tensors(index)
+
+    def tname(self, index: int) -> str:
+        return self.tensor(index).Name().decode()
+
+    def shape(self, index: int) -> list[int]:
+        tensor = self.tensor(index)
+        return [int(d) for d in tensor.ShapeAsNumpy()] if tensor.ShapeLength() else []
+
+    def _buffer_array(self, index: int) -> np.ndarray | None:
+        tensor = self.tensor(index)
+        buffer = self.model.Buffers(tensor.Buffer())
+        if buffer is None or buffer.DataLength() == 0:
+            return None
+        dtype = _TFLITE_DTYPES.get(tensor.Type())
+        if dtype is None:
+            raise ConversionError(f"tensor {self.tname(index)}: unsupported type {tensor.Type()}")
+        raw = np.frombuffer(buffer.DataAsNumpy().tobytes(), dtype=dtype)
+        if tensor.Sparsity() is not None:
+            return raw  # densified by the DENSIFY op that consumes it
+        return raw.reshape(self.shape(index))
+
+    def is_const(self, index: int) -> bool:
+        return index in self.consts
+
+    def plain(self, index: int) -> str:
+        """The value in TFLite's own layout."""
+        if index in self.consts:
+            return self.const(self.consts[index], self.tname(index))
+        value = self.values[index]
+        if not value.nchw:
+            return value.name
+        if index not in self._plain_cache:
+            self._plain_cache[index] = self.node1("Transpose", [value.name], self.tname(index) + "__nhwc",
+                                                  perm=list(_NCHW_TO_NHWC))
+        return self._plain_cache[index]
+
+    def nchw(self, index: int) -> str:
+        """A 4D activation in NCHW."""
+        value = self.values[index]
+        if value.nchw:
+            return value.name
+        if len(self.shape(index)) != 4:
+            raise ConversionError(f"{self.tname(index)} is not 4D")
+        if index not in self._nchw_cache:
+            self._nchw_cache[index] = self.node1("Transpose", [value.name], self.tname(index) + "__nchw",
+                                                 perm=list(_NHWC_TO_NCHW))
+        return self._nchw_cache[index]
+
+    def set_out(self, index: int, name: str, nchw: bool) -> None:
+        self.values[index] = _Value(name, nchw)
+
+    def out_base(self, op) -> str:
+        return self.tname(int(op.Outputs(0)))
+
+    def activation(self, name: str, fused: int, base: str) -> str:
+        if fused == 0:
+            return name
+        if fused == 1:
+            return self.node1("Relu", [name], base)
+        if fused == 3:
+            return self.node1("Clip", [name, self.const(np.array(0, np.float32), base + "/min"),
+                                       self.const(np.array(6, np.float32), base + "/max")], base)
+        raise ConversionError(f"fused activation {fused} not supported")
+
+    # ----- driver --------------------------------------------------------------------
+
+    def convert(self, graph_name: str) -> onnx.ModelProto:
+        self._plain_cache: dict[int, str] = {}
+        self._nchw_cache: dict[int, str] = {}
+        g = self.graph
+        inputs = []
+        for i in range(g.InputsLength()):
+            index = int(g.Inputs(i))
+            name = self.tname(index)
+            self.used_names.add(name)
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, self.shape(index)))
+            self.values[index] = _Value(name, False)
+        output_indices = [int(g.Outputs(i)) for i in range(g.OutputsLength())]
+        # Graph outputs must carry their TFLite names, so intermediates never take them.
+        self.used_names.update(self.tname(i) for i in output_indices)
+        for i in range(g.TensorsLength()):
+            array = self._buffer_array(i)
+            if array is not None:
+                self.consts[i] = array
+        for op_index in range(g.OperatorsLength()):
+            op = g.Operators(op_index)
+            code = self.model.OperatorCodes(op.OpcodeIndex())
+            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            name = _OP_NAMES.get(builtin, str(builtin))
+            if name == "CUSTOM":
+                handler = getattr(self, "_custom_" + code.CustomCode().decode(), None)
+            else:
+                handler = getattr(self, "_op_" + name, None)
+            if handler is None:
+                raise ConversionError(f"operator {name} (#{op_index}) is not supported")
+            handler(op)
+        outputs = []
+        for index in output_indices:
+            name = self.tname(index)
+            self._rename(self.plain(index), name)
+            outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, self.shape(index)))
+        graph = helper.make_graph(self.nodes, graph_name, inputs, outputs, self.initializers)
+        model = helper.make_model(graph, producer_name=PRODUCER_NAME, producer_version=PRODUCER_VERSION,
+                                  opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = IR_VERSION
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
+    def _rename(self, old: str, new: str) -> None:
+        """Give the tensor that holds a graph output its TFLite name."""
+        for node in self.nodes:
+            for names in (node.input, node.output):
+                for i, name in enumerate(names):
+                    if name == old:
+                        names[i] = new
+
+    def ins(self, op) -> list[int]:
+        return [int(i) for i in op.InputsAsNumpy()]
+
+    def outs(self, op) -> list[int]:
+        return [int(i) for i in op.OutputsAsNumpy()]
+
+    # ----- constant-producing ops ----------------------------------------------------
+
+    def _op_DEQUANTIZE(self, op) -> None:
+        (src,), (dst,) = self.ins(op), self.outs(op)
+        if src not in self.consts or self.consts[src].dtype != np.float16:
+            raise ConversionError("DEQUANTIZE of anything but a float16 constant")
+        self.consts[dst] = self.consts[src]  # stays float16; const() adds the Cast
+
+    def _op_DENSIFY(self, op) -> None:
+        (src,), (dst,) = self.ins(op), self.outs(op)
+        self.consts[dst] = _densify(self.consts[src], self.tensor(src).Sparsity(), self.shape(src))
+
+    # ----- NN ops --------------------------------------------------------------------
+
+    def _conv_common(self, op, weight: np.ndarray, group: int, options) -> None:
+        inputs, (out,) = self.ins(op), self.outs(op)
+        x = inputs[0]
+        _, height, width, _ = self.shape(x)
+        kh, kw = weight.shape[2], weight.shape[3]
+        sh, sw = options.StrideH(), options.StrideW()
+        dh, dw = options.DilationHFactor(), options.DilationWFactor()
+        if options.Padding() == 0:
+            top, bottom = _same_pads(height, kh, sh, dh)
+            left, right = _same_pads(width, kw, sw, dw)
+        else:
+            top = bottom = left = right = 0
+        base = self.out_base(op)
+        args = [self.nchw(x), self.const(weight, self.tname(inputs[1]))]
+        if len(inputs) > 2 and inputs[2] >= 0:
+            args.append(self.const(self.consts[inputs[2]], self.tname(inputs[2])))
+        fused = options.FusedActivationFunction()
+        y = self.node1("Conv", args, base if fused == 0 else base + "/conv", group=group,
+                       kernel_shape=[kh, kw], strides=[sh, sw], dilations=[dh, dw],
+                       pads=[top, left, bottom, right])
+        self.set_out(out, self.activation(y, fused, base), True)
+
+    def _op_CONV_2D(self, op) -> None:
+        weight = self.consts[self.ins(op)[1]]  # OHWI
+        self._conv_common(op, weight.transpose(0, 3, 1, 2), 1, _options(op, tflite.Conv2DOptions))
+
+    def _op_DEPTHWISE_CONV_2D(self, op) -> None:
+        options = _options(op, tflite.DepthwiseConv2DOptions)
+        weight = self.consts[self.ins(op)[1]]  # 1HW(C*M)
+        in_channels = self.shape(self.ins(op)[0])[3]
+        self._conv_common(op, weight.transpose(3, 0, 1, 2), in_channels, options)
+
+    def _op_MAX_POOL_2D(self, op) -> None:
+        options = _options(op, tflite.Pool2DOptions)
+        (x,), (out,) = self.ins(op), self.outs(op)
+        _, height, width, _ = self.shape(x)
+        kh, kw, sh, sw = options.FilterHeight(), options.FilterWidth(), options.StrideH(), options.StrideW()
+        if options.Padding() == 0:
+            top, bottom = _same_pads(height, kh, sh)
+            left, right = _same_pads(width, kw, sw)
+        else:
+            top = bottom = left = right = 0
+        base = self.out_base(op)
+        fused = options.FusedActivationFunction()
+        y = self.node1("MaxPool", [self.nchw(x)], base if fused == 0 else base + "/pool",
+                       kernel_shape=[kh, kw], strides=[sh, sw], pads=[top, left, bottom, right])
+        self.set_out(out, self.activation(y, fused, base), True)
+
+    def _op_RELU(self, op) -> None:
+        (x,), (out,) = self.ins(op), self.outs(op)
+        nchw = self.values[x].nchw
+        self.set_out(out, self.node1("Relu", [self.nchw(x) if nchw else self.plain(x)], self.out_base(op)), nchw)
+
+    def _op_PRELU(self, op) -> None:
+        (x, alpha_index), (out,) = self.ins(op), self.outs(op)
+        alpha = self.consts[alpha_index]
+        channels = self.shape(x)[3]
+        if alpha.size != channels:
+            raise ConversionError("PRELU with a spatially varying alpha")
+        base = self.out_base(op)
+        xn = self.nchw(x)
+        # Relu(x) - a * Relu(-x). The negation and the scaling are 1x1 depthwise Convs rather
+        # than Neg/Mul so that ONNX Runtime keeps the whole chain in its blocked NCHWc layout
+        # and fuses the Relu and the final Add into the Convs.
+        positive = self.node1("Relu", [xn], base + "/pos")
+        flip = self.const(np.full((channels, 1, 1, 1), -1, np.float16), base + "/flip")
+        negated = self.node1("Conv", [xn, flip], base + "/neg", group=channels, kernel_shape=[1, 1])
+        negative = self.node1("Relu", [negated], base + "/negpart")
+        scale = self.const(-alpha.reshape(channels, 1, 1, 1), self.tname(alpha_index))
+        scaled = self.node1("Conv", [negative, scale], base + "/scaled", group=channels, kernel_shape=[1, 1])
+        self.set_out(out, self.node1("Add", [positive, scaled], base), True)
+
+    def _op_PAD(self, op) -> None:
+        (x, pads_index), (out,) = self.ins(op), self.outs(op)
+        pads = self.consts[pads_index].astype(np.int64)
+        if len(self.shape(x)) == 4 and not pads[:3].any():
+            # Channel padding as a 1x1 Conv that embeds the input channels: unlike Pad it keeps
+            # ONNX Runtime in its blocked (NCHWc) layout, which is faster than the reorders.
+            channels = self.shape(x)[3]
+            weight = np.zeros((channels + int(pads[3].sum()), channels, 1, 1), np.float32)
+            weight[int(pads[3, 0]) + np.arange(channels), np.arange(channels)] = 1
+            y = self.node1("Conv", [self.nchw(x), self.const(weight.astype(np.float16), self.tname(pads_index))],
+                           self.out_base(op), kernel_shape=[1, 1])
+            self.set_out(out, y, True)
+            return
+        if len(self.shape(x)) == 4:
+            pads = pads[list(_NHWC_TO_NCHW)]
+            data, nchw = self.nchw(x), True
+        else:
+            data, nchw = self.plain(x), False
+        onnx_pads = np.concatenate([pads[:, 0], pads[:, 1]])
+        y = self.node1("Pad", [data, self.const(onnx_pads, self.tname(pads_index))], self.out_base(op))
+        self.set_out(out, y, nchw)
+
+    def _binary(self, op, op_type: str, options_class) -> None:
+        (a, b), (out,) = self.ins(op), self.outs(op)
+        fused = _options(op, options_class).FusedActivationFunction() if op.BuiltinOptions() else 0
+        out_rank = len(self.shape(out))
+        variable = [i for i in (a, b) if i not in self.consts]
+        use_nchw = out_rank == 4 and any(self.values[i].nchw for i in variable)
+        args = []
+        for i in (a, b):
+            if i in self.consts:
+                array = self.consts[i]
+                if use_nchw:
+                    array = array.reshape((1,) * (4 - array.ndim) + array.shape).transpose(_NHWC_TO_NCHW)
+                args.append(self.const(array, self.tname(i)))
+            else:
+                args.append(self.nchw(i) if use_nchw else self.plain(i))
+        base = self.out_base(op)
+        y = self.node1(op_type, args, base if fused == 0 else base + "/raw")
+        self.set_out(out, self.activation(y, fused, base), use_nchw)
+
+    def _op_ADD(self, op) -> None:
+        self._binary(op, "Add", tflite.AddOptions)
+
+    def _op_MUL(self, op) -> None:
+        self._binary(op, "Mul", tflite.MulOptions)
+
+    def _op_RESHAPE(self, op) -> None:
+        inputs, (out,) = self.ins(op), self.outs(op)
+        shape = np.array(self.shape(out), np.int64)
+        y = self.node1("Reshape", [self.plain(inputs[0]), self.const(shape, self.out_base(op) + "/shape")],
+                       self.out_base(op))
+        self.set_out(out, y, False)
+
+    def _op_CONCATENATION(self, op) -> None:
+        inputs, (out,) = self.ins(op), self.outs(op)
+        options = _options(op, tflite.ConcatenationOptions)
+        rank = len(self.shape(out))
+        axis = options.Axis() % rank
+        use_nchw = rank == 4 and all(i not in self.consts and self.values[i].nchw for i in inputs)
+        if use_nchw:
+            args, axis = [self.nchw(i) for i in inputs], _NHWC_AXIS_IN_NCHW[axis]
+        else:
+            args = [self.plain(i) for i in inputs]
+        y = self.node1("Concat", args, self.out_base(op), axis=axis)
+        self.set_out(out, self.activation(y, options.FusedActivationFunction(), self.out_base(op)), use_nchw)
+
+    def _op_STRIDED_SLICE(self, op) -> None:
+        (x, begin_i, end_i, strides_i), (out,) = self.ins(op), self.outs(op)
+        options = _options(op, tflite.StridedSliceOptions)
+        if options.EllipsisMask() or options.NewAxisMask() or options.ShrinkAxisMask() or options.Offset():
+            raise ConversionError("STRIDED_SLICE with ellipsis/new-axis/shrink/offset")
+        begin = self.consts[begin_i].astype(np.int64).copy()
+        end = self.consts[end_i].astype(np.int64).copy()
+        strides = self.consts[strides_i].astype(np.int64)
+        shape = self.shape(x)
+        for axis in range(len(begin)):
+            if options.BeginMask() & (1 << axis):
+                begin[axis] = 0 if strides[axis] > 0 else shape[axis] - 1
+            if options.EndMask() & (1 << axis):
+                end[axis] = shape[axis] if strides[axis] > 0 else -shape[axis] - 1
+        base = self.out_base(op)
+        y = self.node1("Slice", [self.plain(x), self.const(begin, base + "/begin"), self.const(end, base + "/end"),
+                                 self.const(np.arange(len(begin), dtype=np.int64), base + "/axes"),
+                                 self.const(strides, base + "/strides")], base)
+        self.set_out(out, y, False)
+
+    def _op_RESIZE_BILINEAR(self, op) -> None:
+        (x, size_i), (out,) = self.ins(op), self.outs(op)
+        options = _options(op, tflite.ResizeBilinearOptions)
+        if options.AlignCorners():
+            mode = "align_corners"
+        elif options.HalfPixelCenters():
+            mode = "half_pixel"
+        else:
+            mode = "asymmetric"
+        n, _, _, c = self.shape(x)
+        height, width = (int(v) for v in self.consts[size_i])
+        sizes = np.array([n, c, height, width], np.int64)
+        base = self.out_base(op)
+        y = self.node1("Resize", [self.nchw(x), "", "", self.const(sizes, base + "/sizes")], base,
+                       mode="linear", coordinate_transformation_mode=mode)
+        self.set_out(out, y, True)
+
+    def _op_DEPTH_TO_SPACE(self, op) -> None:
+        (x,), (out,) = self.ins(op), self.outs(op)
+        block = _options(op, tflite.DepthToSpaceOptions).BlockSize()
+        # TFLite's channel order matches ONNX's DCR mode.
+        y = self.node1("DepthToSpace", [self.nchw(x)], self.out_base(op), blocksize=block, mode="DCR")
+        self.set_out(out, y, True)
+
+
+def _densify(values: np.ndarray, sparsity, dense_shape: list[int]) -> np.ndarray:
+    """Expand a TFLite sparse constant (traversal order, block map, DENSE/CSR dims) to dense."""
+    traversal = [int(v) for v in sparsity.TraversalOrderAsNumpy()]
+    block_map = [int(v) for v in sparsity.BlockMapAsNumpy()] if sparsity.BlockMapLength() else []
+    dims = [sparsity.DimMetadata(i) for i in range(sparsity.DimMetadataLength())]
+    rank = len(dense_shape)
+    # Size of each dimension of the expanded (blocked) shape, in traversal order.
+    expanded_sizes = []
+    for level, dim_index in enumerate(traversal):
+        if dim_index < rank:
+            block_of = block_map.index(dim_index) if dim_index in block_map else None
+            size = dense_shape[dim_index]
+            if block_of is not None:
+                size //= dims[rank + block_of].DenseSize()
+            expanded_sizes.append(size)
+        else:
+            expanded_sizes.append(dims[level].DenseSize())
+    dense = np.zeros(dense_shape, dtype=values.dtype)
+    coords = [0] * len(traversal)
+    cursor = [0]
+
+    def segments_and_indices(dim):
+        def vector(kind, union):
+            from tflite import Int32Vector, Uint8Vector, Uint16Vector
+            cls = {1: Int32Vector, 2: Uint16Vector, 3: Uint8Vector}[kind]
+            vec = cls()
+            vec.Init(union.Bytes, union.Pos)
+            return vec.ValuesAsNumpy()
+        return (vector(dim.ArraySegmentsType(), dim.ArraySegments()),
+                vector(dim.ArrayIndicesType(), dim.ArrayIndices()))
+
+    cache = {}
+
+    def place():
+        index = [0] * rank
+        for level, dim_index in enumerate(traversal):
+            if dim_index < rank:
+                block_of = block_map.index(dim_index) if dim_index in block_map else None
+                block = dims[rank + block_of].DenseSize() if block_of is not None else 1
+                index[dim_index] += coords[level] * block
+            else:
+                index[block_map[dim_index - rank]] += coords[level]
+        dense[tuple(index)] = values[cursor[0]]
+        cursor[0] += 1
+
+    def walk(level: int, parent: int) -> None:
+        if level == len(traversal):
+            place()
+            return
+        dim = dims[level]
+        if dim.Format() == 0:  # DENSE
+            for i in range(expanded_sizes[level]):
+                coords[level] = i
+                walk(level + 1, parent * expanded_sizes[level] + i)
+        else:  # SPARSE_CSR
+            if level not in cache:
+                cache[level] = segments_and_indices(dim)
+            segments, indices = cache[level]
+            for position in range(int(segments[parent]), int(segments[parent + 1])):
+                coords[level] = int(indices[position])
+                walk(level + 1, position)
+
+    walk(0, 0)
+    if cursor[0] != values.size:
+        raise ConversionError("sparse tensor did not expand to all of its values")
+    return dense
+
+
+def convert(data: bytes, graph_name: str) -> onnx.ModelProto:
+    """Convert one TFLite flatbuffer to a checked ONNX model."""
+    return _Converter(data).convert(graph_name)
+
+
+def to_bytes(model: onnx.ModelProto) -> bytes:
+    """Serialize deterministically (same model, same bytes)."""
+    return model.SerializeToString(deterministic=True)
