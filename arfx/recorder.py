@@ -1,0 +1,353 @@
+"""Video writing: H.264 encoding in a background thread, audio copied, always finalised under a temp name."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arfx.errors import OutputError
+
+log = logging.getLogger(__name__)
+
+# Container format for each suffix arfx writes video to.
+VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+# Timestamps of real-time recordings are kept at this resolution (the MPEG 90 kHz clock).
+REALTIME_TIME_BASE = Fraction(1, 90_000)
+# Audio may run this far ahead of video in the interleaved output.
+AUDIO_LEAD_S = 0.5
+_STOP = object()
+
+
+def check_output_path(path: str | os.PathLike[str], overwrite: bool, kinds: dict[str, Any] | None = None,
+                      what: str = "output") -> Path:
+    """Refuse, before any work, an output that cannot be written or would replace a file silently."""
+    out = Path(path)
+    if kinds is not None and out.suffix.lower() not in kinds:
+        raise OutputError(f"{out}: unsupported {what} type {out.suffix or '(no suffix)'}; "
+                          f"use one of {', '.join(sorted(kinds))}")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.exists():
+        raise OutputError(f"{out}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise OutputError(f"{out}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: folder {folder} is not writable")
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out}: already exists (use --overwrite to replace it)")
+    return out
+
+
+def temp_path_for(path: Path) -> Path:
+    """A hidden name in the same folder (same file system, so the final rename is atomic)."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident() % 100000}.partial{path.suffix}")
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    return width + (width & 1), height + (height & 1)
+
+
+def pad_even(rgb: np.ndarray) -> np.ndarray:
+    """H.264 with 4:2:0 chroma needs even sizes: repeat the last row/column where odd."""
+    h, w = rgb.shape[:2]
+    if (h | w) & 1 == 0:
+        return rgb
+    return np.pad(rgb, ((0, h & 1), (0, w & 1), (0, 0)), mode="edge")
+
+
+class Recorder:
+    """Writes RGB frames to an H.264 (yuv420p) video in a background thread.
+
+    Give every frame a timestamp (seconds, from the capture clock) to keep real time, or
+    none to get a constant frame rate of `fps`. Audio packets of `audio_from` (a media file)
+    are copied unchanged. The file appears under its final name only when `close()` has
+    written it completely; `close()` is idempotent and safe from atexit and signal paths.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: float | Fraction = 30,
+                 audio_from: str | os.PathLike[str] | None = None, overwrite: bool = False,
+                 preset: str = "veryfast", crf: int = 20, queue_size: int = 8,
+                 threads: int = 0) -> None:
+        self.path = check_output_path(path, overwrite, VIDEO_FORMATS, "video")
+        if width < 1 or height < 1:
+            raise OutputError(f"{self.path}: invalid video size {width}x{height}")
+        self.width, self.height = even_size(int(width), int(height))
+        self.source_size = (int(width), int(height))
+        self.rate = Fraction(fps).limit_denominator(1001 * 1000) if fps else Fraction(30)
+        self.audio_from = Path(audio_from) if audio_from else None
+        self.preset = preset
+        self.crf = crf
+        self.threads = threads
+        self.frames_written = 0
+        self.encode_seconds = 0.0
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_size))
+        self._temp = temp_path_for(self.path)
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._result: Path | None = None
+        self._realtime: bool | None = None
+        self._last_pts = -1
+        self._container: Any = None
+        self._open()
+        self._thread = threading.Thread(target=self._run, name="arfx-encoder", daemon=True)
+        self._thread.start()
+
+    # -- producer side -------------------------------------------------------------------
+
+    def write(self, rgb: np.ndarray, timestamp: float | None = None) -> None:
+        """Queue one frame (blocks while the encoder is `queue_size` frames behind)."""
+        if self._closed:
+            raise OutputError(f"{self.path}: recording already closed")
+        self._raise_if_failed()
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise OutputError(f"{self.path}: frames must be uint8 RGB, got {rgb.dtype} {rgb.shape}")
+        if (rgb.shape[1], rgb.shape[0]) != self.source_size:
+            raise OutputError(f"{self.path}: frame is {rgb.shape[1]}x{rgb.shape[0]}, "
+                              f"recording is {self.source_size[0]}x{self.source_size[1]}")
+        realtime = timestamp is not None
+        if self._realtime is None:
+            self._realtime = realtime
+        elif self._realtime != realtime:
+            raise OutputError(f"{self.path}: mix of timed and untimed frames")
+        while True:
+            try:
+                self._queue.put((rgb, timestamp), timeout=0.5)
+                return
+            except queue.Full:
+                self._raise_if_failed()
+
+    @property
+    def failed(self) -> bool:
+        return self._error is not None
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise OutputError(f"{self.path}: writing failed ({self._error})")
+
+    # -- encoder thread ------------------------------------------------------------------
+
+    def _open(self) -> None:
+        import av
+
+        fmt = VIDEO_FORMATS[self.path.suffix.lower()]
+        try:
+            self._container = av.open(str(self._temp), "w", format=fmt)
+        except (av.FFmpegError, OSError) as error:
+            raise OutputError(f"{self.path}: cannot create file ({error})") from None
+        try:
+            stream = self._container.add_stream("libx264", rate=self.rate)
+            stream.width = self.width
+            stream.height = self.height
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"preset": self.preset, "crf": str(self.crf)}
+            if self.threads:
+                stream.codec_context.thread_count = self.threads
+            self._video = stream
+            self._audio_in: Any = None
+            self._audio_out: Any = None
+            self._audio_packets: Any = None
+            self._audio_pending: Any = None
+            if self.audio_from is not None:
+                self._open_audio()
+        except BaseException:
+            self._container.close()
+            self._remove_temp()
+            raise
+
+    def _open_audio(self) -> None:
+        import av
+
+        try:
+            source = av.open(str(self.audio_from), "r")
+        except (av.FFmpegError, OSError) as error:
+            log.warning("%s: audio not copied (%s)", self.audio_from, error)
+            return
+        if not source.streams.audio:
+            source.close()
+            return
+        in_stream = source.streams.audio[0]
+        try:
+            self._audio_out = self._container.add_stream_from_template(in_stream)
+        except (av.FFmpegError, ValueError) as error:
+            log.warning("%s: audio codec cannot go into %s (%s); audio not copied",
+                        self.audio_from, self.path.suffix, error)
+            source.close()
+            return
+        self._audio_in = source
+        self._audio_stream_in = in_stream
+        self._audio_packets = source.demux(in_stream)
+
+    def _copy_audio_until(self, seconds: float | None) -> None:
+        """Mux input audio packets up to `seconds` (all of them when None)."""
+        if self._audio_packets is None:
+            return
+        import av
+
+        while True:
+            packet = self._audio_pending
+            self._audio_pending = None
+            if packet is None:
+                try:
+                    packet = next(self._audio_packets)
+                except (StopIteration, av.FFmpegError):
+                    self._audio_packets = None
+                    return
+            if packet.pts is None or packet.size == 0:  # the demuxer's flush packet
+                continue
+            t = float(packet.pts * packet.time_base)
+            if seconds is not None and t > seconds + AUDIO_LEAD_S:
+                self._audio_pending = packet
+                return
+            packet.stream = self._audio_out
+            self._container.mux(packet)
+
+    def _run(self) -> None:
+        import av
+
+        t_first: float | None = None
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            if self._error is not None:
+                continue  # drain so producers never block on a dead encoder
+            rgb, timestamp = item
+            try:
+                t0 = time.perf_counter()
+                frame = av.VideoFrame.from_ndarray(pad_even(rgb), format="rgb24")
+                if timestamp is None:
+                    frame.pts = self.frames_written
+                    frame.time_base = 1 / self.rate
+                    seconds = self.frames_written / float(self.rate)
+                else:
+                    if t_first is None:
+                        t_first = timestamp
+                        # Before the first encode the codec clock can still change.
+                        self._video.codec_context.time_base = REALTIME_TIME_BASE
+                        self._video.time_base = REALTIME_TIME_BASE
+                    pts = int(round((timestamp - t_first) / REALTIME_TIME_BASE))
+                    pts = max(pts, self._last_pts + 1)  # strictly increasing, as muxers demand
+                    self._last_pts = pts
+                    frame.pts = pts
+                    frame.time_base = REALTIME_TIME_BASE
+                    seconds = float(pts * REALTIME_TIME_BASE)
+                frame = frame.reformat(format="yuv420p")
+                for packet in self._video.encode(frame):
+                    self._container.mux(packet)
+                self._copy_audio_until(seconds)
+                self.frames_written += 1
+                self.encode_seconds += time.perf_counter() - t0
+            except BaseException as error:  # reported to the producer by write()/close()
+                log.debug("encoder failed", exc_info=True)
+                self._error = error
+
+    # -- finishing -----------------------------------------------------------------------
+
+    def close(self) -> Path | None:
+        """Finish the file and give it its final name; returns the path (None if no frames).
+
+        Idempotent. Raises OutputError if the file could not be written (the partial file is
+        removed, never left looking valid).
+        """
+        with self._lock:
+            if self._closed:
+                return self._result
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join()
+            try:
+                if self._error is None and self.frames_written > 0:
+                    for packet in self._video.encode(None):
+                        self._container.mux(packet)
+                    self._copy_audio_until(None)
+            except BaseException as error:
+                self._error = error
+            finally:
+                try:
+                    self._container.close()
+                except BaseException as error:
+                    if self._error is None:
+                        self._error = error
+                if self._audio_in is not None:
+                    self._audio_in.close()
+            if self._error is not None:
+                self._remove_temp()
+                raise OutputError(f"{self.path}: writing failed ({self._error})")
+            if self.frames_written == 0:
+                self._remove_temp()
+                log.warning("%s: no frames were recorded; no file written", self.path)
+                return None
+            os.replace(self._temp, self.path)
+            self._result = self.path
+            log.info("wrote %s (%d frames)", self.path, self.frames_written)
+            return self.path
+
+    def abort(self) -> None:
+        """Stop and delete the partial file (for failures before anything worth keeping)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._error = self._error or RuntimeError("aborted")
+            self._queue.put(_STOP)
+            self._thread.join()
+            try:
+                self._container.close()
+            except BaseException:
+                pass
+            if self._audio_in is not None:
+                self._audio_in.close()
+            self._remove_temp()
+
+    def _remove_temp(self) -> None:
+        try:
+            self._temp.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            log.warning("could not remove partial file %s", self._temp)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None and self.frames_written == 0 and self._queue.empty():
+            self.abort()
+        else:
+            self.close()
+
+
+def write_image(path: str | os.PathLike[str], rgb: np.ndarray, overwrite: bool = False) -> Path:
+    """Save an RGB image under a temp name, then rename (never a half-written file)."""
+    from PIL import Image
+
+    out = Path(path)
+    temp = temp_path_for(out)
+    try:
+        fmt = Image.registered_extensions().get(out.suffix.lower())
+        if fmt is None:
+            raise OutputError(f"{out}: unsupported image type {out.suffix or '(no suffix)'}")
+        Image.fromarray(rgb).save(temp, format=fmt)
+        if out.exists() and not overwrite:
+            raise OutputError(f"{out}: already exists (use --overwrite to replace it)")
+        os.replace(temp, out)
+    except OSError as error:
+        raise OutputError(f"{out}: cannot write image ({error.strerror or error})") from None
+    finally:
+        if temp.exists():
+            temp.unlink()
+    return out
