@@ -117,6 +117,43 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _cmd_track(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from arfx.track import TrackOptions, track_file, write_npz
+
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise ArfxError(f"{output} exists: pass --overwrite to replace it")
+    options = TrackOptions(
+        max_num_faces=args.max_faces, static_image_mode=args.static,
+        min_detection_confidence=args.min_detection_confidence,
+        min_tracking_confidence=args.min_tracking_confidence,
+        refine_landmarks=args.refine, detector=args.detector, smooth=args.smooth)
+    bar = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None and (total or 0) > 1:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="frame", desc="tracking", leave=False)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    try:
+        result = track_file(args.input, options, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    write_npz(result, output, refine=args.refine, overwrite=args.overwrite)
+    frames = len(result.face_count)
+    with_faces = sum(1 for c in result.face_count if c)
+    print(f"{output}: {frames} frame(s), {sum(result.face_count)} face(s); "
+          f"faces on {with_faces} frame(s)")
+    return 0
+
+
 def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         raise ArfxError(f"`arfx {name}` is not available in this build yet")
@@ -126,6 +163,7 @@ def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "doctor": _cmd_doctor,
+        "track": _cmd_track,
     }
     return handlers.get(command, _not_yet(command))
 

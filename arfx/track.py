@@ -1,0 +1,212 @@
+"""`arfx track`: landmarks (and head pose when available) for every frame of a file, to .npz."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from arfx.errors import InputError, OutputError
+from arfx.tracking.tracker import Face, FaceTracker
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class TrackOptions:
+    max_num_faces: int = 1
+    static_image_mode: bool = False
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    refine_landmarks: bool = False
+    detector: str = "short"
+    smooth: bool = False
+
+
+@dataclass
+class TrackResult:
+    """Per-frame faces of one input, in the flat layout of the .npz file."""
+
+    frame_index: list[int] = field(default_factory=list)
+    face_count: list[int] = field(default_factory=list)
+    landmarks: list[np.ndarray] = field(default_factory=list)  # normalized, per face
+    scores: list[float] = field(default_factory=list)
+    face_id: list[int] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
+    heights: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    poses: list[np.ndarray] = field(default_factory=list)
+    meshes: list[np.ndarray] = field(default_factory=list)
+    eulers: list[np.ndarray] = field(default_factory=list)
+    fps: float = 0.0
+    fov: float | None = None
+    near: float | None = None
+
+
+def _read_image(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise InputError(f"cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _video_frames(path: Path) -> tuple[Iterator[np.ndarray], float, int | None]:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise InputError(f"cannot open video {path}")
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            while True:
+                ok, bgr = capture.read()
+                if not ok:
+                    return
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            capture.release()
+
+    return frames(), fps, count
+
+
+def _frames_of(path: Path) -> tuple[Iterator[tuple[str, np.ndarray]], float, int | None, bool]:
+    """(name, rgb) pairs, fps, frame count if known, and whether frames are unrelated stills."""
+    if not path.exists():
+        raise InputError(f"input not found: {path}")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {path}")
+        return ((p.name, _read_image(p)) for p in files), 0.0, len(files), True
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return iter([(path.name, _read_image(path))]), 0.0, 1, True
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        frames, fps, count = _video_frames(path)
+        return ((str(i), f) for i, f in enumerate(frames)), fps, count, False
+    raise InputError(f"{path} is not an image, a folder of images or a video "
+                     f"(known video types: {', '.join(sorted(VIDEO_SUFFIXES))})")
+
+
+def _geometry_pipeline():
+    """The metric geometry stage, when this build has it."""
+    try:
+        from arfx.geometry.pipeline import GeometryPipeline, euler_angles
+    except ImportError:
+        log.debug("arfx.geometry.pipeline not available: no pose/mesh in the output")
+        return None, None
+    return GeometryPipeline(), euler_angles
+
+
+def track_file(input_path: str | Path, options: TrackOptions | None = None,
+               progress: Progress | None = None) -> TrackResult:
+    """Track every frame of an image, a folder of images or a video."""
+    options = options or TrackOptions()
+    frames, fps, total, stills = _frames_of(Path(input_path))
+    static = options.static_image_mode or stills
+    if stills and not options.static_image_mode:
+        log.info("still images are unrelated frames: detecting on each one")
+    result = TrackResult(fps=fps)
+    geometry, euler_angles = _geometry_pipeline()
+    with FaceTracker(max_num_faces=options.max_num_faces, static_image_mode=static,
+                     min_detection_confidence=options.min_detection_confidence,
+                     min_tracking_confidence=options.min_tracking_confidence,
+                     refine_landmarks=options.refine_landmarks, detector=options.detector,
+                     smooth=options.smooth) as tracker:
+        for index, (name, rgb) in enumerate(frames):
+            height, width = rgb.shape[:2]
+            timestamp = index / fps if fps > 0 else None
+            faces = tracker.process(rgb, timestamp)
+            _append(result, index, name, width, height, faces)
+            if geometry is not None:
+                for face in faces:
+                    _append_geometry(result, geometry.estimate(face.landmarks, width, height,
+                                                               face.id), euler_angles)
+            if progress is not None:
+                progress(index + 1, total)
+    if geometry is not None:
+        result.fov = float(geometry.camera.fov_y)
+        result.near = float(geometry.camera.near)
+    return result
+
+
+def _append_geometry(result: TrackResult, geometry, euler_angles) -> None:
+    """Pose, mesh and Euler angles of one face; NaN where the fit was degenerate."""
+    if geometry is None:
+        result.poses.append(np.full((4, 4), np.nan, np.float32))
+        result.meshes.append(np.full((468, 3), np.nan, np.float32))
+        result.eulers.append(np.full(3, np.nan, np.float32))
+        return
+    result.poses.append(np.asarray(geometry.pose, dtype=np.float32))
+    result.meshes.append(np.asarray(geometry.mesh, dtype=np.float32)[:468])
+    result.eulers.append(np.asarray(euler_angles(geometry.pose), dtype=np.float32))
+
+
+def _append(result: TrackResult, index: int, name: str, width: int, height: int,
+            faces: list[Face]) -> None:
+    scale = np.array([width, height, width], dtype=np.float32)
+    result.frame_index.append(index)
+    result.face_count.append(len(faces))
+    result.widths.append(width)
+    result.heights.append(height)
+    result.names.append(name)
+    for face in faces:
+        result.landmarks.append(face.landmarks / scale)
+        result.scores.append(face.score)
+        result.face_id.append(face.id)
+
+
+def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
+    """The .npz layout: faces of frame i are rows face_offset[i]:face_offset[i+1]."""
+    counts = np.asarray(result.face_count, dtype=np.int32)
+    arrays: dict[str, np.ndarray] = {
+        "frame_index": np.asarray(result.frame_index, dtype=np.int32),
+        "face_count": counts,
+        "face_offset": np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
+        "landmarks": (np.stack(result.landmarks).astype(np.float32) if result.landmarks
+                      else np.zeros((0, points, 3), np.float32)),
+        "scores": np.asarray(result.scores, dtype=np.float32),
+        "face_id": np.asarray(result.face_id, dtype=np.int32),
+        "fps": np.float32(result.fps),
+        "names": np.asarray(result.names),
+    }
+    uniform = len(set(result.widths)) <= 1 and len(set(result.heights)) <= 1
+    if uniform and result.widths:
+        arrays["width"] = np.int32(result.widths[0])
+        arrays["height"] = np.int32(result.heights[0])
+    else:
+        arrays["width"] = np.asarray(result.widths, dtype=np.int32)
+        arrays["height"] = np.asarray(result.heights, dtype=np.int32)
+    if result.fov is not None:
+        arrays["pose"] = (np.stack(result.poses) if result.poses else np.zeros((0, 4, 4), np.float32))
+        arrays["mesh"] = (np.stack(result.meshes) if result.meshes else np.zeros((0, 468, 3), np.float32))
+        arrays["euler"] = (np.stack(result.eulers) if result.eulers else np.zeros((0, 3), np.float32))
+        arrays["fov"] = np.float32(result.fov)
+        arrays["near"] = np.float32(result.near)
+    return arrays
+
+
+def write_npz(result: TrackResult, output: str | Path, refine: bool = False,
+              overwrite: bool = False) -> Path:
+    out = Path(output)
+    if out.suffix.lower() != ".npz":
+        raise OutputError(f"output must be a .npz file, not {out}")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} exists: pass --overwrite to replace it")
+    if not out.parent.exists():
+        raise OutputError(f"output folder {out.parent} does not exist")
+    arrays = to_arrays(result, 478 if refine else 468)
+    try:
+        np.savez_compressed(out, **arrays)
+    except OSError as error:
+        raise OutputError(f"cannot write {out}: {error.strerror or error}") from error
+    return out

@@ -1,0 +1,158 @@
+"""BlazeFace face detection: letterbox, run the model, decode anchors, weighted NMS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from arfx.tracking._runner import ModelRunner
+
+# Keypoint order of the detector's six keypoints.
+RIGHT_EYE, LEFT_EYE, NOSE_TIP, MOUTH, RIGHT_EAR, LEFT_EAR = range(6)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """What differs between the short-range and full-range BlazeFace models."""
+
+    model: str
+    size: int
+    # (feature-map side, anchors per cell) for each anchor grid, in output order
+    grids: tuple[tuple[int, int], ...]
+
+
+SHORT_RANGE = DetectorConfig("face_detection_short_range.onnx", 128, ((16, 2), (8, 6)))
+FULL_RANGE = DetectorConfig("face_detection_full_range.onnx", 192, ((48, 1),))
+CONFIGS = {"short": SHORT_RANGE, "full": FULL_RANGE}
+
+
+@dataclass
+class Detection:
+    """One detected face in image pixels: box (xmin, ymin, width, height) and 6 keypoints."""
+
+    box: np.ndarray        # float32 [4]
+    keypoints: np.ndarray  # float32 [6, 2]
+    score: float
+
+
+def make_anchors(config: DetectorConfig) -> np.ndarray:
+    """Anchor centres [N, 2] in [0, 1] tensor coordinates (all anchors have size 1)."""
+    parts = []
+    for side, per_cell in config.grids:
+        centres = (np.arange(side, dtype=np.float32) + 0.5) / side
+        xs, ys = np.meshgrid(centres, centres)
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        parts.append(np.repeat(grid, per_cell, axis=0))
+    return np.concatenate(parts, axis=0)
+
+
+def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of box [4] (xmin, ymin, xmax, ymax) against boxes [N, 4]."""
+    ix = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
+    iy = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
+    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    union = area + areas - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def weighted_nms(corners: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
+                 threshold: float = 0.3) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Weighted non-maximum suppression (BlazeFace style).
+
+    Boxes overlapping the best remaining box by more than `threshold` IoU are merged into
+    it: the result's box and keypoints are their score-weighted mean, its score the best.
+    """
+    order = np.argsort(-scores, kind="stable")
+    corners, keypoints, scores = corners[order], keypoints[order], scores[order]
+    remaining = np.arange(len(scores))
+    results = []
+    while remaining.size:
+        ious = _iou_one_to_many(corners[remaining[0]], corners[remaining])
+        in_group = ious > threshold
+        in_group[0] = True  # a degenerate box still stands for itself
+        group = remaining[in_group]
+        weights = scores[group]
+        total = weights.sum()
+        box = (corners[group] * weights[:, None]).sum(axis=0) / total
+        kps = (keypoints[group] * weights[:, None, None]).sum(axis=0) / total
+        results.append((box, kps, float(scores[remaining[0]])))
+        remaining = remaining[~in_group]
+    return results
+
+
+class FaceDetector:
+    """Finds faces in an RGB frame with a BlazeFace model ("short" or "full" range)."""
+
+    def __init__(self, kind: str = "short", min_confidence: float = 0.5,
+                 nms_threshold: float = 0.3, threads: int = 1) -> None:
+        if kind not in CONFIGS:
+            raise ValueError(f"detector must be one of {sorted(CONFIGS)}, not {kind!r}")
+        self.config = CONFIGS[kind]
+        self.min_confidence = float(min_confidence)
+        self.nms_threshold = nms_threshold
+        self._model = ModelRunner(self.config.model, threads=threads)
+        self._anchors = make_anchors(self.config)
+        size = self.config.size
+        self._input = np.empty((1, size, size, 3), dtype=np.float32)
+
+    def _letterbox(self, rgb: np.ndarray) -> float:
+        """Fill the input tensor with the frame scaled to fit, centred, zero padded.
+
+        Returns the side (in frame pixels) of the square region the tensor covers.
+        """
+        h, w = rgb.shape[:2]
+        size = self.config.size
+        side = float(max(w, h))
+        scale = size / side
+        # tensor x = (frame x + (side - w) / 2) * scale, pixel corners mapped to corners
+        matrix = np.array([[scale, 0.0, (side - w) / 2 * scale],
+                           [0.0, scale, (side - h) / 2 * scale]])
+        patch = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        np.multiply(patch, 1.0 / 127.5, out=self._input[0], casting="unsafe")
+        self._input -= 1.0
+        return side
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        """Faces in `rgb` (HxWx3 uint8), best first."""
+        h, w = rgb.shape[:2]
+        side = self._letterbox(rgb)
+        outputs = self._model(self._input)
+        reg = logits = None
+        for value in outputs.values():
+            if value.shape[-1] == 16:
+                reg = value[0]
+            else:
+                logits = value[0, :, 0]
+        raw = np.clip(logits, -100.0, 100.0)
+        # threshold on the logit: sigmoid is monotonic, so only survivors pay for exp
+        min_conf = min(max(self.min_confidence, 1e-6), 1 - 1e-6)
+        keep = np.nonzero(raw >= np.log(min_conf / (1 - min_conf)))[0]
+        if keep.size == 0:
+            return []
+        scores = 1.0 / (1.0 + np.exp(-raw[keep]))
+        reg = reg[keep] / self.config.size
+        anchors = self._anchors[keep]
+        centres = reg[:, 0:2] + anchors
+        half = reg[:, 2:4] / 2
+        corners = np.concatenate([centres - half, centres + half], axis=1)
+        keypoints = reg[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
+        merged = weighted_nms(corners, keypoints, scores, self.nms_threshold)
+        offset = np.array([(side - w) / 2, (side - h) / 2], dtype=np.float32)
+        detections = []
+        for box, kps, score in merged:
+            xy0 = box[:2] * side - offset
+            xy1 = box[2:] * side - offset
+            detections.append(Detection(
+                box=np.array([xy0[0], xy0[1], xy1[0] - xy0[0], xy1[1] - xy0[1]], dtype=np.float32),
+                keypoints=(kps * side - offset).astype(np.float32),
+                score=score,
+            ))
+        return detections
+
+    def close(self) -> None:
+        self._model = None

@@ -1,0 +1,45 @@
+"""Face landmarks in a region of interest: affine crop, landmark model, back to image pixels."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from arfx.tracking._runner import ModelRunner
+from arfx.tracking.roi import Roi
+
+CROP_SIZE = 192
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 80.0), -80.0)))
+
+
+class LandmarkModel:
+    """468-point face mesh model; returns landmarks in image pixels and a presence score."""
+
+    model_name = "face_landmark.onnx"
+
+    def __init__(self, threads: int = 1) -> None:
+        self._model = ModelRunner(self.model_name, threads=threads)
+        self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
+
+    def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
+        """Fill the model input with the ROI resampled to 192x192 (edges replicated)."""
+        patch = cv2.warpAffine(rgb, roi.crop_matrix(CROP_SIZE), (CROP_SIZE, CROP_SIZE),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+        np.multiply(patch, 1.0 / 255.0, out=self._input[0], casting="unsafe")
+        return self._input
+
+    def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
+        """Landmarks float32 [468, 3] (x, y pixels; z pixels, relative) and presence 0..1."""
+        outputs = self._model(self.crop(rgb, roi))
+        points = outputs["conv2d_21"].reshape(-1, 3)
+        presence = _sigmoid(float(outputs["conv2d_31"].reshape(-1)[0]))
+        return roi.to_image(points, CROP_SIZE), presence
+
+    def close(self) -> None:
+        self._model = None

@@ -1,0 +1,84 @@
+"""Rotated square regions of interest around a face, from a detection or from landmarks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+ROI_SCALE = 1.5
+# Landmarks whose direction sets the roll of a tracked face: the outer eye corners.
+EYE_ROLL_START, EYE_ROLL_END = 33, 263
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A square in image pixels: centre, side, and rotation (radians, image y down)."""
+
+    cx: float
+    cy: float
+    size: float
+    angle: float
+
+    def axis_box(self) -> tuple[float, float, float, float]:
+        """Unrotated box (xmin, ymin, xmax, ymax), as used for overlap tests."""
+        half = self.size / 2
+        return (self.cx - half, self.cy - half, self.cx + half, self.cy + half)
+
+    def iou(self, other: "Roi") -> float:
+        a, b = self.axis_box(), other.axis_box()
+        ix = min(a[2], b[2]) - max(a[0], b[0])
+        iy = min(a[3], b[3]) - max(a[1], b[1])
+        if ix <= 0 or iy <= 0:
+            return 0.0
+        inter = ix * iy
+        return inter / (self.size ** 2 + other.size ** 2 - inter)
+
+    def crop_matrix(self, out_size: int) -> np.ndarray:
+        """2x3 affine mapping output-tensor pixels to image pixels (for WARP_INVERSE_MAP)."""
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        k = self.size / out_size
+        half = self.size / 2
+        # image = centre + R(angle) @ (uv * k - half)
+        return np.array([
+            [c * k, -s * k, self.cx - c * half + s * half],
+            [s * k, c * k, self.cy - s * half - c * half],
+        ], dtype=np.float64)
+
+    def to_image(self, points: np.ndarray, out_size: int) -> np.ndarray:
+        """Map [N, 3] tensor-space points (x, y, z in tensor pixels) to image pixels."""
+        m = self.crop_matrix(out_size)
+        out = np.empty_like(points, dtype=np.float32)
+        x, y = points[:, 0], points[:, 1]
+        out[:, 0] = m[0, 0] * x + m[0, 1] * y + m[0, 2]
+        out[:, 1] = m[1, 0] * x + m[1, 1] * y + m[1, 2]
+        if points.shape[1] > 2:
+            out[:, 2] = points[:, 2] * (self.size / out_size)
+        return out
+
+
+def _roll(start: np.ndarray, end: np.ndarray) -> float:
+    """Rotation that makes start->end point along +x; wrapped to [-pi, pi)."""
+    angle = -math.atan2(-(end[1] - start[1]), end[0] - start[0])
+    return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
+def roi_from_box(xmin: float, ymin: float, width: float, height: float,
+                 start: np.ndarray, end: np.ndarray, scale: float = ROI_SCALE) -> Roi:
+    return Roi(cx=xmin + width / 2, cy=ymin + height / 2,
+               size=max(width, height) * scale, angle=_roll(start, end))
+
+
+def roi_from_detection(detection, scale: float = ROI_SCALE) -> Roi:
+    """ROI around a detection: eye line horizontal, long side of the box times `scale`."""
+    x, y, w, h = (float(v) for v in detection.box)
+    return roi_from_box(x, y, w, h, detection.keypoints[0], detection.keypoints[1], scale)
+
+
+def roi_from_landmarks(landmarks: np.ndarray, scale: float = ROI_SCALE) -> Roi:
+    """ROI for the next frame from this frame's landmarks (pixels, [N, >=2])."""
+    xy = landmarks[:, :2]
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    return roi_from_box(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]),
+                        xy[EYE_ROLL_START], xy[EYE_ROLL_END], scale)

@@ -1,0 +1,107 @@
+"""Compare arfx's tracker with MediaPipe 0.10.21 FaceMesh reference landmarks.
+
+Usage: python scripts/compare_reference.py --media ../shared/media [--detector full]
+Images: static mode, max 10 faces (the reference settings). The clip: video mode, 4 faces.
+NME = mean landmark distance / distance between landmarks 33 and 263 (outer eye corners).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from scipy.optimize import linear_sum_assignment
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+from arfx.track import IMAGE_SUFFIXES, TrackOptions, track_file  # noqa: E402
+
+
+def _nme(a: np.ndarray, b: np.ndarray, width: int, height: int) -> float:
+    """a, b: normalized [468, 3]; b is the reference."""
+    scale = np.array([width, height], dtype=np.float64)
+    pa, pb = a[:, :2] * scale, b[:, :2] * scale
+    iod = np.linalg.norm(pb[33] - pb[263])
+    return float(np.linalg.norm(pa - pb, axis=1).mean() / iod)
+
+
+def _match(ours: np.ndarray, ref: np.ndarray, width: int, height: int) -> list[float]:
+    """NME of each reference face matched to one of ours (inf when unmatched)."""
+    if len(ref) == 0:
+        return []
+    if len(ours) == 0:
+        return [float("inf")] * len(ref)
+    cost = np.array([[_nme(o, r, width, height) for o in ours] for r in ref])
+    rows, cols = linear_sum_assignment(cost)
+    out = [float("inf")] * len(ref)
+    for r, c in zip(rows, cols):
+        out[r] = cost[r, c]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--media", default="../shared/media", type=Path)
+    parser.add_argument("--detector", default="short", choices=("short", "full"))
+    args = parser.parse_args()
+    refs = args.media / "ref"
+    if not refs.is_dir():
+        print(f"no reference folder {refs}", file=sys.stderr)
+        return 2
+    ok = True
+    print(f"{'file':28} {'arfx':>5} {'ref':>4} {'found':>6} {'mean NME %':>10} {'max NME %':>9}")
+    for path in sorted(args.media.iterdir()):
+        ref_path = refs / (path.stem + ".npz")
+        if not ref_path.exists():
+            continue
+        ref = np.load(ref_path)
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            res = track_file(path, TrackOptions(max_num_faces=10, static_image_mode=True,
+                                                detector=args.detector))
+            ours = np.stack(res.landmarks) if res.landmarks else np.zeros((0, 468, 3))
+            w, h = int(ref["width"]), int(ref["height"])
+            nmes = _match(ours, ref["landmarks"], w, h)
+            found = sum(np.isfinite(nmes))
+            mean = float(np.mean(nmes)) * 100 if nmes else float("nan")
+            worst = float(np.max(nmes)) * 100 if nmes else float("nan")
+            good = found == len(nmes) and (not nmes or mean < 1.0)
+            ok &= good
+            print(f"{path.name:28} {len(ours):5d} {len(nmes):4d} {found:6d} {mean:10.3f} "
+                  f"{worst:9.3f} {'' if good else '  <-- FAIL'}")
+            if "full_range_boxes" in ref.files and args.detector == "full":
+                print(f"{'':28} MediaPipe full-range detector boxes: {len(ref['full_range_boxes'])}")
+        else:
+            res = track_file(path, TrackOptions(max_num_faces=4))
+            w, h = int(ref["width"]), int(ref["height"])
+            counts = np.asarray(res.face_count)
+            ref_counts = ref["face_count"]
+            n = min(len(counts), len(ref_counts))
+            agree = float(np.mean(counts[:n] == ref_counts[:n])) * 100
+            offs, roffs = np.concatenate([[0], np.cumsum(counts)]), ref["face_offset"]
+            ours_all = np.stack(res.landmarks) if res.landmarks else np.zeros((0, 468, 3))
+            nmes, missed = [], 0
+            for i in range(82, min(211, n)):
+                m = _match(ours_all[offs[i]:offs[i + 1]], ref["landmarks"][roffs[i]:roffs[i + 1]], w, h)
+                missed += sum(1 for v in m if not np.isfinite(v))
+                nmes += [v for v in m if np.isfinite(v)]
+            mean = float(np.mean(nmes)) * 100 if nmes else float("nan")
+            worst = float(np.max(nmes)) * 100 if nmes else float("nan")
+            good = missed == 0 and mean < 1.0 and agree >= 95.0
+            ok &= good
+            print(f"{path.name:28} {int(counts.sum()):5d} {int(ref_counts.sum()):4d} "
+                  f"{int(counts.sum()) - missed:6d} {mean:10.3f} {worst:9.3f} "
+                  f"{'' if good else '  <-- FAIL'}")
+            print(f"{'':28} frames 82-210: {len(nmes)} faces matched, {missed} missed; "
+                  f"face-count agreement on all {n} frames: {agree:.1f}%")
+            diff = np.nonzero(counts[:n] != ref_counts[:n])[0]
+            if diff.size:
+                print(f"{'':28} count differs on frames {diff.tolist()[:30]}")
+    print("all targets met" if ok else "some targets missed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
