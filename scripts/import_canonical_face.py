@@ -248,8 +248,10 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def update_manifest(path: Path, entry: dict) -> None:
+    """Set this file's entry under "files" (convert_models.py writes the others there)."""
     manifest = json.loads(path.read_text()) if path.is_file() else {}
-    manifest[OUTPUT_NAME] = entry
+    manifest.pop(OUTPUT_NAME, None)  # older layout: entry beside "files"
+    manifest.setdefault("files", {})[OUTPUT_NAME] = entry
     path.write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n")
 
 

@@ -72,15 +72,8 @@ class CanonicalFace:
 
 
 def _model_file():
-    try:
-        from arfx.tracking.models import model_path
-    except ImportError:  # TODO(geometry): remove once arfx.tracking.models lands
-        from arfx.resources import resource_dir
+    from arfx.tracking.models import model_path
 
-        path = resource_dir("models") / FILE_NAME
-        if not path.is_file():
-            raise ModelError(f"{path} is missing; run scripts/import_canonical_face.py")
-        return path
     return model_path(FILE_NAME)
 
 
