@@ -1,0 +1,162 @@
+"""Debug effects: the face mesh (tinted fill + wireframe), the landmarks as points, the pose axes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from arfx.effects.object3d import Object3DEffect
+from arfx.render.gltf import Material, MeshData, mesh_from_trimesh
+from arfx.render.renderer import FrameState, gl_matrix
+
+# Pulls wireframe lines and points in front of the occluder surface they lie on.
+_DEPTH_BIAS = 2e-4
+
+
+def _rgba(color) -> tuple[float, float, float, float]:
+    values = [float(c) for c in color]
+    if len(values) == 3:
+        values.append(1.0)
+    if max(values) > 1.0:
+        values = [v / 255.0 for v in values]
+    return tuple(values[:4])
+
+
+def face_mesh_edges(triangles: np.ndarray) -> np.ndarray:
+    """Each undirected edge of a triangle mesh once, uint32 [E, 2]."""
+    triangles = np.asarray(triangles, dtype=np.int64)
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    edges.sort(axis=1)
+    return np.ascontiguousarray(np.unique(edges, axis=0), dtype=np.uint32)
+
+
+@dataclass(eq=False)
+class MeshEffect:
+    """The tracked face mesh: a translucent fill (opacity 0 turns it off) and its wireframe."""
+
+    name: str = "mesh"
+    fill_color: tuple = (0.2, 0.8, 1.0)
+    fill_opacity: float = 0.25
+    line_color: tuple = (1.0, 1.0, 1.0, 0.8)
+    wireframe: bool = True
+    kind: str = "mesh"
+
+    def create_pass(self, renderer) -> "MeshPass":
+        return MeshPass(self, renderer)
+
+
+class MeshPass:
+    def __init__(self, effect: MeshEffect, renderer):
+        self.effect = effect
+        ctx = renderer.ctx
+        self.fill_program = renderer.program("face", "flat")
+        self.fill_vao = renderer.face_vertex_array(self.fill_program)
+        self.line_program = renderer.program("flat", "flat")
+        self.edges = ctx.buffer(face_mesh_edges(renderer.face_triangles).tobytes())
+        self.line_vao = ctx.vertex_array(self.line_program, [(renderer.face_positions, "3f", "in_position")],
+                                         index_buffer=self.edges, index_element_size=4)
+
+    def draw(self, frame: FrameState, face, index: int) -> None:
+        effect = self.effect
+        if effect.fill_opacity > 0:
+            program = self.fill_program
+            program["u_projection"].write(gl_matrix(frame.projection))
+            program["u_color"] = (*_rgba(effect.fill_color)[:3], float(effect.fill_opacity))
+            program["u_round"] = False
+            frame.set_state(depth_test=True, depth_write=False,
+                            blend="alpha" if effect.fill_opacity < 1 else None)
+            self.fill_vao.render(moderngl.TRIANGLES)
+        if effect.wireframe:
+            program = self.line_program
+            program["u_matrix"].write(gl_matrix(frame.projection))
+            program["u_color"] = _rgba(effect.line_color)
+            program["u_round"] = False
+            program["u_point_size"] = 1.0
+            program["u_depth_bias"] = _DEPTH_BIAS
+            frame.set_state(depth_test=True, depth_write=False, blend="alpha")
+            self.line_vao.render(moderngl.LINES)
+
+    def release(self) -> None:
+        for item in (self.fill_vao, self.line_vao, self.edges):
+            item.release()
+
+
+@dataclass(eq=False)
+class LandmarksEffect:
+    """Each landmark as a round dot: the tracker's pixels when given, else the projected mesh."""
+
+    name: str = "landmarks"
+    color: tuple = (0.1, 1.0, 0.3, 1.0)
+    point_size: float = 3.0
+    kind: str = "landmarks"
+
+    def create_pass(self, renderer) -> "LandmarksPass":
+        return LandmarksPass(self, renderer)
+
+
+class LandmarksPass:
+    _MAX_POINTS = 1024
+
+    def __init__(self, effect: LandmarksEffect, renderer):
+        self.effect = effect
+        ctx = renderer.ctx
+        self.renderer = renderer
+        self.program = renderer.program("flat", "flat")
+        self.mesh_vao = ctx.vertex_array(self.program, [(renderer.face_positions, "3f", "in_position")])
+        self.points = ctx.buffer(reserve=self._MAX_POINTS * 12, dynamic=True)
+        self.points_vao = ctx.vertex_array(self.program, [(self.points, "3f", "in_position")])
+
+    def draw(self, frame: FrameState, face, index: int) -> None:
+        program = self.program
+        program["u_color"] = _rgba(self.effect.color)
+        program["u_round"] = True
+        program["u_point_size"] = float(self.effect.point_size)
+        program["u_depth_bias"] = 0.0
+        frame.set_state(depth_test=False, depth_write=False, blend="alpha")
+        pixels = None
+        if frame.landmarks is not None and index < len(frame.landmarks):
+            pixels = frame.landmarks[index]
+        if pixels is None:
+            program["u_matrix"].write(gl_matrix(frame.projection))
+            self.mesh_vao.render(moderngl.POINTS, vertices=self.renderer.face_vertex_count)
+            return
+        pixels = np.asarray(pixels, dtype=np.float32)[: self._MAX_POINTS]
+        points = np.zeros((len(pixels), 3), np.float32)
+        points[:, :2] = pixels[:, :2]
+        self.points.write(points.tobytes())
+        program["u_matrix"].write(gl_matrix(frame.pixel_to_clip))
+        self.points_vao.render(moderngl.POINTS, vertices=len(points))
+
+    def release(self) -> None:
+        for item in (self.mesh_vao, self.points_vao, self.points):
+            item.release()
+
+
+def axis_meshes(length: float = 10.0, radius: float = 0.35) -> list[MeshData]:
+    """Three arrows from the canonical origin: x red, y green, z blue (cm)."""
+    import trimesh
+
+    meshes = []
+    colors = {0: (0.9, 0.1, 0.1), 1: (0.1, 0.85, 0.1), 2: (0.15, 0.3, 1.0)}
+    for axis, color in colors.items():
+        shaft = trimesh.creation.cylinder(radius=radius, height=length * 0.8, sections=24)
+        shaft.apply_translation((0, 0, length * 0.4))
+        head = trimesh.creation.cone(radius=radius * 2.5, height=length * 0.2, sections=24)
+        head.apply_translation((0, 0, length * 0.8))
+        arrow = trimesh.util.concatenate([shaft, head])
+        # Arrows are built along +z; turn them onto their axis.
+        if axis == 0:
+            arrow.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, (0, 1, 0)))
+        elif axis == 1:
+            arrow.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, (1, 0, 0)))
+        mesh = mesh_from_trimesh(arrow, name="xyz"[axis])
+        mesh.material = Material(base_color=(*color, 1.0), roughness=0.4, double_sided=False)
+        meshes.append(mesh)
+    return meshes
+
+
+def axis_effect(name: str = "axis", length: float = 10.0) -> Object3DEffect:
+    """Pose axes at the face origin, drawn over everything so they stay visible."""
+    return Object3DEffect(name, axis_meshes(length), depth_test=False, kind="axis")

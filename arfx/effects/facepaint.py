@@ -1,0 +1,84 @@
+"""Face paint: an RGBA texture laid out on the canonical face UVs, stretched over the face mesh."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import moderngl
+import numpy as np
+
+from arfx.errors import EffectError
+from arfx.render.renderer import FrameState, gl_matrix
+
+log = logging.getLogger(__name__)
+
+BLEND_MODES = {"normal": 0, "multiply": 1, "add": 2}
+_BLEND_STATE = {"normal": "alpha", "multiply": "multiply", "add": "add"}
+
+
+def load_texture(path: str | Path) -> np.ndarray:
+    """An image file as uint8 RGBA [H, W, 4], first row = top of the image."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return np.ascontiguousarray(np.asarray(image.convert("RGBA"), dtype=np.uint8))
+    except Exception as error:  # PIL raises several types for unreadable images
+        raise EffectError(f"cannot read face paint texture {path}: {error}") from error
+
+
+@dataclass(eq=False)
+class FacePaintEffect:
+    name: str
+    texture: np.ndarray  # uint8 [H, W, 4], laid out on the canonical UVs (v from the top)
+    blend: str = "normal"
+    opacity: float = 1.0
+    kind: str = "facepaint"
+
+    def __post_init__(self) -> None:
+        if self.blend not in BLEND_MODES:
+            raise EffectError(f"face paint '{self.name}': blend must be one of "
+                              f"{', '.join(BLEND_MODES)}, not '{self.blend}'")
+        if not 0.0 <= float(self.opacity) <= 1.0:
+            raise EffectError(f"face paint '{self.name}': opacity must be between 0 and 1")
+        texture = np.asarray(self.texture)
+        if texture.dtype != np.uint8 or texture.ndim != 3 or texture.shape[2] != 4:
+            raise EffectError(f"face paint '{self.name}': texture must be uint8 RGBA")
+
+    @classmethod
+    def from_file(cls, name: str, path: str | Path, blend: str = "normal",
+                  opacity: float = 1.0) -> "FacePaintEffect":
+        return cls(name, load_texture(path), blend, float(opacity))
+
+    def create_pass(self, renderer) -> "FacePaintPass":
+        return FacePaintPass(self, renderer)
+
+
+class FacePaintPass:
+    def __init__(self, effect: FacePaintEffect, renderer):
+        self.effect = effect
+        ctx = renderer.ctx
+        self.program = renderer.program("face", "facepaint")
+        self.vao = renderer.face_vertex_array(self.program)
+        image = effect.texture
+        self.texture = ctx.texture((image.shape[1], image.shape[0]), 4, image.tobytes())
+        self.texture.build_mipmaps()
+        self.texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+        self.texture.repeat_x = self.texture.repeat_y = False
+
+    def draw(self, frame: FrameState, face, index: int) -> None:
+        program = self.program
+        program["u_projection"].write(gl_matrix(frame.projection))
+        program["u_texture"] = 0
+        program["u_opacity"] = float(self.effect.opacity)
+        program["u_blend"] = BLEND_MODES[self.effect.blend]
+        self.texture.use(0)
+        # Same vertices and shader as the occluder, so '<=' passes exactly on the face itself.
+        frame.set_state(depth_test=True, depth_write=False, blend=_BLEND_STATE[self.effect.blend])
+        self.vao.render(moderngl.TRIANGLES)
+
+    def release(self) -> None:
+        self.vao.release()
+        self.texture.release()

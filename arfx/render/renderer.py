@@ -1,0 +1,313 @@
+"""One frame: camera image as background, face occluders into depth, then the effect's passes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import moderngl
+import numpy as np
+
+from arfx.errors import RenderError
+from arfx.resources import resource_dir
+
+log = logging.getLogger(__name__)
+
+
+def load_program(ctx: moderngl.Context, vertex: str, fragment: str) -> moderngl.Program:
+    """Compile shaders/<vertex>.vert and shaders/<fragment>.frag into a program."""
+    folder = resource_dir("shaders")
+    sources = []
+    for name, suffix in ((vertex, ".vert"), (fragment, ".frag")):
+        path = folder / f"{name}{suffix}"
+        try:
+            sources.append(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise RenderError(f"shader {path} is missing ({error}); reinstall arfx") from error
+    try:
+        return ctx.program(vertex_shader=sources[0], fragment_shader=sources[1])
+    except Exception as error:  # moderngl reports compile/link errors as plain Exceptions
+        raise RenderError(f"shader {vertex}/{fragment} failed to build: {error}") from error
+
+
+def gl_matrix(matrix: np.ndarray) -> bytes:
+    """numpy [4,4] (or [3,3]) in column-vector convention -> column-major bytes for a uniform."""
+    return np.ascontiguousarray(np.asarray(matrix, dtype=np.float32).T).tobytes()
+
+
+@dataclass
+class FrameState:
+    """What an effect pass needs to draw one face: the camera, the target and the frame."""
+
+    ctx: moderngl.Context
+    renderer: "Renderer"
+    target: moderngl.Framebuffer
+    projection: np.ndarray  # float32 [4,4]: camera space (cm) -> clip space, flips included
+    pixel_to_clip: np.ndarray  # float32 [4,4]: (x px, y px, 0) of the input frame -> clip space
+    width: int
+    height: int
+    mirrored_winding: bool
+    landmarks: Sequence[np.ndarray] | None = None  # per face, pixels, as the tracker gave them
+
+    def set_state(self, depth_test: bool = True, depth_write: bool = True, blend: str | None = None,
+                  cull: bool = False) -> None:
+        """Fixed-function state for the next draw; blend is None, 'alpha', 'multiply' or 'add'."""
+        ctx = self.ctx
+        flags = moderngl.NOTHING
+        if depth_test:
+            flags |= moderngl.DEPTH_TEST
+        if blend is not None:
+            flags |= moderngl.BLEND
+        if cull:
+            flags |= moderngl.CULL_FACE
+        ctx.enable_only(flags | moderngl.PROGRAM_POINT_SIZE)
+        ctx.depth_func = "<="
+        self.target.depth_mask = depth_write
+        self.target.color_mask = (True, True, True, True)
+        self.target.use()  # moderngl applies a framebuffer's masks when it is bound
+        if blend == "alpha":
+            # Keep the target's alpha at 1 so the read-back image stays opaque.
+            ctx.blend_func = (moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ZERO, moderngl.ONE)
+        elif blend == "multiply":
+            ctx.blend_func = (moderngl.DST_COLOR, moderngl.ZERO, moderngl.ZERO, moderngl.ONE)
+        elif blend == "add":
+            ctx.blend_func = (moderngl.SRC_ALPHA, moderngl.ONE, moderngl.ZERO, moderngl.ONE)
+        ctx.front_face = "cw" if self.mirrored_winding else "ccw"
+
+
+class EffectPass(Protocol):
+    """GPU side of an effect for one context; draws one face at a time."""
+
+    def draw(self, frame: FrameState, face, index: int) -> None: ...
+
+    def release(self) -> None: ...
+
+
+class Effect(Protocol):
+    name: str
+
+    def create_pass(self, renderer: "Renderer") -> EffectPass: ...
+
+
+@dataclass
+class _Target:
+    fbo: moderngl.Framebuffer
+    resolve: moderngl.Framebuffer | None
+    attachments: list = field(default_factory=list)
+
+    def release(self) -> None:
+        for item in [self.fbo, self.resolve, *self.attachments]:
+            if item is not None:
+                item.release()
+
+
+class Renderer:
+    """Draws frames with effects into an offscreen target (render) or a window (draw)."""
+
+    def __init__(self, ctx: moderngl.Context, width: int, height: int, camera=None, samples: int = 0):
+        if camera is None:
+            from arfx.geometry.camera import PerspectiveCamera
+
+            camera = PerspectiveCamera()
+        from arfx.geometry.canonical import CanonicalFace
+
+        self.ctx = ctx
+        self.camera = camera
+        self.samples = int(samples)
+        self._programs: dict[tuple[str, str], moderngl.Program] = {}
+        self._passes: dict[int, tuple[object, EffectPass]] = {}
+
+        canonical = CanonicalFace.load()
+        self.face_vertex_count = len(canonical.vertices)
+        self.face_triangles = np.ascontiguousarray(canonical.triangles, dtype=np.uint32)
+        self.face_uvs = np.ascontiguousarray(canonical.uvs, dtype=np.float32)
+        self.face_positions = ctx.buffer(reserve=self.face_vertex_count * 12, dynamic=True)
+        self.face_uv_buffer = ctx.buffer(self.face_uvs.tobytes())
+        self.face_index_buffer = ctx.buffer(self.face_triangles.tobytes())
+        self.face_program = self.program("face", "occluder")
+        self.occluder_vao = ctx.vertex_array(
+            self.face_program, [(self.face_positions, "3f", "in_position")],
+            index_buffer=self.face_index_buffer, index_element_size=4)
+
+        self._background_program = self.program("background", "background")
+        quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
+        self._quad = ctx.buffer(quad.tobytes())
+        self._background_vao = ctx.vertex_array(self._background_program, [(self._quad, "2f", "in_position")])
+        self._frame_texture: moderngl.Texture | None = None
+        self._frame_rgba: np.ndarray | None = None
+        self._target: _Target | None = None
+        self._readback: np.ndarray | None = None
+        self.width = self.height = 0
+        self.resize(width, height)
+
+    # -- resources ---------------------------------------------------------------------------
+
+    def program(self, vertex: str, fragment: str) -> moderngl.Program:
+        """A compiled program, shared by every effect drawn with this renderer."""
+        key = (vertex, fragment)
+        if key not in self._programs:
+            self._programs[key] = load_program(self.ctx, vertex, fragment)
+        return self._programs[key]
+
+    def face_vertex_array(self, program: moderngl.Program) -> moderngl.VertexArray:
+        """A VAO over the current face mesh (positions + canonical UVs) for an effect's program."""
+        buffers = [(self.face_positions, "3f", "in_position")]
+        if "in_uv" in program:
+            buffers.append((self.face_uv_buffer, "2f", "in_uv"))
+        return self.ctx.vertex_array(program, buffers, index_buffer=self.face_index_buffer,
+                                     index_element_size=4)
+
+    def resize(self, width: int, height: int) -> None:
+        """Frame size of the input images (and of the offscreen target)."""
+        width, height = int(width), int(height)
+        if (width, height) == (self.width, self.height):
+            return
+        if width <= 0 or height <= 0:
+            raise RenderError(f"cannot render a {width}x{height} frame")
+        self.width, self.height = width, height
+        if self._frame_texture is not None:
+            self._frame_texture.release()
+        self._frame_texture = self.ctx.texture((width, height), 4)
+        self._frame_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._frame_rgba = np.full((height, width, 4), 255, dtype=np.uint8)
+        if self._target is not None:
+            self._target.release()
+        self._target = self._create_target(width, height)
+        self._readback = np.empty((height, width, 4), dtype=np.uint8)
+
+    def _create_target(self, width: int, height: int) -> _Target:
+        ctx = self.ctx
+        samples = min(self.samples, ctx.max_samples) if self.samples > 1 else 0
+        color = ctx.renderbuffer((width, height), 4, samples=samples)
+        depth = ctx.depth_renderbuffer((width, height), samples=samples)
+        fbo = ctx.framebuffer(color_attachments=[color], depth_attachment=depth)
+        attachments = [color, depth]
+        resolve = None
+        if samples:
+            resolved = ctx.renderbuffer((width, height), 4)
+            resolve = ctx.framebuffer(color_attachments=[resolved])
+            attachments.append(resolved)
+        return _Target(fbo, resolve, attachments)
+
+    def effect_pass(self, effect) -> EffectPass:
+        """The effect's GPU pass in this context, created on first use."""
+        key = id(effect)
+        cached = self._passes.get(key)
+        if cached is None or cached[0] is not effect:
+            cached = (effect, effect.create_pass(self))
+            self._passes[key] = cached
+        return cached[1]
+
+    def release(self) -> None:
+        for _, effect_pass in self._passes.values():
+            effect_pass.release()
+        self._passes.clear()
+        if self._target is not None:
+            self._target.release()
+        for item in (self._frame_texture, self._background_vao, self._quad, self.occluder_vao,
+                     self.face_positions, self.face_uv_buffer, self.face_index_buffer,
+                     *self._programs.values()):
+            if item is not None:
+                item.release()
+        self._programs.clear()
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def render(self, rgb: np.ndarray, geometries: Sequence, effect=None, mirror: bool = False,
+               landmarks: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """Render one frame offscreen; returns a new uint8 [H, W, 3] image (mirrored if asked)."""
+        rgb = _check_frame(rgb)
+        self.resize(rgb.shape[1], rgb.shape[0])
+        target = self._target
+        # Drawn upside down so that GL's bottom-up rows read back as a top-first image.
+        self._draw(rgb, geometries, effect, target.fbo, (0, 0, self.width, self.height),
+                   flip=(-1.0 if mirror else 1.0, -1.0), landmarks=landmarks)
+        source = target.fbo
+        if target.resolve is not None:
+            self.ctx.copy_framebuffer(target.resolve, target.fbo)
+            source = target.resolve
+        source.read_into(self._readback, components=4, alignment=1)
+        return self._readback[:, :, :3].copy()
+
+    def draw(self, rgb: np.ndarray, geometries: Sequence, effect, framebuffer: moderngl.Framebuffer,
+             viewport: tuple[int, int, int, int] | None = None, mirror: bool = False,
+             landmarks: Sequence[np.ndarray] | None = None) -> None:
+        """Render one frame into `framebuffer` (e.g. a window's) at `viewport` (x, y, w, h)."""
+        rgb = _check_frame(rgb)
+        self.resize(rgb.shape[1], rgb.shape[0])
+        if viewport is None:
+            viewport = (0, 0, *framebuffer.size)
+        self._draw(rgb, geometries, effect, framebuffer, viewport,
+                   flip=(-1.0 if mirror else 1.0, 1.0), landmarks=landmarks)
+
+    def _draw(self, rgb, geometries, effect, target, viewport, flip, landmarks) -> None:
+        ctx = self.ctx
+        target.viewport = tuple(int(v) for v in viewport)
+        target.depth_mask = True
+        target.color_mask = (True, True, True, True)
+        target.use()
+        ctx.enable_only(moderngl.NOTHING)
+        target.clear(0.0, 0.0, 0.0, 1.0, depth=1.0, viewport=target.viewport)
+
+        self._frame_rgba[:, :, :3] = rgb
+        self._frame_texture.write(self._frame_rgba)
+        self._frame_texture.use(0)
+        self._background_program["u_frame"] = 0
+        self._background_program["u_flip"] = flip
+        ctx.front_face = "ccw"
+        self._background_vao.render(moderngl.TRIANGLE_STRIP)
+
+        geometries = list(geometries or [])
+        if not geometries or effect is None:
+            return
+        flip_matrix = np.diag([flip[0], flip[1], 1.0, 1.0]).astype(np.float32)
+        projection = flip_matrix @ np.asarray(
+            self.camera.projection_matrix(self.width / self.height), dtype=np.float32)
+        frame = FrameState(
+            ctx=ctx, renderer=self, target=target, projection=projection,
+            pixel_to_clip=flip_matrix @ _pixel_to_ndc(self.width, self.height),
+            width=self.width, height=self.height, mirrored_winding=flip[0] * flip[1] < 0,
+            landmarks=landmarks)
+
+        # Every face's occluder first, so no face's effect can draw over another face.
+        frame.set_state(depth_test=True, depth_write=True)
+        target.color_mask = (False, False, False, False)
+        target.use()
+        self.face_program["u_projection"].write(gl_matrix(projection))
+        for face in geometries:
+            self.upload_face(face)
+            self.occluder_vao.render(moderngl.TRIANGLES)
+        target.color_mask = (True, True, True, True)
+        target.use()
+
+        effect_pass = self.effect_pass(effect)
+        for index, face in enumerate(geometries):
+            self.upload_face(face)
+            effect_pass.draw(frame, face, index)
+        target.depth_mask = True
+        ctx.enable_only(moderngl.NOTHING)
+
+    def upload_face(self, face) -> None:
+        """Make `face`'s camera-space mesh the current face mesh."""
+        mesh = np.ascontiguousarray(np.asarray(face.mesh, dtype=np.float32)[: self.face_vertex_count])
+        if mesh.shape != (self.face_vertex_count, 3):
+            raise RenderError(f"face mesh has shape {mesh.shape}, expected ({self.face_vertex_count}, 3)")
+        self.face_positions.write(mesh.tobytes())
+
+
+def _check_frame(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise RenderError(f"frames must be uint8 HxWx3 RGB, got {rgb.dtype} {rgb.shape}")
+    return rgb
+
+
+def _pixel_to_ndc(width: int, height: int) -> np.ndarray:
+    """Image pixels (x right, y down, pixel centres at +0.5) -> normalised device coordinates."""
+    return np.array([
+        [2.0 / width, 0.0, 0.0, -1.0],
+        [0.0, -2.0 / height, 0.0, 1.0],
+        [0.0, 0.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ], dtype=np.float32)
