@@ -154,6 +154,44 @@ def _cmd_track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_list(args: argparse.Namespace) -> int:
+    from arfx.effects.registry import EffectRegistry
+
+    registry = EffectRegistry(args.effects_dir)
+    effects = registry.all()
+    winners = {id(info) for info in registry.effects().values()}
+    width = max([len(info.name) for info in effects] + [4])
+    print(f"{'name':<{width}}  {'kind':<9}  {'source':<8}  location")
+    for info in effects:
+        line = f"{info.name:<{width}}  {info.kind:<9}  {info.source:<8}  {info.path}"
+        if info.broken:
+            line += f"  BROKEN: {info.broken}"
+        elif id(info) not in winners:
+            line += "  (shadowed by a later effect of the same name)"
+        print(line)
+    print(f"user effects folder: {registry.user_dir} (set ARFX_EFFECTS to change it)")
+    return 0
+
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if Path(args.input).suffix.lower() in _IMAGE_SUFFIXES:
+        from arfx.render.still import render_image_file
+
+        result = render_image_file(
+            args.effect, args.input, args.output, overwrite=args.overwrite,
+            effects_dirs=args.effects_dir, max_faces=args.max_faces, detector=args.detector,
+            refine=args.refine, min_detection_confidence=args.min_detection_confidence,
+            mirror=args.mirror)
+        print(f"{args.output}: {len(result.geometries)} face(s) with '{args.effect}'")
+        return 0
+    raise ArfxError("`arfx render` handles still images in this build; video input comes later")
+
+
 def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         raise ArfxError(f"`arfx {name}` is not available in this build yet")
@@ -164,6 +202,8 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "doctor": _cmd_doctor,
         "track": _cmd_track,
+        "list": _cmd_list,
+        "render": _cmd_render,
     }
     return handlers.get(command, _not_yet(command))
 
