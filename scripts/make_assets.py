@@ -232,25 +232,25 @@ def paint_image(face: CanonicalFace, size: int = 512) -> np.ndarray:
 
     # Cheeks: three diagonal stripes on each side, magenta -> violet -> cyan.
     ax = np.abs(x)
-    cheek = _smoothstep(2.6, 2.6 + soft, ax) * (1 - _smoothstep(6.4 - soft, 6.4, ax))
-    cheek *= _smoothstep(-3.4, -3.4 + soft, y) * (1 - _smoothstep(0.6 - soft, 0.6, y))
+    cheek = _smoothstep(2.4, 2.4 + soft, ax) * (1 - _smoothstep(6.6 - soft, 6.6, ax))
+    cheek *= _smoothstep(-3.6, -3.6 + soft, y) * (1 - _smoothstep(0.9 - soft, 0.9, y))
     diagonal = (ax - 2.6) * 0.55 + (y + 3.4) * 0.85  # runs up and out along the cheekbone
     stripe_colors = np.array([[0.95, 0.1, 0.55], [0.55, 0.2, 0.95], [0.1, 0.8, 0.95]])
     for index, color in enumerate(stripe_colors):
-        centre = 1.2 + index * 1.05
-        band = 1 - _smoothstep(0.3 - soft, 0.3, np.abs(diagonal - centre))
+        centre = 1.1 + index * 1.2
+        band = 1 - _smoothstep(0.42 - soft, 0.42, np.abs(diagonal - centre))
         weight = band * cheek
         rgb += weight[..., None] * color
         alpha = np.maximum(alpha, weight)
 
     # Forehead: a gold zigzag band.
-    zig = 5.5 + 0.45 * (2 * np.abs(((x / 1.6) % 2.0) - 1.0) - 1.0)
-    band = (1 - _smoothstep(0.35 - soft, 0.35, np.abs(y - zig))) * (1 - _smoothstep(5.0, 5.6, ax))
+    zig = 5.6 + 0.55 * (2 * np.abs(((x / 1.6) % 2.0) - 1.0) - 1.0)
+    band = (1 - _smoothstep(0.45 - soft, 0.45, np.abs(y - zig))) * (1 - _smoothstep(5.0, 5.6, ax))
     rgb = rgb * (1 - band[..., None]) + band[..., None] * np.array([1.0, 0.75, 0.1])
     alpha = np.maximum(alpha, band)
     # Dots above the zigzag.
     dot_x = (np.round(x / 1.6 - 0.5) + 0.5) * 1.6
-    dots = 1 - _smoothstep(0.28 - soft, 0.28, np.hypot(x - dot_x, y - 6.75))
+    dots = 1 - _smoothstep(0.34 - soft, 0.34, np.hypot(x - dot_x, y - 7.0))
     dots *= 1 - _smoothstep(4.2, 4.8, ax)
     rgb = rgb * (1 - dots[..., None]) + dots[..., None] * np.array([1.0, 1.0, 1.0])
     alpha = np.maximum(alpha, dots)
