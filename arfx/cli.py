@@ -189,7 +189,101 @@ def _cmd_render(args: argparse.Namespace) -> int:
             mirror=args.mirror)
         print(f"{args.output}: {len(result.geometries)} face(s) with '{args.effect}'")
         return 0
-    raise ArfxError("`arfx render` handles still images in this build; video input comes later")
+    return _render_media(args)
+
+
+def _render_options(args: argparse.Namespace, **extra: object):
+    from arfx.offline import RenderOptions
+
+    return RenderOptions(
+        max_faces=args.max_faces, detector=args.detector, refine=args.refine,
+        min_detection_confidence=args.min_detection_confidence,
+        min_tracking_confidence=args.min_tracking_confidence,
+        effects_dirs=tuple(getattr(args, "effects_dir", ()) or ()), **extra)  # type: ignore[arg-type]
+
+
+class _Progress:
+    """tqdm bar (frames, fps, ETA) fed by the offline renderer's progress callback."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="frame", desc=self.desc, leave=False, dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _render_media(args: argparse.Namespace) -> int:
+    """Video or image-folder input: decode, track, render headless, encode."""
+    from arfx.offline import render_video
+
+    options = _render_options(args, smooth=args.smooth, mirror=args.mirror, overwrite=args.overwrite)
+    progress = _Progress(f"rendering {args.effect}")
+    try:
+        result = render_video(args.effect, args.input, args.output, options, progress=progress)
+    finally:
+        progress.close()
+    print(f"{result.output}: {result.frames} frame(s), faces on {result.frames_with_faces}, "
+          f"{result.fps:.1f} fps")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from arfx.app import KEYS_HELP, AppOptions, run_app
+    from arfx.sources import parse_size
+
+    logging.getLogger("arfx.app").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    options = AppOptions(
+        effect=args.effect, camera=args.camera, size=parse_size(args.size), input=args.input,
+        record=args.record, frames=args.frames, mirror=False if args.no_mirror else None,
+        smooth=not args.no_smooth, overwrite=args.overwrite, render=_render_options(args),
+        output_dir=Path.cwd())
+    if args.record:
+        from arfx.recorder import check_output_path, VIDEO_FORMATS
+
+        check_output_path(args.record, args.overwrite, VIDEO_FORMATS, "video")
+    print(f"arfx: {KEYS_HELP}", file=sys.stderr)
+    result = run_app(options)
+    for path in result.recordings:
+        print(f"recording saved: {path}")
+    for path in result.screenshots:
+        print(f"screenshot saved: {path}")
+    print(f"arfx: {result.frames} frame(s); ended: {result.end_reason}", file=sys.stderr)
+    return 130 if result.interrupted else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from arfx.demo import run_demo
+
+    progress = _Progress("demo")
+    try:
+        result = run_demo(args.output, window=not args.no_window, progress=progress)
+    finally:
+        progress.close()
+    print(f"demo video: {result.output.resolve()} ({result.frames} frames, effects: "
+          f"{', '.join(result.effects)})")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from arfx.bench import format_table, run_bench
+
+    report = run_bench(effect=args.effect, input=args.input, frames=args.frames,
+                       options=_render_options(args))
+    print(json.dumps(report, indent=2) if args.json else format_table(report))
+    return 0
 
 
 def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
@@ -204,6 +298,9 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         "track": _cmd_track,
         "list": _cmd_list,
         "render": _cmd_render,
+        "run": _cmd_run,
+        "demo": _cmd_demo,
+        "bench": _cmd_bench,
     }
     return handlers.get(command, _not_yet(command))
 

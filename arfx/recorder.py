@@ -89,6 +89,7 @@ class Recorder:
         self.threads = threads
         self.frames_written = 0
         self.encode_seconds = 0.0
+        self.encode_times: list[float] = []  # seconds per frame, for benchmarks
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_size))
         self._temp = temp_path_for(self.path)
         self._error: BaseException | None = None
@@ -246,7 +247,9 @@ class Recorder:
                     self._container.mux(packet)
                 self._copy_audio_until(seconds)
                 self.frames_written += 1
-                self.encode_seconds += time.perf_counter() - t0
+                elapsed = time.perf_counter() - t0
+                self.encode_seconds += elapsed
+                self.encode_times.append(elapsed)
             except BaseException as error:  # reported to the producer by write()/close()
                 log.debug("encoder failed", exc_info=True)
                 self._error = error

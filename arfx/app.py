@@ -1,0 +1,398 @@
+"""The live loop: a window showing the effect on a camera or file, with keys and recording.
+
+Threads: a capture thread fills a one-slot buffer (latest frame wins); this thread tracks,
+renders (it owns the GL context) and shows; the recorder encodes in its own thread. A
+recording is finalised however the session ends: quit key, window close, Ctrl-C/SIGTERM,
+camera loss, end of the input, or interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from arfx.errors import ArfxError, InputError
+from arfx.offline import RenderOptions, StageTimes
+from arfx.recorder import Recorder, write_image
+from arfx.sources import (CameraSource, Frame, ImageSource, Source, ThreadedFeed, open_source)
+
+log = logging.getLogger(__name__)
+
+STILL_FPS = 30.0
+MAX_WINDOW = (1280, 720)
+KEYS_HELP = ("Left/Right/Tab: effect  R: record  S: screenshot  M: mirror  D: debug  "
+             "Esc/Q: quit")
+
+
+@dataclass
+class AppOptions:
+    """What `arfx run` was asked to do."""
+
+    effect: str = "glasses"
+    camera: int = 0
+    size: tuple[int, int] = (1280, 720)
+    input: str | None = None
+    record: str | None = None
+    frames: int | None = None
+    mirror: bool | None = None  # None: mirror cameras, not files
+    smooth: bool = True
+    overwrite: bool = False
+    render: RenderOptions = field(default_factory=RenderOptions)
+    camera_timeout: float = 3.0
+    output_dir: Path = field(default_factory=Path.cwd)  # where R and S put their files
+
+
+@dataclass
+class SessionResult:
+    frames: int
+    recordings: list[Path]
+    screenshots: list[Path]
+    end_reason: str
+    interrupted: bool = False
+
+
+class _Combined:
+    """Draws an effect and then the debug landmarks on top (the D overlay)."""
+
+    def __init__(self, effect: Any, overlay: Any) -> None:
+        self.name = getattr(effect, "name", "effect")
+        self.effect, self.overlay = effect, overlay
+
+    def create_pass(self, renderer: Any) -> Any:
+        return _CombinedPass(renderer.effect_pass(self.effect), renderer.effect_pass(self.overlay))
+
+
+class _CombinedPass:
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first, self.second = first, second
+
+    def draw(self, frame: Any, face: Any, index: int) -> None:
+        self.first.draw(frame, face, index)
+        self.second.draw(frame, face, index)
+
+    def release(self) -> None:
+        pass  # both passes belong to the renderer's cache
+
+
+def _repeat_still(rgb: np.ndarray) -> Iterator[Frame]:
+    """A still image as an endless 30 fps stream (so recording and timing behave as with video)."""
+    index = 0
+    while True:
+        yield Frame(rgb, index, index / STILL_FPS)
+        index += 1
+
+
+def _stamp(prefix: str, suffix: str, folder: Path) -> Path:
+    base = time.strftime(f"{prefix}-%Y%m%d-%H%M%S")
+    path = folder / f"{base}{suffix}"
+    n = 1
+    while path.exists():
+        path = folder / f"{base}-{n}{suffix}"
+        n += 1
+    return path
+
+
+def _fit(frame_size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The largest viewport of the frame's aspect centred in box (letterbox/pillarbox)."""
+    fw, fh = frame_size
+    bw, bh = box
+    scale = min(bw / fw, bh / fh)
+    w, h = max(1, int(round(fw * scale))), max(1, int(round(fh * scale)))
+    return (bw - w) // 2, (bh - h) // 2, w, h
+
+
+class LiveApp:
+    """One live session. Build it, call run(); run() always finalises a recording."""
+
+    def __init__(self, options: AppOptions, source: Source | None = None) -> None:
+        self.options = options
+        self._source = source
+        self._stop = threading.Event()
+        self._stop_reason = "quit"
+        self._interrupted = False
+        self.recorder: Recorder | None = None
+        self.recordings: list[Path] = []
+        self.screenshots: list[Path] = []
+        self._actions: list[str] = []
+        self.times = StageTimes()
+        self.debug = False
+
+    # -- requests from keys and signals -------------------------------------------------
+
+    def request_stop(self, reason: str = "quit") -> None:
+        self._stop_reason = reason
+        self._stop.set()
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self._stop.is_set():
+            # A second Ctrl-C: the user insists; finishing still happens in `finally`.
+            raise KeyboardInterrupt
+        self._interrupted = True
+        self.request_stop(signal.Signals(signum).name)
+
+    def _on_key(self, window: Any, key: int, scancode: int, action: int, mods: int) -> None:
+        import glfw
+
+        if action != glfw.PRESS:
+            return
+        mapping = {
+            glfw.KEY_ESCAPE: "quit", glfw.KEY_Q: "quit", glfw.KEY_RIGHT: "next", glfw.KEY_TAB: "next",
+            glfw.KEY_LEFT: "previous", glfw.KEY_R: "record", glfw.KEY_S: "screenshot",
+            glfw.KEY_M: "mirror", glfw.KEY_D: "debug",
+        }
+        if key == glfw.KEY_TAB and mods & glfw.MOD_SHIFT:
+            self._actions.append("previous")
+        elif key in mapping:
+            self._actions.append(mapping[key])
+
+    # -- recording -----------------------------------------------------------------------
+
+    def start_recording(self, path: Path | None, size: tuple[int, int], fps: float | None) -> None:
+        if self.recorder is not None:
+            return
+        path = path or _stamp("arfx", ".mp4", self.options.output_dir)
+        self.recorder = Recorder(path, size[0], size[1], fps=fps or 30.0,
+                                 overwrite=self.options.overwrite)
+        atexit.register(self.recorder.close)
+        log.info("recording to %s", path)
+
+    def stop_recording(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return
+        try:
+            saved = recorder.close()
+        finally:
+            atexit.unregister(recorder.close)
+        if saved is not None:
+            self.recordings.append(saved)
+            log.info("recorded %d frames to %s", recorder.frames_written, saved)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _open_source(self) -> tuple[Source, ThreadedFeed, bool]:
+        source = self._source
+        opts = self.options
+        if source is None:
+            source = CameraSource(opts.camera, opts.size, timeout=opts.camera_timeout) \
+                if opts.input is None else open_source(opts.input)
+        if isinstance(source, CameraSource):
+            feed = source.feed()
+        elif isinstance(source, ImageSource):
+            feed = ThreadedFeed(_repeat_still(source.rgb), paced=True).start()
+        else:
+            feed = ThreadedFeed(source, paced=True,
+                                stall_timeout=opts.camera_timeout if source.live else None).start()
+        mirror = source.live if opts.mirror is None else opts.mirror
+        return source, feed, mirror
+
+    def run(self) -> SessionResult:
+        from arfx.effects.registry import EffectRegistry
+        from arfx.effects.debug import LandmarksEffect
+        from arfx.geometry.camera import PerspectiveCamera
+        from arfx.geometry.pipeline import GeometryPipeline
+        from arfx.render.context import create_window
+        from arfx.render.renderer import Renderer
+        from arfx.tracking.tracker import FaceTracker
+        import glfw
+
+        opts = self.options
+        ropts = opts.render
+        registry = EffectRegistry(ropts.effects_dirs)
+        effect_names = [name for name, info in registry.effects().items() if info.ok]
+        current = registry.info(opts.effect).name
+        effects: dict[str, Any] = {current: registry.load(current)}
+        if current not in effect_names:
+            effect_names.append(current)
+        effect_names.sort()
+
+        source, feed, mirror = self._open_source()
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                handlers[sig] = signal.signal(sig, self._on_signal)
+        window = renderer = tracker = None
+        frames = 0
+        end_reason = "quit"
+        try:
+            first = feed.slot.take(timeout=max(opts.camera_timeout, 5.0))
+            if first is None:
+                if feed.error is not None:
+                    raise feed.error
+                raise InputError(f"{source.name}: delivered no frames")
+            frame_size = (first.rgb.shape[1], first.rgb.shape[0])
+            scale = min(1.0, MAX_WINDOW[0] / frame_size[0], MAX_WINDOW[1] / frame_size[1])
+            window = create_window(max(64, int(frame_size[0] * scale)), max(64, int(frame_size[1] * scale)),
+                                   title=f"arfx - {current}", vsync=False)
+            glfw.set_key_callback(window.handle, self._on_key)
+            camera = PerspectiveCamera()
+            renderer = Renderer(window.ctx, frame_size[0], frame_size[1], camera)
+            geometry = GeometryPipeline(camera)
+            tracker = FaceTracker(max_num_faces=ropts.max_faces, static_image_mode=False,
+                                  min_detection_confidence=ropts.min_detection_confidence,
+                                  min_tracking_confidence=ropts.min_tracking_confidence,
+                                  refine_landmarks=ropts.refine, detector=ropts.detector,
+                                  smooth=opts.smooth)
+            overlay = LandmarksEffect(name="debug")
+            combined: dict[str, Any] = {}
+            fps_source = getattr(source, "fps", None)
+            if opts.record:
+                self.start_recording(Path(opts.record), frame_size, fps_source)
+            log.info("keys: %s", KEYS_HELP)
+            frame: Frame | None = first
+            t_title = time.monotonic()
+            t_loop = time.perf_counter()
+            loop_times: list[float] = []
+            while True:
+                if self._stop.is_set():
+                    end_reason = self._stop_reason
+                    break
+                window.poll()
+                if window.should_close():
+                    end_reason = "window closed"
+                    break
+                for action in self._actions:
+                    if action == "quit":
+                        self.request_stop("quit")
+                    elif action in ("next", "previous"):
+                        i = effect_names.index(current)
+                        current = effect_names[(i + (1 if action == "next" else -1)) % len(effect_names)]
+                        if current not in effects:
+                            try:
+                                effects[current] = registry.load(current)
+                            except ArfxError as error:
+                                log.warning("%s", error)
+                                effects[current] = None
+                        log.info("effect: %s", current)
+                    elif action == "record":
+                        if self.recorder is None:
+                            self.start_recording(None, frame_size, fps_source)
+                        else:
+                            self.stop_recording()
+                    elif action == "screenshot":
+                        self._actions.append("_shot")
+                    elif action == "mirror":
+                        mirror = not mirror
+                    elif action == "debug":
+                        self.debug = not self.debug
+                self._actions = [a for a in self._actions if a == "_shot"]
+                if self._stop.is_set():
+                    end_reason = self._stop_reason
+                    break
+                if frame is None:
+                    frame = feed.slot.take(timeout=0.02)
+                    if frame is None:
+                        if feed.ended:
+                            end_reason = self._feed_end(feed, source)
+                            break
+                        continue
+                if (frame.rgb.shape[1], frame.rgb.shape[0]) != frame_size:
+                    log.warning("%s: frame size changed; skipping frame", source.name)
+                    frame = None
+                    continue
+
+                t0 = time.perf_counter()
+                faces = tracker.process(frame.rgb, frame.timestamp)
+                t1 = time.perf_counter()
+                geometries = geometry.estimate_faces(faces, frame_size[0], frame_size[1])
+                t2 = time.perf_counter()
+                effect = effects.get(current)
+                if self.debug:
+                    key = current
+                    if key not in combined:
+                        combined[key] = _Combined(effect, overlay) if effect is not None else overlay
+                    effect = combined[key]
+                landmarks = [f.landmarks for f in faces]
+                box = window.framebuffer_size()
+                viewport = _fit(frame_size, box)
+                screen = window.ctx.screen
+                need_pixels = self.recorder is not None or "_shot" in self._actions
+                if need_pixels:
+                    out = renderer.render(frame.rgb, geometries, effect, mirror=mirror, landmarks=landmarks)
+                    screen.use()
+                    screen.viewport = (0, 0, *box)
+                    screen.clear(0.0, 0.0, 0.0, 1.0)
+                    renderer.draw(out, [], None, screen, viewport=viewport)
+                    if self.recorder is not None:
+                        self.recorder.write(out, timestamp=frame.timestamp)
+                    if "_shot" in self._actions:
+                        shot = write_image(_stamp("arfx", ".png", opts.output_dir), out)
+                        self.screenshots.append(shot)
+                        log.info("screenshot saved to %s", shot)
+                        self._actions.remove("_shot")
+                else:
+                    screen.use()
+                    screen.viewport = (0, 0, *box)
+                    screen.clear(0.0, 0.0, 0.0, 1.0)
+                    renderer.draw(frame.rgb, geometries, effect, screen, viewport=viewport,
+                                  mirror=mirror, landmarks=landmarks)
+                t3 = time.perf_counter()
+                window.swap()
+                self.times.add("track", t1 - t0)
+                self.times.add("geometry", t2 - t1)
+                self.times.add("render", t3 - t2)
+                now = time.perf_counter()
+                loop_times.append(now - t_loop)
+                t_loop = now
+                frames += 1
+                frame = None
+                if opts.frames is not None and frames >= opts.frames:
+                    end_reason = f"{frames} frames done"
+                    break
+                if time.monotonic() - t_title > 0.5:
+                    t_title = time.monotonic()
+                    glfw.set_window_title(window.handle, self._title(current, loop_times))
+                    loop_times = loop_times[-30:]
+        except KeyboardInterrupt:
+            self._interrupted = True
+            end_reason = "interrupted"
+        finally:
+            feed.stop()
+            try:
+                self.stop_recording()
+            finally:
+                for sig, old in handlers.items():
+                    signal.signal(sig, old)
+                if tracker is not None:
+                    tracker.close()
+                if renderer is not None:
+                    renderer.release()
+                if window is not None:
+                    window.close()
+                source.close()
+        return SessionResult(frames, self.recordings, self.screenshots, end_reason, self._interrupted)
+
+    def _feed_end(self, feed: ThreadedFeed, source: Source) -> str:
+        error = feed.error
+        if error is not None and not isinstance(error, ArfxError):
+            raise error
+        if error is not None:
+            log.warning("%s", error)
+            return str(error)
+        return feed.end_reason or "end of input"
+
+    def _title(self, effect: str, loop_times: Sequence[float]) -> str:
+        title = f"arfx - {effect}"
+        if self.recorder is not None:
+            title += "  [REC]"
+        if self.debug and loop_times:
+            fps = len(loop_times) / max(1e-6, sum(loop_times))
+            ms = self.times.median_ms()
+            title += (f"  {fps:.0f} fps  track {ms['track']:.1f} ms  geometry {ms['geometry']:.1f} ms"
+                      f"  render {ms['render']:.1f} ms")
+            # Keep the medians about recent frames.
+            for values in self.times.samples.values():
+                del values[:-60]
+        return title
+
+
+def run_app(options: AppOptions, source: Source | None = None) -> SessionResult:
+    return LiveApp(options, source).run()

@@ -1,0 +1,364 @@
+"""Offline rendering: a video, image or image folder in, the same with the effect drawn, out.
+
+Stages run pipelined on three threads: decoding (a prefetch thread), tracking + geometry +
+rendering (the calling thread, which owns the headless GL context) and encoding (the
+recorder's thread). Outputs:
+
+- video in  -> video out (.mp4/.mov/.mkv): same frame count, frame rate, timestamps and
+  duration; the first audio stream is copied unchanged.
+- image in  -> image out (.png/.jpg/...).
+- folder in -> a folder of images (same file names; created if missing) when the output
+  has no video suffix, or a video at `folder_fps` when it has one (all images must then
+  share one size).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from arfx.errors import ArfxError, InputError, OutputError
+from arfx.recorder import VIDEO_FORMATS, Recorder, check_output_path, write_image
+from arfx.sources import (IMAGE_SUFFIXES, FolderSource, Frame, ImageSource, Source, VideoSource,
+                          open_source)
+
+log = logging.getLogger(__name__)
+
+STAGES = ("decode", "track", "geometry", "render", "encode")
+ProgressCallback = Callable[[int, "int | None"], None]
+
+
+@dataclass
+class RenderOptions:
+    """How to track and render; mirrors the CLI's tracking and rendering flags."""
+
+    max_faces: int = 1
+    detector: str = "short"
+    refine: bool = False
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    smooth: bool = False
+    mirror: bool = False
+    overwrite: bool = False
+    folder_fps: float = 30.0
+    effects_dirs: Sequence[str] = ()
+    max_frames: int | None = None
+    #: Copy a video input's audio into a video output.
+    copy_audio: bool = True
+
+
+@dataclass
+class StageTimes:
+    """Per-frame seconds for each stage."""
+
+    samples: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.samples.setdefault(stage, []).append(seconds)
+
+    def median_ms(self) -> dict[str, float]:
+        return {s: (statistics.median(v) * 1000.0 if v else float("nan")) for s, v in self.samples.items()}
+
+
+@dataclass
+class RenderResult:
+    output: Path
+    frames: int
+    frames_with_faces: int
+    seconds: float
+    times: StageTimes
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+class FramePipeline:
+    """Tracker -> geometry -> renderer for one stream of frames, on the thread that made it."""
+
+    def __init__(self, effect: Any, options: RenderOptions, static: bool = False,
+                 ctx: Any = None, smooth: bool | None = None) -> None:
+        from arfx.geometry.camera import PerspectiveCamera
+        from arfx.geometry.pipeline import GeometryPipeline
+        from arfx.tracking.tracker import FaceTracker
+
+        self.options = options
+        self.effect = resolve_effect(effect, options.effects_dirs)
+        self.tracker = FaceTracker(
+            max_num_faces=options.max_faces, static_image_mode=static,
+            min_detection_confidence=options.min_detection_confidence,
+            min_tracking_confidence=options.min_tracking_confidence,
+            refine_landmarks=options.refine, detector=options.detector,
+            smooth=options.smooth if smooth is None else smooth)
+        self.camera = PerspectiveCamera()
+        self.geometry = GeometryPipeline(self.camera)
+        self._own_ctx = ctx is None
+        self._ctx = ctx
+        self._renderer: Any = None
+        self.times = StageTimes()
+        self.last_faces: list[Any] = []
+
+    @property
+    def renderer(self) -> Any:
+        if self._renderer is None:
+            from arfx.render.context import create_headless_context
+            from arfx.render.renderer import Renderer
+
+            if self._ctx is None:
+                self._ctx = create_headless_context()
+            self._renderer = Renderer(self._ctx, 16, 16, self.camera)
+        return self._renderer
+
+    def analyse(self, frame: Frame) -> tuple[list[Any], list[Any]]:
+        """Faces and their geometry in one frame (timed as track and geometry)."""
+        h, w = frame.rgb.shape[:2]
+        t0 = time.perf_counter()
+        faces = self.tracker.process(frame.rgb, frame.timestamp)
+        t1 = time.perf_counter()
+        geometries = self.geometry.estimate_faces(faces, w, h)
+        t2 = time.perf_counter()
+        self.times.add("track", t1 - t0)
+        self.times.add("geometry", t2 - t1)
+        self.last_faces = faces
+        return faces, geometries
+
+    def process(self, frame: Frame) -> tuple[np.ndarray, int]:
+        """The rendered frame and how many faces were drawn."""
+        faces, geometries = self.analyse(frame)
+        t0 = time.perf_counter()
+        out = self.renderer.render(frame.rgb, geometries, self.effect, mirror=self.options.mirror,
+                                   landmarks=[f.landmarks for f in faces])
+        self.times.add("render", time.perf_counter() - t0)
+        return out, len(geometries)
+
+    def reset_tracking(self) -> None:
+        self.tracker.reset()
+
+    def close(self) -> None:
+        self.tracker.close()
+        if self._renderer is not None:
+            self._renderer.release()
+            self._renderer = None
+        if self._own_ctx and self._ctx is not None:
+            self._ctx.release()
+            self._ctx = None
+
+
+def resolve_effect(effect: Any, effects_dirs: Sequence[str] = ()) -> Any:
+    """An effect object from a name (via the registry) or an already-built effect."""
+    if effect is None or not isinstance(effect, str):
+        return effect
+    from arfx.effects.registry import load_effect
+
+    return load_effect(effect, effects_dirs)
+
+
+class Prefetch:
+    """Decodes a source ahead in a background thread (bounded), timing each frame's decode."""
+
+    def __init__(self, source: Iterable[Frame], times: StageTimes, depth: int = 4) -> None:
+        self._source = source
+        self._times = times
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="arfx-decode", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            iterator = iter(self._source)
+            while not self._stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    frame = next(iterator)
+                except StopIteration:
+                    break
+                self._times.add("decode", time.perf_counter() - t0)
+                if not self._put(frame):
+                    return
+            self._put(None)
+        except BaseException as error:  # re-raised on the consuming thread
+            self._put(error)
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _output_kind(source: Source, output: Path) -> str:
+    suffix = output.suffix.lower()
+    if isinstance(source, ImageSource):
+        if suffix in IMAGE_SUFFIXES:
+            return "image"
+        raise OutputError(f"{output}: the input is an image, so the output must be an image "
+                          f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if isinstance(source, FolderSource):
+        if suffix in VIDEO_FORMATS:
+            return "video"
+        if suffix in IMAGE_SUFFIXES:
+            raise OutputError(f"{output}: the input is a folder; give a folder or a video "
+                              f"({', '.join(sorted(VIDEO_FORMATS))}) as output")
+        return "folder"
+    if suffix in VIDEO_FORMATS:
+        return "video"
+    raise OutputError(f"{output}: the input is a video; the output must be a video "
+                      f"({', '.join(sorted(VIDEO_FORMATS))})")
+
+
+def _check_folder_output(source: FolderSource, output: Path, overwrite: bool) -> None:
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"{output}: exists and is not a folder")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{output}: folder {parent} does not exist")
+    if not os.access(output if output.exists() else parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{output}: folder is not writable")
+    if output.exists() and output.resolve() == source.path.resolve():
+        raise OutputError(f"{output}: output folder is the input folder; choose another")
+    if not overwrite:
+        taken = [f.name for f in source.files if (output / f.name).exists()]
+        if taken:
+            raise OutputError(f"{output}: {len(taken)} file(s) already exist, e.g. {taken[0]} "
+                              "(use --overwrite to replace them)")
+
+
+def render_video(effect: Any, input: str | os.PathLike[str] | Source, output: str | os.PathLike[str],
+                 options: RenderOptions | None = None, progress: ProgressCallback | None = None,
+                 pipeline: FramePipeline | None = None) -> RenderResult:
+    """Render `effect` onto every frame of `input` and write `output` (see the module doc)."""
+    options = options or RenderOptions()
+    out = Path(output)
+    source = input if isinstance(input, Source) else open_source(input, folder_fps=options.folder_fps)
+    try:
+        kind = _output_kind(source, out)
+        if kind == "folder":
+            _check_folder_output(source, out, options.overwrite)  # type: ignore[arg-type]
+        else:
+            check_output_path(out, options.overwrite)
+        static = isinstance(source, (ImageSource, FolderSource))
+        own_pipeline = pipeline is None
+        if pipeline is None:
+            pipeline = FramePipeline(effect, options, static=static,
+                                     smooth=options.smooth and not static)
+        try:
+            if kind == "image":
+                return _render_image(pipeline, source, out, options)  # type: ignore[arg-type]
+            if kind == "folder":
+                return _render_folder(pipeline, source, out, options, progress)  # type: ignore[arg-type]
+            return _render_to_video(pipeline, source, out, options, progress)
+        finally:
+            if own_pipeline:
+                pipeline.close()
+    finally:
+        if not isinstance(input, Source):
+            source.close()
+
+
+def _render_image(pipeline: FramePipeline, source: ImageSource, out: Path,
+                  options: RenderOptions) -> RenderResult:
+    t0 = time.perf_counter()
+    frame = next(iter(source))
+    rgb, faces = pipeline.process(frame)
+    write_image(out, rgb, overwrite=options.overwrite)
+    return RenderResult(out, 1, int(faces > 0), time.perf_counter() - t0, pipeline.times)
+
+
+def _render_folder(pipeline: FramePipeline, source: FolderSource, out: Path, options: RenderOptions,
+                   progress: ProgressCallback | None) -> RenderResult:
+    out.mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    total = source.frame_count if options.max_frames is None else min(source.frame_count, options.max_frames)
+    done = with_faces = 0
+    prefetch = Prefetch(source, pipeline.times)
+    try:
+        for frame in prefetch:
+            if done >= total:
+                break
+            rgb, faces = pipeline.process(frame)
+            t1 = time.perf_counter()
+            write_image(out / source.files[frame.index].name, rgb, overwrite=options.overwrite)
+            pipeline.times.add("encode", time.perf_counter() - t1)
+            done += 1
+            with_faces += faces > 0
+            if progress:
+                progress(done, total)
+    finally:
+        prefetch.close()
+    return RenderResult(out, done, with_faces, time.perf_counter() - t0, pipeline.times)
+
+
+def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options: RenderOptions,
+                     progress: ProgressCallback | None) -> RenderResult:
+    video = source if isinstance(source, VideoSource) else None
+    rate = video.rate if video is not None else None
+    fps = rate or source.fps or options.folder_fps
+    audio = source.path if (video is not None and options.copy_audio and video.has_audio
+                            and options.max_frames is None) else None
+    total = source.frame_count
+    if options.max_frames is not None:
+        total = options.max_frames if total is None else min(total, options.max_frames)
+    t0 = time.perf_counter()
+    prefetch = Prefetch(source, pipeline.times)
+    recorder: Recorder | None = None
+    done = with_faces = 0
+    size: tuple[int, int] | None = None
+    try:
+        for frame in prefetch:
+            if options.max_frames is not None and done >= options.max_frames:
+                break
+            frame_size = (frame.rgb.shape[1], frame.rgb.shape[0])
+            if recorder is None:
+                size = frame_size
+                recorder = Recorder(out, size[0], size[1], fps=fps, audio_from=audio,
+                                    overwrite=options.overwrite)
+            elif frame_size != size:
+                name = source.files[frame.index] if isinstance(source, FolderSource) else source.name
+                raise InputError(f"{name}: is {frame_size[0]}x{frame_size[1]} but the video is "
+                                 f"{size[0]}x{size[1]}; images for one video must share a size")
+            rgb, faces = pipeline.process(frame)
+            # Input timestamps keep variable-rate videos in sync with their audio.
+            recorder.write(rgb, timestamp=frame.timestamp if video is not None else None)
+            done += 1
+            with_faces += faces > 0
+            if progress:
+                progress(done, total)
+        if recorder is None:
+            raise InputError(f"{source.name}: no frames to render")
+        recorder.close()
+    except BaseException:
+        if recorder is not None:
+            recorder.abort()  # an unfinished render never leaves a file behind
+        raise
+    finally:
+        prefetch.close()
+    seconds = time.perf_counter() - t0
+    for s in recorder.encode_times:
+        pipeline.times.add("encode", s)
+    return RenderResult(out, done, with_faces, seconds, pipeline.times)
