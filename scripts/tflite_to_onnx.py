@@ -426,6 +426,124 @@ class _Converter:
         y = self.node1("DepthToSpace", [self.nchw(x)], self.out_base(op), blocksize=block, mode="DCR")
         self.set_out(out, y, True)
 
+    # ----- MediaPipe custom ops (attention landmark model) -----------------------------
+
+    def _custom_options(self, op) -> dict:
+        return flexbuffers.Loads(bytes(op.CustomOptionsAsNumpy()))
+
+    def _custom_Landmarks2TransformMatrix(self, op) -> None:
+        """4x4 affine from a 16x16 patch onto a rotated, scaled box around a landmark subset.
+
+        Rotation r = target - angle(left -> right landmark); the subset is rotated by r, its
+        box (min/max) gives size and centre, the centre is rotated back. Output matrix:
+        shift(centre) * rot(-r) * scale(scale * size / out) * shift(-out / 2). cos r and sin r
+        come straight from the normalised left->right vector, so no atan2 is needed.
+        """
+        (landmarks,), (out,) = self.ins(op), self.outs(op)
+        if len(self.shape(landmarks)) != 3:
+            raise ConversionError("Landmarks2TransformMatrix v1 (4D input) is not supported")
+        o = self._custom_options(op)
+        subset = sorted(set(int(i) for i in o["subset_idxs"]))
+        out_w, out_h = float(o["output_width"]), float(o["output_height"])
+        target = float(o.get("target_rotation_radians", 0.0))
+        base = self.out_base(op)
+        f32 = np.float32
+
+        def c(array, suffix):
+            return self.const(np.asarray(array), f"{base}/{suffix}")
+
+        xy = self.node1("Slice", [self.plain(landmarks), c(np.array([0], np.int64), "s0"),
+                                  c(np.array([2], np.int64), "s1"), c(np.array([2], np.int64), "sax")],
+                        base + "/xy")
+        left = self.node1("Gather", [xy, c(np.array([o["left_rotation_idx"]], np.int64), "li")],
+                          base + "/left", axis=1)
+        right = self.node1("Gather", [xy, c(np.array([o["right_rotation_idx"]], np.int64), "ri")],
+                           base + "/right", axis=1)
+        delta = self.node1("Sub", [right, left], base + "/delta")                      # [1,1,2]
+        length = self.node1("Sqrt", [self.node1("ReduceSumSquare", [delta], base + "/len2", axes=[2],
+                                                keepdims=1)], base + "/len")
+        length = self.node1("Max", [length, c(np.array([1e-20], f32), "tiny")], base + "/lensafe")
+        unit = self.node1("Div", [delta, length], base + "/unit")                       # (cos a, sin a)
+        # (cos r, sin r) with r = target - a
+        mix = np.array([[[math.cos(target), math.sin(target)], [math.sin(target), -math.cos(target)]]], f32)
+        cs = self.node1("MatMul", [unit, c(mix, "mix")], base + "/cs")                   # [1,1,2]
+        perp = self.node1("MatMul", [cs, c(np.array([[[0, 1], [-1, 0]]], f32), "perp")], base + "/perp")
+        rot_t = self.node1("Concat", [cs, perp], base + "/rot_t", axis=1)                # [[c,s],[-s,c]]
+        points = self.node1("Gather", [xy, c(np.array(subset, np.int64), "subset")], base + "/subset", axis=1)
+        rotated = self.node1("MatMul", [points, rot_t], base + "/rotated")
+        low = self.node1("ReduceMin", [rotated], base + "/min", axes=[1], keepdims=1)
+        high = self.node1("ReduceMax", [rotated], base + "/max", axes=[1], keepdims=1)
+        size = self.node1("Sub", [high, low], base + "/size")
+        middle = self.node1("Mul", [self.node1("Add", [high, low], base + "/sum"), c(np.array([0.5], f32), "half")],
+                            base + "/middle")
+        rot_back = self.node1("Transpose", [rot_t], base + "/rot_back", perm=[0, 2, 1])
+        centre = self.node1("MatMul", [middle, rot_back], base + "/centre")             # [1,1,2]
+        scale = np.array([[[o["scale_x"] / out_w, o["scale_y"] / out_h]]], f32)
+        k = self.node1("Mul", [size, c(scale, "scale")], base + "/k")
+        linear = self.node1("Mul", [rot_t, k], base + "/linear")                         # rot(-r) * diag(k)
+        linear_t = self.node1("Transpose", [linear], base + "/linear_t", perm=[0, 2, 1])
+        shift = c(np.array([[[-out_w / 2, -out_h / 2]]], f32), "shift")
+        translation = self.node1("Add", [self.node1("MatMul", [shift, linear_t], base + "/shifted"), centre],
+                                 base + "/translation")
+        column = self.node1("Transpose", [translation], base + "/tcol", perm=[0, 2, 1])  # [1,2,1]
+        top = self.node1("Concat", [linear, c(np.zeros((1, 2, 1), f32), "zcol"), column], base + "/top", axis=2)
+        bottom = c(np.array([[[0, 0, 1, 0], [0, 0, 0, 1]]], f32), "bottom")
+        self.set_out(out, self.node1("Concat", [top, bottom], base, axis=1), False)
+
+    def _affine_rows(self, matrix_index: int, base: str) -> str:
+        """[1,4,2]: the transpose of the first two rows of a [1,4,4] matrix."""
+        rows = self.node1("Slice", [self.plain(matrix_index), self.const(np.array([0], np.int64), base + "/r0"),
+                                    self.const(np.array([2], np.int64), base + "/r1"),
+                                    self.const(np.array([1], np.int64), base + "/rax")], base + "/rows")
+        return self.node1("Transpose", [rows], base + "/rows_t", perm=[0, 2, 1])
+
+    def _custom_TransformTensorBilinear(self, op) -> None:
+        """Bilinear sampling through the matrix (pixel centres), zero outside: GridSample + mask."""
+        (x, matrix), (out,) = self.ins(op), self.outs(op)
+        _, in_h, in_w, _ = self.shape(x)
+        _, out_h, out_w, _ = self.shape(out)
+        base = self.out_base(op)
+        f32 = np.float32
+        ys, xs = np.meshgrid(np.arange(out_h, dtype=f32), np.arange(out_w, dtype=f32), indexing="ij")
+        homogeneous = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.zeros(xs.size, f32),
+                                np.ones(xs.size, f32)], axis=1)[None]
+        coords = self.node1("MatMul", [self.const(homogeneous, base + "/pixels"), self._affine_rows(matrix, base)],
+                            base + "/coords")
+        coords = self.node1("Sub", [coords, self.const(np.array([0.5], f32), base + "/half")], base + "/coords_c")
+        limit = self.const(np.array([in_w - 1, in_h - 1], f32), base + "/limit")
+        # GridSample with align_corners=1 maps -1..1 onto pixel centres 0..size-1.
+        grid = self.node1("Sub", [self.node1("Mul", [coords, self.const(np.array([2 / (in_w - 1), 2 / (in_h - 1)], f32),
+                                                                        base + "/norm")], base + "/scaled"),
+                                  self.const(np.array([1], f32), base + "/one")], base + "/gridflat")
+        grid = self.node1("Reshape", [grid, self.const(np.array([1, out_h, out_w, 2], np.int64), base + "/gshape")],
+                          base + "/grid")
+        sampled = self.node1("GridSample", [self.nchw(x), grid], base + "/sampled", mode="bilinear",
+                             padding_mode="zeros", align_corners=1)
+        inside = self.node1("And", [
+            self.node1("GreaterOrEqual", [coords, self.const(np.array([0], f32), base + "/zero")], base + "/ge"),
+            self.node1("LessOrEqual", [coords, limit], base + "/le")], base + "/inside")
+        inside = self.node1("Cast", [inside], base + "/insidef", to=TensorProto.FLOAT)
+        mask = self.node1("ReduceMin", [inside], base + "/mask1", axes=[2], keepdims=0)
+        mask = self.node1("Reshape", [mask, self.const(np.array([1, 1, out_h, out_w], np.int64), base + "/mshape")],
+                          base + "/mask")
+        self.set_out(out, self.node1("Mul", [sampled, mask], base), True)
+
+    def _custom_TransformLandmarks(self, op) -> None:
+        """2D points through the matrix's first two rows: MatMul + Add."""
+        (points, matrix), (out,) = self.ins(op), self.outs(op)
+        if len(self.shape(points)) != 3 or self.shape(points)[2] != 2:
+            raise ConversionError("TransformLandmarks other than v2 with 2D points")
+        base = self.out_base(op)
+        rows_t = self._affine_rows(matrix, base)                                         # [1,4,2]
+        linear = self.node1("Slice", [rows_t, self.const(np.array([0], np.int64), base + "/l0"),
+                                      self.const(np.array([2], np.int64), base + "/l1"),
+                                      self.const(np.array([1], np.int64), base + "/lax")], base + "/linear")
+        offset = self.node1("Slice", [rows_t, self.const(np.array([3], np.int64), base + "/t0"),
+                                      self.const(np.array([4], np.int64), base + "/t1"),
+                                      self.const(np.array([1], np.int64), base + "/tax")], base + "/offset")
+        moved = self.node1("MatMul", [self.plain(points), linear], base + "/moved")
+        self.set_out(out, self.node1("Add", [moved, offset], base), False)
+
 
 def _densify(values: np.ndarray, sparsity, dense_shape: list[int]) -> np.ndarray:
     """Expand a TFLite sparse constant (traversal order, block map, DENSE/CSR dims) to dense."""
