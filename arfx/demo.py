@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -108,7 +109,6 @@ def write_clip(path: str | Path, width: int = 1280, height: int = 720, count: in
             for frame in GeneratedSource(width, height, count, fps):
                 vf = av.VideoFrame.from_ndarray(frame.rgb, format="rgb24")
                 vf.pts = frame.index
-                from fractions import Fraction
                 vf.time_base = Fraction(1, fps)
                 for packet in video.encode(vf):
                     container.mux(packet)
@@ -135,3 +135,76 @@ def write_clip(path: str | Path, width: int = 1280, height: int = 720, count: in
         if temp.exists():
             temp.unlink()
     return out
+
+
+@dataclass
+class DemoResult:
+    output: Path
+    frames: int
+    effects: list[str]
+
+
+def builtin_effect_names() -> list[str]:
+    """Every built-in effect that loads, in a stable order (glasses first when present)."""
+    from arfx.effects.registry import EffectRegistry
+
+    registry = EffectRegistry(include_user=False)
+    names = sorted(info.name for info in registry.effects().values()
+                   if info.ok and info.source == "built-in")
+    if not names:
+        raise ArfxError("no built-in effects found; reinstall arfx")
+    return sorted(names, key=lambda n: (n != "glasses", n))
+
+
+def run_demo(output: str | Path = "arfx-demo.mp4", window: bool = True, seconds_per_effect: float = 2.0,
+             size: tuple[int, int] = (960, 540), fps: int = 30,
+             progress: Callable[[int, int | None], None] | None = None) -> DemoResult:
+    """Render every built-in effect, one after another, on the generated clip into `output`.
+
+    With a display (and `window`), the live window then plays the clip with the first effect.
+    """
+    import os
+
+    from arfx.effects.registry import load_effect
+    from arfx.offline import FramePipeline, RenderOptions
+    from arfx.recorder import Recorder
+
+    names = builtin_effect_names()
+    per_effect = max(1, int(round(seconds_per_effect * fps)))
+    total = per_effect * len(names)
+    out = Path(output)
+    recorder = Recorder(out, size[0], size[1], fps=fps, overwrite=True)
+    pipeline = FramePipeline(None, RenderOptions(smooth=True), smooth=True)
+    try:
+        effects = {name: load_effect(name) for name in names}
+        source = GeneratedSource(size[0], size[1], total, fps, cycles=len(names) / 2)
+        for frame in source:
+            pipeline.effect = effects[names[frame.index // per_effect]]
+            rgb, _ = pipeline.process(frame)
+            recorder.write(rgb)
+            if progress:
+                progress(frame.index + 1, total)
+        saved = recorder.close()
+    except BaseException:
+        recorder.abort()
+        raise
+    finally:
+        pipeline.close()
+    assert saved is not None
+    if window and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        _show_window(names, size, fps)
+    return DemoResult(saved, total, names)
+
+
+def _show_window(names: list[str], size: tuple[int, int], fps: int) -> None:
+    """Play the raw clip in the live window (switch effects with the arrow keys)."""
+    import tempfile
+
+    from arfx.app import AppOptions, run_app
+
+    with tempfile.TemporaryDirectory(prefix="arfx-demo-") as folder:
+        clip = write_clip(Path(folder) / "astronaut.mp4", size[0], size[1], count=fps * 6, fps=fps)
+        try:
+            run_app(AppOptions(effect=names[0], input=str(clip), mirror=False))
+        except ArfxError as error:
+            log.warning("demo window not shown: %s", error)

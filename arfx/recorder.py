@@ -214,6 +214,7 @@ class Recorder:
 
     def _run(self) -> None:
         import av
+        import cv2
 
         t_first: float | None = None
         while True:
@@ -225,7 +226,9 @@ class Recorder:
             rgb, timestamp = item
             try:
                 t0 = time.perf_counter()
-                frame = av.VideoFrame.from_ndarray(pad_even(rgb), format="rgb24")
+                # OpenCV's RGB->I420 (BT.601, limited range, like swscale's default) is ~5x faster.
+                frame = av.VideoFrame.from_ndarray(
+                    cv2.cvtColor(pad_even(rgb), cv2.COLOR_RGB2YUV_I420), format="yuv420p")
                 if timestamp is None:
                     frame.pts = self.frames_written
                     frame.time_base = 1 / self.rate
@@ -242,7 +245,6 @@ class Recorder:
                     frame.pts = pts
                     frame.time_base = REALTIME_TIME_BASE
                     seconds = float(pts * REALTIME_TIME_BASE)
-                frame = frame.reformat(format="yuv420p")
                 for packet in self._video.encode(frame):
                     self._container.mux(packet)
                 self._copy_audio_until(seconds)

@@ -1,0 +1,102 @@
+"""Offline rendering keeps frame count, timing and audio, and handles images, folders and bad outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from arfx.cli import main
+from arfx.demo import astronaut_image, write_clip
+from arfx.errors import OutputError
+from arfx.offline import RenderOptions, render_video
+
+
+def media_info(path: Path) -> dict:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        frames = list(container.decode(video))
+        info = {
+            "frames": len(frames),
+            "fps": float(video.average_rate),
+            "duration": float(video.duration * video.time_base),
+            "times": [float(f.time) for f in frames],
+            "first": frames[0].to_ndarray(format="rgb24"),
+            "audio_codec": container.streams.audio[0].codec_context.name if container.streams.audio else None,
+        }
+    if info["audio_codec"]:
+        with av.open(str(path)) as container:
+            audio = container.streams.audio[0]
+            packets = [p for p in container.demux(audio) if p.size]
+            info["audio_packets"] = len(packets)
+            info["audio_bytes"] = bytes().join(bytes(p) for p in packets)
+    return info
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("in") / "astronaut.mp4", 320, 240, count=36, fps=24,
+                      audio=True)
+
+
+def test_render_keeps_frames_timing_and_audio(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    seen = []
+    result = render_video("glasses", clip, out, RenderOptions(), progress=lambda d, t: seen.append((d, t)))
+    source, rendered = media_info(clip), media_info(out)
+    assert source["audio_codec"] == "aac"
+    assert rendered["frames"] == source["frames"] == result.frames == 36
+    assert rendered["fps"] == pytest.approx(source["fps"])
+    assert rendered["duration"] == pytest.approx(source["duration"], abs=1e-3)
+    assert rendered["times"] == pytest.approx(source["times"], abs=1e-3)
+    # The audio is the input's, packet for packet.
+    assert rendered["audio_codec"] == "aac"
+    assert rendered["audio_bytes"] == source["audio_bytes"]
+    # The astronaut's face is found and the glasses change the picture.
+    assert result.frames_with_faces >= 30
+    assert np.abs(rendered["first"].astype(int) - source["first"].astype(int)).mean() > 0.5
+    assert seen[-1] == (36, 36)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]  # no partial files left
+
+
+def test_existing_output_is_refused_before_work(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exists.mp4"
+    out.write_bytes(b"keep me")
+    code = main(["render", "glasses", "-i", str(clip), "-o", str(out)])
+    assert code == 2
+    assert out.read_bytes() == b"keep me"
+
+
+def test_cli_render_video_with_overwrite(clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "again.mp4"
+    out.write_bytes(b"old")
+    assert main(["render", "mesh", "-i", str(clip), "-o", str(out), "--overwrite"]) == 0
+    assert "36 frame(s)" in capsys.readouterr().out
+    assert media_info(out)["frames"] == 36
+
+
+def test_folder_to_folder_and_to_video(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    face = astronaut_image()[:320, 80:400]
+    for i in range(3):
+        Image.fromarray(np.ascontiguousarray(np.roll(face, i * 4, axis=1))).save(folder / f"f{i}.png")
+    out_dir = tmp_path / "rendered"
+    result = render_video("glasses", folder, out_dir, RenderOptions())
+    assert sorted(p.name for p in out_dir.iterdir()) == ["f0.png", "f1.png", "f2.png"]
+    assert result.frames_with_faces == 3
+    with pytest.raises(OutputError, match="already exist"):
+        render_video("glasses", folder, out_dir, RenderOptions())
+    video = tmp_path / "frames.mp4"
+    render_video("glasses", folder, video, RenderOptions(folder_fps=10))
+    info = media_info(video)
+    assert info["frames"] == 3 and info["fps"] == pytest.approx(10)
+
+
+def test_mismatched_output_kind_is_refused(clip: Path, tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="must be a video"):
+        render_video("glasses", clip, tmp_path / "x.png", RenderOptions())
+    assert list(tmp_path.iterdir()) == []
