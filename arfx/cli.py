@@ -239,7 +239,7 @@ def _render_media(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from arfx.app import KEYS_HELP, AppOptions, run_app
+    from arfx.app import AppOptions, run_app
     from arfx.sources import parse_size
 
     logging.getLogger("arfx.app").setLevel(logging.DEBUG if args.verbose else logging.INFO)
@@ -252,7 +252,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from arfx.recorder import check_output_path, VIDEO_FORMATS
 
         check_output_path(args.record, args.overwrite, VIDEO_FORMATS, "video")
-    print(f"arfx: {KEYS_HELP}", file=sys.stderr)
     result = run_app(options)
     for path in result.recordings:
         print(f"recording saved: {path}")
