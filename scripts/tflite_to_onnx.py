@@ -498,35 +498,60 @@ class _Converter:
         return self.node1("Transpose", [rows], base + "/rows_t", perm=[0, 2, 1])
 
     def _custom_TransformTensorBilinear(self, op) -> None:
-        """Bilinear sampling through the matrix (pixel centres), zero outside: GridSample + mask."""
+        """Bilinear sampling through the matrix at pixel centres, zero outside the input.
+
+        Written as a Gather of the four neighbours with their weights (out-of-range neighbours
+        and out-of-bounds points weigh 0) rather than GridSample, whose CPU kernel is several
+        times slower on these small patches; the arithmetic is the op's own.
+        """
         (x, matrix), (out,) = self.ins(op), self.outs(op)
-        _, in_h, in_w, _ = self.shape(x)
+        _, in_h, in_w, channels = self.shape(x)
         _, out_h, out_w, _ = self.shape(out)
+        count = out_h * out_w
         base = self.out_base(op)
-        f32 = np.float32
+        f32, i64 = np.float32, np.int64
+
+        def c(array, suffix):
+            return self.const(np.asarray(array), f"{base}/{suffix}")
+
         ys, xs = np.meshgrid(np.arange(out_h, dtype=f32), np.arange(out_w, dtype=f32), indexing="ij")
-        homogeneous = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.zeros(xs.size, f32),
-                                np.ones(xs.size, f32)], axis=1)[None]
-        coords = self.node1("MatMul", [self.const(homogeneous, base + "/pixels"), self._affine_rows(matrix, base)],
-                            base + "/coords")
-        coords = self.node1("Sub", [coords, self.const(np.array([0.5], f32), base + "/half")], base + "/coords_c")
-        limit = self.const(np.array([in_w - 1, in_h - 1], f32), base + "/limit")
-        # GridSample with align_corners=1 maps -1..1 onto pixel centres 0..size-1.
-        grid = self.node1("Sub", [self.node1("Mul", [coords, self.const(np.array([2 / (in_w - 1), 2 / (in_h - 1)], f32),
-                                                                        base + "/norm")], base + "/scaled"),
-                                  self.const(np.array([1], f32), base + "/one")], base + "/gridflat")
-        grid = self.node1("Reshape", [grid, self.const(np.array([1, out_h, out_w, 2], np.int64), base + "/gshape")],
-                          base + "/grid")
-        sampled = self.node1("GridSample", [self.nchw(x), grid], base + "/sampled", mode="bilinear",
-                             padding_mode="zeros", align_corners=1)
-        inside = self.node1("And", [
-            self.node1("GreaterOrEqual", [coords, self.const(np.array([0], f32), base + "/zero")], base + "/ge"),
-            self.node1("LessOrEqual", [coords, limit], base + "/le")], base + "/inside")
-        inside = self.node1("Cast", [inside], base + "/insidef", to=TensorProto.FLOAT)
-        mask = self.node1("ReduceMin", [inside], base + "/mask1", axes=[2], keepdims=0)
-        mask = self.node1("Reshape", [mask, self.const(np.array([1, 1, out_h, out_w], np.int64), base + "/mshape")],
-                          base + "/mask")
-        self.set_out(out, self.node1("Mul", [sampled, mask], base), True)
+        homogeneous = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.zeros(count, f32),
+                                np.ones(count, f32)], axis=1)[None]
+        coords = self.node1("MatMul", [c(homogeneous, "pixels"), self._affine_rows(matrix, base)], base + "/coords")
+        coords = self.node1("Sub", [coords, c(np.array([0.5], f32), "half")], base + "/coords_c")
+        coords = self.node1("Reshape", [coords, c(np.array([count, 2], i64), "cshape")], base + "/coords2")
+        coords = self.node1("Transpose", [coords], base + "/xy", perm=[1, 0])                  # [2, N]
+        limit = c(np.array([[in_w - 1], [in_h - 1]], f32), "limit")
+        zero = c(np.array(0, f32), "zero")
+        inside = self.node1("And", [self.node1("GreaterOrEqual", [coords, zero], base + "/ge"),
+                                    self.node1("LessOrEqual", [coords, limit], base + "/le")], base + "/inside")
+        inside = self.node1("ReduceMin", [self.node1("Cast", [inside], base + "/insidef", to=TensorProto.FLOAT)],
+                            base + "/mask", axes=[0], keepdims=0)                           # [N]
+        floor = self.node1("Floor", [coords], base + "/floor")
+        frac = self.node1("Sub", [coords, floor], base + "/frac")
+        offsets = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], f32)[:, :, None]                # corner (dx, dy)
+        corners = self.node1("Add", [floor, c(offsets, "offsets")], base + "/corners")         # [4, 2, N]
+        per_axis = self.node1("Add", [c(1 - offsets, "w0"), self.node1("Mul", [c(2 * offsets - 1, "w1"), frac],
+                                                                        base + "/wfrac")], base + "/waxis")
+        weight = self.node1("ReduceProd", [per_axis], base + "/wprod", axes=[1], keepdims=0)   # [4, N]
+        corner_ok = self.node1("And", [self.node1("LessOrEqual", [corners, limit], base + "/cle"),
+                                       self.node1("GreaterOrEqual", [corners, zero], base + "/cge")], base + "/cok")
+        corner_ok = self.node1("ReduceMin", [self.node1("Cast", [corner_ok], base + "/cokf", to=TensorProto.FLOAT)],
+                               base + "/cvalid", axes=[1], keepdims=0)                      # [4, N]
+        weight = self.node1("Mul", [self.node1("Mul", [weight, corner_ok], base + "/wc"), inside], base + "/weight")
+        clamped = self.node1("Clip", [corners, zero, c(np.array(max(in_w, in_h) - 1, f32), "cmax")],
+                             base + "/clamped")
+        flat = self.node1("MatMul", [c(np.array([1, in_w], f32), "stride"), clamped], base + "/flatf")  # [4, N]
+        flat = self.node1("Cast", [flat], base + "/flat", to=TensorProto.INT64)
+        # Channels-last rows so each Gather index copies one contiguous pixel.
+        feature = self.node1("Reshape", [self.plain(x), c(np.array([in_h * in_w, channels], i64), "fshape")],
+                             base + "/feature")
+        gathered = self.node1("Gather", [feature, flat], base + "/gathered", axis=0)          # [4, N, C]
+        weight = self.node1("Reshape", [weight, c(np.array([4, count, 1], i64), "wshape")], base + "/weight3")
+        summed = self.node1("ReduceSum", [self.node1("Mul", [gathered, weight], base + "/weighted"),
+                                          c(np.array([0], i64), "sumaxis")], base + "/summed", keepdims=0)
+        y = self.node1("Reshape", [summed, c(np.array([1, out_h, out_w, channels], i64), "oshape")], base)
+        self.set_out(out, y, False)
 
     def _custom_TransformLandmarks(self, op) -> None:
         """2D points through the matrix's first two rows: MatMul + Add."""
