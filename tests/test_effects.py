@@ -1,0 +1,214 @@
+"""Effects: discovery, manifests, drop-in assets, `arfx list`, glTF loading and asset generation."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arfx import cli
+from arfx.effects.debug import LandmarksEffect, MeshEffect
+from arfx.effects.facepaint import FacePaintEffect
+from arfx.effects.object3d import Object3DEffect, placement_matrix
+from arfx.effects.registry import EffectRegistry, scan_folder
+from arfx.errors import EffectError
+from arfx.render.gltf import load_glb
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILT_INS = {"glasses": "object3d", "facepaint": "facepaint", "mesh": "mesh", "axis": "axis",
+             "landmarks": "landmarks"}
+
+
+def _box_glb(path: Path, centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255), node_offset=None) -> Path:
+    """A small box GLB in canonical face space (in front of the nose by default)."""
+    import trimesh
+    from trimesh.visual.material import PBRMaterial
+
+    box = trimesh.creation.box(extents=(3.0, 3.0, 3.0))
+    box.visual = trimesh.visual.TextureVisuals(material=PBRMaterial(baseColorFactor=list(color)))
+    scene = trimesh.Scene()
+    transform = np.eye(4)
+    transform[:3, 3] = centre if node_offset is None else node_offset
+    if node_offset is not None:
+        box.apply_translation(np.asarray(centre) - np.asarray(node_offset))
+    scene.add_geometry(box, node_name="box", geom_name="box", transform=transform)
+    path.write_bytes(scene.export(file_type="glb", include_normals=True))
+    return path
+
+
+@pytest.fixture
+def no_user_effects(tmp_path, monkeypatch):
+    folder = tmp_path / "user-effects"
+    folder.mkdir()
+    monkeypatch.setenv("ARFX_EFFECTS", str(folder))
+    return folder
+
+
+def test_builtin_effects_are_found_with_their_kinds(no_user_effects):
+    registry = EffectRegistry()
+    effects = registry.effects()
+    assert {name: effects[name].kind for name in BUILT_INS} == BUILT_INS
+    assert all(effects[name].source == "built-in" and effects[name].ok for name in BUILT_INS)
+    for name in BUILT_INS:
+        assert registry.load(name).name == name
+    assert isinstance(registry.load("glasses"), Object3DEffect)
+    assert isinstance(registry.load("facepaint"), FacePaintEffect)
+    assert isinstance(registry.load("mesh"), MeshEffect)
+    assert isinstance(registry.load("landmarks"), LandmarksEffect)
+
+
+def test_unknown_effect_suggests_close_names(no_user_effects):
+    with pytest.raises(EffectError) as error:
+        EffectRegistry().load("glases")
+    assert "glasses" in str(error.value) and "arfx list" in str(error.value)
+
+
+def test_glasses_asset_has_frames_lenses_bridge_and_temples():
+    meshes = load_glb(ROOT / "assets" / "effects" / "glasses" / "glasses.glb")
+    names = {m.name for m in meshes}
+    assert {"rim_left", "rim_right", "lens_left", "lens_right", "bridge",
+            "temple_left", "temple_right"} <= names
+    lenses = [m for m in meshes if m.name.startswith("lens")]
+    assert all(m.material.alpha_mode == "BLEND" and 0.2 < m.material.base_color[3] < 0.9 for m in lenses)
+    # Lenses sit in front of the canonical eyes (x ~ +-3.2 cm, z ~ 3.6 cm).
+    for lens in lenses:
+        centre = lens.centroid()
+        assert 2.0 < abs(centre[0]) < 4.5 and 1.5 < centre[1] < 3.5 and centre[2] > 4.0
+    temples = [m for m in meshes if m.name.startswith("temple")]
+    for temple in temples:
+        positions = (temple.transform[:3, :3] @ temple.positions.T).T + temple.transform[:3, 3]
+        assert positions[:, 2].min() < -3.0, "temples reach back past the ears"
+
+
+def test_generated_assets_are_deterministic_and_match_the_committed_files():
+    spec = importlib.util.spec_from_file_location("make_assets", ROOT / "scripts" / "make_assets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from arfx.geometry.canonical import CanonicalFace
+
+    face = CanonicalFace.load()
+    first, second = module.outputs(face), module.outputs(face)
+    assert first == second
+    for path, data in first.items():
+        assert path.read_bytes() == data, f"{path} is stale: run scripts/make_assets.py"
+
+
+def test_glb_nodes_keep_their_world_transform(tmp_path):
+    path = _box_glb(tmp_path / "box.glb", centre=(1.0, 2.0, 3.0), node_offset=(5.0, 0.0, 0.0))
+    (mesh,) = load_glb(path)
+    assert np.allclose(mesh.transform[:3, 3], (5.0, 0.0, 0.0))
+    assert np.allclose(mesh.centroid(), (1.0, 2.0, 3.0), atol=1e-5)
+    assert mesh.material.base_color == pytest.approx((0.0, 1.0, 0.0, 1.0))
+    normals = mesh.vertices[:, 3:6]
+    assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-3)
+
+
+def test_placement_matrix_offsets_scales_and_rotates():
+    matrix = placement_matrix(offset=(1.0, 2.0, 3.0), scale=2.0, rotation=(0.0, 90.0, 0.0))
+    point = matrix @ np.array([1.0, 0.0, 0.0, 1.0])
+    assert np.allclose(point[:3], (1.0, 2.0, 3.0 - 2.0), atol=1e-6)
+
+
+def test_dropped_glb_and_png_appear_in_arfx_list_and_load(tmp_path, no_user_effects, capsys):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    _box_glb(drop / "greenbox.glb")
+    from PIL import Image
+
+    Image.new("RGBA", (64, 64), (255, 0, 0, 128)).save(drop / "redpaint.png")
+    assert cli.main(["list", "--effects-dir", str(drop)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    greenbox = [line for line in lines if line.split()[:1] == ["greenbox"]]
+    redpaint = [line for line in lines if line.split()[:1] == ["redpaint"]]
+    assert greenbox and greenbox[0].split()[1:3] == ["object3d", "dir"]
+    assert redpaint and redpaint[0].split()[1:3] == ["facepaint", "dir"]
+    registry = EffectRegistry([drop])
+    assert isinstance(registry.load("greenbox"), Object3DEffect)
+    paint = registry.load("redpaint")
+    assert isinstance(paint, FacePaintEffect) and paint.texture.shape == (64, 64, 4)
+
+
+def test_user_folder_effects_are_found(no_user_effects):
+    folder = no_user_effects / "hat"
+    folder.mkdir()
+    _box_glb(folder / "hat.glb")
+    (folder / "effect.toml").write_text(
+        'name = "tophat"\nkind = "object3d"\nasset = "hat.glb"\n[placement]\noffset = [0, 9, 0]\n')
+    info = EffectRegistry().info("tophat")
+    assert info.source == "user" and info.ok
+    assert info.options["offset"] == [0.0, 9.0, 0.0]
+    effect = EffectRegistry().load("tophat")
+    assert np.allclose(effect.placement[:3, 3], (0.0, 9.0, 0.0))
+
+
+def test_a_broken_user_effect_is_listed_and_does_not_stop_the_others(tmp_path, no_user_effects, capsys):
+    drop = tmp_path / "drop"
+    for name, manifest in {
+        "badkind": 'kind = "sparkles"\n',
+        "noasset": 'kind = "object3d"\nasset = "missing.glb"\n',
+        "badtoml": 'kind = object3d\n',
+        "badblend": 'kind = "facepaint"\nasset = "p.png"\n[paint]\nblend = "screen"\n',
+    }.items():
+        (drop / name).mkdir(parents=True)
+        (drop / name / "effect.toml").write_text(manifest)
+    from PIL import Image
+
+    Image.new("RGBA", (8, 8)).save(drop / "badblend" / "p.png")
+    (drop / "corrupt.glb").write_bytes(b"this is not a glb file")
+    _box_glb(drop / "goodbox.glb")
+
+    infos = {info.name: info for info in scan_folder(drop, "dir")}
+    for name in ("badkind", "noasset", "badtoml", "badblend"):
+        assert not infos[name].ok, name
+    assert "sparkles" in infos["badkind"].broken
+    assert "missing.glb" in infos["noasset"].broken
+
+    assert cli.main(["list", "--effects-dir", str(drop)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("BROKEN") == 4 and "goodbox" in out and "glasses" in out
+
+    registry = EffectRegistry([drop])
+    assert isinstance(registry.load("goodbox"), Object3DEffect)
+    assert isinstance(registry.load("glasses"), Object3DEffect)
+    with pytest.raises(EffectError, match="broken"):
+        registry.load("badkind")
+    with pytest.raises(EffectError, match="corrupt"):
+        registry.load("corrupt")
+
+
+def test_dropped_glb_renders_on_the_tracked_astronaut(tmp_path, no_user_effects):
+    skdata = pytest.importorskip("skimage.data")
+    from arfx.render.still import render_image
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    _box_glb(drop / "greenbox.glb", centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255))
+    rgb = np.ascontiguousarray(skdata.astronaut())
+    result = render_image(rgb, "greenbox", effects_dirs=[drop])
+    assert len(result.geometries) == 1
+    nose = result.faces[0].landmarks[4, :2]
+    out = result.image.astype(np.int16)
+    greenish = (out[..., 1] - np.maximum(out[..., 0], out[..., 2])) > 60
+    ys, xs = np.nonzero(greenish)
+    assert len(xs) > 100
+    # The box floats in front of the nose tip.
+    assert abs(np.median(xs) - nose[0]) < 15 and abs(np.median(ys) - nose[1]) < 20
+    assert not greenish[:100].any() and not greenish[300:].any()
+
+
+def test_cli_render_writes_a_still_image(tmp_path, no_user_effects, capsys):
+    skdata = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    source = tmp_path / "astronaut.png"
+    Image.fromarray(skdata.astronaut()).save(source)
+    target = tmp_path / "out.png"
+    assert cli.main(["render", "glasses", "-i", str(source), "-o", str(target)]) == 0
+    rendered = np.asarray(Image.open(target).convert("RGB"))
+    assert rendered.shape == (512, 512, 3)
+    assert not np.array_equal(rendered, skdata.astronaut())
+    # Refuses to overwrite without --overwrite (exit 2 with a one-line error).
+    assert cli.main(["render", "glasses", "-i", str(source), "-o", str(target)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
