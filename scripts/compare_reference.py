@@ -1,7 +1,9 @@
 """Compare arfx's tracker with MediaPipe 0.10.21 FaceMesh reference landmarks.
 
-Usage: python scripts/compare_reference.py --media ../shared/media [--detector full]
+Usage: python scripts/compare_reference.py --media ../shared/media [--detector full] [--refine]
 Images: static mode, max 10 faces (the reference settings). The clip: video mode, 4 faces.
+--refine: 478 points (refine_landmarks=True) against the references' `landmarks478`, on
+the images only (the clip's reference has 468 points).
 NME = mean landmark distance / distance between landmarks 33 and 263 (outer eye corners).
 """
 
@@ -21,7 +23,7 @@ from arfx.track import IMAGE_SUFFIXES, TrackOptions, track_file  # noqa: E402
 
 
 def _nme(a: np.ndarray, b: np.ndarray, width: int, height: int) -> float:
-    """a, b: normalized [468, 3]; b is the reference."""
+    """a, b: normalized [468 or 478, 3]; b is the reference."""
     scale = np.array([width, height], dtype=np.float64)
     pa, pb = a[:, :2] * scale, b[:, :2] * scale
     iod = np.linalg.norm(pb[33] - pb[263])
@@ -46,12 +48,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", default="../shared/media", type=Path)
     parser.add_argument("--detector", default="short", choices=("short", "full"))
+    parser.add_argument("--refine", action="store_true",
+                        help="478 points with irises, compared with `landmarks478`")
     args = parser.parse_args()
     refs = args.media / "ref"
     if not refs.is_dir():
         print(f"no reference folder {refs}", file=sys.stderr)
         return 2
     ok = True
+    points, ref_key = (478, "landmarks478") if args.refine else (468, "landmarks")
+    print(f"{points}-point landmarks vs reference `{ref_key}`")
     print(f"{'file':28} {'arfx':>5} {'ref':>4} {'found':>6} {'mean NME %':>10} {'max NME %':>9}")
     for path in sorted(args.media.iterdir()):
         ref_path = refs / (path.stem + ".npz")
@@ -60,10 +66,11 @@ def main() -> int:
         ref = np.load(ref_path)
         if path.suffix.lower() in IMAGE_SUFFIXES:
             res = track_file(path, TrackOptions(max_num_faces=10, static_image_mode=True,
-                                                detector=args.detector))
-            ours = np.stack(res.landmarks) if res.landmarks else np.zeros((0, 468, 3))
+                                                detector=args.detector,
+                                                refine_landmarks=args.refine))
+            ours = np.stack(res.landmarks) if res.landmarks else np.zeros((0, points, 3))
             w, h = int(ref["width"]), int(ref["height"])
-            nmes = _match(ours, ref["landmarks"], w, h)
+            nmes = _match(ours, ref[ref_key], w, h)
             found = sum(np.isfinite(nmes))
             mean = float(np.mean(nmes)) * 100 if nmes else float("nan")
             worst = float(np.max(nmes)) * 100 if nmes else float("nan")
@@ -73,6 +80,8 @@ def main() -> int:
                   f"{worst:9.3f} {'' if good else '  <-- FAIL'}")
             if "full_range_boxes" in ref.files and args.detector == "full":
                 print(f"{'':28} MediaPipe full-range detector boxes: {len(ref['full_range_boxes'])}")
+        elif args.refine:
+            print(f"{path.name:28} skipped: no 478-point reference for videos")
         else:
             res = track_file(path, TrackOptions(max_num_faces=4))
             w, h = int(ref["width"]), int(ref["height"])

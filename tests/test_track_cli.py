@@ -50,6 +50,16 @@ def test_track_image_writes_reference_format(astronaut_png, tmp_path):
         assert result["pose"].shape == (1, 4, 4) and result["mesh"].shape == (1, 468, 3)
 
 
+def test_track_refine_writes_478_points(astronaut_png, tmp_path):
+    out = tmp_path / "r.npz"
+    assert main(["track", str(astronaut_png / "astronaut.png"), "-o", str(out), "--refine"]) == 0
+    result = np.load(out)
+    assert result["landmarks"].shape == (1, 478, 3)
+    xy = result["landmarks"][0, 468:, :2] * 512  # both irises on the face
+    assert xy[:, 0].min() > 150 and xy[:, 0].max() < 290
+    assert xy[:, 1].min() > 30 and xy[:, 1].max() < 200
+
+
 def test_track_folder_and_refuses_to_overwrite(astronaut_png, tmp_path, capsys):
     out = tmp_path / "f.npz"
     assert main(["track", str(astronaut_png), "-o", str(out), "--max-faces", "2"]) == 0

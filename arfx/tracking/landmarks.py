@@ -13,7 +13,7 @@ from arfx.tracking.roi import Roi
 CROP_SIZE = 192
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(x, 80.0), -80.0)))
 
 
@@ -38,7 +38,7 @@ class LandmarkModel:
         """Landmarks float32 [468, 3] (x, y pixels; z pixels, relative) and presence 0..1."""
         outputs = self._model(self.crop(rgb, roi))
         points = outputs["conv2d_21"].reshape(-1, 3)
-        presence = _sigmoid(float(outputs["conv2d_31"].reshape(-1)[0]))
+        presence = sigmoid(float(outputs["conv2d_31"].reshape(-1)[0]))
         return roi.to_image(points, CROP_SIZE), presence
 
     def close(self) -> None:

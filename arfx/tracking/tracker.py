@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arfx.errors import ModelError
+from arfx.tracking.attention import AttentionLandmarkModel
 from arfx.tracking.detector import FaceDetector
 from arfx.tracking.filters import LandmarkSmoother
 from arfx.tracking.landmarks import LandmarkModel
@@ -60,11 +60,8 @@ class FaceTracker:
         self.min_tracking_confidence = float(min_tracking_confidence)
         self.refine_landmarks = bool(refine_landmarks)
         self._detector = FaceDetector(detector, min_detection_confidence, threads=threads)
-        if refine_landmarks:
-            # The 478-point attention model and its iris refinement are not wired in yet.
-            raise ModelError("refine_landmarks (478 points with irises) is not available "
-                             "in this build yet")
-        self._landmarks = LandmarkModel(threads=threads)
+        model = AttentionLandmarkModel if refine_landmarks else LandmarkModel
+        self._landmarks = model(threads=threads)
         self._smoother = LandmarkSmoother() if smooth else None
         self._tracks: list[_Track] = []
         self._next_id = 0

@@ -1,0 +1,97 @@
+"""478-point face landmarks: the attention model's mesh refined by its lips, eyes and irises."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from arfx.tracking.landmarks import CROP_SIZE, LandmarkModel, sigmoid
+from arfx.tracking.roi import Roi
+
+# Which mesh landmark each point of a refined 2D subset replaces (MediaPipe's
+# LandmarksRefinementCalculator configuration for face_landmark_with_attention).
+LIPS = np.array([
+    # lower outer, upper outer (no corners)
+    61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291,
+    185, 40, 39, 37, 0, 267, 269, 270, 409,
+    # lower inner, upper inner (no corners)
+    78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308,
+    191, 80, 81, 82, 13, 312, 311, 310, 415,
+    # lower semi-outer, upper semi-outer (no corners)
+    76, 77, 90, 180, 85, 16, 315, 404, 320, 307, 306,
+    184, 74, 73, 72, 11, 302, 303, 304, 408,
+    # lower semi-inner, upper semi-inner (no corners)
+    62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292,
+    183, 42, 41, 38, 12, 268, 271, 272, 407,
+], dtype=np.intp)
+
+LEFT_EYE = np.array([
+    # eye contour: lower, then upper without the corners
+    33, 7, 163, 144, 145, 153, 154, 155, 133,
+    246, 161, 160, 159, 158, 157, 173,
+    # rings around it, each lower then upper
+    130, 25, 110, 24, 23, 22, 26, 112, 243,
+    247, 30, 29, 27, 28, 56, 190,
+    226, 31, 228, 229, 230, 231, 232, 233, 244,
+    113, 225, 224, 223, 222, 221, 189,
+    35, 124, 46, 53, 52, 65,
+    143, 111, 117, 118, 119, 120, 121, 128, 245,
+    156, 70, 63, 105, 66, 107, 55, 193,
+], dtype=np.intp)
+
+RIGHT_EYE = np.array([
+    263, 249, 390, 373, 374, 380, 381, 382, 362,
+    466, 388, 387, 386, 385, 384, 398,
+    359, 255, 339, 254, 253, 252, 256, 341, 463,
+    467, 260, 259, 257, 258, 286, 414,
+    446, 261, 448, 449, 450, 451, 452, 453, 464,
+    342, 445, 444, 443, 442, 441, 413,
+    265, 353, 276, 283, 282, 295,
+    372, 340, 346, 347, 348, 349, 350, 357, 465,
+    383, 300, 293, 334, 296, 336, 285, 417,
+], dtype=np.intp)
+
+# The first 16 points of each eye subset are its contour: an iris, whose depth the model
+# does not predict, takes the mean depth of that contour.
+EYE_CONTOUR = 16
+LEFT_IRIS = np.arange(468, 473)   # centre, then right, top, left, bottom edge
+RIGHT_IRIS = np.arange(473, 478)
+NUM_POINTS = 478
+
+
+def refine(mesh: np.ndarray, lips: np.ndarray, left_eye: np.ndarray, right_eye: np.ndarray,
+           left_iris: np.ndarray, right_iris: np.ndarray) -> np.ndarray:
+    """478 points [478, 3] from the 468-point mesh [468, 3] and the 2D subsets [K, 2].
+
+    Lips and eyes overwrite x, y of their mesh points and keep the mesh z; the irises are
+    appended with the mean z of their eye's contour.
+    """
+    out = np.empty((NUM_POINTS, 3), dtype=np.float32)
+    out[:468] = mesh
+    out[LIPS, :2] = lips
+    out[LEFT_EYE, :2] = left_eye
+    out[RIGHT_EYE, :2] = right_eye
+    out[LEFT_IRIS, :2] = left_iris
+    out[RIGHT_IRIS, :2] = right_iris
+    out[LEFT_IRIS, 2] = mesh[LEFT_EYE[:EYE_CONTOUR], 2].mean()
+    out[RIGHT_IRIS, 2] = mesh[RIGHT_EYE[:EYE_CONTOUR], 2].mean()
+    return out
+
+
+class AttentionLandmarkModel(LandmarkModel):
+    """face_landmark_with_attention: 478 landmarks (irises included) and a presence score."""
+
+    model_name = "face_landmark_with_attention.onnx"
+
+    def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
+        """Landmarks float32 [478, 3] (x, y pixels; z pixels, relative) and presence 0..1."""
+        out = self._model(self.crop(rgb, roi))
+        points = refine(
+            out["output_mesh_identity"].reshape(468, 3),
+            out["output_lips"].reshape(-1, 2),
+            out["output_left_eye"].reshape(-1, 2),
+            out["output_right_eye"].reshape(-1, 2),
+            out["output_left_iris"].reshape(-1, 2),
+            out["output_right_iris"].reshape(-1, 2),
+        )
+        presence = sigmoid(float(out["conv_faceflag"].reshape(-1)[0]))
+        return roi.to_image(points, CROP_SIZE), presence
