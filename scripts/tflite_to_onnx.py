@@ -81,14 +81,12 @@ class _Converter:
         self.used_names.add(name)
         return name
 
-    def node(self, op_type: str, inputs: list[str], base: str, n_out: int = 1, **attrs) -> list[str]:
-        outputs = [self._unique(base if n_out == 1 else f"{base}__out{i}") for i in range(n_out)]
-        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=self._unique(f"node/{base}"),
-                                           **attrs))
-        return outputs
-
     def node1(self, op_type: str, inputs: list[str], base: str, **attrs) -> str:
-        return self.node(op_type, inputs, base, **attrs)[0]
+        """Add a single-output node; returns its (unique) output name."""
+        output = self._unique(base)
+        self.nodes.append(helper.make_node(op_type, inputs, [output], name=self._unique(f"node/{base}"),
+                                           **attrs))
+        return output
 
     def const(self, array: np.ndarray, base: str) -> str:
         """A constant input; float16 arrays are stored as float16 and cast to float32."""
@@ -127,9 +125,6 @@ class _Converter:
         if tensor.Sparsity() is not None:
             return raw  # densified by the DENSIFY op that consumes it
         return raw.reshape(self.shape(index))
-
-    def is_const(self, index: int) -> bool:
-        return index in self.consts
 
     def plain(self, index: int) -> str:
         """The value in TFLite's own layout."""
@@ -304,9 +299,9 @@ class _Converter:
             raise ConversionError("PRELU with a spatially varying alpha")
         base = self.out_base(op)
         xn = self.nchw(x)
-        # Relu(x) - a * Relu(-x). The negation and the scaling are 1x1 depthwise Convs rather
-        # than Neg/Mul so that ONNX Runtime keeps the whole chain in its blocked NCHWc layout
-        # and fuses the Relu and the final Add into the Convs.
+        # Relu(x) - a * Relu(-x), computed as Relu(x) + (-a) * Relu(-x). The negation and the
+        # scaling are 1x1 depthwise Convs rather than Neg/Mul: ONNX Runtime then keeps the chain
+        # in its blocked NCHWc layout (no reorders) and fuses the Relu and the Add into Convs.
         positive = self.node1("Relu", [xn], base + "/pos")
         flip = self.const(np.full((channels, 1, 1, 1), -1, np.float16), base + "/flip")
         negated = self.node1("Conv", [xn, flip], base + "/neg", group=channels, kernel_shape=[1, 1])
@@ -570,6 +565,13 @@ class _Converter:
         self.set_out(out, self.node1("Add", [moved, offset], base), False)
 
 
+def _index_vector(kind: int, table) -> np.ndarray:
+    """A sparsity segments/indices vector (a flatbuffer union of int32/uint16/uint8 vectors)."""
+    vector = {1: tflite.Int32Vector, 2: tflite.Uint16Vector, 3: tflite.Uint8Vector}[kind]()
+    vector.Init(table.Bytes, table.Pos)
+    return vector.ValuesAsNumpy()
+
+
 def _densify(values: np.ndarray, sparsity, dense_shape: list[int]) -> np.ndarray:
     """Expand a TFLite sparse constant (traversal order, block map, DENSE/CSR dims) to dense."""
     traversal = [int(v) for v in sparsity.TraversalOrderAsNumpy()]
@@ -592,14 +594,8 @@ def _densify(values: np.ndarray, sparsity, dense_shape: list[int]) -> np.ndarray
     cursor = [0]
 
     def segments_and_indices(dim):
-        def vector(kind, union):
-            from tflite import Int32Vector, Uint8Vector, Uint16Vector
-            cls = {1: Int32Vector, 2: Uint16Vector, 3: Uint8Vector}[kind]
-            vec = cls()
-            vec.Init(union.Bytes, union.Pos)
-            return vec.ValuesAsNumpy()
-        return (vector(dim.ArraySegmentsType(), dim.ArraySegments()),
-                vector(dim.ArrayIndicesType(), dim.ArrayIndices()))
+        return (_index_vector(dim.ArraySegmentsType(), dim.ArraySegments()),
+                _index_vector(dim.ArrayIndicesType(), dim.ArrayIndices()))
 
     cache = {}
 
