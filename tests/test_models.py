@@ -64,8 +64,8 @@ def face_crop(size: int) -> np.ndarray:
 
 
 def nonface_crop(size: int) -> np.ndarray:
-    """Part of the astronaut image far from her face (suit and background)."""
-    return _resize(_astronaut()[300:500, 0:200], size)
+    """The astronaut image's lower-right corner: her helmet on the table, no face."""
+    return _resize(_astronaut()[312:512, 312:512], size)
 
 
 def _model_input(name: str, rgb: np.ndarray) -> np.ndarray:
@@ -129,8 +129,8 @@ def test_detectors_score_the_face_above_the_background():
         scores = [o for k, o in _onnx_run(name, _model_input(name, face_crop(size))).items() if o.shape[-1] == 1]
         background = [o for k, o in _onnx_run(name, _model_input(name, nonface_crop(size))).items()
                       if o.shape[-1] == 1]
-        assert _sigmoid(scores[0]) > 0.8
-        assert _sigmoid(background[0]) < 0.6
+        assert _sigmoid(scores[0]) > 0.75, name
+        assert _sigmoid(background[0]) < 0.5, name
 
 
 # ----- the attention model: its TFLite file holds MediaPipe custom ops that the plain TFLite
