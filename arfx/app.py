@@ -248,7 +248,7 @@ class LiveApp:
                 self.start_recording(Path(opts.record), frame_size, fps_source)
             log.info("keys: %s", KEYS_HELP)
             frame: Frame | None = first
-            t_title = time.monotonic()
+            t_title = t_frame = time.monotonic()
             t_loop = time.perf_counter()
             loop_times: list[float] = []
             while True:
@@ -293,7 +293,12 @@ class LiveApp:
                         if feed.ended:
                             end_reason = self._feed_end(feed, source)
                             break
+                        if source.live and time.monotonic() - t_frame > opts.camera_timeout:
+                            end_reason = f"{source.name}: no frame for {opts.camera_timeout:g} s"
+                            log.warning("%s; ending the session", end_reason)
+                            break
                         continue
+                t_frame = time.monotonic()
                 if (frame.rgb.shape[1], frame.rgb.shape[0]) != frame_size:
                     log.warning("%s: frame size changed; skipping frame", source.name)
                     frame = None
@@ -348,7 +353,7 @@ class LiveApp:
                     end_reason = f"{frames} frames done"
                     break
                 if time.monotonic() - t_title > 0.5:
-                    t_title = time.monotonic()
+                    t_title = t_frame = time.monotonic()
                     glfw.set_window_title(window.handle, self._title(current, loop_times))
                     loop_times = loop_times[-30:]
         except KeyboardInterrupt:

@@ -1,0 +1,143 @@
+"""The live app under Xvfb: fixed-length runs, recording, signals and a camera that goes away."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from arfx.demo import astronaut_image, write_clip
+
+pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def display() -> str:
+    """A private Xvfb server; its display number is chosen by Xvfb itself (-displayfd)."""
+    read, write = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        server.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{number}"
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", 320, 240, count=60, fps=30)
+
+
+def frame_count(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def arfx(args: list[str], display: str, cwd: Path, **kwargs) -> subprocess.Popen:
+    env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, "-m", "arfx", *args], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def test_input_file_fixed_frames_with_recording(display: str, clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rec.mp4"
+    proc = arfx(["glasses", "--input", str(clip), "--frames", "12", "--record", str(out)], display, tmp_path)
+    stdout, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0, stderr
+    assert f"recording saved: {out}" in stdout
+    assert frame_count(out) == 12
+    assert "12 frame(s)" in stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_while_recording_keeps_every_frame(display: str, tmp_path: Path, sig: int) -> None:
+    still = tmp_path / "face.png"
+    Image.fromarray(astronaut_image()[:320, 80:400]).save(still)
+    out = tmp_path / "sig.mp4"
+    proc = arfx(["mesh", "--input", str(still), "--record", str(out)], display, tmp_path)
+    lines: list[str] = []
+
+    def collect() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while not any("recording to" in line for line in lines):
+        assert proc.poll() is None, "".join(lines)
+        assert time.monotonic() < deadline, "".join(lines)
+        time.sleep(0.1)
+    time.sleep(1.5)  # let some frames reach the encoder
+    proc.send_signal(sig)
+    stdout = proc.stdout.read()
+    proc.wait(timeout=60)
+    reader.join(5)
+    text = "".join(lines)
+    assert proc.returncode == 130, text
+    assert f"recording saved: {out}" in stdout
+    recorded = [line for line in lines if line.startswith("recorded ")]
+    assert recorded, text
+    promised = int(recorded[0].split()[1])
+    assert promised > 0
+    assert frame_count(out) == promised
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+class VanishingCamera:
+    """A capture device that delivers `good` frames of the astronaut and then fails as unplugged."""
+
+    def __init__(self, good: int, failure: str) -> None:
+        self.good, self.failure, self.reads = good, failure, 0
+        self.image = np.ascontiguousarray(astronaut_image()[:320, 80:400])
+        self.released = threading.Event()
+
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self):
+        if self.reads < self.good:
+            time.sleep(1 / 30)
+            self.reads += 1
+            return True, self.image
+        if self.failure == "hang":
+            self.released.wait(30)
+        return False, None
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@pytest.mark.parametrize("failure", ["error", "hang"])
+def test_camera_loss_ends_session_with_recording_kept(display: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    from arfx.app import AppOptions, LiveApp
+    from arfx.sources import CameraSource
+
+    monkeypatch.setenv("DISPLAY", display)
+    out = tmp_path / "cam.mp4"
+    camera = CameraSource(0, device=VanishingCamera(good=25, failure=failure), timeout=1.0)
+    result = LiveApp(AppOptions(effect="glasses", record=str(out), camera_timeout=1.0,
+                                output_dir=tmp_path), source=camera).run()
+    assert 0 < result.frames <= 25
+    assert result.recordings == [out]
+    assert frame_count(out) == result.frames
+    reason = result.end_reason
+    assert ("stopped delivering" in reason) if failure == "error" else ("no frame" in reason)
