@@ -164,8 +164,8 @@ def build_glasses(face: CanonicalFace):
         path = [outer + np.array([side * 0.15, 0.0, -0.25]),
                 np.array([side * (ear_x - 0.25), outer[1] - 0.1, lens_z - 3.0]),
                 np.array([side * ear_x, outer[1] - 0.5, -3.0]),
-                np.array([side * ear_x, outer[1] - 1.1, -5.2]),
-                np.array([side * (ear_x - 0.3), outer[1] - 3.0, -6.4])]
+                np.array([side * ear_x, outer[1] - 0.9, -4.4]),
+                np.array([side * (ear_x - 0.3), outer[1] - 1.9, -5.2])]
         path = _smooth_polyline(np.asarray(path), 10)
         parts[f"temple_{name}"] = (tube(path, 0.22, 0.11, sides=10), black)
         hinge = trimesh.creation.box(extents=(0.5, 0.6, 0.7))
