@@ -212,3 +212,46 @@ def test_cli_render_writes_a_still_image(tmp_path, no_user_effects, capsys):
     # Refuses to overwrite without --overwrite (exit 2 with a one-line error).
     assert cli.main(["render", "glasses", "-i", str(source), "-o", str(target)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_glb_textures_are_the_right_way_up(tmp_path):
+    """A textured quad (top half red, bottom half blue) renders with red on top."""
+    import trimesh
+    from PIL import Image
+    from trimesh.visual.material import PBRMaterial
+
+    from arfx.geometry.pipeline import FaceGeometry
+    from arfx.render.context import create_headless_context
+    from arfx.render.renderer import Renderer
+
+    texture = np.zeros((64, 64, 4), np.uint8)
+    texture[:32] = (255, 0, 0, 255)
+    texture[32:] = (0, 0, 255, 255)
+    quad = trimesh.Trimesh(vertices=[[-4, -4, 10], [4, -4, 10], [4, 4, 10], [-4, 4, 10]],
+                           faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    # trimesh UVs put (0, 0) at the bottom-left of the image (it flips v for glTF on export).
+    quad.visual = trimesh.visual.TextureVisuals(
+        uv=[[0, 0], [1, 0], [1, 1], [0, 1]],
+        material=PBRMaterial(baseColorTexture=Image.fromarray(texture, "RGBA")))
+    path = tmp_path / "quad.glb"
+    path.write_bytes(trimesh.Scene(quad).export(file_type="glb"))
+    effect = Object3DEffect.from_file("quad", path)
+    effect.meshes[0].material.unlit = True
+    from arfx.geometry.canonical import CanonicalFace
+
+    pose = np.eye(4, dtype=np.float32)
+    pose[2, 3] = -60.0
+    mesh = CanonicalFace.load().vertices + pose[:3, 3]
+    ctx = create_headless_context()
+    try:
+        renderer = Renderer(ctx, 200, 200)
+        out = renderer.render(np.zeros((200, 200, 3), np.uint8),
+                              [FaceGeometry(pose, mesh.astype(np.float32))], effect)
+        renderer.release()
+    finally:
+        ctx.release()
+    column = out[:, 100].astype(int)
+    red_rows = np.nonzero((column[:, 0] > 200) & (column[:, 2] < 50))[0]
+    blue_rows = np.nonzero((column[:, 2] > 200) & (column[:, 0] < 50))[0]
+    assert len(red_rows) > 5 and len(blue_rows) > 5
+    assert red_rows.max() < blue_rows.min()
