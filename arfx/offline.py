@@ -54,6 +54,8 @@ class RenderOptions:
     max_frames: int | None = None
     #: Copy a video input's audio into a video output.
     copy_audio: bool = True
+    #: x264 speed/size trade-off for video outputs (ultrafast ... veryslow).
+    preset: str = "veryfast"
 
 
 @dataclass
@@ -131,9 +133,10 @@ class FramePipeline:
         self.last_faces = faces
         return faces, geometries
 
-    def process(self, frame: Frame) -> tuple[np.ndarray, int]:
-        """The rendered frame and how many faces were drawn."""
-        faces, geometries = self.analyse(frame)
+    def process(self, frame: Frame, analysed: tuple[list[Any], list[Any]] | None = None
+                ) -> tuple[np.ndarray, int]:
+        """The rendered frame and how many faces were drawn (`analysed`: from analyse(), if done)."""
+        faces, geometries = analysed if analysed is not None else self.analyse(frame)
         t0 = time.perf_counter()
         out = self.renderer.render(frame.rgb, geometries, self.effect, mirror=self.options.mirror,
                                    landmarks=[f.landmarks for f in faces])
@@ -165,12 +168,14 @@ def resolve_effect(effect: Any, effects_dirs: Sequence[str] = ()) -> Any:
 class Prefetch:
     """Decodes a source ahead in a background thread (bounded), timing each frame's decode."""
 
-    def __init__(self, source: Iterable[Frame], times: StageTimes, depth: int = 4) -> None:
+    def __init__(self, source: Iterable[Any], times: StageTimes, depth: int = 4,
+                 stage: str = "decode", name: str = "arfx-decode") -> None:
         self._source = source
+        self._stage = stage
         self._times = times
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="arfx-decode", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _put(self, item: Any) -> bool:
@@ -191,14 +196,15 @@ class Prefetch:
                     frame = next(iterator)
                 except StopIteration:
                     break
-                self._times.add("decode", time.perf_counter() - t0)
+                if self._stage:
+                    self._times.add(self._stage, time.perf_counter() - t0)
                 if not self._put(frame):
                     return
             self._put(None)
         except BaseException as error:  # re-raised on the consuming thread
             self._put(error)
 
-    def __iter__(self) -> Iterator[Frame]:
+    def __iter__(self) -> Iterator[Any]:
         while True:
             item = self._queue.get()
             if item is None:
@@ -326,23 +332,27 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
         total = options.max_frames if total is None else min(total, options.max_frames)
     t0 = time.perf_counter()
     prefetch = Prefetch(source, pipeline.times)
+    # Tracking runs one frame ahead in its own thread (ONNX Runtime releases the GIL);
+    # the GL context stays on this thread.
+    tracked = Prefetch(((f, pipeline.analyse(f)) for f in prefetch), pipeline.times, depth=2,
+                       stage="", name="arfx-track")
     recorder: Recorder | None = None
     done = with_faces = 0
     size: tuple[int, int] | None = None
     try:
-        for frame in prefetch:
+        for frame, analysed in tracked:
             if options.max_frames is not None and done >= options.max_frames:
                 break
             frame_size = (frame.rgb.shape[1], frame.rgb.shape[0])
             if recorder is None:
                 size = frame_size
                 recorder = Recorder(out, size[0], size[1], fps=fps, audio_from=audio,
-                                    overwrite=options.overwrite)
+                                    overwrite=options.overwrite, preset=options.preset)
             elif frame_size != size:
                 name = source.files[frame.index] if isinstance(source, FolderSource) else source.name
                 raise InputError(f"{name}: is {frame_size[0]}x{frame_size[1]} but the video is "
                                  f"{size[0]}x{size[1]}; images for one video must share a size")
-            rgb, faces = pipeline.process(frame)
+            rgb, faces = pipeline.process(frame, analysed)
             # Input timestamps keep variable-rate videos in sync with their audio.
             recorder.write(rgb, timestamp=frame.timestamp if video is not None else None)
             done += 1
@@ -357,6 +367,7 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
             recorder.abort()  # an unfinished render never leaves a file behind
         raise
     finally:
+        tracked.close()
         prefetch.close()
     seconds = time.perf_counter() - t0
     for s in recorder.encode_times:
