@@ -4,22 +4,61 @@ Usage: python scripts/compare_reference.py --media ../shared/media [--detector f
 Images: static mode, max 10 faces (the reference settings). The clip: video mode, 4 faces.
 --refine: 478 points (refine_landmarks=True) against the references' `landmarks478`, on
 the images only (the clip's reference has 468 points).
+--decoder-python PY: decode the clip with that interpreter's OpenCV (e.g. the MediaPipe venv's
+bin/python) so arfx sees the very pixels MediaPipe saw. OpenCV releases convert the video's
+YUV to RGB differently (4.11 vs 5.0: up to 17 levels apart on half the values), and the
+tracker's path through hard frames (profile faces) depends on those pixels.
 NME = mean landmark distance / distance between landmarks 33 and 263 (outer eye corners).
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
-
 from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from arfx.track import IMAGE_SUFFIXES, TrackOptions, track_file  # noqa: E402
+from arfx.tracking import FaceTracker  # noqa: E402
+
+DECODE = r"""
+import sys, cv2, numpy as np
+capture, frames = cv2.VideoCapture(sys.argv[1]), []
+while True:
+    ok, bgr = capture.read()
+    if not ok:
+        break
+    frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+np.save(sys.argv[2], np.stack(frames))
+print(cv2.__version__)
+"""
+
+
+def _track_video(path: Path, decoder: str | None) -> tuple[list[int], list[np.ndarray], str]:
+    """Face counts and normalized landmarks per frame, video mode, 4 faces."""
+    if decoder is None:
+        res = track_file(path, TrackOptions(max_num_faces=4))
+        return list(res.face_count), list(res.landmarks), f"OpenCV {cv2.__version__} (this env)"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "frames.npy"
+        child = subprocess.run([decoder, "-c", DECODE, str(path), str(out)],
+                               capture_output=True, text=True, check=True)
+        frames = np.load(out)
+    counts, landmarks = [], []
+    with FaceTracker(max_num_faces=4) as tracker:
+        for rgb in frames:
+            faces = tracker.process(rgb)
+            counts.append(len(faces))
+            h, w = rgb.shape[:2]
+            landmarks += [f.landmarks / np.array([w, h, w], np.float32) for f in faces]
+    return counts, landmarks, f"OpenCV {child.stdout.strip()} ({decoder})"
 
 
 def _nme(a: np.ndarray, b: np.ndarray, width: int, height: int) -> float:
@@ -48,6 +87,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", default="../shared/media", type=Path)
     parser.add_argument("--detector", default="short", choices=("short", "full"))
+    parser.add_argument("--decoder-python", metavar="PY",
+                        help="decode the clip with this Python's OpenCV (the reference's)")
     parser.add_argument("--refine", action="store_true",
                         help="478 points with irises, compared with `landmarks478`")
     args = parser.parse_args()
@@ -83,14 +124,14 @@ def main() -> int:
         elif args.refine:
             print(f"{path.name:28} skipped: no 478-point reference for videos")
         else:
-            res = track_file(path, TrackOptions(max_num_faces=4))
+            face_count, landmarks, decoded_by = _track_video(path, args.decoder_python)
             w, h = int(ref["width"]), int(ref["height"])
-            counts = np.asarray(res.face_count)
+            counts = np.asarray(face_count)
             ref_counts = ref["face_count"]
             n = min(len(counts), len(ref_counts))
             agree = float(np.mean(counts[:n] == ref_counts[:n])) * 100
             offs, roffs = np.concatenate([[0], np.cumsum(counts)]), ref["face_offset"]
-            ours_all = np.stack(res.landmarks) if res.landmarks else np.zeros((0, 468, 3))
+            ours_all = np.stack(landmarks) if landmarks else np.zeros((0, 468, 3))
             nmes, missed = [], 0
             for i in range(82, min(211, n)):
                 m = _match(ours_all[offs[i]:offs[i + 1]], ref["landmarks"][roffs[i]:roffs[i + 1]], w, h)
@@ -103,6 +144,7 @@ def main() -> int:
             print(f"{path.name:28} {int(counts.sum()):5d} {int(ref_counts.sum()):4d} "
                   f"{int(counts.sum()) - missed:6d} {mean:10.3f} {worst:9.3f} "
                   f"{'' if good else '  <-- FAIL'}")
+            print(f"{'':28} frames decoded by {decoded_by}")
             print(f"{'':28} frames 82-210: {len(nmes)} faces matched, {missed} missed; "
                   f"face-count agreement on all {n} frames: {agree:.1f}%")
             diff = np.nonzero(counts[:n] != ref_counts[:n])[0]
