@@ -15,6 +15,7 @@ class ModelRunner:
         self._session = create_session(name, threads=threads)
         self._input = self._session.get_inputs()[0].name
         self.output_names = [o.name for o in self._session.get_outputs()]
+        self.output_shapes = {o.name: tuple(o.shape) for o in self._session.get_outputs()}
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         values = self._session.run(self.output_names, {self._input: x})

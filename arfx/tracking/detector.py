@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -11,6 +12,9 @@ from arfx.tracking._runner import ModelRunner
 
 # Keypoint order of the detector's six keypoints.
 RIGHT_EYE, LEFT_EYE, NOSE_TIP, MOUTH, RIGHT_EAR, LEFT_EAR = range(6)
+# uint8 RGB -> the detector's [-1, 1] input (float32 scalars keep the arithmetic in float32)
+_INPUT_SCALE = np.float32(1 / 127.5)
+_ONE = np.float32(1)
 
 
 @dataclass(frozen=True)
@@ -95,61 +99,63 @@ class FaceDetector:
         self.min_confidence = float(min_confidence)
         self.nms_threshold = nms_threshold
         self._model = ModelRunner(self.config.model, threads=threads)
+        self._boxes_name, self._logits_name = (
+            sorted(self._model.output_names,
+                   key=lambda n: -self._model.output_shapes[n][-1]))
         self._anchors = make_anchors(self.config)
+        # Scores are compared as logits: sigmoid is monotonic, so only survivors pay for exp.
+        p = min(max(self.min_confidence, 1e-6), 1 - 1e-6)
+        self._min_logit = math.log(p / (1 - p))
         size = self.config.size
+        self._canvas = np.empty((size, size, 3), dtype=np.uint8)  # letterboxed frame
         self._input = np.empty((1, size, size, 3), dtype=np.float32)
 
-    def _letterbox(self, rgb: np.ndarray) -> float:
+    def _letterbox(self, rgb: np.ndarray) -> tuple[float, float, float]:
         """Fill the input tensor with the frame scaled to fit, centred, zero padded.
 
-        Returns the side (in frame pixels) of the square region the tensor covers.
+        Returns (s, ox, oy): frame pixel = tensor pixel * s - (ox, oy). Like MediaPipe, the
+        square around the frame maps corner to corner onto the tensor; the detector is
+        sensitive to the sampling phase, so cv2.resize (centre-aligned samples) is not used.
         """
         h, w = rgb.shape[:2]
         size = self.config.size
         side = float(max(w, h))
         scale = size / side
-        # tensor x = (frame x + (side - w) / 2) * scale, pixel corners mapped to corners
-        matrix = np.array([[scale, 0.0, (side - w) / 2 * scale],
-                           [0.0, scale, (side - h) / 2 * scale]])
-        patch = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        np.multiply(patch, 1.0 / 127.5, out=self._input[0], casting="unsafe")
-        self._input -= 1.0
-        return side
+        ox, oy = (side - w) / 2, (side - h) / 2
+        matrix = np.array([[scale, 0.0, ox * scale], [0.0, scale, oy * scale]])
+        cv2.warpAffine(rgb, matrix, (size, size), dst=self._canvas, flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        self._input[0] = self._canvas
+        self._input *= _INPUT_SCALE
+        self._input -= _ONE
+        return 1.0 / scale, ox, oy
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in `rgb` (HxWx3 uint8), best first."""
-        h, w = rgb.shape[:2]
-        side = self._letterbox(rgb)
+        s, ox, oy = self._letterbox(rgb)
         outputs = self._model(self._input)
-        reg = logits = None
-        for value in outputs.values():
-            if value.shape[-1] == 16:
-                reg = value[0]
-            else:
-                logits = value[0, :, 0]
-        raw = np.clip(logits, -100.0, 100.0)
-        # threshold on the logit: sigmoid is monotonic, so only survivors pay for exp
-        min_conf = min(max(self.min_confidence, 1e-6), 1 - 1e-6)
-        keep = np.nonzero(raw >= np.log(min_conf / (1 - min_conf)))[0]
+        logits = outputs[self._logits_name].reshape(-1)
+        keep = np.flatnonzero(logits >= self._min_logit)
         if keep.size == 0:
             return []
-        scores = 1.0 / (1.0 + np.exp(-raw[keep]))
-        reg = reg[keep] / self.config.size
-        anchors = self._anchors[keep]
+        scores = 1.0 / (1.0 + np.exp(-np.minimum(logits[keep], 100.0)))
+        reg = outputs[self._boxes_name][0, keep]
+        # anchors and offsets in tensor pixels
+        anchors = self._anchors[keep] * self.config.size
         centres = reg[:, 0:2] + anchors
         half = reg[:, 2:4] / 2
         corners = np.concatenate([centres - half, centres + half], axis=1)
         keypoints = reg[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
         merged = weighted_nms(corners, keypoints, scores, self.nms_threshold)
-        offset = np.array([(side - w) / 2, (side - h) / 2], dtype=np.float32)
+        scale = np.float32(s)
+        shift = np.array([-ox, -oy], dtype=np.float32)
         detections = []
         for box, kps, score in merged:
-            xy0 = box[:2] * side - offset
-            xy1 = box[2:] * side - offset
+            xy0 = box[:2] * scale + shift
+            wh = (box[2:] - box[:2]) * scale
             detections.append(Detection(
-                box=np.array([xy0[0], xy0[1], xy1[0] - xy0[0], xy1[1] - xy0[1]], dtype=np.float32),
-                keypoints=(kps * side - offset).astype(np.float32),
+                box=np.array([xy0[0], xy0[1], wh[0], wh[1]], dtype=np.float32),
+                keypoints=(kps * scale + shift).astype(np.float32),
                 score=score,
             ))
         return detections

@@ -11,6 +11,7 @@ from arfx.tracking._runner import ModelRunner
 from arfx.tracking.roi import Roi
 
 CROP_SIZE = 192
+_INPUT_SCALE = np.float32(1 / 255)  # a float32 scalar keeps the scaling in float32
 
 
 def sigmoid(x: float) -> float:
@@ -24,14 +25,16 @@ class LandmarkModel:
 
     def __init__(self, threads: int = 1) -> None:
         self._model = ModelRunner(self.model_name, threads=threads)
+        self._patch = np.empty((CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
         """Fill the model input with the ROI resampled to 192x192 (edges replicated)."""
-        patch = cv2.warpAffine(rgb, roi.crop_matrix(CROP_SIZE), (CROP_SIZE, CROP_SIZE),
-                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_REPLICATE)
-        np.multiply(patch, 1.0 / 255.0, out=self._input[0], casting="unsafe")
+        cv2.warpAffine(rgb, roi.crop_matrix(CROP_SIZE), (CROP_SIZE, CROP_SIZE), dst=self._patch,
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_REPLICATE)
+        self._input[0] = self._patch
+        self._input *= _INPUT_SCALE
         return self._input
 
     def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
