@@ -19,14 +19,14 @@ _BLEND_STATE = {"normal": "alpha", "multiply": "multiply", "add": "add"}
 
 
 def load_texture(path: str | Path) -> np.ndarray:
-    """An image file as uint8 RGBA [H, W, 4], first row = top of the image."""
-    from PIL import Image
+    """An image file as uint8 RGBA [H, W, 4], first row = top of the image.
 
-    try:
-        with Image.open(path) as image:
-            return np.ascontiguousarray(np.asarray(image.convert("RGBA"), dtype=np.uint8))
-    except Exception as error:  # PIL raises several types for unreadable images
-        raise EffectError(f"cannot read face paint texture {path}: {error}") from error
+    PNG or JPEG only, size read from the header and refused over the texture limit
+    (arfx.render.texture) before any pixel is decoded.
+    """
+    from arfx.render.texture import load_texture as load_checked
+
+    return load_checked(path, "face paint texture")
 
 
 @dataclass(eq=False)

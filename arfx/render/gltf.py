@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,12 +64,22 @@ def srgb_to_linear(values: np.ndarray) -> np.ndarray:
     return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
 
 
-def mesh_from_trimesh(mesh, transform: np.ndarray | None = None, name: str = "") -> MeshData:
-    """Convert one trimesh.Trimesh (with its visual) into MeshData."""
+def mesh_from_trimesh(mesh, transform: np.ndarray | None = None, name: str = "",
+                      source: Path | None = None) -> MeshData:
+    """Convert one trimesh.Trimesh (with its visual) into MeshData.
+
+    `source` (the file it came from) only names the file in error messages.
+    """
     import trimesh
 
+    where = f"3D asset {source}" if source is not None else "mesh"
     positions = np.asarray(mesh.vertices, dtype=np.float32)
     count = len(positions)
+    if not np.isfinite(positions).all():
+        raise EffectError(f"{where}: mesh '{name}' has vertex positions that are not finite numbers")
+    faces = np.asarray(mesh.faces)
+    if faces.size and (faces.min() < 0 or faces.max() >= count):
+        raise EffectError(f"{where}: mesh '{name}' has triangle indices past its {count} vertices")
     # trimesh computes area-weighted vertex normals when the file has none.
     normals = np.asarray(mesh.vertex_normals, dtype=np.float32)
     uvs = np.zeros((count, 2), np.float32)
@@ -79,20 +92,24 @@ def mesh_from_trimesh(mesh, transform: np.ndarray | None = None, name: str = "")
             # images uploaded first-row-first are sampled the way glTF means.
             uvs = np.asarray(visual.uv, dtype=np.float32).copy()
             uvs[:, 1] = 1.0 - uvs[:, 1]
-        material = _material_from_trimesh(visual.material)
+        material = _material_from_trimesh(visual.material, f"texture of mesh '{name}' in {where}")
     elif isinstance(visual, trimesh.visual.color.ColorVisuals) and visual.defined:
         rgba = np.asarray(visual.vertex_colors, dtype=np.float64) / 255.0
         colors = np.concatenate([srgb_to_linear(rgba[:, :3]), rgba[:, 3:4]], axis=1).astype(np.float32)
         if np.any(rgba[:, 3] < 1.0):
             material.alpha_mode = "BLEND"
     vertices = np.concatenate([positions, normals, uvs, colors], axis=1).astype(np.float32)
-    indices = np.asarray(mesh.faces, dtype=np.uint32).reshape(-1, 3)
+    indices = faces.astype(np.uint32).reshape(-1, 3)
     matrix = np.eye(4, dtype=np.float32) if transform is None else np.asarray(transform, np.float32)
+    if matrix.shape != (4, 4) or not np.isfinite(matrix).all():
+        raise EffectError(f"{where}: node '{name}' has a transform that is not a finite 4x4 matrix")
     return MeshData(np.ascontiguousarray(vertices), np.ascontiguousarray(indices), matrix, material, name)
 
 
-def _material_from_trimesh(material) -> Material:
+def _material_from_trimesh(material, what: str = "texture") -> Material:
     import trimesh
+
+    from arfx.render.texture import image_to_rgba
 
     out = Material()
     if material is None:
@@ -107,10 +124,12 @@ def _material_from_trimesh(material) -> Material:
             factor = factor / 255.0
         if factor.size == 3:
             factor = np.append(factor, 1.0)
-        out.base_color = tuple(float(c) for c in factor[:4])
+        if factor.size >= 4:
+            factor = np.clip(np.nan_to_num(factor[:4], nan=1.0), 0.0, 1.0)
+            out.base_color = tuple(float(c) for c in factor)
     image = getattr(material, "baseColorTexture", None)
     if image is not None:
-        out.texture = np.ascontiguousarray(np.asarray(image.convert("RGBA"), dtype=np.uint8))
+        out.texture = image_to_rgba(image, what)
     for name, attr in (("metallic", "metallicFactor"), ("roughness", "roughnessFactor")):
         value = getattr(material, attr, None)
         if value is not None:
@@ -126,26 +145,311 @@ def _material_from_trimesh(material) -> Material:
     return out
 
 
+# Limits checked from the file's JSON before trimesh builds anything (see inspect_model).
+MAX_TRIANGLES = 500_000
+MAX_ASSET_BYTES = 256 * 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024 * 1024
+MAX_NODES = 10_000
+_GLB_MAGIC = b"glTF"
+_CHUNK_JSON = 0x4E4F534A
+_CHUNK_BIN = 0x004E4942
+_COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
+_TYPE_SIZES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the cheap check of a GLB/glTF file found (no geometry built)."""
+
+    meshes: int
+    triangles: int  # drawn triangles: each mesh counted once per node that places it
+    images: int
+
+
+class _Invalid(Exception):
+    """Internal: a structural problem in a glTF file (turned into EffectError with the path)."""
+
+
+def _is_int(value, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _items(tree: dict, key: str) -> list:
+    value = tree.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise _Invalid(f"'{key}' must be a list of objects")
+    return value
+
+
+def _index(item: dict, key: str, items: list, what: str, required: bool = False):
+    value = item.get(key)
+    if value is None:
+        if required:
+            raise _Invalid(f"{what} has no '{key}'")
+        return None
+    if not _is_int(value) or value >= len(items):
+        raise _Invalid(f"{what} refers to {key} {value!r}, which does not exist")
+    return value
+
+
+def _split_glb(data: bytes) -> tuple[bytes, bytes | None]:
+    if len(data) < 12:
+        raise _Invalid(f"it is not a GLB file ({len(data)} bytes; too short)")
+    magic, version, length = struct.unpack_from("<4sII", data, 0)
+    if magic != _GLB_MAGIC:
+        raise _Invalid("it is not a GLB file (it does not start with 'glTF')")
+    if version != 2:
+        raise _Invalid(f"glTF version {version} is not supported (only 2)")
+    if length > len(data):
+        raise _Invalid(f"the file is truncated (its header says {length} bytes, it has {len(data)})")
+    offset, chunks = 12, []
+    while offset < length:
+        if offset + 8 > length:
+            raise _Invalid("the file is truncated (a chunk header is cut off)")
+        size, kind = struct.unpack_from("<II", data, offset)
+        if offset + 8 + size > length:
+            raise _Invalid(f"the file is truncated (a chunk of {size} bytes runs past the end)")
+        chunks.append((kind, data[offset + 8:offset + 8 + size]))
+        offset += 8 + size + (-size % 4)
+    if not chunks or chunks[0][0] != _CHUNK_JSON:
+        raise _Invalid("the first chunk is not the JSON chunk")
+    binary = chunks[1][1] if len(chunks) > 1 and chunks[1][0] == _CHUNK_BIN else None
+    return chunks[0][1], binary
+
+
+def _inside(root: Path, uri: str) -> Path:
+    from urllib.parse import unquote
+
+    relative = unquote(uri)
+    if "\x00" in relative or Path(relative).is_absolute() or ":" in relative.split("/")[0]:
+        raise _Invalid(f"refers to '{uri}', which is not a file next to it")
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise _Invalid(f"refers to '{uri}', which lies outside its folder")
+    return target
+
+
+def _uri_bytes(root: Path, uri, what: str) -> bytes:
+    import base64
+    import binascii
+
+    if not isinstance(uri, str):
+        raise _Invalid(f"{what} has a uri that is not text")
+    if uri.startswith("data:"):
+        head, _, payload = uri.partition(",")
+        if not head.endswith(";base64"):
+            raise _Invalid(f"{what} has a data uri that is not base64")
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise _Invalid(f"{what} has a broken base64 data uri ({error})") from error
+    target = _inside(root, uri)
+    try:
+        if target.stat().st_size > MAX_ASSET_BYTES:
+            raise _Invalid(f"{what} file '{uri}' is larger than {MAX_ASSET_BYTES // 2**20} MiB")
+        return target.read_bytes()
+    except OSError as error:
+        raise _Invalid(f"{what} file '{uri}' cannot be read ({error.strerror or error})") from error
+
+
+def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSummary:
+    from arfx.render.texture import check_image
+
+    if not isinstance(tree, dict):
+        raise _Invalid("its JSON is not an object")
+    buffers = _items(tree, "buffers")
+    sizes = []
+    for i, buffer in enumerate(buffers):
+        length = buffer.get("byteLength")
+        if not _is_int(length):
+            raise _Invalid(f"buffer {i} has no valid byteLength")
+        if "uri" in buffer:
+            actual = len(_uri_bytes(root, buffer["uri"], f"buffer {i}"))
+        elif i == 0 and binary is not None:
+            actual = len(binary)
+        else:
+            raise _Invalid(f"buffer {i} has no data")
+        if actual < length:
+            raise _Invalid(f"buffer {i} is truncated ({actual} of {length} bytes)")
+        sizes.append(length)
+    views = _items(tree, "bufferViews")
+    for i, view in enumerate(views):
+        what = f"bufferView {i}"
+        buffer = _index(view, "buffer", buffers, what, required=True)
+        start, length = view.get("byteOffset", 0), view.get("byteLength")
+        stride = view.get("byteStride", 0)
+        if not (_is_int(start) and _is_int(length) and _is_int(stride)):
+            raise _Invalid(f"{what} has a bad byteOffset/byteLength/byteStride")
+        if start + length > sizes[buffer]:
+            raise _Invalid(f"{what} runs past the end of buffer {buffer}")
+    accessors = _items(tree, "accessors")
+    for i, accessor in enumerate(accessors):
+        what = f"accessor {i}"
+        count = accessor.get("count")
+        kind, component = accessor.get("type"), accessor.get("componentType")
+        if not _is_int(count) or component not in _COMPONENT_BYTES or kind not in _TYPE_SIZES:
+            raise _Invalid(f"{what} has a bad count, type or componentType")
+        if count > 3 * MAX_TRIANGLES:
+            raise _Invalid(f"{what} holds {count} elements; the limit is {3 * MAX_TRIANGLES}")
+        if "sparse" in accessor:
+            raise _Invalid(f"{what} is sparse, which arfx does not support")
+        view = _index(accessor, "bufferView", views, what)
+        if view is None:
+            raise _Invalid(f"{what} has no bufferView")
+        element = _COMPONENT_BYTES[component] * _TYPE_SIZES[kind]
+        start = accessor.get("byteOffset", 0)
+        stride = views[view].get("byteStride") or element
+        if not _is_int(start):
+            raise _Invalid(f"{what} has a bad byteOffset")
+        if count and start + stride * (count - 1) + element > views[view]["byteLength"]:
+            raise _Invalid(f"{what} claims {count} elements but its bufferView {view} is too short")
+
+    meshes = _items(tree, "meshes")
+    if not meshes:
+        raise _Invalid("it holds no meshes")
+    mesh_triangles = []
+    for i, mesh in enumerate(meshes):
+        primitives = mesh.get("primitives")
+        if not isinstance(primitives, list) or not all(isinstance(p, dict) for p in primitives):
+            raise _Invalid(f"mesh {i} has no list of primitives")
+        triangles = 0
+        for primitive in primitives:
+            attributes = primitive.get("attributes")
+            if not isinstance(attributes, dict):
+                raise _Invalid(f"a primitive of mesh {i} has no attributes")
+            for name in attributes:
+                _index(attributes, name, accessors, f"mesh {i} attribute {name}")
+            position = _index(attributes, "POSITION", accessors, f"mesh {i}", required=True)
+            indices = _index(primitive, "indices", accessors, f"mesh {i}")
+            count = accessors[indices if indices is not None else position]["count"]
+            mode = primitive.get("mode", 4)
+            if mode == 4:
+                triangles += count // 3
+            elif mode in (5, 6):
+                triangles += max(count - 2, 0)
+            elif mode not in (0, 1, 2, 3):
+                raise _Invalid(f"mesh {i} has an unknown primitive mode {mode!r}")
+        mesh_triangles.append(triangles)
+
+    nodes = _items(tree, "nodes")
+    if len(nodes) > MAX_NODES:
+        raise _Invalid(f"it has {len(nodes)} nodes; the limit is {MAX_NODES}")
+    parents: dict[int, int] = {}
+    placed = [0] * len(meshes)
+    for i, node in enumerate(nodes):
+        children = node.get("children", [])
+        if not isinstance(children, list):
+            raise _Invalid(f"node {i} has children that are not a list")
+        for child in children:
+            if not _is_int(child) or child >= len(nodes) or child == i or child in parents:
+                raise _Invalid(f"node {i} has a bad child {child!r} (glTF nodes form a tree)")
+            parents[child] = i
+        mesh = _index(node, "mesh", meshes, f"node {i}")
+        if mesh is not None:
+            placed[mesh] += 1
+    for start in parents:  # a cycle would make trimesh walk forever
+        seen, node = set(), start
+        while node in parents:
+            if node in seen:
+                raise _Invalid(f"node {start} is its own ancestor")
+            seen.add(node)
+            node = parents[node]
+    triangles = sum(t * max(n, 1) for t, n in zip(mesh_triangles, placed))
+    if triangles > MAX_TRIANGLES:
+        raise _Invalid(f"it has {triangles:,} triangles; the limit is {MAX_TRIANGLES:,} "
+                       "(decimate it in a 3D editor)")
+
+    images = _items(tree, "images")
+    for i, image in enumerate(images):
+        what = f"texture image {i} in {path}"
+        if "uri" in image:
+            blob = _uri_bytes(root, image["uri"], f"image {i}")
+        else:
+            view = _index(image, "bufferView", views, f"image {i}", required=True)
+            buffer_bytes = binary if "uri" not in buffers[views[view]["buffer"]] else None
+            if buffer_bytes is None:
+                blob = _uri_bytes(root, buffers[views[view]["buffer"]]["uri"], f"image {i}")
+            else:
+                blob = buffer_bytes
+            start = views[view].get("byteOffset", 0)
+            blob = blob[start:start + views[view]["byteLength"]]
+        check_image(blob, what)
+    return ModelSummary(len(meshes), triangles, len(images))
+
+
+def _read_model(path: Path) -> tuple[bytes, bool]:
+    """(file bytes, is_binary) after the size check; EffectError when unreadable."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_ASSET_BYTES:
+            raise EffectError(f"3D asset {path} is {size / 2**20:.0f} MiB; the limit is "
+                              f"{MAX_ASSET_BYTES // 2**20} MiB")
+        data = path.read_bytes()
+    except OSError as error:
+        raise EffectError(f"cannot read 3D asset {path}: {error.strerror or error}") from error
+    return data, path.suffix.lower() != ".gltf"
+
+
+def inspect_model(path: str | Path, data: bytes | None = None) -> ModelSummary:
+    """Check a GLB/glTF file from its header and JSON only, before any geometry is built.
+
+    Refuses (EffectError naming the file and the problem) a file that is not GLB/glTF, is
+    truncated, holds no meshes, has more than MAX_TRIANGLES triangles, has references that
+    point outside its buffers or outside its folder, or a texture that is not an image or is
+    over the texture size limit (arfx.render.texture).
+    """
+    path = Path(path)
+    binary_format = path.suffix.lower() != ".gltf"
+    if data is None:
+        data, binary_format = _read_model(path)
+    try:
+        if binary_format:
+            text, binary = _split_glb(data)
+        else:
+            text, binary = data, None
+        if len(text) > MAX_JSON_BYTES:
+            raise _Invalid(f"its JSON is larger than {MAX_JSON_BYTES // 2**20} MiB")
+        try:
+            tree = json.loads(bytes(text).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise _Invalid(f"its JSON cannot be read ({error})") from error
+        return _check_tree(tree, binary, path.parent, path)
+    except _Invalid as error:
+        raise EffectError(f"cannot use 3D asset {path}: {error}") from error
+
+
 def load_glb(path: str | Path) -> list[MeshData]:
-    """Every mesh node of a GLB/glTF file with its world transform (scene graph flattened)."""
+    """Every mesh node of a GLB/glTF file with its world transform (scene graph flattened).
+
+    The file is checked first (inspect_model); anything trimesh still fails on becomes an
+    EffectError naming the file.
+    """
     import trimesh
 
     path = Path(path)
+    data, binary_format = _read_model(path)
+    summary = inspect_model(path, data)
     try:
-        scene = trimesh.load(str(path), force="scene")
-    except Exception as error:  # trimesh raises many types for a malformed file
-        raise EffectError(f"cannot read 3D asset {path}: {error}") from error
-    meshes = []
-    for node in scene.graph.nodes_geometry:
-        transform, geometry_name = scene.graph[node]
-        geometry = scene.geometry.get(geometry_name)
-        if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
-            continue
-        meshes.append(mesh_from_trimesh(geometry, transform, name=str(node)))
+        if binary_format:
+            scene = trimesh.load(io.BytesIO(data), file_type="glb", force="scene")
+        else:
+            resolver = trimesh.resolvers.FilePathResolver(str(path))
+            scene = trimesh.load(io.BytesIO(data), file_type="gltf", force="scene", resolver=resolver)
+        meshes = []
+        for node in scene.graph.nodes_geometry:
+            transform, geometry_name = scene.graph[node]
+            geometry = scene.geometry.get(geometry_name)
+            if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
+                continue
+            meshes.append(mesh_from_trimesh(geometry, transform, name=str(node), source=path))
+    except EffectError:
+        raise
+    except Exception as error:  # trimesh/numpy raise many types for malformed content
+        raise EffectError(f"cannot read 3D asset {path}: {type(error).__name__}: {error}") from error
     if not meshes:
         raise EffectError(f"3D asset {path} holds no triangle meshes")
-    log.debug("loaded %s: %d meshes, %d triangles", path.name, len(meshes),
-              sum(len(m.indices) for m in meshes))
+    log.debug("loaded %s: %d meshes, %d triangles (%d in its JSON)", path.name, len(meshes),
+              sum(len(m.indices) for m in meshes), summary.triangles)
     return meshes
 
 
