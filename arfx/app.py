@@ -223,11 +223,13 @@ class LiveApp:
         frames = 0
         end_reason = "quit"
         try:
-            first = feed.slot.take(timeout=max(opts.camera_timeout, 5.0))
+            # A file's first frame may take a while to decode; a camera gets its own timeout.
+            first = feed.slot.take(timeout=opts.camera_timeout if source.live
+                                   else max(opts.camera_timeout, 5.0))
             if first is None:
                 if feed.error is not None:
                     raise feed.error
-                raise InputError(f"{source.name}: delivered no frames")
+                raise InputError(f"{source.name}: opened but delivered no frames")
             frame_size = (first.rgb.shape[1], first.rgb.shape[0])
             scale = min(1.0, MAX_WINDOW[0] / frame_size[0], MAX_WINDOW[1] / frame_size[1])
             window = create_window(max(64, int(frame_size[0] * scale)), max(64, int(frame_size[1] * scale)),
@@ -315,13 +317,12 @@ class LiveApp:
                     if key not in combined:
                         combined[key] = _Combined(effect, overlay) if effect is not None else overlay
                     effect = combined[key]
-                landmarks = [f.landmarks for f in faces]
                 box = window.framebuffer_size()
                 viewport = _fit(frame_size, box)
                 screen = window.ctx.screen
                 need_pixels = self.recorder is not None or "_shot" in self._actions
                 if need_pixels:
-                    out = renderer.render(frame.rgb, geometries, effect, mirror=mirror, landmarks=landmarks)
+                    out = renderer.render(frame.rgb, geometries, effect, mirror=mirror)
                     screen.use()
                     screen.viewport = (0, 0, *box)
                     screen.clear(0.0, 0.0, 0.0, 1.0)
@@ -338,7 +339,7 @@ class LiveApp:
                     screen.viewport = (0, 0, *box)
                     screen.clear(0.0, 0.0, 0.0, 1.0)
                     renderer.draw(frame.rgb, geometries, effect, screen, viewport=viewport,
-                                  mirror=mirror, landmarks=landmarks)
+                                  mirror=mirror)
                 t3 = time.perf_counter()
                 window.swap()
                 self.times.add("track", t1 - t0)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-_PACKAGES = ("numpy", "onnxruntime", "onnxruntime-gpu", "opencv-python-headless", "opencv-python",
-             "moderngl", "glfw", "pyrr", "trimesh", "av")
-_ESSENTIAL_PACKAGES = ("numpy", "moderngl", "pyrr", "trimesh", "av")
+# Each entry: the distributions that can provide one requirement (any one will do).
+_REQUIREMENTS = (("numpy",), ("onnxruntime", "onnxruntime-gpu"),
+                 ("opencv-python-headless", "opencv-python"), ("moderngl",), ("glfw",),
+                 ("pyrr",), ("trimesh",), ("av",), ("scikit-image",))
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,16 @@ class Check:
 
 def _check_packages() -> list[Check]:
     checks = []
-    for name in _PACKAGES:
-        try:
-            version = importlib.metadata.version(name)
-            checks.append(Check(name, True, version, essential=False))
-        except importlib.metadata.PackageNotFoundError:
-            checks.append(Check(name, False, "not installed", essential=name in _ESSENTIAL_PACKAGES))
+    for choices in _REQUIREMENTS:
+        found = []
+        for name in choices:
+            try:
+                found.append(f"{name} {importlib.metadata.version(name)}")
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        label = " or ".join(choices)
+        checks.append(Check(label, bool(found), ", ".join(found) if found
+                            else f"not installed; pip install {choices[0]}"))
     return checks
 
 
@@ -61,20 +66,12 @@ def _check_window() -> Check:
         return Check("window (glfw)", False, "no display; the live window needs one "
                      "(offline rendering works without)", essential=False)
     try:
-        import glfw
-        if not glfw.init():
-            return Check("window (glfw)", False, "glfw.init() failed", essential=False)
-        glfw.window_hint(glfw.VISIBLE, glfw.FALSE)
-        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
-        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
-        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
-        window = glfw.create_window(64, 64, "arfx doctor", None, None)
-        ok = bool(window)
-        if window:
-            glfw.destroy_window(window)
-        glfw.terminate()
-        return Check("window (glfw)", ok, "can open an OpenGL 3.3 window" if ok else "cannot open a window",
-                     essential=False)
+        from arfx.render.context import create_window
+
+        window = create_window(64, 64, "arfx doctor", visible=False)
+        renderer = window.ctx.info["GL_RENDERER"]
+        window.close()
+        return Check("window (glfw)", True, f"can open an OpenGL 3.3 window ({renderer})", essential=False)
     except Exception as error:
         return Check("window (glfw)", False, str(error), essential=False)
 

@@ -138,8 +138,7 @@ class FramePipeline:
         """The rendered frame and how many faces were drawn (`analysed`: from analyse(), if done)."""
         faces, geometries = analysed if analysed is not None else self.analyse(frame)
         t0 = time.perf_counter()
-        out = self.renderer.render(frame.rgb, geometries, self.effect, mirror=self.options.mirror,
-                                   landmarks=[f.landmarks for f in faces])
+        out = self.renderer.render(frame.rgb, geometries, self.effect, mirror=self.options.mirror)
         self.times.add("render", time.perf_counter() - t0)
         return out, len(geometries)
 

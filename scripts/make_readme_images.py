@@ -57,7 +57,7 @@ def main() -> int:
     renderer = Renderer(ctx, width, height, camera, samples=4)
     registry = EffectRegistry(include_user=False)
     for name in EFFECTS:
-        image = renderer.render(rgb, [geometry], registry.load(name), landmarks=[faces[0].landmarks])
+        image = renderer.render(rgb, [geometry], registry.load(name))
         picture = Image.fromarray(image).crop(box).resize((args.size, args.size), Image.LANCZOS)
         path = out / f"{name}.png"
         picture.save(path, optimize=True)

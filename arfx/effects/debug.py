@@ -85,7 +85,7 @@ class MeshPass:
 
 @dataclass(eq=False)
 class LandmarksEffect:
-    """Each landmark as a round dot: the tracker's pixels when given, else the projected mesh."""
+    """Each landmark as a round dot: the tracker's pixels (irises too), else the projected mesh."""
 
     name: str = "landmarks"
     color: tuple = (0.1, 1.0, 0.3, 1.0)
@@ -115,9 +115,7 @@ class LandmarksPass:
         program["u_point_size"] = float(self.effect.point_size)
         program["u_depth_bias"] = 0.0
         frame.set_state(depth_test=False, depth_write=False, blend="alpha")
-        pixels = None
-        if frame.landmarks is not None and index < len(frame.landmarks):
-            pixels = frame.landmarks[index]
+        pixels = face.landmarks
         if pixels is None:
             program["u_matrix"].write(gl_matrix(frame.projection))
             self.mesh_vao.render(moderngl.POINTS, vertices=self.renderer.face_vertex_count)

@@ -51,6 +51,7 @@ class FaceGeometry:
     pose: np.ndarray
     mesh: np.ndarray
     face_id: int = 0
+    landmarks: np.ndarray | None = field(default=None, repr=False)  # the screen input, pixels
     canonical: CanonicalFace | None = field(default=None, repr=False)
 
     def _canonical(self) -> CanonicalFace:
@@ -129,7 +130,8 @@ class GeometryPipeline:
         the landmark model's relative depth in the same pixel units as x (MediaPipe's
         normalized z times the frame width; smaller is nearer). Only the first 468 are used.
         """
-        lm = np.asarray(landmarks, dtype=np.float64)
+        screen = np.asarray(landmarks, dtype=np.float32)
+        lm = screen.astype(np.float64)
         if lm.ndim != 2 or lm.shape[0] < NUM_VERTICES or lm.shape[1] < 3:
             log.debug("face %d: landmarks of shape %s, need [>=468, 3]", face_id, lm.shape)
             return None
@@ -153,7 +155,7 @@ class GeometryPipeline:
             log.debug("face %d: geometry not in front of the camera; skipped", face_id)
             return None
         return FaceGeometry(pose=pose.astype(np.float32), mesh=mesh.astype(np.float32),
-                            face_id=int(face_id), canonical=self.canonical)
+                            face_id=int(face_id), landmarks=screen, canonical=self.canonical)
 
     def estimate_faces(self, faces: Iterable[_HasLandmarks], width: int,
                        height: int) -> list[FaceGeometry]:

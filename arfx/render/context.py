@@ -63,27 +63,57 @@ class Window:
             glfw.terminate()
 
 
+class _GlfwLoader:
+    """Resolves GL functions through glfw, for whichever context (EGL or GLX) glfw made."""
+
+    def load_opengl_function(self, name: str) -> int:
+        import ctypes
+
+        import glfw
+
+        address = glfw.get_proc_address(name)
+        return ctypes.cast(address, ctypes.c_void_p).value or 0 if address else 0
+
+    def release(self) -> None:
+        pass
+
+
 def create_window(width: int, height: int, title: str = "arfx", visible: bool = True,
                   vsync: bool = True) -> Window:
-    """Open a window with an OpenGL 3.3 core context (needs a display; Xvfb works)."""
+    """Open a window with an OpenGL 3.3 core context (needs a display; Xvfb works).
+
+    The context is made through EGL where possible: Mesa refuses to make a GLX context
+    current in a process that already holds an EGL one (X error BadAccess), and offline
+    rendering (`arfx demo` before its window, tests) uses EGL.
+    """
     import glfw
 
     if not glfw.init():
         raise RenderError("cannot initialise glfw: no display? The live window needs one "
                           "(use `arfx render` for offline work)")
-    glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
-    glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
-    glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
-    glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, glfw.TRUE)
-    glfw.window_hint(glfw.VISIBLE, glfw.TRUE if visible else glfw.FALSE)
-    handle = glfw.create_window(int(width), int(height), title, None, None)
+    handle = None
+    for api in (glfw.EGL_CONTEXT_API, glfw.NATIVE_CONTEXT_API):
+        glfw.default_window_hints()
+        glfw.window_hint(glfw.CONTEXT_CREATION_API, api)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+        glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, glfw.TRUE)
+        glfw.window_hint(glfw.VISIBLE, glfw.TRUE if visible else glfw.FALSE)
+        handle = glfw.create_window(int(width), int(height), title, None, None)
+        if handle:
+            log.debug("window context through %s", "EGL" if api == glfw.EGL_CONTEXT_API else "GLX/native")
+            break
     if not handle:
         glfw.terminate()
         raise RenderError(f"cannot open a {width}x{height} OpenGL 3.3 window; {APT_FIX}")
     glfw.make_context_current(handle)
     glfw.swap_interval(1 if vsync else 0)
     try:
-        ctx = moderngl.create_context(require=GL_REQUIRE)
+        moderngl.init_context(_GlfwLoader())
+        ctx = moderngl.get_context()
+        if ctx.version_code < GL_REQUIRE:
+            raise RenderError(f"OpenGL {ctx.version_code / 100:.1f} is too old; arfx needs 3.3")
     except Exception as error:
         glfw.destroy_window(handle)
         glfw.terminate()

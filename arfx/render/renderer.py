@@ -49,7 +49,6 @@ class FrameState:
     width: int
     height: int
     mirrored_winding: bool
-    landmarks: Sequence[np.ndarray] | None = None  # per face, pixels, as the tracker gave them
 
     def set_state(self, depth_test: bool = True, depth_write: bool = True, blend: str | None = None,
                   cull: bool = False) -> None:
@@ -215,15 +214,15 @@ class Renderer:
 
     # -- drawing -----------------------------------------------------------------------------
 
-    def render(self, rgb: np.ndarray, geometries: Sequence, effect=None, mirror: bool = False,
-               landmarks: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    def render(self, rgb: np.ndarray, geometries: Sequence, effect=None, mirror: bool = False
+               ) -> np.ndarray:
         """Render one frame offscreen; returns a new uint8 [H, W, 3] image (mirrored if asked)."""
         rgb = _check_frame(rgb)
         self.resize(rgb.shape[1], rgb.shape[0])
         target = self._target
         # Drawn upside down so that GL's bottom-up rows read back as a top-first image.
         self._draw(rgb, geometries, effect, target.fbo, (0, 0, self.width, self.height),
-                   flip=(-1.0 if mirror else 1.0, -1.0), landmarks=landmarks)
+                   flip=(-1.0 if mirror else 1.0, -1.0))
         source = target.fbo
         if target.resolve is not None:
             self.ctx.copy_framebuffer(target.resolve, target.fbo)
@@ -233,17 +232,16 @@ class Renderer:
         return cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB)
 
     def draw(self, rgb: np.ndarray, geometries: Sequence, effect, framebuffer: moderngl.Framebuffer,
-             viewport: tuple[int, int, int, int] | None = None, mirror: bool = False,
-             landmarks: Sequence[np.ndarray] | None = None) -> None:
+             viewport: tuple[int, int, int, int] | None = None, mirror: bool = False) -> None:
         """Render one frame into `framebuffer` (e.g. a window's) at `viewport` (x, y, w, h)."""
         rgb = _check_frame(rgb)
         self.resize(rgb.shape[1], rgb.shape[0])
         if viewport is None:
             viewport = (0, 0, *framebuffer.size)
         self._draw(rgb, geometries, effect, framebuffer, viewport,
-                   flip=(-1.0 if mirror else 1.0, 1.0), landmarks=landmarks)
+                   flip=(-1.0 if mirror else 1.0, 1.0))
 
-    def _draw(self, rgb, geometries, effect, target, viewport, flip, landmarks) -> None:
+    def _draw(self, rgb, geometries, effect, target, viewport, flip) -> None:
         ctx = self.ctx
         target.viewport = tuple(int(v) for v in viewport)
         target.depth_mask = True
@@ -270,8 +268,7 @@ class Renderer:
         frame = FrameState(
             ctx=ctx, renderer=self, target=target, projection=projection,
             pixel_to_clip=flip_matrix @ _pixel_to_ndc(self.width, self.height),
-            width=self.width, height=self.height, mirrored_winding=flip[0] * flip[1] < 0,
-            landmarks=landmarks)
+            width=self.width, height=self.height, mirrored_winding=flip[0] * flip[1] < 0)
 
         # Every face's occluder first, so no face's effect can draw over another face.
         frame.set_state(depth_test=True, depth_write=True)

@@ -63,8 +63,7 @@ def render_image(rgb: np.ndarray, effect, *, effects_dirs: Sequence[str | os.Pat
     try:
         renderer = Renderer(ctx, width, height, camera)
         try:
-            image = renderer.render(rgb, geometries, effect, mirror=mirror,
-                                    landmarks=[f.landmarks for f in kept])
+            image = renderer.render(rgb, geometries, effect, mirror=mirror)
         finally:
             renderer.release()
     finally:
