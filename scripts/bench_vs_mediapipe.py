@@ -24,6 +24,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from arfx.tracking import FaceTracker  # noqa: E402
+from arfx.tracking.detector import FaceDetector  # noqa: E402
+from arfx.tracking.landmarks import LandmarkModel  # noqa: E402
+from arfx.tracking.roi import roi_from_detection, roi_from_landmarks  # noqa: E402
 
 MEDIAPIPE = "mediapipe==0.10.21"
 # mediapipe's own requirements pull in jax and more; FaceMesh needs only these.
@@ -97,6 +100,37 @@ def time_arfx(frames: np.ndarray, faces: int, repeats: int) -> tuple[list[float]
     return best, counts
 
 
+def stage_breakdown(frames: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median ms of each stage of arfx's per-frame path on frames with a face.
+
+    Reaches into the detector and landmark model to time their parts separately.
+    """
+    detector, landmarks = FaceDetector("short"), LandmarkModel()
+    stages = ("letterbox", "detector model", "decode + NMS", "crop 192", "landmark model",
+              "to image + next ROI")
+    times: dict[str, list[float]] = {name: [] for name in stages}
+
+    def timed(name, fn, *args):
+        t0 = time.perf_counter()
+        value = fn(*args)
+        times[name].append((time.perf_counter() - t0) * 1000)
+        return value
+
+    for _ in range(repeats):
+        for frame in frames:
+            mapping = timed("letterbox", detector._letterbox, frame)
+            outputs = timed("detector model", detector._model, detector._input)
+            found = timed("decode + NMS", detector.decode, outputs, *mapping)
+            if not found:
+                continue
+            roi = roi_from_detection(found[0])
+            x = timed("crop 192", landmarks.crop, frame, roi)
+            out = timed("landmark model", landmarks._model, x)
+            timed("to image + next ROI", lambda: roi_from_landmarks(
+                roi.to_image(out["conv2d_21"].reshape(-1, 3), 192)))
+    return {name: statistics.median(v) for name, v in times.items() if v}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", default="../shared/media", type=Path)
@@ -128,6 +162,10 @@ def main() -> int:
         a, m = statistics.median(ours), statistics.median(theirs["ms"])
         print(f"{faces:13d} {a:8.3f} {m:12.3f} {a / m:6.2f} {sum(counts):10d} "
               f"{sum(theirs['faces']):8d}")
+    with_face = frames[82:211] if len(frames) > 211 else frames
+    print(f"arfx stages, median ms over {len(with_face)} frames with a face:")
+    for name, ms in stage_breakdown(with_face, args.repeats).items():
+        print(f"  {name:20} {ms:6.3f}")
     return 0
 
 

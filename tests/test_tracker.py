@@ -182,3 +182,5 @@ def test_weighted_nms_merges_overlaps():
     box, _, score = merged[0]
     assert score == pytest.approx(0.9)
     assert box[0] == pytest.approx(0.05 * 0.6 / 1.5)
+    assert merged[1][2] == pytest.approx(0.7) and merged[1][0][0] == pytest.approx(3)
+    assert weighted_nms(boxes[:0], kps[:0], scores[:0]) == []

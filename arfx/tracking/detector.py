@@ -52,15 +52,14 @@ def make_anchors(config: DetectorConfig) -> np.ndarray:
     return np.concatenate(parts, axis=0)
 
 
-def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of box [4] (xmin, ymin, xmax, ymax) against boxes [N, 4]."""
-    ix = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
-    iy = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
-    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+def _pairwise_iou(boxes: np.ndarray) -> np.ndarray:
+    """IoU [N, N] between boxes [N, 4] (xmin, ymin, xmax, ymax)."""
+    lo = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    hi = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(axis=2)
+    areas = (boxes[:, 2:] - boxes[:, :2]).prod(axis=1)
+    union = areas[:, None] + areas[None, :] - inter
+    return inter / np.maximum(union, 1e-12)
 
 
 def weighted_nms(corners: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
@@ -70,22 +69,27 @@ def weighted_nms(corners: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
     Boxes overlapping the best remaining box by more than `threshold` IoU are merged into
     it: the result's box and keypoints are their score-weighted mean, its score the best.
     """
+    n = len(scores)
+    if n == 0:
+        return []
     order = np.argsort(-scores, kind="stable")
-    corners, keypoints, scores = corners[order], keypoints[order], scores[order]
-    remaining = np.arange(len(scores))
-    results = []
-    while remaining.size:
-        ious = _iou_one_to_many(corners[remaining[0]], corners[remaining])
-        in_group = ious > threshold
-        in_group[0] = True  # a degenerate box still stands for itself
-        group = remaining[in_group]
-        weights = scores[group]
-        total = weights.sum()
-        box = (corners[group] * weights[:, None]).sum(axis=0) / total
-        kps = (keypoints[group] * weights[:, None, None]).sum(axis=0) / total
-        results.append((box, kps, float(scores[remaining[0]])))
-        remaining = remaining[~in_group]
-    return results
+    corners, scores = corners[order], scores[order]
+    keypoints = keypoints[order].reshape(n, -1)
+    overlaps = _pairwise_iou(corners) > threshold
+    np.fill_diagonal(overlaps, True)  # a degenerate box still stands for itself
+    remaining = np.ones(n, dtype=bool)
+    groups, best = [], []
+    for i in range(n):  # boxes in score order; each unclaimed one leads a group
+        if remaining[i]:
+            members = overlaps[i] & remaining
+            remaining &= ~members
+            groups.append(members)
+            best.append(float(scores[i]))
+    weights = np.array(groups) * scores  # [groups, N]
+    totals = weights.sum(axis=1, keepdims=True)
+    boxes = weights @ corners / totals
+    points = (weights @ keypoints / totals).reshape(len(groups), -1, 2)
+    return list(zip(boxes, points, best))
 
 
 class FaceDetector:
@@ -132,8 +136,12 @@ class FaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in `rgb` (HxWx3 uint8), best first."""
-        s, ox, oy = self._letterbox(rgb)
-        outputs = self._model(self._input)
+        mapping = self._letterbox(rgb)
+        return self.decode(self._model(self._input), *mapping)
+
+    def decode(self, outputs: dict[str, np.ndarray], s: float, ox: float,
+               oy: float) -> list[Detection]:
+        """Detections from the model's outputs; frame pixel = tensor pixel * s - (ox, oy)."""
         logits = outputs[self._logits_name].reshape(-1)
         keep = np.flatnonzero(logits >= self._min_logit)
         if keep.size == 0:
