@@ -109,7 +109,9 @@ def _describe(value) -> str:
     if isinstance(value, str):
         return repr(value[:40])
     if isinstance(value, list):
-        return f"{len(value)} value(s)"
+        if len(value) <= 4 and all(isinstance(v, (int, float, bool)) for v in value):
+            return "[" + ", ".join(_describe(v).split(" (")[0] for v in value) + "]"
+        return f"a list of {len(value)} values"
     if isinstance(value, dict):
         return "a table"
     return repr(value)

@@ -257,52 +257,12 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
 
     if not isinstance(tree, dict):
         raise _Invalid("its JSON is not an object")
-    buffers = _items(tree, "buffers")
-    sizes = []
-    for i, buffer in enumerate(buffers):
-        length = buffer.get("byteLength")
-        if not _is_int(length):
-            raise _Invalid(f"buffer {i} has no valid byteLength")
-        if "uri" in buffer:
-            actual = len(_uri_bytes(root, buffer["uri"], f"buffer {i}"))
-        elif i == 0 and binary is not None:
-            actual = len(binary)
-        else:
-            raise _Invalid(f"buffer {i} has no data")
-        if actual < length:
-            raise _Invalid(f"buffer {i} is truncated ({actual} of {length} bytes)")
-        sizes.append(length)
-    views = _items(tree, "bufferViews")
-    for i, view in enumerate(views):
-        what = f"bufferView {i}"
-        buffer = _index(view, "buffer", buffers, what, required=True)
-        start, length = view.get("byteOffset", 0), view.get("byteLength")
-        stride = view.get("byteStride", 0)
-        if not (_is_int(start) and _is_int(length) and _is_int(stride)):
-            raise _Invalid(f"{what} has a bad byteOffset/byteLength/byteStride")
-        if start + length > sizes[buffer]:
-            raise _Invalid(f"{what} runs past the end of buffer {buffer}")
     accessors = _items(tree, "accessors")
     for i, accessor in enumerate(accessors):
-        what = f"accessor {i}"
         count = accessor.get("count")
         kind, component = accessor.get("type"), accessor.get("componentType")
         if not _is_int(count) or component not in _COMPONENT_BYTES or kind not in _TYPE_SIZES:
-            raise _Invalid(f"{what} has a bad count, type or componentType")
-        if count > 3 * MAX_TRIANGLES:
-            raise _Invalid(f"{what} holds {count} elements; the limit is {3 * MAX_TRIANGLES}")
-        if "sparse" in accessor:
-            raise _Invalid(f"{what} is sparse, which arfx does not support")
-        view = _index(accessor, "bufferView", views, what)
-        if view is None:
-            raise _Invalid(f"{what} has no bufferView")
-        element = _COMPONENT_BYTES[component] * _TYPE_SIZES[kind]
-        start = accessor.get("byteOffset", 0)
-        stride = views[view].get("byteStride") or element
-        if not _is_int(start):
-            raise _Invalid(f"{what} has a bad byteOffset")
-        if count and start + stride * (count - 1) + element > views[view]["byteLength"]:
-            raise _Invalid(f"{what} claims {count} elements but its bufferView {view} is too short")
+            raise _Invalid(f"accessor {i} has a bad count, type or componentType")
 
     meshes = _items(tree, "meshes")
     if not meshes:
@@ -358,6 +318,51 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
     if triangles > MAX_TRIANGLES:
         raise _Invalid(f"it has {triangles:,} triangles; the limit is {MAX_TRIANGLES:,} "
                        "(decimate it in a 3D editor)")
+
+    # Only now, with the triangle count known to be acceptable, are buffers read and checked.
+    buffers = _items(tree, "buffers")
+    sizes = []
+    for i, buffer in enumerate(buffers):
+        length = buffer.get("byteLength")
+        if not _is_int(length):
+            raise _Invalid(f"buffer {i} has no valid byteLength")
+        if "uri" in buffer:
+            actual = len(_uri_bytes(root, buffer["uri"], f"buffer {i}"))
+        elif i == 0 and binary is not None:
+            actual = len(binary)
+        else:
+            raise _Invalid(f"buffer {i} has no data")
+        if actual < length:
+            raise _Invalid(f"buffer {i} is truncated ({actual} of {length} bytes)")
+        sizes.append(length)
+    views = _items(tree, "bufferViews")
+    for i, view in enumerate(views):
+        what = f"bufferView {i}"
+        buffer = _index(view, "buffer", buffers, what, required=True)
+        start, length = view.get("byteOffset", 0), view.get("byteLength")
+        stride = view.get("byteStride", 0)
+        if not (_is_int(start) and _is_int(length) and _is_int(stride)):
+            raise _Invalid(f"{what} has a bad byteOffset/byteLength/byteStride")
+        if start + length > sizes[buffer]:
+            raise _Invalid(f"{what} runs past the end of buffer {buffer}")
+    for i, accessor in enumerate(accessors):
+        what = f"accessor {i}"
+        count = accessor["count"]
+        kind, component = accessor["type"], accessor["componentType"]
+        if count > 3 * MAX_TRIANGLES:
+            raise _Invalid(f"{what} holds {count} elements; the limit is {3 * MAX_TRIANGLES}")
+        if "sparse" in accessor:
+            raise _Invalid(f"{what} is sparse, which arfx does not support")
+        view = _index(accessor, "bufferView", views, what)
+        if view is None:
+            raise _Invalid(f"{what} has no bufferView")
+        element = _COMPONENT_BYTES[component] * _TYPE_SIZES[kind]
+        start = accessor.get("byteOffset", 0)
+        stride = views[view].get("byteStride") or element
+        if not _is_int(start):
+            raise _Invalid(f"{what} has a bad byteOffset")
+        if count and start + stride * (count - 1) + element > views[view]["byteLength"]:
+            raise _Invalid(f"{what} claims {count} elements but its bufferView {view} is too short")
 
     images = _items(tree, "images")
     for i, image in enumerate(images):

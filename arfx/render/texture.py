@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -51,8 +52,11 @@ def check_image(source: bytes | Path, what: str, formats=TEXTURE_FORMATS) -> tup
         from PIL import Image
 
         if isinstance(error, Image.DecompressionBombError):
-            raise EffectError(f"{what} is too large ({_reason(error)}); the limit is "
-                              f"{MAX_TEXTURE_SIDE} pixels a side: scale it down") from error
+            # Pillow refuses past its own (larger) limit before arfx sees the size.
+            found = re.search(r"\((\d+) pixels\)", str(error))
+            size = f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
+            raise EffectError(f"{what} has {size}; the limit is {MAX_TEXTURE_SIDE} pixels a side "
+                              f"({MAX_TEXTURE_PIXELS // (1024 * 1024)} MP): scale it down") from error
         raise EffectError(f"{what} is not a {'/'.join(formats)} image ({_reason(error)})") from error
     finally:
         if image is not None:

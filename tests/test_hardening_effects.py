@@ -1,0 +1,401 @@
+"""Hardening of effects and assets: bad manifests, escaping paths, faulty GLBs and textures.
+
+Every case goes through the CLI the way a user meets it: `arfx list` marks the effect BROKEN
+with the reason (and still lists the good ones, exit 0); `arfx render` of that effect exits 2
+with a one-line message and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arfx import cli
+from arfx.effects.facepaint import FacePaintEffect, load_texture
+from arfx.effects.object3d import Object3DEffect
+from arfx.effects.registry import EffectRegistry, parse_manifest
+from arfx.errors import EffectError
+from arfx.render.gltf import MAX_TRIANGLES, inspect_model, load_glb
+from arfx.render.texture import MAX_TEXTURE_SIDE
+
+ROOT = Path(__file__).resolve().parent.parent
+GLASSES_GLB = ROOT / "assets" / "effects" / "glasses" / "glasses.glb"
+PAINT_PNG = ROOT / "assets" / "effects" / "facepaint" / "paint.png"
+
+
+# ---------------------------------------------------------------------------- file builders
+
+def png_bytes(width: int, height: int, rows: int = 0, color_type: int = 6) -> bytes:
+    """A PNG whose header says width x height; only `rows` rows of pixel data (cheap bombs)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    channels = {0: 1, 2: 3, 6: 4}[color_type]
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\0" + bytes(width * channels) for _ in range(rows)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def glb_bytes(tree: dict, binary: bytes = b"") -> bytes:
+    """Pack a glTF JSON tree and a binary buffer into a GLB container."""
+    text = json.dumps(tree).encode()
+    text += b" " * (-len(text) % 4)
+    binary += b"\0" * (-len(binary) % 4)
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text
+    if binary:
+        body += struct.pack("<II", len(binary), 0x004E4942) + binary
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+
+
+def triangle_glb(index_count: int = 3, real_indices: bool = True, image: bytes | None = None) -> bytes:
+    """One triangle mesh (3 vertices, `index_count` indices), optionally with a base colour image.
+
+    With real_indices=False the JSON claims `index_count` indices but the buffer holds only 3:
+    a huge claimed mesh costs a few bytes.
+    """
+    positions = np.array([[0, 0, 9], [1, 0, 9], [0, 1, 9]], np.float32).tobytes()
+    uvs = np.array([[0, 0], [1, 0], [0, 1]], np.float32).tobytes()
+    indices = np.zeros(index_count if real_indices else 3, np.uint32)
+    indices[:3] = (0, 1, 2)
+    binary = positions + uvs + indices.tobytes()
+    views = [{"buffer": 0, "byteOffset": 0, "byteLength": 36},
+             {"buffer": 0, "byteOffset": 36, "byteLength": 24},
+             {"buffer": 0, "byteOffset": 60, "byteLength": indices.nbytes}]
+    primitive = {"attributes": {"POSITION": 0, "TEXCOORD_0": 1}, "indices": 2, "mode": 4}
+    tree = {
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0}], "meshes": [{"primitives": [primitive]}],
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
+             "min": [0, 0, 9], "max": [1, 1, 9]},
+            {"bufferView": 1, "componentType": 5126, "count": 3, "type": "VEC2"},
+            {"bufferView": 2, "componentType": 5125, "count": index_count, "type": "SCALAR"},
+        ],
+        "bufferViews": views,
+    }
+    if image is not None:
+        views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(image)})
+        binary += image
+        tree["images"] = [{"bufferView": 3, "mimeType": "image/png"}]
+        tree["textures"] = [{"source": 0}]
+        tree["materials"] = [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}]
+        primitive["material"] = 0
+    tree["buffers"] = [{"byteLength": len(binary)}]
+    return glb_bytes(tree, binary)
+
+
+def small_png() -> bytes:
+    from PIL import Image
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", (16, 16), (255, 0, 0, 255)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------- CLI helpers
+
+@pytest.fixture
+def no_user_effects(tmp_path, monkeypatch):
+    folder = tmp_path / "user-effects"
+    folder.mkdir()
+    monkeypatch.setenv("ARFX_EFFECTS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def drop(tmp_path, no_user_effects):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def input_image(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "in.png"
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(path)
+    return path
+
+
+def effect_folder(drop: Path, name: str, manifest: str, files: dict | None = None) -> Path:
+    folder = drop / name
+    folder.mkdir()
+    (folder / "effect.toml").write_text(manifest)
+    for file_name, data in (files or {}).items():
+        (folder / file_name).write_bytes(data)
+    return folder
+
+
+def list_lines(capsys, *args) -> dict[str, str]:
+    """`arfx list` -> {name: line}; exit 0 asserted. (The last entry of a name wins.)"""
+    assert cli.main(["list", *args]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    lines = {}
+    for line in captured.out.splitlines()[1:]:
+        if line.split():
+            lines.setdefault(line.split()[0], [])
+            lines[line.split()[0]].append(line)
+    return lines
+
+
+def render_error(capsys, effect: str, drop: Path, input_image: Path) -> str:
+    """`arfx render EFFECT` must fail: exit 2, one line on stderr, no output file."""
+    output = input_image.parent / f"out-{effect}.png"
+    code = cli.main(["render", effect, "-i", str(input_image), "-o", str(output),
+                     "--effects-dir", str(drop)])
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    assert "Traceback" not in captured.err
+    message = captured.err.strip()
+    assert message.startswith("arfx: error:") and "\n" not in message
+    assert not output.exists()
+    return message
+
+
+def assert_broken(capsys, drop: Path, input_image: Path, name: str, *fragments: str) -> None:
+    lines = list_lines(capsys, "--effects-dir", str(drop))
+    assert name in lines, f"{name} missing from arfx list"
+    line = lines[name][-1]
+    assert "BROKEN" in line, line
+    # The good ones are still there.
+    assert "glasses" in lines and "BROKEN" not in lines["glasses"][0]
+    message = render_error(capsys, name, drop, input_image)
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+        assert fragment in message, (fragment, message)
+
+
+# ---------------------------------------------------------------------------- unknown name
+
+def test_unknown_effect_name_suggests_close_names_and_arfx_list(drop, input_image, capsys):
+    message = render_error(capsys, "glases", drop, input_image)
+    assert "unknown effect 'glases'" in message
+    assert "did you mean glasses" in message and "arfx list" in message
+
+
+def test_unknown_effect_in_a_subprocess_exits_2_without_traceback(tmp_path, input_image):
+    env = dict(os.environ, ARFX_EFFECTS=str(tmp_path / "none"))
+    result = subprocess.run(
+        [sys.executable, "-m", "arfx", "render", "facepant", "-i", str(input_image),
+         "-o", str(tmp_path / "out.png")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "unknown effect 'facepant'" in result.stderr and "facepaint" in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+# ---------------------------------------------------------------------------- manifests
+
+MANIFEST_CASES = {
+    "syntax": ('kind = "object3d\nasset = "a.glb"\n', ["effect.toml: TOML syntax error", "line 1"]),
+    "unknownkey": ('kind = "mesh"\ncolour = "red"\n', ["unknown key 'colour' at the top level"]),
+    "typo": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nofset = [0, 1, 0]\n',
+             ["unknown key 'ofset' in [placement]", "did you mean 'offset'?"]),
+    "bigscale": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nscale = "big"\n',
+                 ["placement.scale must be a number or 3 numbers, got 'big'"]),
+    "twooffset": ('kind = "object3d"\nasset = "a.glb"\n[placement]\noffset = [1, 2]\n',
+                  ["placement.offset must be 3 numbers, got [1, 2]"]),
+    "nanrotation": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nrotation = [nan, 0, 0]\n',
+                    ["placement.rotation must be 3 numbers"]),
+    "negscale": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nscale = -1\n',
+                 ["placement.scale must be positive"]),
+    "opacity3": ('kind = "facepaint"\nasset = "p.png"\n[paint]\nopacity = 3\n',
+                 ["paint.opacity must be a number from 0 to 1, got 3"]),
+    "opacitybool": ('kind = "facepaint"\nasset = "p.png"\n[paint]\nopacity = true\n',
+                    ["paint.opacity must be a number from 0 to 1, got true (a boolean)"]),
+    "kindtypo": ('kind = "objet3d"\nasset = "a.glb"\n', ["did you mean 'object3d'?"]),
+    "wrongtable": ('kind = "facepaint"\nasset = "p.png"\n[placement]\nscale = 2\n',
+                   ["[placement] applies to object3d effects only"]),
+    "nameint": ('name = 5\nkind = "mesh"\n', ["name must be text, got 5"]),
+    "assetint": ('kind = "object3d"\nasset = 7\n', ['needs asset = "<file in its folder>", got 7']),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST_CASES))
+def test_bad_manifest_is_broken_with_the_reason(case, drop, input_image, capsys):
+    text, fragments = MANIFEST_CASES[case]
+    effect_folder(drop, case, text, {"a.glb": triangle_glb(), "p.png": small_png()})
+    assert_broken(capsys, drop, input_image, case, *fragments)
+
+
+def test_unknown_keys_are_refused_not_ignored():
+    """Decision: an unknown key makes the effect broken (a typo must not silently do nothing)."""
+    with pytest.raises(EffectError, match="unknown key 'opacity' in \\[placement\\]"):
+        parse_manifest('kind = "object3d"\nasset = "a.glb"\n[placement]\nopacity = 1\n')
+    with pytest.raises(EffectError, match="unknown key 'sparkle'"):
+        parse_manifest(b'kind = "mesh"\n[sparkle]\n')
+    with pytest.raises(EffectError, match="not UTF-8"):
+        parse_manifest(b'kind = "mesh"\nname = "\xff"\n')
+    ok = parse_manifest('name = "x"\ndescription = "a test"\nkind = "object3d"\nasset = "a.glb"\n'
+                        '[placement]\nscale = [1, 2, 3]\n')
+    assert ok.options["scale"] == [1.0, 2.0, 3.0] and ok.name == "x"
+
+
+# ---------------------------------------------------------------------------- escaping paths
+
+def test_asset_path_with_dotdot_is_refused(drop, input_image, capsys):
+    (drop / "outside.glb").write_bytes(triangle_glb())
+    effect_folder(drop, "climb", 'kind = "object3d"\nasset = "../outside.glb"\n')
+    assert_broken(capsys, drop, input_image, "climb", "'../outside.glb' points outside the effect folder")
+
+
+def test_absolute_asset_path_is_refused(tmp_path, drop, input_image, capsys):
+    target = tmp_path / "elsewhere.glb"
+    target.write_bytes(triangle_glb())
+    effect_folder(drop, "absolute", f'kind = "object3d"\nasset = "{target}"\n')
+    assert_broken(capsys, drop, input_image, "absolute", "must be a path inside the effect folder")
+
+
+def test_symlink_pointing_outside_is_refused(tmp_path, drop, input_image, capsys):
+    target = tmp_path / "secret.png"
+    target.write_bytes(small_png())
+    folder = effect_folder(drop, "linked", 'kind = "facepaint"\nasset = "paint.png"\n')
+    (folder / "paint.png").symlink_to(target)
+    assert_broken(capsys, drop, input_image, "linked", "points through a symlink outside the effect folder")
+    # A symlink that stays inside the folder is fine.
+    inside = effect_folder(drop, "linkedinside", 'kind = "facepaint"\nasset = "paint.png"\n',
+                           {"real.png": small_png()})
+    (inside / "paint.png").symlink_to(inside / "real.png")
+    assert isinstance(EffectRegistry([drop]).load("linkedinside"), FacePaintEffect)
+
+
+def test_gltf_buffer_uri_outside_its_folder_is_refused(tmp_path, drop):
+    (tmp_path / "secret.bin").write_bytes(bytes(64))
+    tree = json.loads(triangle_glb()[20:20 + struct.unpack_from("<I", triangle_glb(), 12)[0]])
+    tree["buffers"] = [{"uri": "../secret.bin", "byteLength": 64}]
+    path = drop / "sneaky.gltf"
+    path.write_text(json.dumps(tree))
+    with pytest.raises(EffectError, match="refers to '../secret.bin', which lies outside its folder"):
+        load_glb(path)
+
+
+# ---------------------------------------------------------------------------- faulty GLBs
+
+def _glb_cases(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
+    no_meshes = glb_bytes({"asset": {"version": "2.0"}, "scenes": [{"nodes": []}], "scene": 0})
+    return {
+        "truncated": (GLASSES_GLB.read_bytes()[:60_000], "the file is truncated"),
+        "textfile": (b"I am a shopping list, not a 3D model\n", "it is not a GLB file"),
+        "nomeshes": (no_meshes, "it holds no meshes"),
+        "huge": (triangle_glb(3 * 5_000_000, real_indices=False),
+                 f"it has 5,000,000 triangles; the limit is {MAX_TRIANGLES:,}"),
+    }
+
+
+@pytest.mark.parametrize("case", ["truncated", "textfile", "nomeshes", "huge"])
+def test_faulty_glb_is_refused(case, tmp_path, drop, input_image, capsys):
+    data, fragment = _glb_cases(tmp_path)[case]
+    path = drop / f"{case}.glb"
+    path.write_bytes(data)
+    with pytest.raises(EffectError) as error:
+        load_glb(path)
+    assert str(path) in str(error.value) and fragment in str(error.value)
+    assert_broken(capsys, drop, input_image, case, fragment)
+
+
+def test_huge_triangle_count_is_refused_from_the_json_alone(tmp_path):
+    """The 5M-triangle claim is refused before any buffer is read: the buffer has 3 indices."""
+    path = tmp_path / "claim.glb"
+    path.write_bytes(triangle_glb(3 * 5_000_000, real_indices=False))
+    assert path.stat().st_size < 1000
+    with pytest.raises(EffectError, match="5,000,000 triangles"):
+        inspect_model(path)
+
+
+def test_a_real_glb_over_the_triangle_limit_is_refused(tmp_path):
+    path = tmp_path / "dense.glb"
+    path.write_bytes(triangle_glb(3 * (MAX_TRIANGLES + 1)))
+    with pytest.raises(EffectError, match=f"{MAX_TRIANGLES + 1:,} triangles"):
+        load_glb(path)
+    path.write_bytes(triangle_glb(3 * 1000))
+    assert len(load_glb(path)[0].indices) == 1000
+
+
+# ---------------------------------------------------------------------------- textures
+
+@pytest.mark.parametrize("size", [(9000, 16), (12000, 12000), (30000, 30000)])
+def test_texture_decompression_bomb_is_refused_from_its_header(size, drop, input_image, capsys):
+    width, height = size
+    data = png_bytes(width, height, rows=1)
+    assert len(data) < 100_000
+    path = drop / f"bomb{width}.png"
+    path.write_bytes(data)
+    with pytest.raises(EffectError) as error:
+        load_texture(path)
+    message = str(error.value)
+    assert str(path) in message and f"the limit is {MAX_TEXTURE_SIDE} pixels a side" in message
+    assert_broken(capsys, drop, input_image, f"bomb{width}", f"limit is {MAX_TEXTURE_SIDE} pixels")
+
+
+def test_texture_that_is_not_an_image_is_refused(drop, input_image, capsys):
+    effect_folder(drop, "notimage", 'kind = "facepaint"\nasset = "paint.png"\n',
+                  {"paint.png": b"<html>this was a web page</html>"})
+    assert_broken(capsys, drop, input_image, "notimage", "is not a PNG/JPEG/WEBP image")
+
+
+def test_truncated_texture_pixels_are_refused_on_load(tmp_path):
+    path = tmp_path / "cut.png"
+    path.write_bytes(PAINT_PNG.read_bytes()[:20_000])
+    with pytest.raises(EffectError, match=f"cannot decode face paint texture {path}"):
+        load_texture(path)
+
+
+@pytest.mark.parametrize("image,fragment", [
+    (png_bytes(30000, 30000, rows=1), "the limit is 8192 pixels a side"),
+    (png_bytes(9000, 9000, rows=1), "is 9000x9000 pixels"),
+    (b"GIF89a not really", "is not a PNG/JPEG/WEBP image"),
+], ids=["bomb", "oversize", "notimage"])
+def test_glb_embedded_texture_is_guarded(image, fragment, drop, input_image, capsys):
+    path = drop / "texbomb.glb"
+    path.write_bytes(triangle_glb(image=image))
+    with pytest.raises(EffectError) as error:
+        load_glb(path)
+    assert f"texture image 0 in {path}" in str(error.value) and fragment in str(error.value)
+    assert_broken(capsys, drop, input_image, "texbomb", fragment)
+
+
+def test_glb_with_a_good_embedded_texture_loads(tmp_path):
+    path = tmp_path / "textured.glb"
+    path.write_bytes(triangle_glb(image=small_png()))
+    (mesh,) = load_glb(path)
+    assert mesh.material.texture.shape == (16, 16, 4)
+    assert tuple(mesh.material.texture[0, 0]) == (255, 0, 0, 255)
+
+
+# ---------------------------------------------------------------------------- isolation
+
+def test_broken_user_effects_never_stop_the_others(drop, no_user_effects, input_image, capsys):
+    # A broken user copy of `glasses` must not hide the built-in glasses.
+    effect_folder(no_user_effects, "glasses", 'kind = "object3d"\nasset = "g.glb"\n',
+                  {"g.glb": b"junk"})
+    effect_folder(no_user_effects, "typo", 'kind = "mesh"\nwireframe = false\n')
+    (no_user_effects / "half.glb").write_bytes(GLASSES_GLB.read_bytes()[:1000])
+    shutil.copy(GLASSES_GLB, no_user_effects / "specs.glb")
+    lines = list_lines(capsys)
+    assert any("BROKEN" in line and "user" in line for line in lines["glasses"])
+    assert any("built-in" in line and "BROKEN" not in line for line in lines["glasses"])
+    assert "BROKEN" in lines["typo"][0] and "unknown key 'wireframe'" in lines["typo"][0]
+    assert "BROKEN" in lines["half"][0] and "truncated" in lines["half"][0]
+    assert "BROKEN" not in lines["specs"][0]
+    for name in ("facepaint", "mesh", "axis", "landmarks"):
+        assert "BROKEN" not in lines[name][0]
+    registry = EffectRegistry()
+    glasses = registry.info("glasses")
+    assert glasses.source == "built-in" and glasses.ok
+    assert isinstance(registry.load("glasses"), Object3DEffect)
+    assert isinstance(registry.load("specs"), Object3DEffect)
+    with pytest.raises(EffectError, match="broken: .*unknown key 'wireframe'"):
+        registry.load("typo")
