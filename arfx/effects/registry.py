@@ -229,13 +229,18 @@ def resolve_asset(folder: Path, asset: str) -> Path:
     if relative.is_absolute() or relative.drive or asset.startswith("~"):
         raise ManifestError(f"asset '{asset}' must be a path inside the effect folder, "
                             "not an absolute path")
-    root = folder.resolve()
-    target = (folder / relative).resolve()
-    if not target.is_relative_to(root):
+    try:
+        root = folder.resolve()
+        target = (folder / relative).resolve()
+        inside = target.is_relative_to(root)
+        present = inside and target.is_file()
+    except (OSError, RuntimeError) as error:  # name too long, symlink loop
+        raise ManifestError(f"asset '{asset}' cannot be looked up ({error})") from error
+    if not inside:
         how = "through a symlink " if ".." not in relative.parts else ""
         raise ManifestError(f"asset '{asset}' points {how}outside the effect folder {folder}; "
                             "copy the file into the folder")
-    if not target.is_file():
+    if not present:
         raise ManifestError(f"asset '{asset}' is missing from {folder}")
     return folder / relative
 

@@ -261,7 +261,8 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
     for i, accessor in enumerate(accessors):
         count = accessor.get("count")
         kind, component = accessor.get("type"), accessor.get("componentType")
-        if not _is_int(count) or component not in _COMPONENT_BYTES or kind not in _TYPE_SIZES:
+        if not (_is_int(count) and _is_int(component) and isinstance(kind, str)
+                and component in _COMPONENT_BYTES and kind in _TYPE_SIZES):
             raise _Invalid(f"accessor {i} has a bad count, type or componentType")
 
     meshes = _items(tree, "meshes")
@@ -283,6 +284,8 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
             indices = _index(primitive, "indices", accessors, f"mesh {i}")
             count = accessors[indices if indices is not None else position]["count"]
             mode = primitive.get("mode", 4)
+            if not _is_int(mode):
+                raise _Invalid(f"mesh {i} has a primitive mode that is not an integer: {mode!r}")
             if mode == 4:
                 triangles += count // 3
             elif mode in (5, 6):
