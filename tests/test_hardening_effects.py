@@ -280,6 +280,15 @@ def test_gltf_buffer_uri_outside_its_folder_is_refused(tmp_path, drop):
     path.write_text(json.dumps(tree))
     with pytest.raises(EffectError, match="refers to '../secret.bin', which lies outside its folder"):
         load_glb(path)
+    # The same file with its buffer next to it loads.
+    glb = triangle_glb()
+    size = struct.unpack_from("<I", glb, 12)[0]
+    binary = glb[20 + size + 8:]
+    (drop / "tri.bin").write_bytes(binary)
+    tree["buffers"] = [{"uri": "tri.bin", "byteLength": len(binary)}]
+    path.write_text(json.dumps(tree))
+    (mesh,) = load_glb(path)
+    assert len(mesh.indices) == 1 and np.allclose(mesh.positions[1], (1, 0, 9))
 
 
 # ---------------------------------------------------------------------------- faulty GLBs

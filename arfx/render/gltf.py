@@ -252,6 +252,17 @@ def _uri_bytes(root: Path, uri, what: str) -> bytes:
         raise _Invalid(f"{what} file '{uri}' cannot be read ({error.strerror or error})") from error
 
 
+def _uri_size(root: Path, uri, what: str) -> int:
+    """Byte size behind a buffer uri; external files are measured, not read."""
+    if isinstance(uri, str) and not uri.startswith("data:"):
+        target = _inside(root, uri)
+        try:
+            return target.stat().st_size
+        except OSError as error:
+            raise _Invalid(f"{what} file '{uri}' cannot be read ({error.strerror or error})") from error
+    return len(_uri_bytes(root, uri, what))
+
+
 def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSummary:
     from arfx.render.texture import check_image
 
@@ -330,7 +341,7 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
         if not _is_int(length):
             raise _Invalid(f"buffer {i} has no valid byteLength")
         if "uri" in buffer:
-            actual = len(_uri_bytes(root, buffer["uri"], f"buffer {i}"))
+            actual = _uri_size(root, buffer["uri"], f"buffer {i}")
         elif i == 0 and binary is not None:
             actual = len(binary)
         else:
@@ -453,7 +464,8 @@ def load_glb(path: str | Path) -> list[MeshData]:
     except EffectError:
         raise
     except Exception as error:  # trimesh/numpy raise many types for malformed content
-        raise EffectError(f"cannot read 3D asset {path}: {type(error).__name__}: {error}") from error
+        raise EffectError(f"cannot read 3D asset {path}: malformed glTF content "
+                          f"({type(error).__name__}: {error})") from error
     if not meshes:
         raise EffectError(f"3D asset {path} holds no triangle meshes")
     log.debug("loaded %s: %d meshes, %d triangles (%d in its JSON)", path.name, len(meshes),
