@@ -57,6 +57,8 @@ class SessionResult:
     screenshots: list[Path]
     end_reason: str
     interrupted: bool = False
+    #: Set when the session ended because its source failed (a camera unplugged or stalled).
+    source_error: str | None = None
 
 
 class _Combined:
@@ -118,6 +120,7 @@ class LiveApp:
         self._stop = threading.Event()
         self._stop_reason = "quit"
         self._interrupted = False
+        self._source_error: str | None = None
         self.recorder: Recorder | None = None
         self.recordings: list[Path] = []
         self.screenshots: list[Path] = []
@@ -297,6 +300,7 @@ class LiveApp:
                             break
                         if source.live and time.monotonic() - t_frame > opts.camera_timeout:
                             end_reason = f"{source.name}: no frame for {opts.camera_timeout:g} s"
+                            self._source_error = end_reason
                             log.warning("%s; ending the session", end_reason)
                             break
                         continue
@@ -374,7 +378,8 @@ class LiveApp:
                 if window is not None:
                     window.close()
                 source.close()
-        return SessionResult(frames, self.recordings, self.screenshots, end_reason, self._interrupted)
+        return SessionResult(frames, self.recordings, self.screenshots, end_reason, self._interrupted,
+                             self._source_error)
 
     def _feed_end(self, feed: ThreadedFeed, source: Source) -> str:
         error = feed.error
@@ -382,8 +387,12 @@ class LiveApp:
             raise error
         if error is not None:
             log.warning("%s", error)
+            self._source_error = str(error)
             return str(error)
-        return feed.end_reason or "end of input"
+        reason = feed.end_reason or "end of input"
+        if source.live:  # a camera has no end: whatever ended it was a failure
+            self._source_error = getattr(source, "end_reason", None) or reason
+        return reason
 
     def _title(self, effect: str, loop_times: Sequence[float]) -> str:
         title = f"arfx - {effect}"

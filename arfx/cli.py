@@ -120,11 +120,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def _cmd_track(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from arfx.track import TrackOptions, track_file, write_npz
+    from arfx.track import TrackOptions, check_npz_output, track_file, write_npz
 
-    output = Path(args.output)
-    if output.exists() and not args.overwrite:
-        raise ArfxError(f"{output} exists: pass --overwrite to replace it")
+    output = check_npz_output(Path(args.output), args.overwrite)  # before any work
     options = TrackOptions(
         max_num_faces=args.max_faces, static_image_mode=args.static,
         min_detection_confidence=args.min_detection_confidence,
@@ -180,14 +178,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     if Path(args.input).suffix.lower() in _IMAGE_SUFFIXES:
-        from arfx.render.still import render_image_file
+        # Through the offline renderer: its reader handles gray/16-bit/RGBA/EXIF-rotated
+        # images and its writer never leaves a half-written file.
+        from arfx.offline import render_video
 
-        result = render_image_file(
-            args.effect, args.input, args.output, overwrite=args.overwrite,
-            effects_dirs=args.effects_dir, max_faces=args.max_faces, detector=args.detector,
-            refine=args.refine, min_detection_confidence=args.min_detection_confidence,
-            mirror=args.mirror)
-        print(f"{args.output}: {len(result.geometries)} face(s) with '{args.effect}'")
+        options = _render_options(args, mirror=args.mirror, overwrite=args.overwrite)
+        result = render_video(args.effect, args.input, args.output, options)
+        print(f"{result.output}: {result.faces} face(s) with '{args.effect}'")
         return 0
     return _render_media(args)
 
@@ -258,7 +255,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for path in result.screenshots:
         print(f"screenshot saved: {path}")
     print(f"arfx: {result.frames} frame(s); ended: {result.end_reason}", file=sys.stderr)
-    return 130 if result.interrupted else 0
+    if result.interrupted:
+        return 130
+    if result.source_error:
+        kept = f" (recording kept: {', '.join(map(str, result.recordings))})" if result.recordings else ""
+        print(f"arfx: error: {result.source_error}{kept}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -304,11 +307,24 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     return handlers.get(command, _not_yet(command))
 
 
+class _StderrHandler(logging.Handler):
+    """Log lines to the current sys.stderr, above any progress bar (never torn by one)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
-    )
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter(
+        "%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler],
+                        force=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -329,3 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("arfx: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug or an unforeseen failure: one line unless --verbose
+        if args.verbose:
+            raise
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"arfx: error: {args.command} failed: {type(error).__name__}"
+              f"{': ' + reason if reason else ''} (run with --verbose for the traceback)",
+              file=sys.stderr)
+        return 1

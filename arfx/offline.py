@@ -78,6 +78,8 @@ class RenderResult:
     frames_with_faces: int
     seconds: float
     times: StageTimes
+    #: Faces drawn, summed over all frames.
+    faces: int = 0
 
     @property
     def fps(self) -> float:
@@ -141,6 +143,21 @@ class FramePipeline:
         out = self.renderer.render(frame.rgb, geometries, self.effect, mirror=self.options.mirror)
         self.times.add("render", time.perf_counter() - t0)
         return out, len(geometries)
+
+    @property
+    def max_side(self) -> int:
+        """The largest width or height this OpenGL can render to (16384 on llvmpipe)."""
+        info = self.renderer.ctx.info
+        return int(min(info.get("GL_MAX_TEXTURE_SIZE", 16384), info.get("GL_MAX_RENDERBUFFER_SIZE", 16384),
+                       *info.get("GL_MAX_VIEWPORT_DIMS", (16384, 16384))))
+
+    def check_renderable(self, frame: Frame, name: str) -> None:
+        """An InputError naming `name` for a frame larger than the GL limits (checked before work)."""
+        h, w = frame.rgb.shape[:2]
+        limit = self.max_side
+        if w > limit or h > limit:
+            raise InputError(f"{name}: {w}x{h} px is larger than this OpenGL can render "
+                             f"({limit} px per side); scale it down first")
 
     def reset_tracking(self) -> None:
         self.tracker.reset()
@@ -290,9 +307,10 @@ def _render_image(pipeline: FramePipeline, source: ImageSource, out: Path,
                   options: RenderOptions) -> RenderResult:
     t0 = time.perf_counter()
     frame = next(iter(source))
+    pipeline.check_renderable(frame, source.name)
     rgb, faces = pipeline.process(frame)
     write_image(out, rgb, overwrite=options.overwrite)
-    return RenderResult(out, 1, int(faces > 0), time.perf_counter() - t0, pipeline.times)
+    return RenderResult(out, 1, int(faces > 0), time.perf_counter() - t0, pipeline.times, faces)
 
 
 def _render_folder(pipeline: FramePipeline, source: FolderSource, out: Path, options: RenderOptions,
@@ -300,23 +318,25 @@ def _render_folder(pipeline: FramePipeline, source: FolderSource, out: Path, opt
     out.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     total = source.frame_count if options.max_frames is None else min(source.frame_count, options.max_frames)
-    done = with_faces = 0
+    done = with_faces = total_faces = 0
     prefetch = Prefetch(source, pipeline.times)
     try:
         for frame in prefetch:
             if done >= total:
                 break
+            pipeline.check_renderable(frame, str(source.files[frame.index]))
             rgb, faces = pipeline.process(frame)
             t1 = time.perf_counter()
             write_image(out / source.files[frame.index].name, rgb, overwrite=options.overwrite)
             pipeline.times.add("encode", time.perf_counter() - t1)
             done += 1
             with_faces += faces > 0
+            total_faces += faces
             if progress:
                 progress(done, total)
     finally:
         prefetch.close()
-    return RenderResult(out, done, with_faces, time.perf_counter() - t0, pipeline.times)
+    return RenderResult(out, done, with_faces, time.perf_counter() - t0, pipeline.times, total_faces)
 
 
 def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options: RenderOptions,
@@ -336,7 +356,7 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
     tracked = Prefetch(((f, pipeline.analyse(f)) for f in prefetch), pipeline.times, depth=2,
                        stage="", name="arfx-track")
     recorder: Recorder | None = None
-    done = with_faces = 0
+    done = with_faces = total_faces = 0
     size: tuple[int, int] | None = None
     try:
         for frame, analysed in tracked:
@@ -345,6 +365,7 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
             frame_size = (frame.rgb.shape[1], frame.rgb.shape[0])
             if recorder is None:
                 size = frame_size
+                pipeline.check_renderable(frame, source.name)
                 recorder = Recorder(out, size[0], size[1], fps=fps, audio_from=audio,
                                     overwrite=options.overwrite, preset=options.preset)
             elif frame_size != size:
@@ -356,6 +377,7 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
             recorder.write(rgb, timestamp=frame.timestamp if video is not None else None)
             done += 1
             with_faces += faces > 0
+            total_faces += faces
             if progress:
                 progress(done, total)
         if recorder is None:
@@ -371,4 +393,4 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
     seconds = time.perf_counter() - t0
     for s in recorder.encode_times:
         pipeline.times.add("encode", s)
-    return RenderResult(out, done, with_faces, seconds, pipeline.times)
+    return RenderResult(out, done, with_faces, seconds, pipeline.times, total_faces)

@@ -9,7 +9,7 @@ import threading
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -45,6 +45,14 @@ def check_output_path(path: str | os.PathLike[str], overwrite: bool, kinds: dict
     if out.exists() and not overwrite:
         raise OutputError(f"{out}: already exists (use --overwrite to replace it)")
     return out
+
+
+def _reason(error: BaseException) -> str:
+    """An I/O error's reason ("No space left on device"), without the temp file's name."""
+    strerror = getattr(error, "strerror", None)
+    if isinstance(strerror, str) and strerror:
+        return strerror
+    return str(error) or type(error).__name__
 
 
 def temp_path_for(path: Path) -> Path:
@@ -133,7 +141,7 @@ class Recorder:
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
-            raise OutputError(f"{self.path}: writing failed ({self._error})")
+            raise OutputError(f"{self.path}: writing failed ({_reason(self._error)})")
 
     # -- encoder thread ------------------------------------------------------------------
 
@@ -144,7 +152,7 @@ class Recorder:
         try:
             self._container = av.open(str(self._temp), "w", format=fmt)
         except (av.FFmpegError, OSError) as error:
-            raise OutputError(f"{self.path}: cannot create file ({error})") from None
+            raise OutputError(f"{self.path}: cannot create file ({_reason(error)})") from None
         try:
             stream = self._container.add_stream("libx264", rate=self.rate)
             stream.width = self.width
@@ -287,7 +295,7 @@ class Recorder:
                     self._audio_in.close()
             if self._error is not None:
                 self._remove_temp()
-                raise OutputError(f"{self.path}: writing failed ({self._error})")
+                raise OutputError(f"{self.path}: writing failed ({_reason(self._error)})")
             if self.frames_written == 0:
                 self._remove_temp()
                 log.warning("%s: no frames were recorded; no file written", self.path)
@@ -336,23 +344,35 @@ class Recorder:
             self.close()
 
 
+def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], None],
+                     overwrite: bool = False, what: str = "file") -> Path:
+    """Call `write(temp)` for a temp name in the output folder, then rename it to `path`.
+
+    A failure (disk full, bad data) removes the temp file, so no half-written output is
+    ever left under either name; the error becomes an OutputError naming `path`.
+    """
+    out = Path(path)
+    temp = temp_path_for(out)
+    try:
+        write(temp)
+        if out.exists() and not overwrite:
+            raise OutputError(f"{out}: already exists (use --overwrite to replace it)")
+        os.replace(temp, out)
+    except (OSError, ValueError) as error:
+        raise OutputError(f"{out}: cannot write {what} ({_reason(error)})") from None
+    finally:
+        if temp.exists():
+            temp.unlink()
+    return out
+
+
 def write_image(path: str | os.PathLike[str], rgb: np.ndarray, overwrite: bool = False) -> Path:
     """Save an RGB image under a temp name, then rename (never a half-written file)."""
     from PIL import Image
 
     out = Path(path)
-    temp = temp_path_for(out)
-    try:
-        fmt = Image.registered_extensions().get(out.suffix.lower())
-        if fmt is None:
-            raise OutputError(f"{out}: unsupported image type {out.suffix or '(no suffix)'}")
-        Image.fromarray(rgb).save(temp, format=fmt)
-        if out.exists() and not overwrite:
-            raise OutputError(f"{out}: already exists (use --overwrite to replace it)")
-        os.replace(temp, out)
-    except OSError as error:
-        raise OutputError(f"{out}: cannot write image ({error.strerror or error})") from None
-    finally:
-        if temp.exists():
-            temp.unlink()
-    return out
+    fmt = Image.registered_extensions().get(out.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"{out}: unsupported image type {out.suffix or '(no suffix)'}")
+    return write_atomically(out, lambda temp: Image.fromarray(rgb).save(temp, format=fmt),
+                            overwrite, "image")

@@ -229,7 +229,9 @@ class VideoSource(Source):
         try:
             self._container = av.open(str(self.path), "r")
         except (av.FFmpegError, OSError, ValueError) as error:
-            raise InputError(f"{self.path}: not a video arfx can read ({_short(error)})") from None
+            hint = ("; the file may be cut off or damaged" if self.path.suffix.lower() in VIDEO_SUFFIXES
+                    else "")
+            raise InputError(f"{self.path}: not a video arfx can read ({_short(error)}{hint})") from None
         if not self._container.streams.video:
             self._container.close()
             raise InputError(f"{self.path}: has no video stream")
@@ -304,6 +306,10 @@ class VideoSource(Source):
             log.warning("%s: video ends early after %d frames (%s)", self.path, index, _short(error))
         if index == 0:
             raise InputError(f"{self.path}: video has no frames")
+        promised = self.frame_count
+        if promised and index < promised - 1:  # -1: counts estimated from duration may round up
+            log.warning("%s: video ends early: %d of %d frames decoded (the file may be cut off)",
+                        self.path, index, promised)
 
     def close(self) -> None:
         if not self._closed:
@@ -312,6 +318,10 @@ class VideoSource(Source):
 
 
 def _short(error: BaseException) -> str:
+    """The reason in an error, without errno numbers or the file name the message already has."""
+    strerror = getattr(error, "strerror", None)
+    if isinstance(strerror, str) and strerror.strip():
+        return strerror.strip()[:200]
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:200]
 
@@ -464,6 +474,9 @@ class CameraSource(Source):
         if device is None:
             import cv2
 
+            if not log.isEnabledFor(logging.DEBUG):
+                # OpenCV prints a warning per backend it tries; arfx says it once, below.
+                cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
             cap = cv2.VideoCapture(index)
             if not cap.isOpened():
                 cap.release()
@@ -489,6 +502,8 @@ class CameraSource(Source):
             ok, image = self._cap.read()
             now = time.monotonic()
             if not ok or image is None:
+                if index == 0:
+                    raise InputError(f"{self.name}: opened but delivered no frames")
                 raise InputError(f"{self.name}: stopped delivering frames")
             if t0 is None:
                 t0 = now

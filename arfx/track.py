@@ -7,16 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import cv2
 import numpy as np
 
-from arfx.errors import InputError, OutputError
+from arfx.errors import InputError
+from arfx.recorder import write_atomically
+from arfx.sources import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, FolderSource, Frame, ImageSource, Source,
+                          open_source)
 from arfx.tracking.tracker import Face, FaceTracker
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
 
 Progress = Callable[[int, int | None], None]
 
@@ -52,49 +51,26 @@ class TrackResult:
     near: float | None = None
 
 
-def _read_image(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise InputError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+def _frames_of(path: Path) -> tuple[Source, Iterator[tuple[str, Frame]], float, int | None, bool]:
+    """The source, its (name, frame) pairs, fps, frame count if known, and whether frames are stills.
 
-
-def _video_frames(path: Path) -> tuple[Iterator[np.ndarray], float, int | None]:
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise InputError(f"cannot open video {path}")
-    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
-
-    def frames() -> Iterator[np.ndarray]:
-        try:
-            while True:
-                ok, bgr = capture.read()
-                if not ok:
-                    return
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        finally:
-            capture.release()
-
-    return frames(), fps, count
-
-
-def _frames_of(path: Path) -> tuple[Iterator[tuple[str, np.ndarray]], float, int | None, bool]:
-    """(name, rgb) pairs, fps, frame count if known, and whether frames are unrelated stills."""
+    Reading goes through arfx.sources, so `arfx track` sees exactly what `arfx render`
+    sees: rotation metadata applied, 16-bit/gray/RGBA images converted, cut-off videos
+    decoded as far as they go, and the same one-line errors.
+    """
     if not path.exists():
-        raise InputError(f"input not found: {path}")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise InputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {path}")
-        return ((p.name, _read_image(p)) for p in files), 0.0, len(files), True
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return iter([(path.name, _read_image(path))]), 0.0, 1, True
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        frames, fps, count = _video_frames(path)
-        return ((str(i), f) for i, f in enumerate(frames)), fps, count, False
-    raise InputError(f"{path} is not an image, a folder of images or a video "
-                     f"(known video types: {', '.join(sorted(VIDEO_SUFFIXES))})")
+        raise InputError(f"{path}: no such file or folder")
+    source = open_source(path) if path.is_dir() or path.suffix.lower() in (IMAGE_SUFFIXES | VIDEO_SUFFIXES) \
+        else None
+    if source is None:
+        raise InputError(f"{path}: not an image, a folder of images or a video "
+                         f"(known video types: {', '.join(sorted(VIDEO_SUFFIXES))})")
+    if isinstance(source, FolderSource):
+        files = source.files
+        return source, ((files[f.index].name, f) for f in source), 0.0, len(files), True
+    if isinstance(source, ImageSource):
+        return source, iter([(path.name, next(iter(source)))]), 0.0, 1, True
+    return source, ((str(f.index), f) for f in source), float(source.fps or 0.0), source.frame_count, False
 
 
 def _geometry_pipeline():
@@ -111,20 +87,21 @@ def track_file(input_path: str | Path, options: TrackOptions | None = None,
                progress: Progress | None = None) -> TrackResult:
     """Track every frame of an image, a folder of images or a video."""
     options = options or TrackOptions()
-    frames, fps, total, stills = _frames_of(Path(input_path))
+    source, frames, fps, total, stills = _frames_of(Path(input_path))
     static = options.static_image_mode or stills
     if stills and not options.static_image_mode:
         log.info("still images are unrelated frames: detecting on each one")
     result = TrackResult(fps=fps)
     geometry, euler_angles = _geometry_pipeline()
-    with FaceTracker(max_num_faces=options.max_num_faces, static_image_mode=static,
+    with source, FaceTracker(max_num_faces=options.max_num_faces, static_image_mode=static,
                      min_detection_confidence=options.min_detection_confidence,
                      min_tracking_confidence=options.min_tracking_confidence,
                      refine_landmarks=options.refine_landmarks, detector=options.detector,
                      smooth=options.smooth) as tracker:
-        for index, (name, rgb) in enumerate(frames):
+        for index, (name, frame) in enumerate(frames):
+            rgb = frame.rgb
             height, width = rgb.shape[:2]
-            timestamp = index / fps if fps > 0 else None
+            timestamp = frame.timestamp if fps > 0 else None
             faces = tracker.process(rgb, timestamp)
             _append(result, index, name, width, height, faces)
             if geometry is not None:
@@ -195,18 +172,21 @@ def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
     return arrays
 
 
+def check_npz_output(output: str | Path, overwrite: bool = False) -> Path:
+    """Refuse, before any tracking, an output that is not .npz, exists, or has no folder."""
+    from arfx.recorder import check_output_path
+
+    return check_output_path(output, overwrite, {".npz": "npz"}, "track output")
+
+
 def write_npz(result: TrackResult, output: str | Path, refine: bool = False,
               overwrite: bool = False) -> Path:
-    out = Path(output)
-    if out.suffix.lower() != ".npz":
-        raise OutputError(f"output must be a .npz file, not {out}")
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} exists: pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise OutputError(f"output folder {out.parent} does not exist")
+    """Write the .npz under a temp name and rename it (a failed write leaves no file)."""
+    out = check_npz_output(output, overwrite)
     arrays = to_arrays(result, 478 if refine else 468)
-    try:
-        np.savez_compressed(out, **arrays)
-    except OSError as error:
-        raise OutputError(f"cannot write {out}: {error.strerror or error}") from error
-    return out
+
+    def write(temp: Path) -> None:
+        with open(temp, "wb") as handle:  # a file object: numpy would append .npz to a name
+            np.savez_compressed(handle, **arrays)
+
+    return write_atomically(out, write, overwrite, "landmarks")
