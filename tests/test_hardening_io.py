@@ -599,9 +599,6 @@ def test_tracking_face_at_border(tmp_path: Path, capsys: pytest.CaptureFixture,
     assert np.isfinite(tracked["pose"]).all() and np.isfinite(tracked["mesh"]).all()
 
 
-@pytest.mark.xfail(reason="FaceTracker keeps its tracks and adds up to max faces new detections: "
-                          "3 faces come back with --max-faces 2 (fix belongs in arfx/tracking/tracker.py)",
-                   strict=False)
 def test_tracking_never_more_faces_than_max_faces(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """One tracked face plus two new ones while fewer than max faces are tracked."""
     face = face_crop(128, tight=True)

@@ -86,7 +86,10 @@ class FaceTracker:
         for roi, face_id in candidates:
             kept = [(r, i) for r, i in kept if r.iou(roi) < SAME_FACE_IOU]
             kept.append((roi, face_id))
-        return kept
+        # New faces only fill the places the tracked ones leave (best detections first).
+        new = [c for c in kept if c[1] is None]
+        followed = [c for c in kept if c[1] is not None]
+        return new[: self.max_num_faces - len(followed)] + followed
 
     def process(self, rgb: np.ndarray, timestamp: float | None = None) -> list[Face]:
         """Faces in one HxWx3 uint8 RGB frame. `timestamp` (seconds) only feeds smoothing."""
