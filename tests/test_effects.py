@@ -181,16 +181,21 @@ def test_a_broken_user_effect_is_listed_and_does_not_stop_the_others(tmp_path, n
 
 def test_dropped_glb_renders_on_the_tracked_astronaut(tmp_path, no_user_effects):
     skdata = pytest.importorskip("skimage.data")
-    from arfx.render.still import render_image
+    from arfx.offline import FramePipeline, RenderOptions
+    from arfx.sources import Frame
 
     drop = tmp_path / "drop"
     drop.mkdir()
     _box_glb(drop / "greenbox.glb", centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255))
     rgb = np.ascontiguousarray(skdata.astronaut())
-    result = render_image(rgb, "greenbox", effects_dirs=[drop])
-    assert len(result.geometries) == 1
-    nose = result.faces[0].landmarks[4, :2]
-    out = result.image.astype(np.int16)
+    pipeline = FramePipeline("greenbox", RenderOptions(effects_dirs=[drop]), static=True)
+    frame = Frame(rgb, 0, 0.0)
+    faces, geometries = pipeline.analyse(frame)
+    image, _ = pipeline.process(frame, (faces, geometries))
+    pipeline.close()
+    assert len(geometries) == 1
+    nose = faces[0].landmarks[4, :2]
+    out = image.astype(np.int16)
     greenish = (out[..., 1] - np.maximum(out[..., 0], out[..., 2])) > 60
     ys, xs = np.nonzero(greenish)
     assert len(xs) > 100

@@ -149,15 +149,20 @@ def test_rendered_face_mesh_covers_every_landmark_within_a_pixel(renderer, astro
 
 
 def test_two_faces_get_two_effects(ctx, registry):
-    from arfx.render.still import render_image
+    from arfx.offline import FramePipeline, RenderOptions
+    from arfx.sources import Frame
 
     # Two astronauts side by side (the second mirrored), cropped so faces stay large.
     single = skdata.astronaut()[:, 70:390]
     pair = np.ascontiguousarray(np.concatenate([single, single[:, ::-1]], axis=1))
-    result = render_image(pair, registry.load("glasses"), max_faces=2, ctx=ctx)
-    assert len(result.geometries) == 2
-    diff = changed(result.image, pair)
-    for face in result.faces:
+    pipeline = FramePipeline(registry.load("glasses"), RenderOptions(max_faces=2), static=True, ctx=ctx)
+    frame = Frame(pair, 0, 0.0)
+    faces, geometries = pipeline.analyse(frame)
+    image, drawn = pipeline.process(frame, (faces, geometries))
+    pipeline.close()
+    assert len(geometries) == drawn == 2
+    diff = changed(image, pair)
+    for face in faces:
         for eye in (EYE_RIGHT, EYE_LEFT):
             centre = face.landmarks[eye, :2].mean(axis=0)
             assert diff[disk(pair.shape, centre, 12)].mean() > 0.5
