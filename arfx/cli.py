@@ -27,6 +27,16 @@ def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--min-tracking-confidence", type=float, default=0.5, metavar="P")
 
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow")
+
+
+def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=X264_PRESETS, default="superfast",
+                        help="H.264 speed/size trade-off for video output (default superfast: "
+                             "fast on 2 cores; veryfast or slower make smaller files)")
+
+
 def _add_effect_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--effects-dir", action="append", default=[], metavar="DIR",
                         help="extra folder of effects (may repeat)")
@@ -67,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
     render.add_argument("--smooth", action="store_true", help="temporal landmark smoothing")
     render.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
+    _add_encoder_options(render)
     _add_tracker_options(render)
     _add_effect_options(render)
 
@@ -88,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--effect", default="glasses")
     bench.add_argument("--frames", type=int, default=120, metavar="N")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_encoder_options(bench)
     _add_tracker_options(bench)
     return parser
 
@@ -196,7 +208,8 @@ def _render_options(args: argparse.Namespace, **extra: object):
         max_faces=args.max_faces, detector=args.detector, refine=args.refine,
         min_detection_confidence=args.min_detection_confidence,
         min_tracking_confidence=args.min_tracking_confidence,
-        effects_dirs=tuple(getattr(args, "effects_dir", ()) or ()), **extra)  # type: ignore[arg-type]
+        effects_dirs=tuple(getattr(args, "effects_dir", ()) or ()),
+        preset=getattr(args, "preset", RenderOptions.preset), **extra)  # type: ignore[arg-type]
 
 
 class _Progress:

@@ -54,8 +54,9 @@ class RenderOptions:
     max_frames: int | None = None
     #: Copy a video input's audio into a video output.
     copy_audio: bool = True
-    #: x264 speed/size trade-off for video outputs (ultrafast ... veryslow).
-    preset: str = "veryfast"
+    #: x264 speed/size trade-off for video outputs (ultrafast ... veryslow); superfast keeps
+    #: 720p rendering above 50 fps on 2 cores, where veryfast's encoding alone takes ~17 ms.
+    preset: str = "superfast"
 
 
 @dataclass
