@@ -32,11 +32,10 @@ convert_models = _load_script("convert_models")
 
 @pytest.fixture(scope="module")
 def wheel() -> Path:
-    """MediaPipe's wheel from a cache folder, or downloaded by the conversion script."""
-    for cache in (convert_models.default_cache(), Path("/tmp/arfx-cache")):
-        found = convert_models.find_wheel(cache)
-        if found:
-            return found
+    """MediaPipe's wheel from the cache folder, or downloaded by the conversion script."""
+    found = convert_models.find_wheel(convert_models.default_cache())
+    if found:
+        return found
     try:
         return convert_models.fetch_wheel(convert_models.default_cache())
     except (subprocess.CalledProcessError, SystemExit, OSError) as error:
