@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages="libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb xauth"
+apt_packages="libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb xauth xdotool"
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
   missing=""
   for pkg in $apt_packages; do

@@ -1,4 +1,4 @@
-"""The live app under Xvfb: fixed-length runs, recording, signals and a camera that goes away."""
+"""The live app under Xvfb: fixed-length runs, recording, keys, signals and a camera that goes away."""
 
 from __future__ import annotations
 
@@ -141,3 +141,57 @@ def test_camera_loss_ends_session_with_recording_kept(display: str, tmp_path: Pa
     assert frame_count(out) == result.frames
     reason = result.end_reason
     assert ("stopped delivering" in reason) if failure == "error" else ("no frame" in reason)
+
+
+def _wait_for(lines: list[str], text: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not any(text in line for line in lines):
+        assert proc.poll() is None, "".join(lines)
+        assert time.monotonic() < deadline, f"no {text!r} in:\n" + "".join(lines)
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_keys_switch_effect_screenshot_record_and_quit(display: str, tmp_path: Path) -> None:
+    """Real key presses (xdotool on Xvfb) reach the window: Right, S, R ... R, M, D, Q."""
+    still = tmp_path / "face.png"
+    Image.fromarray(astronaut_image()[:320, 80:400]).save(still)
+    proc = arfx(["glasses", "--input", str(still)], display, tmp_path)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    env = dict(os.environ, DISPLAY=display)
+
+    def press(key: str) -> None:
+        subprocess.run(["xdotool", "search", "--sync", "--name", "^arfx", "windowfocus", "--sync",
+                        "key", key], env=env, check=True, timeout=30, capture_output=True)
+
+    try:
+        _wait_for(lines, "keys:", proc)
+        press("Right")
+        _wait_for(lines, "effect: landmarks", proc)
+        press("s")
+        _wait_for(lines, "screenshot saved to", proc)
+        press("r")
+        _wait_for(lines, "recording to", proc)
+        time.sleep(1.0)
+        press("r")
+        _wait_for(lines, "recorded ", proc)
+        press("m")
+        press("d")
+        press("q")
+        stdout = proc.stdout.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(5)
+    text = "".join(lines)
+    assert proc.returncode == 0, text
+    assert "ended: quit" in text
+    shots = sorted(tmp_path.glob("arfx-*.png"))
+    videos = sorted(tmp_path.glob("arfx-*.mp4"))
+    assert len(shots) == 1 and len(videos) == 1, (list(tmp_path.iterdir()), text, stdout)
+    assert Image.open(shots[0]).size == (320, 320)
+    recorded = int(next(line for line in lines if line.startswith("recorded ")).split()[1])
+    assert recorded > 0 and frame_count(videos[0]) == recorded
