@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from arfx.offline import STAGES, FramePipeline, RenderOptions, render_video
-from arfx.sources import Frame, open_source
+from arfx.sources import open_source
 
 log = logging.getLogger(__name__)
 

@@ -301,12 +301,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def command(args: argparse.Namespace) -> int:
-        raise ArfxError(f"`arfx {name}` is not available in this build yet")
-    return command
-
-
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "doctor": _cmd_doctor,
@@ -317,7 +311,7 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         "demo": _cmd_demo,
         "bench": _cmd_bench,
     }
-    return handlers.get(command, _not_yet(command))
+    return handlers[command]
 
 
 class _StderrHandler(logging.Handler):

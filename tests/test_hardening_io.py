@@ -11,7 +11,6 @@ import contextlib
 import errno
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -351,24 +350,6 @@ def test_camera_opens_but_yields_no_frames(tmp_path: Path, capsys: pytest.Captur
     assert_one_line_error(code, err, "camera 3", "opened but delivered no frames")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.fixture(scope="module")
-def display() -> str:
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed")
-    read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        server.kill()
-        pytest.skip("Xvfb did not start")
-    yield f":{number}"
-    server.terminate()
-    server.wait(10)
 
 
 def test_camera_stops_mid_session_recording_kept(tmp_path: Path, capsys: pytest.CaptureFixture,
