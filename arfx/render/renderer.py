@@ -170,8 +170,7 @@ class Renderer:
         self.width, self.height = width, height
         if self._frame_texture is not None:
             self._frame_texture.release()
-        self._frame_texture = self.ctx.texture((width, height), 4)
-        self._frame_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            self._frame_texture = None  # made on first use: offscreen renders never need it
         self._frame_rgba = np.full((height, width, 4), 255, dtype=np.uint8)
         if self._target is not None:
             self._target.release()
@@ -269,6 +268,9 @@ class Renderer:
         if background:
             # RGBA uploads are ~10x cheaper than RGB ones in Mesa.
             cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
+            if self._frame_texture is None:
+                self._frame_texture = self.ctx.texture((self.width, self.height), 4)
+                self._frame_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
             self._frame_texture.write(self._frame_rgba)
             self._frame_texture.use(0)
             self._background_program["u_frame"] = 0
