@@ -260,3 +260,28 @@ def test_matches_golden_image(renderer, astronaut, registry, name):
     difference = np.abs(small.astype(np.int16) - golden).max(axis=2)
     assert difference.mean() < 2.0
     assert np.mean(difference > 48) < 0.005
+
+
+def test_window_shows_the_same_picture_as_offscreen(display, monkeypatch, renderer, astronaut, registry):
+    """The live window's path (background quad into the default framebuffer) matches render()."""
+    from arfx.render.context import create_window
+
+    monkeypatch.setenv("DISPLAY", display)
+    rgb, _, geometry = astronaut
+    effect = registry.load("glasses")
+    # Offscreen first: the window's context becomes the current one in this thread.
+    expected = {mirror: renderer.render(rgb, [geometry], effect, mirror=mirror) for mirror in (False, True)}
+    window = create_window(rgb.shape[1], rgb.shape[0], "arfx test", visible=True, vsync=False)
+    try:
+        on_screen = Renderer(window.ctx, rgb.shape[1], rgb.shape[0])
+        screen = window.ctx.screen
+        for mirror, picture in expected.items():
+            on_screen.draw(rgb, [geometry], effect, screen, mirror=mirror)
+            pixels = np.frombuffer(screen.read(components=3, alignment=1), np.uint8)
+            shown = pixels.reshape(rgb.shape[0], rgb.shape[1], 3)[::-1]  # GL rows run bottom-up
+            difference = np.abs(shown.astype(np.int16) - picture.astype(np.int16))
+            assert np.mean(difference) < 1.0 and np.mean(difference.max(axis=2) > 32) < 0.002, mirror
+            assert changed(shown, rgb).mean() > 0.005  # the glasses are there
+        on_screen.release()
+    finally:
+        window.close()
