@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-i", "--input", required=True, metavar="PATH")
     render.add_argument("-o", "--output", required=True, metavar="PATH")
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    render.add_argument("--smooth", action="store_true", help="temporal landmark smoothing")
+    render.add_argument("--no-smooth", action="store_true",
+                        help="turn off temporal landmark smoothing (on for videos by default: "
+                             "steadier effects, a little lag on fast moves)")
     render.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
     _add_encoder_options(render)
     _add_tracker_options(render)
@@ -235,7 +237,7 @@ def _render_media(args: argparse.Namespace) -> int:
     """Video or image-folder input: decode, track, render headless, encode."""
     from arfx.offline import render_video
 
-    options = _render_options(args, smooth=args.smooth, mirror=args.mirror, overwrite=args.overwrite)
+    options = _render_options(args, smooth=not args.no_smooth, mirror=args.mirror, overwrite=args.overwrite)
     progress = _Progress(f"rendering {args.effect}")
     try:
         result = render_video(args.effect, args.input, args.output, options, progress=progress)
