@@ -50,9 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"arfx {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging and full tracebacks")
+    # -v also works after the command; SUPPRESS keeps the top-level value when it is absent.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="debug logging and full tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="live window with an effect (the default: `arfx EFFECT`)")
+    run = sub.add_parser("run", parents=[verbose], help="live window with an effect (the default: `arfx EFFECT`)")
     run.add_argument("effect", nargs="?", default="glasses", help="effect name (see `arfx list`)")
     run.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
     run.add_argument("--size", default="1280x720", metavar="WxH", help="camera capture size")
@@ -65,12 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tracker_options(run)
     _add_effect_options(run)
 
-    demo = sub.add_parser("demo", help="render every built-in effect on a generated clip")
+    demo = sub.add_parser("demo", parents=[verbose], help="render every built-in effect on a generated clip")
     demo.add_argument("-o", "--output", default="arfx-demo.mp4", metavar="FILE")
     demo.add_argument("--no-window", action="store_true", help="never open a window")
     demo.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
 
-    render = sub.add_parser("render", help="render an effect onto a video, image or image folder")
+    render = sub.add_parser("render", parents=[verbose], help="render an effect onto a video, image or image folder")
     render.add_argument("effect", help="effect name (see `arfx list`)")
     render.add_argument("-i", "--input", required=True, metavar="PATH")
     render.add_argument("-o", "--output", required=True, metavar="PATH")
@@ -83,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tracker_options(render)
     _add_effect_options(render)
 
-    track = sub.add_parser("track", help="write landmarks, pose and mesh for every frame to .npz")
+    track = sub.add_parser("track", parents=[verbose], help="write landmarks, pose and mesh for every frame to .npz")
     track.add_argument("input", help="image, folder of images, or video")
     track.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     track.add_argument("--static", action="store_true", help="detect on every frame (no tracking)")
@@ -91,12 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--overwrite", action="store_true", help="replace an existing output")
     _add_tracker_options(track)
 
-    listing = sub.add_parser("list", help="list the effects arfx can find")
+    listing = sub.add_parser("list", parents=[verbose], help="list the effects arfx can find")
     _add_effect_options(listing)
 
-    sub.add_parser("doctor", help="check the installation: packages, ONNX Runtime, OpenGL, models")
+    sub.add_parser("doctor", parents=[verbose], help="check the installation: packages, ONNX Runtime, OpenGL, models")
 
-    bench = sub.add_parser("bench", help="per-stage timings of offline rendering")
+    bench = sub.add_parser("bench", parents=[verbose], help="per-stage timings of offline rendering")
     bench.add_argument("--input", metavar="VIDEO", help="video to use (default: generated 720p clip)")
     bench.add_argument("--effect", default="glasses")
     bench.add_argument("--frames", type=int, default=120, metavar="N")
