@@ -2,8 +2,14 @@
 
 Usage: python scripts/bench_vs_mediapipe.py [--media ../shared/media] [--venv DIR]
 MediaPipe pins numpy<2, so it runs in its own virtual environment (created once, cached in
---venv) as a child process; arfx runs in this process. Both see the same decoded frames of
-short_hamilton_clip.mp4 (cv2 decode, BGR->RGB) in video mode.
+--venv) as a child process; arfx runs in this process. Both see the same pixels:
+- video mode: the decoded frames of short_hamilton_clip.mp4 (cv2 decode, BGR->RGB);
+- static mode (512x512): every still image in --media and every --clip-every'th clip frame
+  of the one-face span (82-210), each padded with black to a square (no face is cut off) and
+  resized to 512x512, once with the 468-point model and once with refine_landmarks (478
+  points); max_num_faces=1.
+Each tracker makes --repeats passes over a setting's frames; each frame keeps its best time,
+and the table shows the median of those per-frame times.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import sys
 import tempfile
 import time
 import venv
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -24,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from arfx.tracking import FaceTracker  # noqa: E402
+from arfx.tracking.attention import AttentionLandmarkModel, refine  # noqa: E402
 from arfx.tracking.detector import FaceDetector  # noqa: E402
 from arfx.tracking.landmarks import LandmarkModel  # noqa: E402
 from arfx.tracking.roi import roi_from_detection, roi_from_landmarks  # noqa: E402
@@ -32,29 +40,73 @@ MEDIAPIPE = "mediapipe==0.10.21"
 # mediapipe's own requirements pull in jax and more; FaceMesh needs only these.
 MEDIAPIPE_DEPS = ["numpy<2", "protobuf>=4.25.3,<5", "absl-py", "attrs", "flatbuffers",
                   "opencv-python-headless", "matplotlib"]
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the table: which frames, and the FaceMesh options both trackers get."""
+
+    label: str
+    frames: str  # "clip" or "static"
+    static_image_mode: bool
+    max_num_faces: int
+    refine_landmarks: bool = False
+
+
+# Runs inside MediaPipe's environment: argv[1] is a JSON job (frame files, settings). Each
+# stdin line names a setting; the worker answers with one pass over its frames as a JSON line.
 WORKER = r"""
 import json, sys, time
 import numpy as np
 import mediapipe as mp
-frames = np.load(sys.argv[1])
-out = {}
-for faces in map(int, sys.argv[2].split(",")):
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=faces) as mesh:
-        mesh.process(frames[0])  # graph start-up is not a per-frame cost
-    best = None
-    for _ in range(int(sys.argv[3])):
-        with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=faces) as mesh:
-            times, counts = [], []
-            for frame in frames:
-                t0 = time.perf_counter()
-                result = mesh.process(frame)
-                times.append((time.perf_counter() - t0) * 1000)
-                counts.append(len(result.multi_face_landmarks or []))
-        best = times if best is None else [min(a, b) for a, b in zip(best, times)]
-    out[faces] = {"ms": best, "faces": counts}
-print(json.dumps(out))
+job = json.load(open(sys.argv[1]))
+frame_sets = {name: np.load(path) for name, path in job["frames"].items()}
+for line in sys.stdin:
+    request = json.loads(line)
+    s = job["settings"][request["setting"]]
+    frames = frame_sets[s["frames"]]
+    with mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=s["static_image_mode"], max_num_faces=s["max_num_faces"],
+            refine_landmarks=s["refine_landmarks"]) as mesh:
+        if request["warm"]:
+            mesh.process(frames[0])  # graph start-up is not a per-frame cost
+            frames = frames[:0]
+        times, counts = [], []
+        for frame in frames:
+            t0 = time.perf_counter()
+            result = mesh.process(frame)
+            times.append((time.perf_counter() - t0) * 1000)
+            counts.append(len(result.multi_face_landmarks or []))
+    print(json.dumps({"ms": times, "faces": counts}), flush=True)
 """
+
+Pass = tuple[list[float], list[int]]  # per-frame ms, faces found per frame
+
+
+class MediaPipeWorker:
+    """FaceMesh in a child process of MediaPipe's environment, one pass per request."""
+
+    def __init__(self, python: Path, job_file: Path, log_file) -> None:
+        self._child = subprocess.Popen([str(python), "-c", WORKER, str(job_file)],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=log_file, text=True)
+
+    def run(self, setting: int, warm: bool = False) -> Pass:
+        self._child.stdin.write(json.dumps({"setting": setting, "warm": warm}) + "\n")
+        self._child.stdin.flush()
+        line = self._child.stdout.readline()
+        if not line:
+            raise RuntimeError("the MediaPipe worker stopped")
+        answer = json.loads(line)
+        return answer["ms"], answer["faces"]
+
+    def close(self) -> None:
+        try:
+            self._child.stdin.close()
+        except OSError:  # already gone
+            pass
+        self._child.wait()
 
 
 def ensure_venv(path: Path, wheel: str | None) -> Path:
@@ -84,30 +136,92 @@ def decode(path: Path, limit: int | None) -> np.ndarray:
     return np.stack(frames)
 
 
-def time_arfx(frames: np.ndarray, faces: int, repeats: int) -> tuple[list[float], list[int]]:
-    best: list[float] | None = None
-    with FaceTracker(max_num_faces=faces) as warm:
-        warm.process(frames[0])
-    for _ in range(repeats):
-        times, counts = [], []
-        with FaceTracker(max_num_faces=faces, threads=1) as tracker:
-            for frame in frames:
-                t0 = time.perf_counter()
-                found = tracker.process(frame)
-                times.append((time.perf_counter() - t0) * 1000)
-                counts.append(len(found))
-        best = times if best is None else [min(a, b) for a, b in zip(best, times)]
-    return best, counts
+def square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The image centred on a black square canvas, resized to size x size."""
+    h, w = rgb.shape[:2]
+    side = max(h, w)
+    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    y, x = (side - h) // 2, (side - w) // 2
+    canvas[y:y + h, x:x + w] = rgb
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(canvas, (size, size), interpolation=interpolation)
 
 
-def stage_breakdown(frames: np.ndarray, repeats: int) -> dict[str, float]:
-    """Median ms of each stage of arfx's per-frame path on frames with a face.
+def face_span(clip: np.ndarray) -> np.ndarray:
+    """The clip frames that show one face (all frames when --frames stops before it)."""
+    return clip[82:211] if len(clip) > 82 else clip
 
-    Reaches into the detector and landmark model to time their parts separately.
+
+def static_frames(media: Path, clip: np.ndarray, size: int, clip_every: int) -> np.ndarray:
+    """Still images of --media plus every clip_every'th face frame, all size x size RGB."""
+    images = []
+    for path in sorted(p for p in media.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is not None:
+            images.append(square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size))
+    if clip_every > 0:
+        images += [square(frame, size) for frame in face_span(clip)[::clip_every]]
+    if not images:
+        raise SystemExit(f"no images for static mode in {media}")
+    return np.stack(images)
+
+
+def tracker(setting: Setting) -> FaceTracker:
+    return FaceTracker(max_num_faces=setting.max_num_faces,
+                       static_image_mode=setting.static_image_mode,
+                       refine_landmarks=setting.refine_landmarks, threads=1)
+
+
+def arfx_pass(frames: np.ndarray, setting: Setting) -> Pass:
+    times, counts = [], []
+    with tracker(setting) as arfx:
+        for frame in frames:
+            t0 = time.perf_counter()
+            found = arfx.process(frame)
+            times.append((time.perf_counter() - t0) * 1000)
+            counts.append(len(found))
+    return times, counts
+
+
+def best_of(passes: list[Pass]) -> Pass:
+    """Each frame's fastest time over the passes; the face counts of the last pass."""
+    return [min(ms) for ms in zip(*(p[0] for p in passes))], passes[-1][1]
+
+
+def time_both(frames: np.ndarray, setting: Setting, index: int, mediapipe: MediaPipeWorker,
+              repeats: int) -> tuple[Pass, Pass]:
+    """(arfx, MediaPipe) best-of-`repeats` per-frame times, their passes interleaved.
+
+    Interleaving (and swapping who goes first) spreads the load of a shared machine over
+    both trackers instead of over whichever one happened to run at the time.
     """
-    detector, landmarks = FaceDetector("short"), LandmarkModel()
-    stages = ("letterbox", "detector model", "decode + NMS", "crop 192", "landmark model",
-              "to image + next ROI")
+    with tracker(setting) as warm:
+        warm.process(frames[0])
+    mediapipe.run(index, warm=True)
+    ours, theirs = [], []
+    for i in range(repeats):
+        if i % 2:
+            ours.append(arfx_pass(frames, setting))
+            theirs.append(mediapipe.run(index))
+        else:
+            theirs.append(mediapipe.run(index))
+            ours.append(arfx_pass(frames, setting))
+    return best_of(ours), best_of(theirs)
+
+
+def stage_breakdown(frames: np.ndarray, repeats: int, refine_landmarks: bool = False,
+                    next_roi: bool = True) -> dict[str, float]:
+    """Median ms of each stage of arfx's per-frame detect-then-landmark path.
+
+    Reaches into the detector and landmark model to time their parts separately. Frames
+    where the detector finds nothing count only for the detector stages.
+    """
+    detector = FaceDetector("short")
+    landmarks = AttentionLandmarkModel() if refine_landmarks else LandmarkModel()
+    after = "to image + next ROI" if next_roi else "to image"
+    if refine_landmarks:
+        after = "refine 478 + " + after
+    stages = ("letterbox", "detector model", "decode + NMS", "crop 192", "landmark model", after)
     times: dict[str, list[float]] = {name: [] for name in stages}
 
     def timed(name, fn, *args):
@@ -115,6 +229,16 @@ def stage_breakdown(frames: np.ndarray, repeats: int) -> dict[str, float]:
         value = fn(*args)
         times[name].append((time.perf_counter() - t0) * 1000)
         return value
+
+    def to_image(roi, out):
+        if refine_landmarks:
+            points = refine(out["output_mesh_identity"].reshape(468, 3),
+                            *(out[f"output_{part}"].reshape(-1, 2) for part in
+                              ("lips", "left_eye", "right_eye", "left_iris", "right_iris")))
+        else:
+            points = out["conv2d_21"].reshape(-1, 3)
+        image = roi.to_image(points, 192)
+        return roi_from_landmarks(image) if next_roi else image
 
     for _ in range(repeats):
         for frame in frames:
@@ -126,9 +250,15 @@ def stage_breakdown(frames: np.ndarray, repeats: int) -> dict[str, float]:
             roi = roi_from_detection(found[0])
             x = timed("crop 192", landmarks.crop, frame, roi)
             out = timed("landmark model", landmarks._model, x)
-            timed("to image + next ROI", lambda: roi_from_landmarks(
-                roi.to_image(out["conv2d_21"].reshape(-1, 3), 192)))
+            timed(after, to_image, roi, out)
     return {name: statistics.median(v) for name, v in times.items() if v}
+
+
+def print_stages(title: str, stages: dict[str, float]) -> None:
+    print(title)
+    for name, ms in stages.items():
+        print(f"  {name:34} {ms:6.3f}")
+    print(f"  {'sum of medians':34} {sum(stages.values()):6.3f}")
 
 
 def main() -> int:
@@ -136,36 +266,71 @@ def main() -> int:
     parser.add_argument("--media", default="../shared/media", type=Path)
     parser.add_argument("--venv", default=Path.home() / ".cache" / "arfx" / "mediapipe-venv", type=Path)
     parser.add_argument("--wheel", help="a local mediapipe 0.10.21 wheel to install from")
-    parser.add_argument("--faces", default="1,4", help="max_num_faces values (default 1,4)")
+    parser.add_argument("--faces", default="1,4", help="video-mode max_num_faces values (default 1,4)")
     parser.add_argument("--repeats", type=int, default=2, help="passes for each tracker; each frame's best time is kept")
-    parser.add_argument("--frames", type=int, help="use only the first N frames")
+    parser.add_argument("--frames", type=int, help="use only the first N clip frames")
+    parser.add_argument("--static-size", type=int, default=512,
+                        help="side of the square static-mode images (default 512; 0 skips static mode)")
+    parser.add_argument("--clip-every", type=int, default=5,
+                        help="every Nth clip frame with a face joins the static-mode images (default 5; 0: none)")
     args = parser.parse_args()
-    frames = decode(args.media / "short_hamilton_clip.mp4", args.frames)
+
+    clip = decode(args.media / "short_hamilton_clip.mp4", args.frames)
+    frame_sets = {"clip": clip}
+    settings = [Setting(f"video, max_num_faces={n}", "clip", False, n)
+                for n in map(int, args.faces.split(","))]
+    if args.static_size > 0:
+        frame_sets["static"] = static_frames(args.media, clip, args.static_size, args.clip_every)
+        side = f"{args.static_size}x{args.static_size}"
+        settings += [Setting(f"static {side}, max_num_faces=1", "static", True, 1),
+                     Setting(f"static {side}, refine_landmarks", "static", True, 1, True)]
+
     python = ensure_venv(args.venv, args.wheel)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        frames_file = Path(tmp) / "frames.npy"
-        np.save(frames_file, frames)
-        child = subprocess.run([str(python), "-c", WORKER, str(frames_file), args.faces,
-                                str(args.repeats)],
-                               capture_output=True, text=True)
-    if child.returncode != 0:
-        print(child.stderr[-2000:], file=sys.stderr)
-        return 1
-    mediapipe = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"{len(frames)} frames {frames.shape[2]}x{frames.shape[1]}, video mode, "
-          f"arfx 1 ORT thread per model; best of {args.repeats} passes per frame for both")
-    print(f"{'max_num_faces':>13} {'arfx ms':>8} {'MediaPipe ms':>12} {'ratio':>6} "
+        job = {"frames": {}, "settings": [asdict(s) for s in settings]}
+        for name, frames in frame_sets.items():
+            job["frames"][name] = str(Path(tmp) / f"{name}.npy")
+            np.save(job["frames"][name], frames)
+        job_file = Path(tmp) / "job.json"
+        job_file.write_text(json.dumps(job))
+        with open(Path(tmp) / "worker.log", "w+") as log:
+            worker = MediaPipeWorker(python, job_file, log)
+            try:
+                for index, setting in enumerate(settings):
+                    rows.append(time_both(frame_sets[setting.frames], setting, index, worker,
+                                          args.repeats))
+            except (RuntimeError, ValueError, OSError):  # the worker failed or died
+                log.seek(0)
+                print(log.read()[-2000:], file=sys.stderr)
+                return 1
+            finally:
+                worker.close()
+
+    print(f"video: {len(clip)} clip frames {clip.shape[2]}x{clip.shape[1]}", end="")
+    if "static" in frame_sets:
+        print(f"; static: {len(frame_sets['static'])} images {args.static_size}x{args.static_size}"
+              f" (stills in {args.media.name}/ + every {args.clip_every}th face frame of the clip,"
+              " padded square)", end="")
+    print(f"\narfx 1 ORT thread per model; best of {args.repeats} interleaved passes per frame "
+          "for both; median over frames")
+    width = max(len(s.label) for s in settings)
+    print(f"{'setting':{width}} {'arfx ms':>8} {'MediaPipe ms':>12} {'ratio':>6} "
           f"{'arfx faces':>10} {'MP faces':>8}")
-    for faces in map(int, args.faces.split(",")):
-        ours, counts = time_arfx(frames, faces, args.repeats)
-        theirs = mediapipe[str(faces)]
-        a, m = statistics.median(ours), statistics.median(theirs["ms"])
-        print(f"{faces:13d} {a:8.3f} {m:12.3f} {a / m:6.2f} {sum(counts):10d} "
-              f"{sum(theirs['faces']):8d}")
-    with_face = frames[82:211] if len(frames) > 211 else frames
-    print(f"arfx stages, median ms over {len(with_face)} frames with a face:")
-    for name, ms in stage_breakdown(with_face, args.repeats).items():
-        print(f"  {name:20} {ms:6.3f}")
+    for setting, ((ours, counts), (theirs, their_counts)) in zip(settings, rows):
+        a, m = statistics.median(ours), statistics.median(theirs)
+        print(f"{setting.label:{width}} {a:8.3f} {m:12.3f} {a / m:6.2f} {sum(counts):10d} "
+              f"{sum(their_counts):8d}")
+
+    with_face = face_span(clip)
+    print_stages(f"arfx stages (video), median ms over {len(with_face)} clip frames with a face:",
+                 stage_breakdown(with_face, args.repeats))
+    if "static" in frame_sets:
+        images = frame_sets["static"]
+        for refine_landmarks in (False, True):
+            kind = "refine_landmarks" if refine_landmarks else "468 points"
+            print_stages(f"arfx stages (static, {kind}), median ms over {len(images)} images:",
+                         stage_breakdown(images, args.repeats, refine_landmarks, next_roi=False))
     return 0
 
 
