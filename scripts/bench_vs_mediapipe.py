@@ -310,7 +310,7 @@ def main() -> int:
     print(f"video: {len(clip)} clip frames {clip.shape[2]}x{clip.shape[1]}", end="")
     if "static" in frame_sets:
         print(f"; static: {len(frame_sets['static'])} images {args.static_size}x{args.static_size}"
-              f" (stills in {args.media.name}/ + every {args.clip_every}th face frame of the clip,"
+              f" (stills in {args.media.name}/ + 1 in {args.clip_every} face frames of the clip,"
               " padded square)", end="")
     print(f"\narfx 1 ORT thread per model; best of {args.repeats} interleaved passes per frame "
           "for both; median over frames")
