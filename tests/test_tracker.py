@@ -164,6 +164,27 @@ def test_smoothing_reduces_jitter(face_patch):
     assert jitter(True) < 0.8 * jitter(False)
 
 
+def test_smoothing_keeps_still_points_still_while_the_face_grows():
+    """A landmark that does not move stays put when other landmarks spread (a face coming closer)."""
+    from arfx.tracking.filters import LandmarkSmoother
+
+    smoother = LandmarkSmoother()
+    rng = np.random.default_rng(5)
+    base = rng.uniform(400, 600, (468, 3)).astype(np.float32)
+    base[0] = (1000.0, 600.0, 0.0)  # far from the others, never moves
+    centre = base[1:].mean(axis=0)
+    for i in range(30):
+        frame = base.copy()
+        frame[1:] = centre + (base[1:] - centre) * (1.0 + 0.01 * i)  # grows 1% a frame
+        out = smoother(0, frame, i / 30)
+        np.testing.assert_allclose(out[0], base[0], atol=1e-3)
+    # ...and a moving face is followed, not frozen: after a jump the output catches up.
+    moved = base + 40.0
+    for i in range(30, 45):
+        out = smoother(0, moved, i / 30)
+    np.testing.assert_allclose(out, moved, atol=1.0)
+
+
 def test_full_range_detector_finds_a_small_face(astronaut):
     small = cv2.resize(astronaut, (80, 80), interpolation=cv2.INTER_AREA)
     frame = _paste(_background(480, 854), small[:, :], 600, 300)

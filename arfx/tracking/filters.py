@@ -15,8 +15,10 @@ def _alpha(cutoff: float, dt: float) -> float:
 class OneEuroFilter:
     """One Euro filter (Casiez et al. 2012) over arrays of any fixed shape.
 
-    Values are divided by a per-call `scale` (the face size) before filtering, so the speed
-    threshold means the same for near and far faces.
+    Values are filtered as they are (pixels); only the speed that sets the cutoff is divided
+    by a per-call `scale` (the face size), so "fast" means the same for near and far faces.
+    Dividing the values themselves would turn a change of face size into motion of points
+    that did not move.
     """
 
     def __init__(self, min_cutoff: float = 1.0, beta: float = 10.0, d_cutoff: float = 1.0) -> None:
@@ -31,21 +33,18 @@ class OneEuroFilter:
         self._x = self._dx = self._t = None
 
     def __call__(self, value: np.ndarray, t: float, scale: float = 1.0) -> np.ndarray:
-        scale = max(scale, 1e-6)
-        x = np.asarray(value, dtype=np.float64) / scale
+        x = np.asarray(value, dtype=np.float64)
         if self._x is None or self._t is None or t <= self._t:
             self._x, self._dx, self._t = x, np.zeros_like(x), t
             return np.asarray(value, dtype=np.float32).copy()
         dt = t - self._t
-        dx = (x - self._x) / dt
         a_d = _alpha(self.d_cutoff, dt)
-        self._dx = a_d * dx + (1 - a_d) * self._dx
-        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
-        tau = 1.0 / (2 * math.pi * cutoff)
-        a = 1.0 / (1.0 + tau / dt)
+        self._dx = a_d * (x - self._x) / dt + (1 - a_d) * self._dx
+        cutoff = self.min_cutoff + self.beta * np.abs(self._dx) / max(scale, 1e-6)
+        a = 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff * dt))
         self._x = a * x + (1 - a) * self._x
         self._t = t
-        return (self._x * scale).astype(np.float32)
+        return self._x.astype(np.float32)
 
 
 class LandmarkSmoother:
