@@ -1,4 +1,4 @@
-"""`arfx track`: landmarks (and head pose when available) for every frame of a file, to .npz."""
+"""`arfx track`: landmarks, head pose and face mesh for every frame of a file, to .npz."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from arfx.errors import InputError
+from arfx.geometry.pipeline import FaceGeometry, GeometryPipeline
 from arfx.recorder import write_atomically
 from arfx.sources import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, FolderSource, Frame, ImageSource, Source,
                           open_source)
@@ -73,16 +74,6 @@ def _frames_of(path: Path) -> tuple[Source, Iterator[tuple[str, Frame]], float, 
     return source, ((str(f.index), f) for f in source), float(source.fps or 0.0), source.frame_count, False
 
 
-def _geometry_pipeline():
-    """The metric geometry stage, when this build has it."""
-    try:
-        from arfx.geometry.pipeline import GeometryPipeline, euler_angles
-    except ImportError:
-        log.debug("arfx.geometry.pipeline not available: no pose/mesh in the output")
-        return None, None
-    return GeometryPipeline(), euler_angles
-
-
 def track_file(input_path: str | Path, options: TrackOptions | None = None,
                progress: Progress | None = None) -> TrackResult:
     """Track every frame of an image, a folder of images or a video."""
@@ -92,7 +83,7 @@ def track_file(input_path: str | Path, options: TrackOptions | None = None,
     if stills and not options.static_image_mode:
         log.info("still images are unrelated frames: detecting on each one")
     result = TrackResult(fps=fps)
-    geometry, euler_angles = _geometry_pipeline()
+    geometry = GeometryPipeline()
     with source, FaceTracker(max_num_faces=options.max_num_faces, static_image_mode=static,
                      min_detection_confidence=options.min_detection_confidence,
                      min_tracking_confidence=options.min_tracking_confidence,
@@ -104,19 +95,16 @@ def track_file(input_path: str | Path, options: TrackOptions | None = None,
             timestamp = frame.timestamp if fps > 0 else None
             faces = tracker.process(rgb, timestamp)
             _append(result, index, name, width, height, faces)
-            if geometry is not None:
-                for face in faces:
-                    _append_geometry(result, geometry.estimate(face.landmarks, width, height,
-                                                               face.id), euler_angles)
+            for face in faces:
+                _append_geometry(result, geometry.estimate(face.landmarks, width, height, face.id))
             if progress is not None:
                 progress(index + 1, total)
-    if geometry is not None:
-        result.fov = float(geometry.camera.fov_y)
-        result.near = float(geometry.camera.near)
+    result.fov = float(geometry.camera.fov_y)
+    result.near = float(geometry.camera.near)
     return result
 
 
-def _append_geometry(result: TrackResult, geometry, euler_angles) -> None:
+def _append_geometry(result: TrackResult, geometry: FaceGeometry | None) -> None:
     """Pose, mesh and Euler angles of one face; NaN where the fit was degenerate."""
     if geometry is None:
         result.poses.append(np.full((4, 4), np.nan, np.float32))
@@ -125,7 +113,7 @@ def _append_geometry(result: TrackResult, geometry, euler_angles) -> None:
         return
     result.poses.append(np.asarray(geometry.pose, dtype=np.float32))
     result.meshes.append(np.asarray(geometry.mesh, dtype=np.float32)[:468])
-    result.eulers.append(np.asarray(euler_angles(geometry.pose), dtype=np.float32))
+    result.eulers.append(np.asarray(geometry.euler, dtype=np.float32))
 
 
 def _append(result: TrackResult, index: int, name: str, width: int, height: int,

@@ -46,8 +46,9 @@ def test_track_image_writes_reference_format(astronaut_png, tmp_path):
     # normalized by the 512x512 size, on the face (x 150-290, y 30-200 pixels)
     assert xy[:, 0].min() > 150 / 512 and xy[:, 0].max() < 290 / 512
     assert xy[:, 1].min() > 30 / 512 and xy[:, 1].max() < 200 / 512
-    if "pose" in result.files:
-        assert result["pose"].shape == (1, 4, 4) and result["mesh"].shape == (1, 468, 3)
+    assert result["pose"].shape == (1, 4, 4) and result["mesh"].shape == (1, 468, 3)
+    assert result["euler"].shape == (1, 3) and np.isfinite(result["pose"]).all()
+    assert float(result["fov"]) == 63.0 and float(result["near"]) == 1.0
 
 
 def test_track_refine_writes_478_points(astronaut_png, tmp_path):

@@ -33,7 +33,10 @@ import difflib
 import logging
 import math
 import os
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
