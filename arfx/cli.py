@@ -70,9 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_effect_options(run)
 
     demo = sub.add_parser("demo", parents=[verbose], help="render every built-in effect on a generated clip")
-    demo.add_argument("-o", "--output", default="arfx-demo.mp4", metavar="FILE")
+    demo.add_argument("-o", "--output", metavar="FILE",
+                      help="video to write (default arfx-demo.mp4, replaced on every run)")
     demo.add_argument("--no-window", action="store_true", help="never open a window")
-    demo.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
+    demo.add_argument("--overwrite", action="store_true", help="replace an existing -o FILE")
 
     render = sub.add_parser("render", parents=[verbose], help="render an effect onto a video, image or image folder")
     render.add_argument("effect", help="effect name (see `arfx list`)")
@@ -288,7 +289,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     progress = _Progress("demo")
     try:
-        result = run_demo(args.output, window=not args.no_window, progress=progress)
+        # The default file is the demo's own and is replaced; a named one is the user's.
+        result = run_demo(args.output or "arfx-demo.mp4", window=not args.no_window,
+                          overwrite=args.overwrite or args.output is None, progress=progress)
     finally:
         progress.close()
     print(f"demo video: {result.output.resolve()} ({result.frames} frames, effects: "

@@ -157,7 +157,7 @@ def builtin_effect_names() -> list[str]:
 
 
 def run_demo(output: str | Path = "arfx-demo.mp4", window: bool = True, seconds_per_effect: float = 2.0,
-             size: tuple[int, int] = (960, 540), fps: int = 30,
+             size: tuple[int, int] = (960, 540), fps: int = 30, overwrite: bool = True,
              progress: Callable[[int, int | None], None] | None = None) -> DemoResult:
     """Render every built-in effect, one after another, on the generated clip into `output`.
 
@@ -173,7 +173,7 @@ def run_demo(output: str | Path = "arfx-demo.mp4", window: bool = True, seconds_
     per_effect = max(1, int(round(seconds_per_effect * fps)))
     total = per_effect * len(names)
     out = Path(output)
-    recorder = Recorder(out, size[0], size[1], fps=fps, overwrite=True)
+    recorder = Recorder(out, size[0], size[1], fps=fps, overwrite=overwrite)
     pipeline = FramePipeline(None, RenderOptions(smooth=True), smooth=True)
     try:
         effects = {name: load_effect(name) for name in names}

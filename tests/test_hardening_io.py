@@ -443,7 +443,8 @@ def test_output_existing_file_refused_before_work(clip: Path, tmp_path: Path, ca
     monkeypatch.setattr(FaceTracker, "__init__", no_work)
     for name, args in [("out.mp4", ["render", "glasses", "-i", str(clip), "-o"]),
                        ("out.npz", ["track", str(clip), "-o"]),
-                       ("rec.mp4", ["run", "--input", str(clip), "--record"])]:
+                       ("rec.mp4", ["run", "--input", str(clip), "--record"]),
+                       ("demo.mp4", ["demo", "--no-window", "-o"])]:
         existing = tmp_path / name
         existing.write_bytes(b"precious")
         code, _, err = run_cli(args + [str(existing)], capsys)
