@@ -15,16 +15,40 @@ log = logging.getLogger("arfx")
 COMMANDS = ("run", "demo", "render", "track", "list", "doctor", "bench")
 
 
+def _count(text: str) -> int:
+    """A whole number of at least 1 (faces, frames)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: use 1 or more")
+    return value
+
+
+def _probability(text: str) -> float:
+    """A confidence threshold from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..1")
+    return value
+
+
 def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tracking")
-    group.add_argument("--max-faces", type=int, default=1, metavar="N",
+    group.add_argument("--max-faces", type=_count, default=1, metavar="N",
                        help="most faces to track at once (default 1)")
     group.add_argument("--detector", choices=("short", "full"), default="short",
                        help="face detector: short range (selfies) or full range (small, distant faces)")
     group.add_argument("--refine", action="store_true",
                        help="478 landmarks with irises (attention model)")
-    group.add_argument("--min-detection-confidence", type=float, default=0.5, metavar="P")
-    group.add_argument("--min-tracking-confidence", type=float, default=0.5, metavar="P")
+    group.add_argument("--min-detection-confidence", type=_probability, default=0.5, metavar="P",
+                       help="detections below this score are ignored (0..1, default 0.5)")
+    group.add_argument("--min-tracking-confidence", type=_probability, default=0.5, metavar="P",
+                       help="a tracked face below this presence is dropped (0..1, default 0.5)")
 
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
@@ -62,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--size", default="1280x720", metavar="WxH", help="camera capture size")
     run.add_argument("--input", metavar="FILE", help="video or image instead of the camera")
     run.add_argument("--record", metavar="FILE", help="start recording to FILE at launch")
-    run.add_argument("--frames", type=int, metavar="N", help="quit after N frames")
+    run.add_argument("--frames", type=_count, metavar="N", help="quit after N frames")
     run.add_argument("--no-mirror", action="store_true", help="do not mirror the camera image")
     run.add_argument("--no-smooth", action="store_true", help="turn off landmark smoothing")
     run.add_argument("--overwrite", action="store_true", help="replace an existing recording")
@@ -104,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", parents=[verbose], help="per-stage timings of offline rendering")
     bench.add_argument("--input", metavar="VIDEO", help="video to use (default: generated 720p clip)")
     bench.add_argument("--effect", default="glasses")
-    bench.add_argument("--frames", type=int, default=120, metavar="N")
+    bench.add_argument("--frames", type=_count, default=120, metavar="N")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_encoder_options(bench)
     _add_tracker_options(bench)

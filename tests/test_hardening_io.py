@@ -597,3 +597,21 @@ def test_tracking_never_more_faces_than_max_faces(tmp_path: Path, capsys: pytest
                             "--detector", "full"], capsys)
     assert code == 0, err
     assert np.load(tmp_path / "t.npz")["face_count"].max() <= 2
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--max-faces", "0"], "argument --max-faces: 0 is too small"),
+    (["--max-faces", "two"], "argument --max-faces: 'two' is not a whole number"),
+    (["--min-detection-confidence", "7"], "argument --min-detection-confidence: 7.0 is outside 0..1"),
+    (["--min-tracking-confidence", "-1"], "argument --min-tracking-confidence: -1.0 is outside 0..1"),
+])
+def test_option_values_out_of_range_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                args: list[str], needle: str) -> None:
+    image = tmp_path / "face.png"
+    Image.fromarray(face_crop(128)).save(image)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["track", str(image), "-o", str(tmp_path / "t.npz"), *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "t.npz").exists()
