@@ -4,7 +4,7 @@ The TFLite flatbuffer is read with the `tflite` package and the ONNX graph is wr
 `onnx.helper`. Activations run in NCHW inside the graph while the graph's inputs and outputs
 keep TFLite's NHWC shapes and tensor names. float16 weights stay float16 in the file behind a
 Cast (ONNX Runtime folds the Cast when it loads the model). PRelu is rewritten as
-Relu(x) - a * Relu(-x) with the multiply as a 1x1 depthwise Conv, because ONNX Runtime's
+x + (1 - a) * Relu(-x) with the multiplies as 1x1 depthwise Convs, because ONNX Runtime's
 PRelu kernel is slow on CPU. MediaPipe's three custom ops of the attention landmark model are
 expressed in standard ONNX (see `_Converter._custom_*`).
 """
@@ -197,6 +197,7 @@ class _Converter:
                 handler = getattr(self, "_op_" + name, None)
             if handler is None:
                 raise ConversionError(f"operator {name} (#{op_index}) is not supported")
+            self._op_index = op_index
             handler(op)
         outputs = []
         for index in output_indices:
@@ -299,16 +300,18 @@ class _Converter:
             raise ConversionError("PRELU with a spatially varying alpha")
         base = self.out_base(op)
         xn = self.nchw(x)
-        # Relu(x) - a * Relu(-x), computed as Relu(x) + (-a) * Relu(-x). The negation and the
-        # scaling are 1x1 depthwise Convs rather than Neg/Mul: ONNX Runtime then keeps the chain
-        # in its blocked NCHWc layout (no reorders) and fuses the Relu and the Add into Convs.
-        positive = self.node1("Relu", [xn], base + "/pos")
+        # x + (1 - a) * Relu(-x): two 1x1 depthwise Convs rather than Neg/Mul/PRelu. ONNX Runtime
+        # fuses the Relu into the first and the Add (as its Sum input) into the second, so each
+        # PReLU costs two kernels that stay in its blocked NCHWc layout (no reorders).
         flip = self.const(np.full((channels, 1, 1, 1), -1, np.float16), base + "/flip")
         negated = self.node1("Conv", [xn, flip], base + "/neg", group=channels, kernel_shape=[1, 1])
         negative = self.node1("Relu", [negated], base + "/negpart")
-        scale = self.const(-alpha.reshape(channels, 1, 1, 1), self.tname(alpha_index))
+        keep = 1 - alpha.astype(np.float32).reshape(channels, 1, 1, 1)
+        if np.array_equal(keep.astype(np.float16).astype(np.float32), keep):
+            keep = keep.astype(np.float16)  # exact in float16: store it as compactly as the alpha
+        scale = self.const(keep, self.tname(alpha_index))
         scaled = self.node1("Conv", [negative, scale], base + "/scaled", group=channels, kernel_shape=[1, 1])
-        self.set_out(out, self.node1("Add", [positive, scaled], base), True)
+        self.set_out(out, self.node1("Add", [xn, scaled], base), True)
 
     def _op_PAD(self, op) -> None:
         (x, pads_index), (out,) = self.ins(op), self.outs(op)
@@ -487,7 +490,11 @@ class _Converter:
 
     def _affine_rows(self, matrix_index: int, base: str) -> str:
         """[1,4,2]: the transpose of the first two rows of a [1,4,4] matrix."""
-        rows = self.node1("Slice", [self.plain(matrix_index), self.const(np.array([0], np.int64), base + "/r0"),
+        return self._affine_rows_named(self.plain(matrix_index), base)
+
+    def _affine_rows_named(self, matrix: str, base: str) -> str:
+        """[G,4,2]: the transposes of the first two rows of [G,4,4] matrices."""
+        rows = self.node1("Slice", [matrix, self.const(np.array([0], np.int64), base + "/r0"),
                                     self.const(np.array([2], np.int64), base + "/r1"),
                                     self.const(np.array([1], np.int64), base + "/rax")], base + "/rows")
         return self.node1("Transpose", [rows], base + "/rows_t", perm=[0, 2, 1])
@@ -495,58 +502,60 @@ class _Converter:
     def _custom_TransformTensorBilinear(self, op) -> None:
         """Bilinear sampling through the matrix at pixel centres, zero outside the input.
 
-        Written as a Gather of the four neighbours with their weights (out-of-range neighbours
-        and out-of-bounds points weigh 0) rather than GridSample, whose CPU kernel is several
-        times slower on these small patches; the arithmetic is the op's own.
+        All such ops that sample the same input into same-sized patches become one GridSample:
+        their sampling grids are stacked along the grid's height and the patches are sliced
+        back out of its (NCHW) result. Points outside the input are moved far outside, so all
+        four of their neighbours fall in GridSample's zero padding, as the op wants.
         """
         (x, matrix), (out,) = self.ins(op), self.outs(op)
+        if out in self.values:
+            return  # sampled together with an earlier op of its group
         _, in_h, in_w, channels = self.shape(x)
         _, out_h, out_w, _ = self.shape(out)
+        group = [(matrix, out)]
+        for later in range(self._op_index + 1, self.graph.OperatorsLength()):
+            other = self.graph.Operators(later)
+            code = self.model.OperatorCodes(other.OpcodeIndex())
+            if code.CustomCode() != b"TransformTensorBilinear":
+                continue
+            (other_x, other_matrix), (other_out,) = self.ins(other), self.outs(other)
+            if other_x == x and other_matrix in self.values and self.shape(other_out) == self.shape(out):
+                group.append((other_matrix, other_out))
         count = out_h * out_w
-        base = self.out_base(op)
-        f32, i64 = np.float32, np.int64
+        base = self.out_base(op) + "/grid"
+        f32 = np.float32
 
         def c(array, suffix):
             return self.const(np.asarray(array), f"{base}/{suffix}")
 
+        matrices = [self.plain(m) for m, _ in group]
+        stacked = matrices[0] if len(group) == 1 else self.node1("Concat", matrices, base + "/matrices", axis=0)
+        rows_t = self._affine_rows_named(stacked, base)                                  # [G,4,2]
         ys, xs = np.meshgrid(np.arange(out_h, dtype=f32), np.arange(out_w, dtype=f32), indexing="ij")
         homogeneous = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.zeros(count, f32),
                                 np.ones(count, f32)], axis=1)[None]
-        coords = self.node1("MatMul", [c(homogeneous, "pixels"), self._affine_rows(matrix, base)], base + "/coords")
-        coords = self.node1("Sub", [coords, c(np.array([0.5], f32), "half")], base + "/coords_c")
-        coords = self.node1("Reshape", [coords, c(np.array([count, 2], i64), "cshape")], base + "/coords2")
-        coords = self.node1("Transpose", [coords], base + "/xy", perm=[1, 0])                  # [2, N]
-        limit = c(np.array([[in_w - 1], [in_h - 1]], f32), "limit")
-        zero = c(np.array(0, f32), "zero")
-        inside = self.node1("And", [self.node1("GreaterOrEqual", [coords, zero], base + "/ge"),
-                                    self.node1("LessOrEqual", [coords, limit], base + "/le")], base + "/inside")
-        inside = self.node1("ReduceMin", [self.node1("Cast", [inside], base + "/insidef", to=TensorProto.FLOAT)],
-                            base + "/mask", axes=[0], keepdims=0)                           # [N]
-        floor = self.node1("Floor", [coords], base + "/floor")
-        frac = self.node1("Sub", [coords, floor], base + "/frac")
-        offsets = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], f32)[:, :, None]                # corner (dx, dy)
-        corners = self.node1("Add", [floor, c(offsets, "offsets")], base + "/corners")         # [4, 2, N]
-        per_axis = self.node1("Add", [c(1 - offsets, "w0"), self.node1("Mul", [c(2 * offsets - 1, "w1"), frac],
-                                                                        base + "/wfrac")], base + "/waxis")
-        weight = self.node1("ReduceProd", [per_axis], base + "/wprod", axes=[1], keepdims=0)   # [4, N]
-        corner_ok = self.node1("And", [self.node1("LessOrEqual", [corners, limit], base + "/cle"),
-                                       self.node1("GreaterOrEqual", [corners, zero], base + "/cge")], base + "/cok")
-        corner_ok = self.node1("ReduceMin", [self.node1("Cast", [corner_ok], base + "/cokf", to=TensorProto.FLOAT)],
-                               base + "/cvalid", axes=[1], keepdims=0)                      # [4, N]
-        weight = self.node1("Mul", [self.node1("Mul", [weight, corner_ok], base + "/wc"), inside], base + "/weight")
-        clamped = self.node1("Clip", [corners, zero, c(np.array(max(in_w, in_h) - 1, f32), "cmax")],
-                             base + "/clamped")
-        flat = self.node1("MatMul", [c(np.array([1, in_w], f32), "stride"), clamped], base + "/flatf")  # [4, N]
-        flat = self.node1("Cast", [flat], base + "/flat", to=TensorProto.INT64)
-        # Channels-last rows so each Gather index copies one contiguous pixel.
-        feature = self.node1("Reshape", [self.plain(x), c(np.array([in_h * in_w, channels], i64), "fshape")],
-                             base + "/feature")
-        gathered = self.node1("Gather", [feature, flat], base + "/gathered", axis=0)          # [4, N, C]
-        weight = self.node1("Reshape", [weight, c(np.array([4, count, 1], i64), "wshape")], base + "/weight3")
-        summed = self.node1("ReduceSum", [self.node1("Mul", [gathered, weight], base + "/weighted"),
-                                          c(np.array([0], i64), "sumaxis")], base + "/summed", keepdims=0)
-        y = self.node1("Reshape", [summed, c(np.array([1, out_h, out_w, channels], i64), "oshape")], base)
-        self.set_out(out, y, False)
+        # Input pixel centres sit at integer + 0.5 here, which is GridSample's convention
+        # (align_corners=0) once divided by the size; normalised to [-1, 1] below.
+        points = self.node1("MatMul", [c(homogeneous, "pixels"), rows_t], base + "/points")  # [G,N,2]
+        size = np.array([in_w, in_h], f32)
+        normal = self.node1("Sub", [self.node1("Mul", [points, c(2 / size, "scale")], base + "/scaled"),
+                                    c(np.array([1], f32), "one")], base + "/normal")
+        # Inside means 0 <= pixel coordinate <= size - 1, i.e. |normal| <= 1 - 1/size.
+        outside = self.node1("Greater", [self.node1("Abs", [normal], base + "/abs"), c(1 - 1 / size, "limit")],
+                             base + "/outside")
+        far = self.node1("Where", [outside, c(np.array([4], f32), "far"), normal], base + "/far")
+        grid = self.node1("Reshape", [far, c(np.array([1, len(group) * out_h, out_w, 2], np.int64), "shape")],
+                          base + "/grid")
+        sampled = self.node1("GridSample", [self.nchw(x), grid], base + "/sampled", mode="bilinear",
+                             padding_mode="zeros", align_corners=0)                     # [1,C,G*H,W]
+        if len(group) == 1:
+            self.set_out(out, sampled, True)
+            return
+        axis = c(np.array([2], np.int64), "axis")
+        for k, (_, patch) in enumerate(group):
+            y = self.node1("Slice", [sampled, c(np.array([k * out_h], np.int64), f"b{k}"),
+                                     c(np.array([(k + 1) * out_h], np.int64), f"e{k}"), axis], self.tname(patch))
+            self.set_out(patch, y, True)
 
     def _custom_TransformLandmarks(self, op) -> None:
         """2D points through the matrix's first two rows: MatMul + Add."""
