@@ -367,8 +367,10 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
             if recorder is None:
                 size = frame_size
                 pipeline.check_renderable(frame, source.name)
+                # Frame times start at 0; the audio moves by the first frame's file time with them.
                 recorder = Recorder(out, size[0], size[1], fps=fps, audio_from=audio,
-                                    overwrite=options.overwrite, preset=options.preset)
+                                    overwrite=options.overwrite, preset=options.preset,
+                                    audio_offset=video.start_time if video is not None else 0.0)
             elif frame_size != size:
                 name = source.files[frame.index] if isinstance(source, FolderSource) else source.name
                 raise InputError(f"{name}: is {frame_size[0]}x{frame_size[1]} but the video is "

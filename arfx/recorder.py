@@ -77,14 +77,19 @@ class Recorder:
 
     Give every frame a timestamp (seconds, from the capture clock) to keep real time, or
     none to get a constant frame rate of `fps`. Audio packets of `audio_from` (a media file)
-    are copied unchanged. The file appears under its final name only when `close()` has
-    written it completely; `close()` is idempotent and safe from atexit and signal paths.
+    are copied without re-encoding, moved `audio_offset` seconds earlier: pass the file time
+    of the first video frame (`VideoSource.start_time`), since frame timestamps start at 0
+    while MPEG-TS files and trimmed clips start later; packets that would then end before 0
+    are dropped. The file appears under its final name only when `close()` has written it
+    completely. `close()` is idempotent and may run from atexit; it is not async-signal-safe,
+    so callers keep signals from interrupting it (a KeyboardInterrupt raised inside it is
+    re-raised after the file has been finalised, and never costs the recording).
     """
 
     def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: float | Fraction = 30,
                  audio_from: str | os.PathLike[str] | None = None, overwrite: bool = False,
                  preset: str = "veryfast", crf: int = 20, queue_size: int = 8,
-                 threads: int = 0) -> None:
+                 threads: int = 0, audio_offset: float = 0.0) -> None:
         self.path = check_output_path(path, overwrite, VIDEO_FORMATS, "video")
         if width < 1 or height < 1:
             raise OutputError(f"{self.path}: invalid video size {width}x{height}")
@@ -92,6 +97,7 @@ class Recorder:
         self.source_size = (int(width), int(height))
         self.rate = Fraction(fps).limit_denominator(1001 * 1000) if fps else Fraction(30)
         self.audio_from = Path(audio_from) if audio_from else None
+        self.audio_offset = Fraction(audio_offset).limit_denominator(10**9)
         self.preset = preset
         self.crf = crf
         self.threads = threads
@@ -211,8 +217,17 @@ class Recorder:
                 except (StopIteration, av.FFmpegError):
                     self._audio_packets = None
                     return
-            if packet.pts is None or packet.size == 0:  # the demuxer's flush packet
-                continue
+                if packet.pts is None or packet.size == 0:  # the demuxer's flush packet
+                    continue
+                if self.audio_offset:
+                    shift = round(self.audio_offset / packet.time_base)
+                    packet.pts -= shift
+                    if packet.dts is not None:
+                        packet.dts -= shift
+                    # Audio from before the first video frame has no picture to go with. A
+                    # packet ending exactly at 0 (an encoder's priming samples) is kept.
+                    if packet.pts + (packet.duration or 0) < 0:
+                        continue
             t = float(packet.pts * packet.time_base)
             if seconds is not None and t > seconds + AUDIO_LEAD_S:
                 self._audio_pending = packet

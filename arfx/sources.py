@@ -245,6 +245,7 @@ class VideoSource(Source):
             raise InputError(f"{self.path}: video stream has no picture size")
         self._size = (ctx.width, ctx.height)
         self._rate = self._stream.average_rate or self._stream.guessed_rate or self._stream.base_rate
+        self._start: float | None = None
         self._closed = False
 
     @property
@@ -282,6 +283,21 @@ class VideoSource(Source):
     def has_audio(self) -> bool:
         return bool(self._container.streams.audio)
 
+    @property
+    def start_time(self) -> float:
+        """Seconds on the file's clock of the frame that `Frame.timestamp` 0 stands for.
+
+        MPEG-TS files and trimmed clips start later than 0; other streams of the file (audio)
+        must be shifted by this much to stay in sync with the rebased frames. Exact once the
+        first frame has been decoded; before that, the stream's declared start.
+        """
+        if self._start is not None:
+            return self._start
+        stream = self._stream
+        if stream.start_time is not None and stream.time_base:
+            return float(stream.start_time * stream.time_base)
+        return 0.0
+
     def __iter__(self) -> Iterator[Frame]:
         import av
 
@@ -291,7 +307,7 @@ class VideoSource(Source):
             for frame in self._container.decode(self._stream):
                 if frame.time is not None:
                     if start is None:
-                        start = frame.time
+                        start = self._start = float(frame.time)
                     t = frame.time - start
                 else:
                     t = index / (self.fps or DEFAULT_FOLDER_FPS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from arfx.cli import main
-from arfx.demo import astronaut_image, write_clip
+from arfx.demo import GeneratedSource, astronaut_image, write_clip
 from arfx.errors import OutputError
 from arfx.offline import RenderOptions, render_video
 
@@ -100,3 +101,56 @@ def test_mismatched_output_kind_is_refused(clip: Path, tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="must be a video"):
         render_video("glasses", clip, tmp_path / "x.png", RenderOptions())
     assert list(tmp_path.iterdir()) == []
+
+
+def write_late_ts(path: Path, video_start: float, audio_start: float, seconds: float = 2.0,
+                  fps: int = 25, rate: int = 48000) -> Path:
+    """An MPEG-TS clip whose clock starts late (as broadcast captures and trimmed clips do)."""
+    with av.open(str(path), "w", format="mpegts") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        sound = container.add_stream("aac", rate=rate)
+        sound.layout = "mono"
+        samples = 0
+        end = int(round((video_start - audio_start + seconds) * rate))
+        for frame in GeneratedSource(160, 120, int(seconds * fps), fps):
+            vf = av.VideoFrame.from_ndarray(frame.rgb, format="rgb24")
+            vf.pts, vf.time_base = int(round(video_start * fps)) + frame.index, Fraction(1, fps)
+            for packet in video.encode(vf):
+                container.mux(packet)
+            target = end * (frame.index + 1) // int(seconds * fps)
+            while samples + 1024 <= target:
+                t = (samples + np.arange(1024)) / rate
+                af = av.AudioFrame.from_ndarray((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None],
+                                                format="fltp", layout="mono")
+                af.sample_rate, af.time_base = rate, Fraction(1, rate)
+                af.pts = int(round(audio_start * rate)) + samples
+                for packet in sound.encode(af):
+                    container.mux(packet)
+                samples += 1024
+        for stream in (video, sound):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path
+
+
+def test_late_starting_ts_keeps_audio_in_sync(tmp_path: Path) -> None:
+    """Video times are rebased to the first frame; the copied audio must move with them."""
+    clip = write_late_ts(tmp_path / "late.ts", video_start=5.0, audio_start=4.8)
+    out = tmp_path / "late.mp4"
+    render_video("mesh", clip, out, RenderOptions())
+    with av.open(str(out)) as container:
+        assert container.duration / 1e6 == pytest.approx(2.0, abs=0.1)  # was 7 s: audio at 5 s
+        frames = list(container.decode(video=0))
+        assert len(frames) == 50 and frames[0].time == pytest.approx(0.0, abs=1e-3)
+    with av.open(str(out)) as container:
+        audio = [p for p in container.demux(audio=0) if p.size]
+    first = float(audio[0].pts * audio[0].time_base)
+    last = float((audio[-1].pts + audio[-1].duration) * audio[-1].time_base)
+    assert -1 / 25 <= first <= 1 / 25  # the 0.2 s of audio before the first picture is dropped
+    assert last == pytest.approx(2.0, abs=0.1)
+    assert leftovers_free(tmp_path)
+
+
+def leftovers_free(folder: Path) -> bool:
+    return not [p for p in folder.iterdir() if "partial" in p.name]
