@@ -214,13 +214,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-
 def _cmd_render(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    if Path(args.input).suffix.lower() in _IMAGE_SUFFIXES:
+    from arfx.sources import IMAGE_SUFFIXES
+
+    if Path(args.input).suffix.lower() in IMAGE_SUFFIXES:
         # Through the offline renderer: its reader handles gray/16-bit/RGBA/EXIF-rotated
         # images and its writer never leaves a half-written file.
         from arfx.offline import render_video

@@ -9,7 +9,8 @@ import numpy as np
 
 from arfx.effects.object3d import Object3DEffect
 from arfx.render.gltf import Material, MeshData, mesh_from_trimesh
-from arfx.render.renderer import FrameState, gl_matrix
+from arfx.geometry.camera import gl_matrix_bytes
+from arfx.render.renderer import FrameState
 
 # Pulls wireframe lines and points in front of the occluder surface they lie on.
 _DEPTH_BIAS = 2e-4
@@ -62,7 +63,7 @@ class MeshPass:
         effect = self.effect
         if effect.fill_opacity > 0:
             program = self.fill_program
-            program["u_projection"].write(gl_matrix(frame.projection))
+            program["u_projection"].write(gl_matrix_bytes(frame.projection))
             program["u_color"] = (*_rgba(effect.fill_color)[:3], float(effect.fill_opacity))
             program["u_round"] = False
             frame.set_state(depth_test=True, depth_write=False,
@@ -70,7 +71,7 @@ class MeshPass:
             self.fill_vao.render(moderngl.TRIANGLES)
         if effect.wireframe:
             program = self.line_program
-            program["u_matrix"].write(gl_matrix(frame.projection))
+            program["u_matrix"].write(gl_matrix_bytes(frame.projection))
             program["u_color"] = _rgba(effect.line_color)
             program["u_round"] = False
             program["u_point_size"] = 1.0
@@ -117,14 +118,14 @@ class LandmarksPass:
         frame.set_state(depth_test=False, depth_write=False, blend="alpha")
         pixels = face.landmarks
         if pixels is None:
-            program["u_matrix"].write(gl_matrix(frame.projection))
+            program["u_matrix"].write(gl_matrix_bytes(frame.projection))
             self.mesh_vao.render(moderngl.POINTS, vertices=self.renderer.face_vertex_count)
             return
         pixels = np.asarray(pixels, dtype=np.float32)[: self._MAX_POINTS]
         points = np.zeros((len(pixels), 3), np.float32)
         points[:, :2] = pixels[:, :2]
         self.points.write(points.tobytes())
-        program["u_matrix"].write(gl_matrix(frame.pixel_to_clip))
+        program["u_matrix"].write(gl_matrix_bytes(frame.pixel_to_clip))
         self.points_vao.render(moderngl.POINTS, vertices=len(points))
 
     def release(self) -> None:

@@ -10,7 +10,8 @@ import moderngl
 import numpy as np
 
 from arfx.errors import EffectError
-from arfx.render.renderer import FrameState, gl_matrix
+from arfx.geometry.camera import gl_matrix_bytes
+from arfx.render.renderer import FrameState
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class FacePaintPass:
 
     def draw(self, frame: FrameState, face, index: int) -> None:
         program = self.program
-        program["u_projection"].write(gl_matrix(frame.projection))
+        program["u_projection"].write(gl_matrix_bytes(frame.projection))
         program["u_texture"] = 0
         program["u_opacity"] = float(self.effect.opacity)
         program["u_blend"] = BLEND_MODES[self.effect.blend]

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from arfx.render.gltf import GpuMesh, MeshData, load_glb
-from arfx.render.renderer import FrameState, gl_matrix
+from arfx.geometry.camera import gl_matrix_bytes
+from arfx.render.renderer import FrameState
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class Object3DPass:
 
     def draw(self, frame: FrameState, face, index: int) -> None:
         program = self.program
-        program["u_projection"].write(gl_matrix(frame.projection))
+        program["u_projection"].write(gl_matrix_bytes(frame.projection))
         program["u_texture"] = 0
         model_view = np.asarray(face.pose, dtype=np.float64) @ self.effect.placement
         depth_test = self.effect.depth_test
@@ -78,8 +79,8 @@ class Object3DPass:
         matrix = model_view @ mesh.data.transform
         linear = matrix[:3, :3]
         normal_matrix = np.linalg.inv(linear).T if abs(np.linalg.det(linear)) > 1e-12 else linear
-        program["u_model_view"].write(gl_matrix(matrix))
-        program["u_normal_matrix"].write(gl_matrix(normal_matrix))
+        program["u_model_view"].write(gl_matrix_bytes(matrix))
+        program["u_normal_matrix"].write(gl_matrix_bytes(normal_matrix))
         material = mesh.material
         program["u_base_color"] = tuple(material.base_color)
         program["u_metallic"] = material.metallic

@@ -370,9 +370,6 @@ class EffectRegistry:
                 by_name[info.name] = info
         return by_name
 
-    def names(self) -> list[str]:
-        return sorted(self.effects())
-
     def info(self, name: str) -> EffectInfo:
         effects = self.effects()
         if name not in effects:

@@ -40,11 +40,6 @@ class PerspectiveCamera:
         """cot(fov_y / 2): NDC y per unit of y/(-z)."""
         return 1.0 / math.tan(math.radians(self.fov_y) / 2.0)
 
-    def near_plane_size(self, aspect: float) -> tuple[float, float]:
-        """Width and height (cm) of the visible rectangle on the near plane."""
-        height = 2.0 * self.near / self.focal
-        return height * aspect, height
-
     def focal_pixels(self, height: int) -> float:
         """Pixels per unit of x/(-z) (and y/(-z)) in a frame `height` pixels tall."""
         return 0.5 * height * self.focal
@@ -73,15 +68,6 @@ class PerspectiveCamera:
         out[:, 0] = 0.5 * width + fp * p[:, 0] * inv_depth
         out[:, 1] = 0.5 * height - fp * p[:, 1] * inv_depth
         return out.astype(np.float32)
-
-    def pixels_to_near_plane(self, xy: np.ndarray, width: int, height: int) -> np.ndarray:
-        """Pixel coordinates [N,2] -> x, y (cm) of the matching points on the near plane."""
-        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        scale = self.near / self.focal_pixels(height)
-        out = np.empty_like(xy)
-        out[:, 0] = (xy[:, 0] - 0.5 * width) * scale
-        out[:, 1] = (0.5 * height - xy[:, 1]) * scale
-        return out
 
 
 def gl_matrix_bytes(matrix: np.ndarray) -> bytes:

@@ -11,6 +11,7 @@ import moderngl
 import numpy as np
 
 from arfx.errors import RenderError
+from arfx.geometry.camera import gl_matrix_bytes
 from arfx.resources import resource_dir
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,6 @@ def load_program(ctx: moderngl.Context, vertex: str, fragment: str) -> moderngl.
         return ctx.program(vertex_shader=sources[0], fragment_shader=sources[1])
     except Exception as error:  # moderngl reports compile/link errors as plain Exceptions
         raise RenderError(f"shader {vertex}/{fragment} failed to build: {error}") from error
-
-
-def gl_matrix(matrix: np.ndarray) -> bytes:
-    """numpy [4,4] (or [3,3]) in column-vector convention -> column-major bytes for a uniform."""
-    return np.ascontiguousarray(np.asarray(matrix, dtype=np.float32).T).tobytes()
 
 
 @dataclass
@@ -293,7 +289,7 @@ class Renderer:
         frame.set_state(depth_test=True, depth_write=True)
         target.color_mask = (False, False, False, False)
         target.use()
-        self.face_program["u_projection"].write(gl_matrix(projection))
+        self.face_program["u_projection"].write(gl_matrix_bytes(projection))
         for face in geometries:
             self.upload_face(face)
             self.occluder_vao.render(moderngl.TRIANGLES)
