@@ -171,6 +171,8 @@ class _Converter:
     def convert(self, graph_name: str) -> onnx.ModelProto:
         self._plain_cache: dict[int, str] = {}
         self._nchw_cache: dict[int, str] = {}
+        self._stacked_matrices: dict[int, tuple[str, int, int]] = {}  # matrix -> (stack, lane, lanes)
+        self._rows_cache: dict[int, str] = {}  # matrix -> its first two rows, transposed
         g = self.graph
         inputs = []
         for i in range(g.InputsLength()):
@@ -430,44 +432,67 @@ class _Converter:
         return flexbuffers.Loads(bytes(op.CustomOptionsAsNumpy()))
 
     def _custom_Landmarks2TransformMatrix(self, op) -> None:
-        """4x4 affine from a 16x16 patch onto a rotated, scaled box around a landmark subset.
+        """4x4 affine from a patch onto a rotated, scaled box around a landmark subset.
 
         Rotation r = target - angle(left -> right landmark); the subset is rotated by r, its
         box (min/max) gives size and centre, the centre is rotated back. Output matrix:
         shift(centre) * rot(-r) * scale(scale * size / out) * shift(-out / 2). cos r and sin r
         come straight from the normalised left->right vector, so no atan2 is needed.
+        All such ops on same-shaped landmarks are computed together, stacked along the batch
+        axis (subsets padded by repeating an index, which leaves min and max unchanged).
         """
         (landmarks,), (out,) = self.ins(op), self.outs(op)
+        if out in self.values:
+            return  # computed together with an earlier op of its group
         if len(self.shape(landmarks)) != 3:
             raise ConversionError("Landmarks2TransformMatrix v1 (4D input) is not supported")
-        o = self._custom_options(op)
-        subset = sorted(set(int(i) for i in o["subset_idxs"]))
-        out_w, out_h = float(o["output_width"]), float(o["output_height"])
-        target = float(o.get("target_rotation_radians", 0.0))
-        base = self.out_base(op)
-        f32 = np.float32
+        group = [(landmarks, out, self._custom_options(op))]
+        for later in range(self._op_index + 1, self.graph.OperatorsLength()):
+            other = self.graph.Operators(later)
+            if self.model.OperatorCodes(other.OpcodeIndex()).CustomCode() != b"Landmarks2TransformMatrix":
+                continue
+            (other_in,), (other_out,) = self.ins(other), self.outs(other)
+            if other_in in self.values and self.shape(other_in) == self.shape(landmarks):
+                group.append((other_in, other_out, self._custom_options(other)))
+        lanes = len(group)
+        _, count, dims = self.shape(landmarks)
+        base = self.out_base(op) + "/stack"
+        f32, i64 = np.float32, np.int64
 
         def c(array, suffix):
             return self.const(np.asarray(array), f"{base}/{suffix}")
 
-        xy = self.node1("Slice", [self.plain(landmarks), c(np.array([0], np.int64), "s0"),
-                                  c(np.array([2], np.int64), "s1"), c(np.array([2], np.int64), "sax")],
-                        base + "/xy")
-        left = self.node1("Gather", [xy, c(np.array([o["left_rotation_idx"]], np.int64), "li")],
-                          base + "/left", axis=1)
-        right = self.node1("Gather", [xy, c(np.array([o["right_rotation_idx"]], np.int64), "ri")],
-                           base + "/right", axis=1)
-        delta = self.node1("Sub", [right, left], base + "/delta")                      # [1,1,2]
+        subsets = [sorted(set(int(i) for i in o["subset_idxs"])) for _, _, o in group]
+        width = max(len(subset) for subset in subsets)
+        indices = np.array([[int(o["left_rotation_idx"]), int(o["right_rotation_idx"])]
+                            + subset + [subset[0]] * (width - len(subset))
+                            for (_, _, o), subset in zip(group, subsets)], i64)
+        indices += np.arange(lanes, dtype=i64)[:, None] * count                         # rows of the flat stack
+        sizes = np.array([[float(o["output_width"]), float(o["output_height"])] for _, _, o in group], f32)
+        mixes, scales = [], []
+        for (_, _, o), size in zip(group, sizes):
+            t = float(o.get("target_rotation_radians", 0.0))
+            # (cos a, sin a) -> rows of rot_t = [[cos r, sin r], [-sin r, cos r]] with r = t - a, flattened
+            mix = np.array([[math.cos(t), math.sin(t)], [math.sin(t), -math.cos(t)]])
+            mixes.append(np.concatenate([mix, mix @ np.array([[0, 1], [-1, 0]])], axis=1))
+            scales.append(np.array([o["scale_x"], o["scale_y"]]) / size)
+        stacked = [self.plain(lm) for lm, _, _ in group]
+        stacked = stacked[0] if lanes == 1 else self.node1("Concat", stacked, base + "/landmarks", axis=0)
+        flat = self.node1("Reshape", [stacked, c(np.array([lanes * count, dims], i64), "flat")], base + "/flat")
+        chosen = self.node1("Gather", [flat, c(indices, "indices")], base + "/chosen", axis=0)   # [G,2+K,D]
+        xy = self.node1("Slice", [chosen, c(np.array([0], i64), "x0"), c(np.array([2], i64), "x1"),
+                                  c(np.array([2], i64), "xax")], base + "/xy")
+        pick = np.zeros((1, 1, 2 + width), f32)
+        pick[0, 0, :2] = (-1, 1)
+        delta = self.node1("MatMul", [c(pick, "pick"), xy], base + "/delta")             # right - left
         length = self.node1("Sqrt", [self.node1("ReduceSumSquare", [delta], base + "/len2", axes=[2],
                                                 keepdims=1)], base + "/len")
         length = self.node1("Max", [length, c(np.array([1e-20], f32), "tiny")], base + "/lensafe")
         unit = self.node1("Div", [delta, length], base + "/unit")                       # (cos a, sin a)
-        # (cos r, sin r) with r = target - a
-        mix = np.array([[[math.cos(target), math.sin(target)], [math.sin(target), -math.cos(target)]]], f32)
-        cs = self.node1("MatMul", [unit, c(mix, "mix")], base + "/cs")                   # [1,1,2]
-        perp = self.node1("MatMul", [cs, c(np.array([[[0, 1], [-1, 0]]], f32), "perp")], base + "/perp")
-        rot_t = self.node1("Concat", [cs, perp], base + "/rot_t", axis=1)                # [[c,s],[-s,c]]
-        points = self.node1("Gather", [xy, c(np.array(subset, np.int64), "subset")], base + "/subset", axis=1)
+        rot_flat = self.node1("MatMul", [unit, c(np.stack(mixes).astype(f32), "mix")], base + "/rot_flat")
+        rot_t = self.node1("Reshape", [rot_flat, c(np.array([lanes, 2, 2], i64), "rshape")], base + "/rot_t")
+        points = self.node1("Slice", [xy, c(np.array([2], i64), "p0"), c(np.array([2 + width], i64), "p1"),
+                                      c(np.array([1], i64), "pax")], base + "/subset")
         rotated = self.node1("MatMul", [points, rot_t], base + "/rotated")
         low = self.node1("ReduceMin", [rotated], base + "/min", axes=[1], keepdims=1)
         high = self.node1("ReduceMax", [rotated], base + "/max", axes=[1], keepdims=1)
@@ -475,18 +500,26 @@ class _Converter:
         middle = self.node1("Mul", [self.node1("Add", [high, low], base + "/sum"), c(np.array([0.5], f32), "half")],
                             base + "/middle")
         rot_back = self.node1("Transpose", [rot_t], base + "/rot_back", perm=[0, 2, 1])
-        centre = self.node1("MatMul", [middle, rot_back], base + "/centre")             # [1,1,2]
-        scale = np.array([[[o["scale_x"] / out_w, o["scale_y"] / out_h]]], f32)
-        k = self.node1("Mul", [size, c(scale, "scale")], base + "/k")
+        centre = self.node1("MatMul", [middle, rot_back], base + "/centre")             # [G,1,2]
+        k = self.node1("Mul", [size, c(np.stack(scales)[:, None].astype(f32), "scale")], base + "/k")
         linear = self.node1("Mul", [rot_t, k], base + "/linear")                         # rot(-r) * diag(k)
         linear_t = self.node1("Transpose", [linear], base + "/linear_t", perm=[0, 2, 1])
-        shift = c(np.array([[[-out_w / 2, -out_h / 2]]], f32), "shift")
+        shift = c((-sizes / 2)[:, None], "shift")                                        # [G,1,2]
         translation = self.node1("Add", [self.node1("MatMul", [shift, linear_t], base + "/shifted"), centre],
                                  base + "/translation")
-        column = self.node1("Transpose", [translation], base + "/tcol", perm=[0, 2, 1])  # [1,2,1]
-        top = self.node1("Concat", [linear, c(np.zeros((1, 2, 1), f32), "zcol"), column], base + "/top", axis=2)
-        bottom = c(np.array([[[0, 0, 1, 0], [0, 0, 0, 1]]], f32), "bottom")
-        self.set_out(out, self.node1("Concat", [top, bottom], base, axis=1), False)
+        column = self.node1("Transpose", [translation], base + "/tcol", perm=[0, 2, 1])  # [G,2,1]
+        top = self.node1("Concat", [linear, c(np.zeros((lanes, 2, 1), f32), "zcol"), column], base + "/top", axis=2)
+        bottom = c(np.tile(np.array([[[0, 0, 1, 0], [0, 0, 0, 1]]], f32), (lanes, 1, 1)), "bottom")
+        if lanes == 1:
+            self.set_out(out, self.node1("Concat", [top, bottom], self.tname(out), axis=1), False)
+            return
+        matrices = self.node1("Concat", [top, bottom], base + "/matrices", axis=1)      # [G,4,4]
+        axis = c(np.array([0], i64), "lax")
+        for lane, (_, lane_out, _) in enumerate(group):
+            y = self.node1("Slice", [matrices, c(np.array([lane], i64), f"b{lane}"),
+                                     c(np.array([lane + 1], i64), f"e{lane}"), axis], self.tname(lane_out))
+            self.set_out(lane_out, y, False)
+            self._stacked_matrices[lane_out] = (matrices, lane, lanes)
 
     def _affine_rows(self, matrix_index: int, base: str) -> str:
         """[1,4,2]: the transpose of the first two rows of a [1,4,4] matrix."""
@@ -528,8 +561,14 @@ class _Converter:
         def c(array, suffix):
             return self.const(np.asarray(array), f"{base}/{suffix}")
 
-        matrices = [self.plain(m) for m, _ in group]
-        stacked = matrices[0] if len(group) == 1 else self.node1("Concat", matrices, base + "/matrices", axis=0)
+        stacks = [self._stacked_matrices.get(m) for m, _ in group]
+        if all(entry is not None and entry[0] == stacks[0][0] and entry[1:] == (lane, len(group))
+               for lane, entry in enumerate(stacks)):
+            stacked = stacks[0][0]  # the matrices were computed stacked in this order already
+        elif len(group) == 1:
+            stacked = self.plain(group[0][0])
+        else:
+            stacked = self.node1("Concat", [self.plain(m) for m, _ in group], base + "/matrices", axis=0)
         rows_t = self._affine_rows_named(stacked, base)                                  # [G,4,2]
         ys, xs = np.meshgrid(np.arange(out_h, dtype=f32), np.arange(out_w, dtype=f32), indexing="ij")
         homogeneous = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.zeros(count, f32),
@@ -558,20 +597,18 @@ class _Converter:
             self.set_out(patch, y, True)
 
     def _custom_TransformLandmarks(self, op) -> None:
-        """2D points through the matrix's first two rows: MatMul + Add."""
+        """2D points through the matrix's first two rows: [x, y, 0, 1] times their transpose."""
         (points, matrix), (out,) = self.ins(op), self.outs(op)
-        if len(self.shape(points)) != 3 or self.shape(points)[2] != 2:
+        shape = self.shape(points)
+        if len(shape) != 3 or shape[2] != 2:
             raise ConversionError("TransformLandmarks other than v2 with 2D points")
         base = self.out_base(op)
-        rows_t = self._affine_rows(matrix, base)                                         # [1,4,2]
-        linear = self.node1("Slice", [rows_t, self.const(np.array([0], np.int64), base + "/l0"),
-                                      self.const(np.array([2], np.int64), base + "/l1"),
-                                      self.const(np.array([1], np.int64), base + "/lax")], base + "/linear")
-        offset = self.node1("Slice", [rows_t, self.const(np.array([3], np.int64), base + "/t0"),
-                                      self.const(np.array([4], np.int64), base + "/t1"),
-                                      self.const(np.array([1], np.int64), base + "/tax")], base + "/offset")
-        moved = self.node1("MatMul", [self.plain(points), linear], base + "/moved")
-        self.set_out(out, self.node1("Add", [moved, offset], base), False)
+        if matrix not in self._rows_cache:  # ops that share a matrix share its rows
+            self._rows_cache[matrix] = self._affine_rows(matrix, base)                   # [1,4,2]
+        tail = np.tile(np.array([0, 1], np.float32), (shape[0], shape[1], 1))
+        homogeneous = self.node1("Concat", [self.plain(points), self.const(tail, base + "/zw")], base + "/xyzw",
+                                 axis=2)
+        self.set_out(out, self.node1("MatMul", [homogeneous, self._rows_cache[matrix]], base), False)
 
 
 def _index_vector(kind: int, table) -> np.ndarray:
