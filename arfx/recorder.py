@@ -55,6 +55,15 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+def _steadily(step: Callable[[], Any], interrupts: list[BaseException]) -> Any:
+    """Run `step` to the end: Ctrl-C or SystemExit is noted in `interrupts` and the step retried."""
+    while True:
+        try:
+            return step()
+        except (KeyboardInterrupt, SystemExit) as stop:
+            interrupts.append(stop)
+
+
 def temp_path_for(path: Path) -> Path:
     """A hidden name in the same folder (same file system, so the final rename is atomic)."""
     return path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident() % 100000}.partial{path.suffix}")
@@ -81,9 +90,10 @@ class Recorder:
     of the first video frame (`VideoSource.start_time`), since frame timestamps start at 0
     while MPEG-TS files and trimmed clips start later; packets that would then end before 0
     are dropped. The file appears under its final name only when `close()` has written it
-    completely. `close()` is idempotent and may run from atexit; it is not async-signal-safe,
-    so callers keep signals from interrupting it (a KeyboardInterrupt raised inside it is
-    re-raised after the file has been finalised, and never costs the recording).
+    completely. `close()` is idempotent and may run from atexit. The file's ending is written
+    on the encoder thread, which signals never interrupt: a KeyboardInterrupt raised in the
+    thread calling `close()` delays the return until the file is named, then is re-raised; it
+    never costs the recording. Only an Exception while writing counts as a write failure.
     """
 
     def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: float | Fraction = 30,
@@ -108,6 +118,9 @@ class Recorder:
         self._temp = temp_path_for(self.path)
         self._error: BaseException | None = None
         self._lock = threading.Lock()
+        # Waited on instead of Thread.join(): a join cut short by Ctrl-C can report a thread
+        # that is still running as ended (CPython 3.11), which would rename a half-written file.
+        self._finished = threading.Event()
         self._closed = False
         self._result: Path | None = None
         self._realtime: bool | None = None
@@ -243,7 +256,11 @@ class Recorder:
         while True:
             item = self._queue.get()
             if item is _STOP:
-                break
+                try:
+                    self._finish()
+                finally:
+                    self._finished.set()
+                return
             if self._error is not None:
                 continue  # drain so producers never block on a dead encoder
             rgb, timestamp = item
@@ -279,46 +296,69 @@ class Recorder:
                 log.debug("encoder failed", exc_info=True)
                 self._error = error
 
+    def _finish(self) -> None:
+        """On the encoder thread: drain the encoder, copy the remaining audio, close the files.
+
+        Done here rather than in close() because signals interrupt only the main thread: a
+        Ctrl-C there can make close() wait again, never cut the file's ending short.
+        """
+        try:
+            if self._error is None and self.frames_written > 0:
+                for packet in self._video.encode(None):
+                    self._container.mux(packet)
+                self._copy_audio_until(None)
+        except Exception as error:
+            log.debug("finishing the encoder failed", exc_info=True)
+            self._error = error
+        try:
+            self._container.close()
+        except Exception as error:
+            if self._error is None:
+                self._error = error
+        if self._audio_in is not None:
+            try:
+                self._audio_in.close()
+            except Exception:
+                log.debug("closing the audio input failed", exc_info=True)
+
     # -- finishing -----------------------------------------------------------------------
 
     def close(self) -> Path | None:
         """Finish the file and give it its final name; returns the path (None if no frames).
 
         Idempotent. Raises OutputError if the file could not be written (the partial file is
-        removed, never left looking valid).
+        removed, never left looking valid). A KeyboardInterrupt or SystemExit arriving while it
+        waits is no write failure: the file is finished and named first, then it is re-raised.
         """
         with self._lock:
             if self._closed:
                 return self._result
             self._closed = True
-            self._queue.put(_STOP)
-            self._thread.join()
-            try:
-                if self._error is None and self.frames_written > 0:
-                    for packet in self._video.encode(None):
-                        self._container.mux(packet)
-                    self._copy_audio_until(None)
-            except BaseException as error:
-                self._error = error
-            finally:
-                try:
-                    self._container.close()
-                except BaseException as error:
-                    if self._error is None:
-                        self._error = error
-                if self._audio_in is not None:
-                    self._audio_in.close()
+            interrupts: list[BaseException] = []
+            _steadily(lambda: self._queue.put(_STOP), interrupts)
+            _steadily(self._finished.wait, interrupts)
             if self._error is not None:
-                self._remove_temp()
+                _steadily(self._remove_temp, interrupts)
                 raise OutputError(f"{self.path}: writing failed ({_reason(self._error)})")
             if self.frames_written == 0:
-                self._remove_temp()
+                _steadily(self._remove_temp, interrupts)
                 log.warning("%s: no frames were recorded; no file written", self.path)
-                return None
+            else:
+                _steadily(self._publish, interrupts)
+                log.info("wrote %s (%d frames)", self.path, self.frames_written)
+            if interrupts:
+                raise interrupts[0]
+            return self._result
+
+    def _publish(self) -> None:
+        if self._temp.exists():
             os.replace(self._temp, self.path)
-            self._result = self.path
-            log.info("wrote %s (%d frames)", self.path, self.frames_written)
-            return self.path
+        self._result = self.path
+
+    @property
+    def saved_path(self) -> Path | None:
+        """The finished file once close() has written it, else None."""
+        return self._result
 
     def abort(self) -> None:
         """Stop and delete the partial file (for failures before anything worth keeping)."""
@@ -328,13 +368,7 @@ class Recorder:
             self._closed = True
             self._error = self._error or RuntimeError("aborted")
             self._queue.put(_STOP)
-            self._thread.join()
-            try:
-                self._container.close()
-            except BaseException:
-                pass
-            if self._audio_in is not None:
-                self._audio_in.close()
+            self._finished.wait()  # the encoder thread closes the files, skipping the flush
             self._remove_temp()
 
     def _remove_temp(self) -> None:

@@ -398,16 +398,23 @@ class ThreadedFeed:
 
     With `paced`, file frames are released at their timestamps (playback speed), so a slow
     consumer skips frames instead of falling behind. Frames are never delivered out of order.
+    The first frame is released at once; the playback clock starts when it is decoded, or,
+    with `wait_for_clock`, only when the consumer calls `start_clock()` (a consumer that
+    needs the first frame to set itself up loses no frames to its set-up time).
     """
 
     def __init__(self, source: Source | Iterator[Frame], paced: bool = False,
-                 stall_timeout: float | None = None, name: str = "arfx-capture") -> None:
+                 stall_timeout: float | None = None, name: str = "arfx-capture",
+                 wait_for_clock: bool = False) -> None:
         self.source = source
         self.paced = paced
+        self.wait_for_clock = wait_for_clock
         self.stall_timeout = stall_timeout
         self.slot = LatestFrameSlot()
         self.error: BaseException | None = None
         self._stop = threading.Event()
+        self._clock = threading.Event()
+        self._t0 = 0.0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._started = False
 
@@ -417,19 +424,39 @@ class ThreadedFeed:
             self._thread.start()
         return self
 
+    def start_clock(self) -> None:
+        """Paced feeds: the first frame counts as shown now; later ones follow at their times."""
+        if not self._clock.is_set():
+            self._t0 = time.monotonic()
+            self._clock.set()
+
+    def _await_clock(self) -> bool:
+        while not self._clock.is_set():
+            if self._stop.wait(0.05):
+                return False
+        return True
+
     def _run(self) -> None:
-        t0 = time.monotonic()
         reason = "end of input"
+        base: float | None = None  # the first frame's timestamp
         try:
             for frame in self.source:
                 if self._stop.is_set():
                     reason = "stopped"
                     break
                 if self.paced:
-                    delay = t0 + frame.timestamp - time.monotonic()
-                    if delay > 0 and self._stop.wait(delay):
-                        reason = "stopped"
-                        break
+                    if base is None:
+                        base = frame.timestamp
+                        if not self.wait_for_clock:
+                            self.start_clock()
+                    else:
+                        if not self._await_clock():
+                            reason = "stopped"
+                            break
+                        delay = self._t0 + (frame.timestamp - base) - time.monotonic()
+                        if delay > 0 and self._stop.wait(delay):
+                            reason = "stopped"
+                            break
                 self.slot.put(frame)
         except BaseException as error:  # handed to the consumer thread
             self.error = error

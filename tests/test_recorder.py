@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import av
@@ -136,4 +137,40 @@ def test_write_image_refuses_overwrite(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="already exists"):
         write_image(out, np.zeros((4, 4, 3), np.uint8))
     write_image(out, np.full((4, 4, 3), 9, np.uint8), overwrite=True)
+    assert leftovers(tmp_path) == []
+
+
+def _inside_close(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_name == "close" and frame.f_code.co_filename.endswith("recorder.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_ctrl_c_during_close_still_finishes_the_file(tmp_path: Path) -> None:
+    """Repeated Ctrl-C (KeyboardInterrupt every 2 ms, only while close() runs) is no write failure:
+    the file is finished with every frame, then the interrupt reaches the caller."""
+    out = tmp_path / "interrupted.mp4"
+    recorder = Recorder(out, 320, 240, fps=30, preset="medium")  # a slow flush: many chances
+    for i in range(40):
+        recorder.write(np.full((240, 320, 3), (i * 6, 90, 40), np.uint8))
+    hits: list[int] = []
+
+    def interrupt(signum, frame) -> None:
+        if _inside_close(frame):
+            hits.append(signum)
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.002, 0.002)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            recorder.close()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert hits
+    assert probe(out)["frames"] == 40
+    assert recorder.saved_path == out and recorder.close() == out
     assert leftovers(tmp_path) == []
