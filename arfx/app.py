@@ -3,7 +3,8 @@
 Threads: a capture thread fills a one-slot buffer (latest frame wins); this thread tracks,
 renders (it owns the GL context) and shows; the recorder encodes in its own thread. A
 recording is finalised however the session ends: quit key, window close, Ctrl-C/SIGTERM,
-camera loss, end of the input, or interpreter exit.
+camera loss, end of the input, or interpreter exit. Once finishing has begun, further
+Ctrl-C/SIGTERM are ignored (with a note) so an impatient second press cannot cost the file.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ class LiveApp:
         self.recordings: list[Path] = []
         self.screenshots: list[Path] = []
         self._actions: list[str] = []
+        self._finishing_noted = False
+        self._insisted = False
         self.times = StageTimes()
         self.debug = False
 
@@ -134,12 +137,28 @@ class LiveApp:
         self._stop_reason = reason
         self._stop.set()
 
+    def act(self, action: str) -> None:
+        """Queue a key action (quit, next, previous, record, screenshot, mirror, debug)."""
+        self._actions.append(action)
+
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self._stop.is_set():
-            # A second Ctrl-C: the user insists; finishing still happens in `finally`.
+            if self._insisted:  # more presses: finishing is on its way
+                self._on_signal_while_finishing(signum, _frame)
+                return
+            # A second Ctrl-C: the user insists (the loop may be stuck); finishing still
+            # happens in `finally`. Only once, so that later presses cannot cut it short.
+            self._insisted = True
             raise KeyboardInterrupt
         self._interrupted = True
         self.request_stop(signal.Signals(signum).name)
+
+    def _on_signal_while_finishing(self, signum: int, _frame: Any) -> None:
+        # Raising here would abandon the recording half-finalised; finishing takes moments.
+        self._interrupted = True
+        if not self._finishing_noted and self.recorder is not None:
+            self._finishing_noted = True
+            log.warning("%s: finishing the recording first; please wait", signal.Signals(signum).name)
 
     def _on_key(self, window: Any, key: int, scancode: int, action: int, mods: int) -> None:
         import glfw
@@ -152,9 +171,9 @@ class LiveApp:
             glfw.KEY_M: "mirror", glfw.KEY_D: "debug",
         }
         if key == glfw.KEY_TAB and mods & glfw.MOD_SHIFT:
-            self._actions.append("previous")
+            self.act("previous")
         elif key in mapping:
-            self._actions.append(mapping[key])
+            self.act(mapping[key])
 
     # -- recording -----------------------------------------------------------------------
 
@@ -172,12 +191,14 @@ class LiveApp:
         if recorder is None:
             return
         try:
-            saved = recorder.close()
+            recorder.close()
         finally:
+            # close() finalises even when interrupted (and then re-raises): count the file.
             atexit.unregister(recorder.close)
-        if saved is not None:
-            self.recordings.append(saved)
-            log.info("recorded %d frames to %s", recorder.frames_written, saved)
+            saved = recorder.saved_path
+            if saved is not None:
+                self.recordings.append(saved)
+                log.info("recorded %d frames to %s", recorder.frames_written, saved)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -190,9 +211,11 @@ class LiveApp:
         if isinstance(source, CameraSource):
             feed = source.feed()
         elif isinstance(source, ImageSource):
-            feed = ThreadedFeed(_repeat_still(source.rgb), paced=True).start()
+            feed = ThreadedFeed(_repeat_still(source.rgb), paced=True, wait_for_clock=True).start()
         else:
-            feed = ThreadedFeed(source, paced=True,
+            # Playback starts when the window is ready (run() starts the clock), so the
+            # seconds spent loading models and shaders skip no frames of a file.
+            feed = ThreadedFeed(source, paced=True, wait_for_clock=True,
                                 stall_timeout=opts.camera_timeout if source.live else None).start()
         mirror = source.live if opts.mirror is None else opts.mirror
         return source, feed, mirror
@@ -252,6 +275,7 @@ class LiveApp:
             if opts.record:
                 self.start_recording(Path(opts.record), frame_size, fps_source)
             log.info("keys: %s", KEYS_HELP)
+            feed.start_clock()
             frame: Frame | None = first
             t_title = t_frame = time.monotonic()
             t_loop = time.perf_counter()
@@ -278,10 +302,13 @@ class LiveApp:
                                 effects[current] = None
                         log.info("effect: %s", current)
                     elif action == "record":
-                        if self.recorder is None:
-                            self.start_recording(None, frame_size, fps_source)
-                        else:
-                            self.stop_recording()
+                        try:
+                            if self.recorder is None:
+                                self.start_recording(None, frame_size, fps_source)
+                            else:
+                                self.stop_recording()
+                        except ArfxError as error:  # e.g. the output folder is gone or read-only
+                            log.warning("recording: %s", error)
                     elif action == "screenshot":
                         self._actions.append("_shot")
                     elif action == "mirror":
@@ -334,10 +361,14 @@ class LiveApp:
                     if self.recorder is not None:
                         self.recorder.write(out, timestamp=frame.timestamp)
                     if "_shot" in self._actions:
-                        shot = write_image(_stamp("arfx", ".png", opts.output_dir), out)
-                        self.screenshots.append(shot)
-                        log.info("screenshot saved to %s", shot)
                         self._actions.remove("_shot")
+                        try:
+                            shot = write_image(_stamp("arfx", ".png", opts.output_dir), out)
+                        except ArfxError as error:
+                            log.warning("screenshot not saved: %s", error)
+                        else:
+                            self.screenshots.append(shot)
+                            log.info("screenshot saved to %s", shot)
                 else:
                     screen.use()
                     screen.viewport = (0, 0, *box)
@@ -365,19 +396,25 @@ class LiveApp:
             self._interrupted = True
             end_reason = "interrupted"
         finally:
-            feed.stop()
+            for sig in handlers:
+                signal.signal(sig, self._on_signal_while_finishing)
             try:
-                self.stop_recording()
+                try:
+                    feed.stop()
+                finally:
+                    self.stop_recording()
             finally:
-                for sig, old in handlers.items():
-                    signal.signal(sig, old)
-                if tracker is not None:
-                    tracker.close()
-                if renderer is not None:
-                    renderer.release()
-                if window is not None:
-                    window.close()
-                source.close()
+                try:
+                    if tracker is not None:
+                        tracker.close()
+                    if renderer is not None:
+                        renderer.release()
+                    if window is not None:
+                        window.close()
+                    source.close()
+                finally:
+                    for sig, old in handlers.items():
+                        signal.signal(sig, old)
         return SessionResult(frames, self.recordings, self.screenshots, end_reason, self._interrupted,
                              self._source_error)
 

@@ -178,3 +178,78 @@ def test_keys_switch_effect_screenshot_record_and_quit(display: str, tmp_path: P
     assert Image.open(shots[0]).size == (320, 320)
     recorded = int(next(line for line in lines if line.startswith("recorded ")).split()[1])
     assert recorded > 0 and frame_count(videos[0]) == recorded
+
+
+def test_repeated_signals_while_finishing_keep_the_recording(display: str, tmp_path: Path) -> None:
+    """Ctrl-C pressed again and again: the recording is still finished with every frame."""
+    still = tmp_path / "face.png"
+    Image.fromarray(astronaut_image()[:320, 80:400]).save(still)
+    out = tmp_path / "burst.mp4"
+    proc = arfx(["mesh", "--input", str(still), "--record", str(out)], display, tmp_path)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        _wait_for(lines, "recording to", proc, 120)
+        time.sleep(1.5)  # let some frames reach the encoder
+        deadline = time.monotonic() + 60
+        # One press, then one every millisecond until the recording is reported (or the app ends).
+        while proc.poll() is None and not any(line.startswith("recorded ") for line in lines):
+            assert time.monotonic() < deadline, "".join(lines)
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.001)
+        stdout = proc.stdout.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(5)
+    text = "".join(lines)
+    assert proc.returncode == 130, text
+    recorded = [line for line in lines if line.startswith("recorded ")]
+    assert recorded, text + stdout
+    promised = int(recorded[0].split()[1])
+    assert promised > 0 and frame_count(out) == promised
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_input_file_recording_keeps_every_frame_from_the_first(display: str, tmp_path: Path) -> None:
+    """Playback starts when the window is ready: set-up time skips no frames of the file."""
+    clip = write_clip(tmp_path / "ninety.mp4", 160, 120, count=90, fps=20)
+    out = tmp_path / "all.mp4"
+    proc = arfx(["axis", "--input", str(clip), "--record", str(out)], display, tmp_path)
+    stdout, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0, stderr
+    assert "ended: end of input" in stderr
+    with av.open(str(out)) as container:
+        recorded = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
+    with av.open(str(clip)) as container:
+        source = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
+    assert len(recorded) >= 88, stderr  # a slow machine may skip one or two
+    # The recording starts with the clip's first frames, in order (set-up time used to skip them).
+    closest = [int(np.argmin([np.abs(r - f).mean() for f in source[:12]])) for r in recorded[:4]]
+    assert closest == [0, 1, 2, 3]
+
+
+def test_screenshot_and_record_into_missing_folder_keep_running(display: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """S and R with an output folder that cannot exist (under a file): a warning, no crash."""
+    from arfx.app import AppOptions, LiveApp
+
+    monkeypatch.setenv("DISPLAY", display)
+    still = tmp_path / "face.png"
+    Image.fromarray(astronaut_image()[:320, 80:400]).save(still)
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder")
+    app = LiveApp(AppOptions(effect="glasses", input=str(still), frames=8, output_dir=blocker / "shots"))
+    app.act("screenshot")
+    app.act("record")
+    with caplog.at_level("WARNING", logger="arfx.app"):
+        result = app.run()
+    assert result.frames == 8 and result.end_reason == "8 frames done"
+    assert result.screenshots == [] and result.recordings == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("screenshot not saved" in w and "shots" in w for w in warnings), warnings
+    assert any("recording" in w and "does not exist" in w for w in warnings), warnings
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.png", "notes.txt"]
