@@ -367,6 +367,15 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit status 0 ok, 2 user-facing error, 1 bug, 130 interrupted.
+
+    SIGTERM is handled like Ctrl-C (KeyboardInterrupt): the command's cleanup runs (no
+    half-written output is left) and the status is 130 for both. The live app installs its
+    own handlers for its session and puts these back afterwards.
+    """
+    import signal
+    import threading
+
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(_normalise_argv(argv))
@@ -374,6 +383,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    installed, previous = False, None
+    if threading.current_thread() is threading.main_thread():
+        previous, installed = signal.signal(signal.SIGTERM, terminate), True
     try:
         return _handler(args.command)(args)
     except ArfxError as error:
@@ -392,3 +408,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{': ' + reason if reason else ''} (run with --verbose for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
