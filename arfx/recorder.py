@@ -361,15 +361,22 @@ class Recorder:
         return self._result
 
     def abort(self) -> None:
-        """Stop and delete the partial file (for failures before anything worth keeping)."""
+        """Stop and delete the partial file (for failures and interrupted renders).
+
+        A Ctrl-C or SIGTERM arriving meanwhile is re-raised only once the file is gone.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             self._error = self._error or RuntimeError("aborted")
-            self._queue.put(_STOP)
-            self._finished.wait()  # the encoder thread closes the files, skipping the flush
-            self._remove_temp()
+            interrupts: list[BaseException] = []
+            _steadily(lambda: self._queue.put(_STOP), interrupts)
+            # The encoder thread closes the files, skipping the flush.
+            _steadily(self._finished.wait, interrupts)
+            _steadily(self._remove_temp, interrupts)
+            if interrupts:
+                raise interrupts[0]
 
     def _remove_temp(self) -> None:
         try:

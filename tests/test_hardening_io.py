@@ -615,3 +615,30 @@ def test_option_values_out_of_range_are_refused(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
     assert not (tmp_path / "t.npz").exists()
+
+
+def test_sigterm_mid_render_leaves_no_file(tmp_path: Path) -> None:
+    """`kill PID` during `arfx render`: cleanup runs like Ctrl-C (exit 130), nothing half-written stays."""
+    clip = write_clip(tmp_path / "long.mp4", 320, 240, count=300, fps=30)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    out = folder / "out.mp4"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "arfx", "render", "glasses", "-i", str(clip), "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(".partial" in p.name for p in folder.iterdir()):  # frames are being encoded
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "frame(s)" not in stdout  # stopped mid-way, not after finishing
+    assert "arfx: interrupted" in stderr and "Traceback" not in stderr
+    assert list(folder.iterdir()) == []
