@@ -327,8 +327,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from arfx.bench import format_table, run_bench
 
+    # Smoothing on, as `arfx render` does for videos: bench measures what render runs.
     report = run_bench(effect=args.effect, input=args.input, frames=args.frames,
-                       options=_render_options(args))
+                       options=_render_options(args, smooth=True))
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 
