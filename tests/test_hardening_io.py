@@ -642,3 +642,43 @@ def test_sigterm_mid_render_leaves_no_file(tmp_path: Path) -> None:
     assert "frame(s)" not in stdout  # stopped mid-way, not after finishing
     assert "arfx: interrupted" in stderr and "Traceback" not in stderr
     assert list(folder.iterdir()) == []
+
+
+def _open_paths() -> set[str]:
+    paths = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            paths.add(os.readlink(f"/proc/self/fd/{fd}"))
+    return paths
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_bench_measures_what_render_runs_and_closes_its_input(clip: Path, capsys: pytest.CaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`arfx bench` smooths like `arfx render` on videos, and leaves no handle on its input open."""
+    from arfx.tracking.tracker import FaceTracker
+
+    smooth: list[bool] = []
+    original = FaceTracker.__init__
+
+    def spy(self, *args, **kwargs):
+        smooth.append(kwargs.get("smooth"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FaceTracker, "__init__", spy)
+    code, out, err = run_cli(["bench", "--input", str(clip), "--frames", "6", "--json"], capsys)
+    assert code == 0, err
+    assert smooth == [True]
+    assert str(clip) not in _open_paths()
+    code, _, err = run_cli(["render", "glasses", "-i", str(clip), "-o", str(clip.with_name("r.mp4")),
+                            "--overwrite"], capsys)
+    assert code == 0, err
+    assert smooth == [True, True]  # the same tracker settings as the render it stands for
+
+
+def test_bench_refuses_a_photo_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(face_crop(96)).save(photo)
+    code, _, err = run_cli(["bench", "--input", str(photo)], capsys)
+    line = assert_one_line_error(code, err, str(photo), "bench needs a video input")
+    assert "arfx-bench-" not in line and ".partial" not in line
