@@ -1,11 +1,13 @@
 """Offline rendering: a video, image or image folder in, the same with the effect drawn, out.
 
-Stages run pipelined on three threads: decoding (a prefetch thread), tracking + geometry +
-rendering (the calling thread, which owns the headless GL context) and encoding (the
-recorder's thread). Outputs:
+Video stages run pipelined on four threads: decoding (a prefetch thread), tracking +
+geometry (a second prefetch thread, one frame ahead), rendering (the calling thread, which
+owns the headless GL context) and encoding (the recorder's thread). Images and folders are
+decoded ahead and otherwise handled on the calling thread. Outputs:
 
 - video in  -> video out (.mp4/.mov/.mkv): same frame count, frame rate, timestamps and
-  duration; the first audio stream is copied unchanged.
+  duration; the first audio stream is copied without re-encoding, its times moved with
+  the video's when the file's clock does not start at 0 (MPEG-TS, trimmed clips).
 - image in  -> image out (.png/.jpg/...).
 - folder in -> a folder of images (same file names; created if missing) when the output
   has no video suffix, or a video at `folder_fps` when it has one (all images must then
@@ -88,7 +90,12 @@ class RenderResult:
 
 
 class FramePipeline:
-    """Tracker -> geometry -> renderer for one stream of frames, on the thread that made it."""
+    """Tracker -> geometry -> renderer for one stream of frames.
+
+    `analyse` (tracking and geometry) may run on any one thread at a time; `process`
+    renders, so it must run on the thread that owns the GL context: the thread that first
+    uses `renderer` when the pipeline makes its own headless context, else the owner of `ctx`.
+    """
 
     def __init__(self, effect: Any, options: RenderOptions, static: bool = False,
                  ctx: Any = None, smooth: bool | None = None) -> None:
