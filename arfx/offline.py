@@ -1,9 +1,10 @@
 """Offline rendering: a video, image or image folder in, the same with the effect drawn, out.
 
-Video stages run pipelined on four threads: decoding (a prefetch thread), tracking +
+Video outputs are made pipelined on four threads: decoding (a prefetch thread), tracking +
 geometry (a second prefetch thread, one frame ahead), rendering (the calling thread, which
-owns the headless GL context) and encoding (the recorder's thread). Images and folders are
-decoded ahead and otherwise handled on the calling thread. Outputs:
+owns the headless GL context) and encoding (the recorder's thread). Folder-to-folder
+renders decode ahead and do the rest on the calling thread; a single image uses only the
+calling thread. Outputs:
 
 - video in  -> video out (.mp4/.mov/.mkv): same frame count, frame rate, timestamps and
   duration; the first audio stream is copied without re-encoding, its times moved with
