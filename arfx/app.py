@@ -22,7 +22,8 @@ import numpy as np
 
 from arfx.errors import ArfxError, InputError
 from arfx.offline import RenderOptions, StageTimes
-from arfx.recorder import Recorder, write_image
+from arfx.outputs import write_image
+from arfx.recorder import Recorder
 from arfx.sources import (CameraSource, Frame, ImageSource, Source, ThreadedFeed, open_source)
 
 log = logging.getLogger(__name__)

@@ -289,7 +289,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         smooth=not args.no_smooth, overwrite=args.overwrite, render=_render_options(args),
         output_dir=Path.cwd())
     if args.record:
-        from arfx.recorder import check_output_path, VIDEO_FORMATS
+        from arfx.outputs import check_output_path
+        from arfx.recorder import VIDEO_FORMATS
 
         check_output_path(args.record, args.overwrite, VIDEO_FORMATS, "video")
     result = run_app(options)

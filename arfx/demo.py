@@ -91,7 +91,7 @@ def write_clip(path: str | Path, width: int = 1280, height: int = 720, count: in
     """Encode the generated clip to a video file (optionally with a 440 Hz sine audio track)."""
     import av
 
-    from arfx.recorder import check_output_path, temp_path_for
+    from arfx.outputs import check_output_path, temp_path_for
 
     out = check_output_path(path, overwrite)
     temp = temp_path_for(out)

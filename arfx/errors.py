@@ -23,3 +23,13 @@ class EffectError(ArfxError):
 
 class RenderError(ArfxError):
     """No OpenGL context could be created or a GL resource failed."""
+
+
+def reason(error: BaseException) -> str:
+    """An error's reason in a few words ("No space left on device"), for one-line messages:
+    no errno number, no second line, no temporary file name."""
+    strerror = getattr(error, "strerror", None)
+    if isinstance(strerror, str) and strerror.strip():
+        return strerror.strip()[:200]
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__

@@ -30,7 +30,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from arfx.errors import InputError, OutputError
-from arfx.recorder import VIDEO_FORMATS, Recorder, check_output_path, write_image
+from arfx.outputs import check_output_path, write_image
+from arfx.recorder import VIDEO_FORMATS, Recorder
 from arfx.sources import (IMAGE_SUFFIXES, FolderSource, Frame, ImageSource, Source, VideoSource,
                           open_source)
 

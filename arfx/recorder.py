@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from arfx.errors import OutputError
+from arfx.errors import OutputError, reason
+from arfx.outputs import check_output_path, temp_path_for
 
 log = logging.getLogger(__name__)
 
@@ -26,35 +27,6 @@ AUDIO_LEAD_S = 0.5
 _STOP = object()
 
 
-def check_output_path(path: str | os.PathLike[str], overwrite: bool, kinds: dict[str, Any] | None = None,
-                      what: str = "output") -> Path:
-    """Refuse, before any work, an output that cannot be written or would replace a file silently."""
-    out = Path(path)
-    if kinds is not None and out.suffix.lower() not in kinds:
-        raise OutputError(f"{out}: unsupported {what} type {out.suffix or '(no suffix)'}; "
-                          f"use one of {', '.join(sorted(kinds))}")
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.exists():
-        raise OutputError(f"{out}: folder {folder} does not exist")
-    if not folder.is_dir():
-        raise OutputError(f"{out}: {folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: folder {folder} is not writable")
-    if out.is_dir():
-        raise OutputError(f"{out}: is a folder")
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out}: already exists (use --overwrite to replace it)")
-    return out
-
-
-def _reason(error: BaseException) -> str:
-    """An I/O error's reason ("No space left on device"), without the temp file's name."""
-    strerror = getattr(error, "strerror", None)
-    if isinstance(strerror, str) and strerror:
-        return strerror
-    return str(error) or type(error).__name__
-
-
 def _steadily(step: Callable[[], Any], interrupts: list[BaseException]) -> Any:
     """Run `step` to the end: Ctrl-C or SystemExit is noted in `interrupts` and the step retried."""
     while True:
@@ -62,11 +34,6 @@ def _steadily(step: Callable[[], Any], interrupts: list[BaseException]) -> Any:
             return step()
         except (KeyboardInterrupt, SystemExit) as stop:
             interrupts.append(stop)
-
-
-def temp_path_for(path: Path) -> Path:
-    """A hidden name in the same folder (same file system, so the final rename is atomic)."""
-    return path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident() % 100000}.partial{path.suffix}")
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -160,7 +127,7 @@ class Recorder:
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
-            raise OutputError(f"{self.path}: writing failed ({_reason(self._error)})")
+            raise OutputError(f"{self.path}: writing failed ({reason(self._error)})")
 
     # -- encoder thread ------------------------------------------------------------------
 
@@ -171,7 +138,7 @@ class Recorder:
         try:
             self._container = av.open(str(self._temp), "w", format=fmt)
         except (av.FFmpegError, OSError) as error:
-            raise OutputError(f"{self.path}: cannot create file ({_reason(error)})") from None
+            raise OutputError(f"{self.path}: cannot create file ({reason(error)})") from None
         try:
             stream = self._container.add_stream("libx264", rate=self.rate)
             stream.width = self.width
@@ -339,7 +306,7 @@ class Recorder:
             _steadily(self._finished.wait, interrupts)
             if self._error is not None:
                 _steadily(self._remove_temp, interrupts)
-                raise OutputError(f"{self.path}: writing failed ({_reason(self._error)})")
+                raise OutputError(f"{self.path}: writing failed ({reason(self._error)})")
             if self.frames_written == 0:
                 _steadily(self._remove_temp, interrupts)
                 log.warning("%s: no frames were recorded; no file written", self.path)
@@ -398,37 +365,3 @@ class Recorder:
             self.abort()
         else:
             self.close()
-
-
-def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], None],
-                     overwrite: bool = False, what: str = "file") -> Path:
-    """Call `write(temp)` for a temp name in the output folder, then rename it to `path`.
-
-    A failure (disk full, bad data) removes the temp file, so no half-written output is
-    ever left under either name; the error becomes an OutputError naming `path`.
-    """
-    out = Path(path)
-    temp = temp_path_for(out)
-    try:
-        write(temp)
-        if out.exists() and not overwrite:
-            raise OutputError(f"{out}: already exists (use --overwrite to replace it)")
-        os.replace(temp, out)
-    except (OSError, ValueError) as error:
-        raise OutputError(f"{out}: cannot write {what} ({_reason(error)})") from None
-    finally:
-        if temp.exists():
-            temp.unlink()
-    return out
-
-
-def write_image(path: str | os.PathLike[str], rgb: np.ndarray, overwrite: bool = False) -> Path:
-    """Save an RGB image under a temp name, then rename (never a half-written file)."""
-    from PIL import Image
-
-    out = Path(path)
-    fmt = Image.registered_extensions().get(out.suffix.lower())
-    if fmt is None:
-        raise OutputError(f"{out}: unsupported image type {out.suffix or '(no suffix)'}")
-    return write_atomically(out, lambda temp: Image.fromarray(rgb).save(temp, format=fmt),
-                            overwrite, "image")

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from arfx.errors import InputError
+from arfx.errors import InputError, reason
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class VideoSource(Source):
         except (av.FFmpegError, OSError, ValueError) as error:
             hint = ("; the file may be cut off or damaged" if self.path.suffix.lower() in VIDEO_SUFFIXES
                     else "")
-            raise InputError(f"{self.path}: not a video arfx can read ({_short(error)}{hint})") from None
+            raise InputError(f"{self.path}: not a video arfx can read ({reason(error)}{hint})") from None
         if not self._container.streams.video:
             self._container.close()
             raise InputError(f"{self.path}: has no video stream")
@@ -317,9 +317,9 @@ class VideoSource(Source):
                 index += 1
         except av.FFmpegError as error:
             if index == 0:
-                raise InputError(f"{self.path}: cannot decode video ({_short(error)})") from None
+                raise InputError(f"{self.path}: cannot decode video ({reason(error)})") from None
             # A cut-off file: keep what decoded, as players do.
-            log.warning("%s: video ends early after %d frames (%s)", self.path, index, _short(error))
+            log.warning("%s: video ends early after %d frames (%s)", self.path, index, reason(error))
         if index == 0:
             raise InputError(f"{self.path}: video has no frames")
         promised = self.frame_count
@@ -331,15 +331,6 @@ class VideoSource(Source):
         if not self._closed:
             self._closed = True
             self._container.close()
-
-
-def _short(error: BaseException) -> str:
-    """The reason in an error, without errno numbers or the file name the message already has."""
-    strerror = getattr(error, "strerror", None)
-    if isinstance(strerror, str) and strerror.strip():
-        return strerror.strip()[:200]
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:200]
 
 
 class CaptureDevice(Protocol):

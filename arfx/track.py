@@ -11,7 +11,7 @@ import numpy as np
 
 from arfx.errors import InputError
 from arfx.geometry.pipeline import FaceGeometry, GeometryPipeline
-from arfx.recorder import write_atomically
+from arfx.outputs import write_atomically
 from arfx.sources import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, FolderSource, Frame, ImageSource, Source,
                           open_source)
 from arfx.tracking.tracker import Face, FaceTracker
@@ -162,7 +162,7 @@ def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
 
 def check_npz_output(output: str | Path, overwrite: bool = False) -> Path:
     """Refuse, before any tracking, an output that is not .npz, exists, or has no folder."""
-    from arfx.recorder import check_output_path
+    from arfx.outputs import check_output_path
 
     return check_output_path(output, overwrite, {".npz": "npz"}, "track output")
 

@@ -12,7 +12,8 @@ import pytest
 
 from arfx.demo import write_clip
 from arfx.errors import OutputError
-from arfx.recorder import Recorder, write_image
+from arfx.outputs import write_image
+from arfx.recorder import Recorder
 
 
 def probe(path: Path) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arfx.errors import EffectError
+from arfx.errors import EffectError, reason
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def check_image(source: bytes | Path, what: str, formats=TEXTURE_FORMATS) -> tup
             size = f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
             raise EffectError(f"{what} has {size}; the limit is {MAX_TEXTURE_SIDE} pixels a side "
                               f"({MAX_TEXTURE_PIXELS // (1024 * 1024)} MP): scale it down") from error
-        raise EffectError(f"{what} is not a {'/'.join(formats)} image ({_reason(error)})") from error
+        raise EffectError(f"{what} is not a {'/'.join(formats)} image ({reason(error)})") from error
     finally:
         if image is not None:
             image.close()
@@ -71,11 +71,6 @@ def _check_size(width: int, height: int, what: str) -> None:
     if width > MAX_TEXTURE_SIDE or height > MAX_TEXTURE_SIDE or width * height > MAX_TEXTURE_PIXELS:
         raise EffectError(f"{what} is {width}x{height} pixels; the limit is {MAX_TEXTURE_SIDE} "
                           f"pixels a side ({MAX_TEXTURE_PIXELS // (1024 * 1024)} MP): scale it down")
-
-
-def _reason(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def decode_rgba(source: bytes | Path, what: str, formats=TEXTURE_FORMATS) -> np.ndarray:
@@ -93,7 +88,7 @@ def decode_rgba(source: bytes | Path, what: str, formats=TEXTURE_FORMATS) -> np.
         with _open(source, formats) as image:
             rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
     except Exception as error:  # truncated or corrupt pixel data past a valid header
-        raise EffectError(f"cannot decode {what}: {_reason(error)}") from error
+        raise EffectError(f"cannot decode {what}: {reason(error)}") from error
     if rgba.ndim != 3 or rgba.shape[2] != 4:
         raise EffectError(f"cannot decode {what}: unexpected pixel layout {rgba.shape}")
     _check_size(rgba.shape[1], rgba.shape[0], what)
@@ -105,12 +100,12 @@ def image_to_rgba(image, what: str) -> np.ndarray:
     try:
         width, height = image.size
     except Exception as error:
-        raise EffectError(f"cannot decode {what}: {_reason(error)}") from error
+        raise EffectError(f"cannot decode {what}: {reason(error)}") from error
     _check_size(width, height, what)
     try:
         rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
     except Exception as error:  # truncated or corrupt pixel data past a valid header
-        raise EffectError(f"cannot decode {what}: {_reason(error)}") from error
+        raise EffectError(f"cannot decode {what}: {reason(error)}") from error
     if rgba.ndim != 3 or rgba.shape[2] != 4:
         raise EffectError(f"cannot decode {what}: unexpected pixel layout {rgba.shape}")
     return np.ascontiguousarray(rgba)
