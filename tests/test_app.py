@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from arfx.demo import astronaut_image, write_clip
+from fakes import FakeCamera
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
 
@@ -84,30 +85,6 @@ def test_signal_while_recording_keeps_every_frame(display: str, tmp_path: Path, 
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
-class VanishingCamera:
-    """A capture device that delivers `good` frames of the astronaut and then fails as unplugged."""
-
-    def __init__(self, good: int, failure: str) -> None:
-        self.good, self.failure, self.reads = good, failure, 0
-        self.image = np.ascontiguousarray(astronaut_image()[:320, 80:400])
-        self.released = threading.Event()
-
-    def isOpened(self) -> bool:
-        return True
-
-    def read(self):
-        if self.reads < self.good:
-            time.sleep(1 / 30)
-            self.reads += 1
-            return True, self.image
-        if self.failure == "hang":
-            self.released.wait(30)
-        return False, None
-
-    def release(self) -> None:
-        self.released.set()
-
-
 @pytest.mark.parametrize("failure", ["error", "hang"])
 def test_camera_loss_ends_session_with_recording_kept(display: str, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
@@ -116,7 +93,7 @@ def test_camera_loss_ends_session_with_recording_kept(display: str, tmp_path: Pa
 
     monkeypatch.setenv("DISPLAY", display)
     out = tmp_path / "cam.mp4"
-    camera = CameraSource(0, device=VanishingCamera(good=25, failure=failure), timeout=1.0)
+    camera = CameraSource(0, device=FakeCamera(good=25, failure=failure, image=np.ascontiguousarray(astronaut_image()[:320, 80:400])), timeout=1.0)
     result = LiveApp(AppOptions(effect="glasses", record=str(out), camera_timeout=1.0,
                                 output_dir=tmp_path), source=camera).run()
     assert 0 < result.frames <= 25

@@ -26,6 +26,7 @@ from PIL import Image
 
 from arfx import cli
 from arfx.demo import astronaut_image, write_clip
+from fakes import FakeCamera
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -310,30 +311,6 @@ def test_input_rotated_phone_video(tmp_path: Path, capsys: pytest.CaptureFixture
 # -- camera -------------------------------------------------------------------------------
 
 
-class FakeCapture:
-    """Stands in for cv2.VideoCapture (there is no camera here): `good` BGR frames, then fails."""
-
-    def __init__(self, good: int) -> None:
-        self.good, self.reads = good, 0
-        self.image = np.ascontiguousarray(face_crop(240)[:, :, ::-1])
-
-    def isOpened(self) -> bool:
-        return True
-
-    def set(self, prop: int, value: float) -> bool:
-        return True
-
-    def read(self):
-        if self.reads < self.good:
-            time.sleep(1 / 30)
-            self.reads += 1
-            return True, self.image
-        return False, None
-
-    def release(self) -> None:
-        pass
-
-
 def test_camera_missing_index(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "rec.mp4"
     code, _, err = run_cli(["run", "--camera", "57", "--record", str(out)], capsys)
@@ -344,7 +321,7 @@ def test_camera_missing_index(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
 
 def test_camera_opens_but_yields_no_frames(tmp_path: Path, capsys: pytest.CaptureFixture,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cv2, "VideoCapture", lambda index: FakeCapture(good=0))
+    monkeypatch.setattr(cv2, "VideoCapture", lambda index: FakeCamera(good=0))
     out = tmp_path / "rec.mp4"
     code, _, err = run_cli(["run", "--camera", "3", "--record", str(out)], capsys)
     assert_one_line_error(code, err, "camera 3", "opened but delivered no frames")
@@ -355,7 +332,7 @@ def test_camera_opens_but_yields_no_frames(tmp_path: Path, capsys: pytest.Captur
 def test_camera_stops_mid_session_recording_kept(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                  monkeypatch: pytest.MonkeyPatch, display: str) -> None:
     monkeypatch.setenv("DISPLAY", display)
-    monkeypatch.setattr(cv2, "VideoCapture", lambda index: FakeCapture(good=20))
+    monkeypatch.setattr(cv2, "VideoCapture", lambda index: FakeCamera(good=20, image=np.ascontiguousarray(face_crop(240)[:, :, ::-1])))
     out = tmp_path / "rec.mp4"
     code, stdout, err = run_cli(["run", "glasses", "--camera", "0", "--record", str(out)], capsys)
     line = assert_one_line_error(code, err, "camera 0: stopped delivering frames", f"recording kept: {out}")

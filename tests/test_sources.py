@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +15,7 @@ from arfx.demo import write_clip
 from arfx.errors import InputError
 from arfx.sources import (CameraSource, FolderSource, ImageSource, LatestFrameSlot, ThreadedFeed,
                           VideoSource, open_source, parse_size)
+from fakes import FakeCamera
 
 
 @pytest.fixture(scope="module")
@@ -150,37 +150,9 @@ def test_paced_feed_with_slow_consumer_skips_but_never_reorders(clip: Path) -> N
     assert len(seen) < 12
 
 
-class FakeCamera:
-    """Stands in for cv2.VideoCapture: delivers `good` frames, then behaves as `failure` says.
-
-    failure="error": read() returns (False, None), as OpenCV does when a USB camera is pulled;
-    failure="hang": read() blocks (a driver that stops delivering without reporting it).
-    """
-
-    def __init__(self, good: int, failure: str = "error", fps: float = 100.0) -> None:
-        self.good, self.failure, self.fps = good, failure, fps
-        self.reads = 0
-        self.released = threading.Event()
-
-    def isOpened(self) -> bool:
-        return True
-
-    def read(self) -> tuple[bool, np.ndarray | None]:
-        if self.reads < self.good:
-            time.sleep(1 / self.fps)
-            self.reads += 1
-            return True, np.full((24, 32, 3), self.reads % 256, np.uint8)
-        if self.failure == "hang":
-            self.released.wait(30)
-        return False, None
-
-    def release(self) -> None:
-        self.released.set()
-
-
 @pytest.mark.parametrize("failure", ["error", "hang"])
 def test_camera_that_stops_ends_the_stream_cleanly(failure: str) -> None:
-    camera = CameraSource(0, device=FakeCamera(good=15, failure=failure), timeout=0.5)
+    camera = CameraSource(0, device=FakeCamera(good=15, failure=failure, fps=100.0), timeout=0.5)
     with camera:
         frames = list(camera)
     assert 1 <= len(frames) <= 15
@@ -191,7 +163,7 @@ def test_camera_that_stops_ends_the_stream_cleanly(failure: str) -> None:
 
 
 def test_camera_that_opens_but_never_delivers_is_an_input_error() -> None:
-    camera = CameraSource(3, device=FakeCamera(good=0, failure="hang"), timeout=0.3)
+    camera = CameraSource(3, device=FakeCamera(good=0, failure="hang", fps=100.0), timeout=0.3)
     with pytest.raises(InputError, match="camera 3"):
         list(camera)
     camera.close()
