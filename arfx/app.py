@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from arfx.errors import ArfxError, InputError
-from arfx.offline import RenderOptions, StageTimes
+from arfx.pipeline import FramePipeline, RenderOptions, StageTimes
 from arfx.outputs import write_image
 from arfx.recorder import Recorder
 from arfx.sources import (CameraSource, Frame, ImageSource, Source, ThreadedFeed, open_source)
@@ -224,11 +224,7 @@ class LiveApp:
     def run(self) -> SessionResult:
         from arfx.effects.registry import EffectRegistry
         from arfx.effects.debug import LandmarksEffect
-        from arfx.geometry.camera import PerspectiveCamera
-        from arfx.geometry.pipeline import GeometryPipeline
         from arfx.render.context import create_window
-        from arfx.render.renderer import Renderer
-        from arfx.tracking.tracker import FaceTracker
         import glfw
 
         opts = self.options
@@ -246,7 +242,7 @@ class LiveApp:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 handlers[sig] = signal.signal(sig, self._on_signal)
-        window = renderer = tracker = None
+        window = pipeline = None
         frames = 0
         end_reason = "quit"
         try:
@@ -262,14 +258,8 @@ class LiveApp:
             window = create_window(max(64, int(frame_size[0] * scale)), max(64, int(frame_size[1] * scale)),
                                    title=f"arfx - {current}", vsync=False)
             glfw.set_key_callback(window.handle, self._on_key)
-            camera = PerspectiveCamera()
-            renderer = Renderer(window.ctx, frame_size[0], frame_size[1], camera)
-            geometry = GeometryPipeline(camera)
-            tracker = FaceTracker(max_num_faces=ropts.max_faces, static_image_mode=False,
-                                  min_detection_confidence=ropts.min_detection_confidence,
-                                  min_tracking_confidence=ropts.min_tracking_confidence,
-                                  refine_landmarks=ropts.refine, detector=ropts.detector,
-                                  smooth=opts.smooth)
+            pipeline = FramePipeline(None, ropts, ctx=window.ctx, smooth=opts.smooth)
+            tracker, geometry, renderer = pipeline.tracker, pipeline.geometry, pipeline.renderer
             overlay = LandmarksEffect(name="debug")
             combined: dict[str, Any] = {}
             fps_source = getattr(source, "fps", None)
@@ -406,10 +396,8 @@ class LiveApp:
                     self.stop_recording()
             finally:
                 try:
-                    if tracker is not None:
-                        tracker.close()
-                    if renderer is not None:
-                        renderer.release()
+                    if pipeline is not None:
+                        pipeline.close()  # the window's context is not the pipeline's to release
                     if window is not None:
                         window.close()
                     source.close()

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from arfx.errors import InputError
-from arfx.offline import STAGES, FramePipeline, RenderOptions, render_video
+from arfx.offline import render_video
+from arfx.pipeline import STAGES, FramePipeline, RenderOptions
 from arfx.sources import VideoSource, open_source
 
 log = logging.getLogger(__name__)

@@ -232,7 +232,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _render_options(args: argparse.Namespace, **extra: object):
-    from arfx.offline import RenderOptions
+    from arfx.pipeline import RenderOptions
 
     return RenderOptions(
         max_faces=args.max_faces, detector=args.detector, refine=args.refine,

@@ -166,7 +166,7 @@ def run_demo(output: str | Path = "arfx-demo.mp4", window: bool = True, seconds_
     import os
 
     from arfx.effects.registry import load_effect
-    from arfx.offline import FramePipeline, RenderOptions
+    from arfx.pipeline import FramePipeline, RenderOptions
     from arfx.recorder import Recorder
 
     names = builtin_effect_names()

@@ -181,7 +181,7 @@ def test_a_broken_user_effect_is_listed_and_does_not_stop_the_others(tmp_path, n
 
 def test_dropped_glb_renders_on_the_tracked_astronaut(tmp_path, no_user_effects):
     skdata = pytest.importorskip("skimage.data")
-    from arfx.offline import FramePipeline, RenderOptions
+    from arfx.pipeline import FramePipeline, RenderOptions
     from arfx.sources import Frame
 
     drop = tmp_path / "drop"

@@ -13,7 +13,8 @@ from PIL import Image
 from arfx.cli import main
 from arfx.demo import GeneratedSource, astronaut_image, write_clip
 from arfx.errors import OutputError
-from arfx.offline import RenderOptions, render_video
+from arfx.offline import render_video
+from arfx.pipeline import RenderOptions
 
 
 def media_info(path: Path) -> dict:

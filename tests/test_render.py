@@ -151,7 +151,7 @@ def test_rendered_face_mesh_covers_every_landmark_within_a_pixel(renderer, astro
 
 
 def test_two_faces_get_two_effects(ctx, registry):
-    from arfx.offline import FramePipeline, RenderOptions
+    from arfx.pipeline import FramePipeline, RenderOptions
     from arfx.sources import Frame
 
     # Two astronauts side by side (the second mirrored), cropped so faces stay large.

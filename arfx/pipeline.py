@@ -1,0 +1,152 @@
+"""The chain of stages every way of rendering shares: options, tracker -> geometry -> renderer,
+and per-stage timings. The offline renderer, the live app, the demo and the benchmark wire it
+to their own sources and sinks."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from arfx.errors import InputError
+from arfx.sources import Frame
+
+STAGES = ("decode", "track", "geometry", "render", "encode")
+
+
+@dataclass
+class RenderOptions:
+    """How to track and render; mirrors the CLI's tracking and rendering flags."""
+
+    max_faces: int = 1
+    detector: str = "short"
+    refine: bool = False
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    smooth: bool = False
+    mirror: bool = False
+    overwrite: bool = False
+    folder_fps: float = 30.0
+    effects_dirs: Sequence[str] = ()
+    max_frames: int | None = None
+    #: Copy a video input's audio into a video output.
+    copy_audio: bool = True
+    #: x264 speed/size trade-off for video outputs (ultrafast ... veryslow); superfast keeps
+    #: 720p rendering above 50 fps on 2 cores, where veryfast's encoding alone takes ~17 ms.
+    preset: str = "superfast"
+
+
+@dataclass
+class StageTimes:
+    """Per-frame seconds for each stage."""
+
+    samples: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.samples.setdefault(stage, []).append(seconds)
+
+    def median_ms(self) -> dict[str, float]:
+        return {s: (statistics.median(v) * 1000.0 if v else float("nan")) for s, v in self.samples.items()}
+
+
+class FramePipeline:
+    """Tracker -> geometry -> renderer for one stream of frames.
+
+    `analyse` (tracking and geometry) may run on any one thread at a time; `process`
+    renders, so it must run on the thread that owns the GL context: the thread that first
+    uses `renderer` when the pipeline makes its own headless context, else the owner of `ctx`.
+    """
+
+    def __init__(self, effect: Any, options: RenderOptions, static: bool = False,
+                 ctx: Any = None, smooth: bool | None = None) -> None:
+        from arfx.geometry.camera import PerspectiveCamera
+        from arfx.geometry.pipeline import GeometryPipeline
+        from arfx.tracking.tracker import FaceTracker
+
+        self.options = options
+        self.effect = resolve_effect(effect, options.effects_dirs)
+        self.tracker = FaceTracker(
+            max_num_faces=options.max_faces, static_image_mode=static,
+            min_detection_confidence=options.min_detection_confidence,
+            min_tracking_confidence=options.min_tracking_confidence,
+            refine_landmarks=options.refine, detector=options.detector,
+            smooth=options.smooth if smooth is None else smooth)
+        self.camera = PerspectiveCamera()
+        self.geometry = GeometryPipeline(self.camera)
+        self._own_ctx = ctx is None
+        self._ctx = ctx
+        self._renderer: Any = None
+        self.times = StageTimes()
+        self.last_faces: list[Any] = []
+
+    @property
+    def renderer(self) -> Any:
+        if self._renderer is None:
+            from arfx.render.context import create_headless_context
+            from arfx.render.renderer import Renderer
+
+            if self._ctx is None:
+                self._ctx = create_headless_context()
+            self._renderer = Renderer(self._ctx, 16, 16, self.camera)
+        return self._renderer
+
+    def analyse(self, frame: Frame) -> tuple[list[Any], list[Any]]:
+        """Faces and their geometry in one frame (timed as track and geometry)."""
+        h, w = frame.rgb.shape[:2]
+        t0 = time.perf_counter()
+        faces = self.tracker.process(frame.rgb, frame.timestamp)
+        t1 = time.perf_counter()
+        geometries = self.geometry.estimate_faces(faces, w, h)
+        t2 = time.perf_counter()
+        self.times.add("track", t1 - t0)
+        self.times.add("geometry", t2 - t1)
+        self.last_faces = faces
+        return faces, geometries
+
+    def process(self, frame: Frame, analysed: tuple[list[Any], list[Any]] | None = None
+                ) -> tuple[np.ndarray, int]:
+        """The rendered frame and how many faces were drawn (`analysed`: from analyse(), if done)."""
+        faces, geometries = analysed if analysed is not None else self.analyse(frame)
+        t0 = time.perf_counter()
+        out = self.renderer.render(frame.rgb, geometries, self.effect, mirror=self.options.mirror)
+        self.times.add("render", time.perf_counter() - t0)
+        return out, len(geometries)
+
+    @property
+    def max_side(self) -> int:
+        """The largest width or height this OpenGL can render to (16384 on llvmpipe)."""
+        info = self.renderer.ctx.info
+        return int(min(info.get("GL_MAX_TEXTURE_SIZE", 16384), info.get("GL_MAX_RENDERBUFFER_SIZE", 16384),
+                       *info.get("GL_MAX_VIEWPORT_DIMS", (16384, 16384))))
+
+    def check_renderable(self, frame: Frame, name: str) -> None:
+        """An InputError naming `name` for a frame larger than the GL limits (checked before work)."""
+        h, w = frame.rgb.shape[:2]
+        limit = self.max_side
+        if w > limit or h > limit:
+            raise InputError(f"{name}: {w}x{h} px is larger than this OpenGL can render "
+                             f"({limit} px per side); scale it down first")
+
+    def reset_tracking(self) -> None:
+        self.tracker.reset()
+
+    def close(self) -> None:
+        self.tracker.close()
+        if self._renderer is not None:
+            self._renderer.release()
+            self._renderer = None
+        if self._own_ctx and self._ctx is not None:
+            self._ctx.release()
+            self._ctx = None
+
+
+def resolve_effect(effect: Any, effects_dirs: Sequence[str] = ()) -> Any:
+    """An effect object from a name (via the registry) or an already-built effect."""
+    if effect is None or not isinstance(effect, str):
+        return effect
+    from arfx.effects.registry import load_effect
+
+    return load_effect(effect, effects_dirs)
