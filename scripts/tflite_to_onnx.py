@@ -6,7 +6,9 @@ keep TFLite's NHWC shapes and tensor names. float16 weights stay float16 in the 
 Cast (ONNX Runtime folds the Cast when it loads the model). PRelu is rewritten as
 x + (1 - a) * Relu(-x) with the multiplies as 1x1 depthwise Convs, because ONNX Runtime's
 PRelu kernel is slow on CPU. MediaPipe's three custom ops of the attention landmark model are
-expressed in standard ONNX (see `_Converter._custom_*`).
+expressed in standard ONNX (see `_Converter._custom_*`). Same-shaped ops on parallel branches
+(the attention model's lips, eye and iris heads) run as one grouped op on the branches'
+channel-concatenated activations (see `_Converter._merge_lanes`): far fewer, larger kernels.
 """
 
 from __future__ import annotations
@@ -56,6 +58,19 @@ def _same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[
     effective = (kernel - 1) * dilation + 1
     total = max((out - 1) * stride + effective - size, 0)
     return total // 2, total - total // 2
+
+
+@dataclass(frozen=True)
+class _Bundle:
+    """Parallel branches held as one NCHW tensor: lane k is channels [k * channels, (k + 1) * channels)."""
+    name: str
+    lanes: int
+    channels: int
+
+
+# Ops that act on each channel group alone, so same-shaped copies of them on different branches
+# can run as one (grouped) op on the branches' channel-concatenated activations.
+_LANE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "PRELU", "ADD", "MAX_POOL_2D", "PAD", "RELU")
 
 
 class _Converter:
@@ -173,6 +188,9 @@ class _Converter:
         self._nchw_cache: dict[int, str] = {}
         self._stacked_matrices: dict[int, tuple[str, int, int]] = {}  # matrix -> (stack, lane, lanes)
         self._rows_cache: dict[int, str] = {}  # matrix -> its first two rows, transposed
+        self._lane_of: dict[int, tuple[_Bundle, int]] = {}  # tensor -> (bundle, lane) holding it
+        self._merged_ops: set[int] = set()  # ops computed as part of an earlier op's merged group
+        self._gathers: dict[tuple[str, tuple[int, ...]], str] = {}
         g = self.graph
         inputs = []
         for i in range(g.InputsLength()):
@@ -188,21 +206,26 @@ class _Converter:
             array = self._buffer_array(i)
             if array is not None:
                 self.consts[i] = array
+        # Constants first, so that ops merged across branches see the weights of later ops.
+        constant_ops = set()
         for op_index in range(g.OperatorsLength()):
+            if self.op_name(g.Operators(op_index)) in ("DEQUANTIZE", "DENSIFY"):
+                self._handler(op_index)(g.Operators(op_index))
+                constant_ops.add(op_index)
+        for op_index in range(g.OperatorsLength()):
+            if op_index in constant_ops or op_index in self._merged_ops:
+                continue
             op = g.Operators(op_index)
-            code = self.model.OperatorCodes(op.OpcodeIndex())
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            name = _OP_NAMES.get(builtin, str(builtin))
-            if name == "CUSTOM":
-                handler = getattr(self, "_custom_" + code.CustomCode().decode(), None)
-            else:
-                handler = getattr(self, "_op_" + name, None)
-            if handler is None:
-                raise ConversionError(f"operator {name} (#{op_index}) is not supported")
+            handler = self._handler(op_index)
             self._op_index = op_index
+            if self._merge_lanes(op_index):
+                continue
+            for index in self.ins(op):
+                self._unbundle(index)
             handler(op)
         outputs = []
         for index in output_indices:
+            self._unbundle(index)
             name = self.tname(index)
             self._rename(self.plain(index), name)
             outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, self.shape(index)))
@@ -212,6 +235,212 @@ class _Converter:
         model.ir_version = IR_VERSION
         onnx.checker.check_model(model, full_check=True)
         return model
+
+    def op_name(self, op) -> str:
+        code = self.model.OperatorCodes(op.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        name = _OP_NAMES.get(builtin, str(builtin))
+        return "CUSTOM:" + code.CustomCode().decode() if name == "CUSTOM" else name
+
+    def _handler(self, op_index: int):
+        name = self.op_name(self.graph.Operators(op_index))
+        if name.startswith("CUSTOM:"):
+            handler = getattr(self, "_custom_" + name[len("CUSTOM:"):], None)
+        else:
+            handler = getattr(self, "_op_" + name, None)
+        if handler is None:
+            raise ConversionError(f"operator {name} (#{op_index}) is not supported")
+        return handler
+
+    # ----- parallel branches as channel lanes ------------------------------------------
+
+    def _bundle_lanes(self, name: str, channels: int, outputs: list[int]) -> None:
+        """Record that `outputs` are the lanes, in order, of the NCHW tensor `name`."""
+        bundle = _Bundle(name, len(outputs), channels)
+        for lane, index in enumerate(outputs):
+            self._lane_of[index] = (bundle, lane)
+
+    def _unbundle(self, index: int) -> None:
+        """Give a lane that an unmerged op reads a tensor of its own (a channel Slice)."""
+        if index in self.values or index not in self._lane_of:
+            return
+        bundle, lane = self._lane_of[index]
+        base = self.tname(index)
+        y = self.node1("Slice", [bundle.name, self.const(np.array([lane * bundle.channels], np.int64), base + "/c0"),
+                                 self.const(np.array([(lane + 1) * bundle.channels], np.int64), base + "/c1"),
+                                 self.const(np.array([1], np.int64), base + "/cax")], base)
+        self.set_out(index, y, True)
+
+    def _gather_lanes(self, bundle: _Bundle, lanes: list[int], base: str) -> str:
+        """An NCHW tensor holding the bundle's lanes in the order given (lanes may repeat)."""
+        if lanes == list(range(bundle.lanes)):
+            return bundle.name
+        key = (bundle.name, tuple(lanes))
+        if key not in self._gathers:
+            runs: list[list[int]] = []
+            for lane in lanes:
+                if runs and lane == runs[-1][-1] + 1:
+                    runs[-1].append(lane)
+                else:
+                    runs.append([lane])
+            pieces = []
+            for k, run in enumerate(runs):
+                if len(run) == bundle.lanes:
+                    pieces.append(bundle.name)
+                    continue
+                pieces.append(self.node1("Slice", [
+                    bundle.name, self.const(np.array([run[0] * bundle.channels], np.int64), f"{base}/g{k}b"),
+                    self.const(np.array([(run[-1] + 1) * bundle.channels], np.int64), f"{base}/g{k}e"),
+                    self.const(np.array([1], np.int64), f"{base}/g{k}ax")], f"{base}/gather{k}"))
+            self._gathers[key] = (pieces[0] if len(pieces) == 1 else
+                                  self.node1("Concat", pieces, base + "/gather", axis=1))
+        return self._gathers[key]
+
+    def _lane_signature(self, op) -> tuple | None:
+        """What must match for ops to merge: type, options, shapes; None if the op cannot merge."""
+        name = self.op_name(op)
+        if name not in _LANE_OPS:
+            return None
+        outs = self.outs(op)
+        if len(outs) != 1 or len(self.shape(outs[0])) != 4:
+            return None
+        parts: list = [name, tuple(self.shape(outs[0]))]
+        for position, index in enumerate(self.ins(op)):
+            if index < 0:
+                parts.append(None)
+            elif index in self.consts:
+                array = self.consts[index]
+                if name in ("ADD", "RELU", "MAX_POOL_2D"):
+                    return None  # only weights may be constant
+                if name == "PAD":
+                    if array.shape != (4, 2) or array[:3].any():
+                        return None  # only channel padding merges (as a grouped Conv)
+                    parts.append(array.astype(np.int64).tobytes())
+                else:
+                    parts.append(("const", position, array.shape, array.dtype.str))
+            elif index in self._lane_of:
+                parts.append(("lane", position, tuple(self.shape(index))))
+            else:
+                return None
+        if name == "CONV_2D":
+            o = _options(op, tflite.Conv2DOptions)
+            parts.append((o.Padding(), o.StrideH(), o.StrideW(), o.DilationHFactor(), o.DilationWFactor(),
+                          o.FusedActivationFunction()))
+        elif name == "DEPTHWISE_CONV_2D":
+            o = _options(op, tflite.DepthwiseConv2DOptions)
+            parts.append((o.Padding(), o.StrideH(), o.StrideW(), o.DilationHFactor(), o.DilationWFactor(),
+                          o.FusedActivationFunction(), o.DepthMultiplier()))
+        elif name == "MAX_POOL_2D":
+            o = _options(op, tflite.Pool2DOptions)
+            parts.append((o.Padding(), o.StrideH(), o.StrideW(), o.FilterHeight(), o.FilterWidth(),
+                          o.FusedActivationFunction()))
+        elif name == "ADD":
+            parts.append(_options(op, tflite.AddOptions).FusedActivationFunction() if op.BuiltinOptions() else 0)
+        return tuple(parts)
+
+    def _merge_lanes(self, op_index: int) -> bool:
+        """Compute this op and its same-shaped copies on other lanes as one op; False if none.
+
+        Members are the later ops with the same signature whose lane inputs come from the same
+        bundles (position by position). The merged op reads, per input position, the members'
+        lanes in member order, so it is exact whatever lanes the members read. Members are
+        ordered by lane, first occurrences first, so that a branch that forks (one lane read
+        by two ops) costs a single extra Slice+Concat.
+        """
+        op = self.graph.Operators(op_index)
+        signature = self._lane_signature(op)
+        if signature is None:
+            return False
+        positions = [p for p, i in enumerate(self.ins(op)) if i >= 0 and i in self._lane_of]
+        if not positions:
+            return False
+        bundles = [self._lane_of[self.ins(op)[p]][0] for p in positions]
+        members = [op_index]
+        for later in range(op_index + 1, self.graph.OperatorsLength()):
+            if later in self._merged_ops:
+                continue
+            other = self.graph.Operators(later)
+            if self.op_name(other) != signature[0] or self._lane_signature(other) != signature:
+                continue
+            if [self._lane_of[self.ins(other)[p]][0] for p in positions] == bundles:
+                members.append(later)
+        if len(members) < 2:
+            return False
+        first_lane = {m: self._lane_of[self.ins(self.graph.Operators(m))[positions[0]]][1] for m in members}
+        seen: dict[int, int] = {}
+        rank = {}
+        for m in members:
+            rank[m] = seen.get(first_lane[m], 0)
+            seen[first_lane[m]] = rank[m] + 1
+        members.sort(key=lambda m: (rank[m], first_lane[m], m))
+        ops = [self.graph.Operators(m) for m in members]
+        base = self.out_base(ops[0]) + f"__x{len(ops)}"
+        lane_inputs = []
+        for p, bundle in zip(positions, bundles):
+            lanes = [self._lane_of[self.ins(o)[p]][1] for o in ops]
+            lane_inputs.append(self._gather_lanes(bundle, lanes, f"{base}/in{p}"))
+        y = self._merged_op(signature[0], ops, lane_inputs, base)
+        self._bundle_lanes(y, self.shape(self.outs(ops[0])[0])[3], [self.outs(o)[0] for o in ops])
+        self._merged_ops.update(members)
+        return True
+
+    def _merged_op(self, name: str, ops: list, xs: list[str], base: str) -> str:
+        """One op computing `ops` (same signature) on lane-concatenated NCHW inputs `xs`."""
+        lanes = len(ops)
+        first_ins = self.ins(ops[0])
+        in_shape = self.shape(first_ins[0])
+
+        def stacked(position: int, transpose: tuple[int, ...] | None = None) -> np.ndarray:
+            arrays = [self.consts[self.ins(o)[position]] for o in ops]
+            if transpose is not None:
+                arrays = [a.transpose(transpose) for a in arrays]
+            return np.concatenate(arrays, axis=0)
+
+        def bias() -> tuple[np.ndarray | None, str]:
+            if len(first_ins) > 2 and first_ins[2] >= 0:
+                return stacked(2), base + "/bias"
+            return None, ""
+
+        if name == "CONV_2D":
+            return self._conv_node(xs[0], in_shape, stacked(1, (0, 3, 1, 2)), base + "/weight", *bias(), lanes,
+                                   _options(ops[0], tflite.Conv2DOptions), base)
+        if name == "DEPTHWISE_CONV_2D":
+            return self._conv_node(xs[0], in_shape, stacked(1, (3, 0, 1, 2)), base + "/weight", *bias(),
+                                   lanes * in_shape[3], _options(ops[0], tflite.DepthwiseConv2DOptions), base)
+        if name == "PRELU":
+            alpha = np.concatenate([self.consts[self.ins(o)[1]].reshape(-1) for o in ops])
+            if alpha.size != lanes * in_shape[3]:
+                raise ConversionError("PRELU with a spatially varying alpha")
+            return self._prelu_nodes(xs[0], alpha, base + "/alpha", base)
+        if name == "ADD":
+            options = _options(ops[0], tflite.AddOptions) if ops[0].BuiltinOptions() else None
+            fused = options.FusedActivationFunction() if options else 0
+            y = self.node1("Add", xs, base if fused == 0 else base + "/raw")
+            return self.activation(y, fused, base)
+        if name == "MAX_POOL_2D":
+            options = _options(ops[0], tflite.Pool2DOptions)
+            _, height, width, _ = in_shape
+            kh, kw, sh, sw = options.FilterHeight(), options.FilterWidth(), options.StrideH(), options.StrideW()
+            if options.Padding() == 0:
+                top, bottom = _same_pads(height, kh, sh)
+                left, right = _same_pads(width, kw, sw)
+            else:
+                top = bottom = left = right = 0
+            fused = options.FusedActivationFunction()
+            y = self.node1("MaxPool", xs, base if fused == 0 else base + "/pool", kernel_shape=[kh, kw],
+                           strides=[sh, sw], pads=[top, left, bottom, right])
+            return self.activation(y, fused, base)
+        if name == "RELU":
+            return self.node1("Relu", xs, base)
+        if name == "PAD":
+            pads = self.consts[first_ins[1]].astype(np.int64)
+            channels = in_shape[3]
+            weight = np.zeros((channels + int(pads[3].sum()), channels, 1, 1), np.float32)
+            weight[int(pads[3, 0]) + np.arange(channels), np.arange(channels)] = 1
+            return self.node1("Conv", [xs[0], self.const(np.tile(weight, (lanes, 1, 1, 1)).astype(np.float16),
+                                                         base + "/embed")],
+                              base, kernel_shape=[1, 1], group=lanes)
+        raise ConversionError(f"cannot merge {name}")
 
     def _rename(self, old: str, new: str) -> None:
         """Give the tensor that holds a graph output its TFLite name."""
@@ -243,8 +472,16 @@ class _Converter:
 
     def _conv_common(self, op, weight: np.ndarray, group: int, options) -> None:
         inputs, (out,) = self.ins(op), self.outs(op)
-        x = inputs[0]
-        _, height, width, _ = self.shape(x)
+        bias = self.consts[inputs[2]] if len(inputs) > 2 and inputs[2] >= 0 else None
+        bias_name = self.tname(inputs[2]) if bias is not None else ""
+        y = self._conv_node(self.nchw(inputs[0]), self.shape(inputs[0]), weight, self.tname(inputs[1]),
+                            bias, bias_name, group, options, self.out_base(op))
+        self.set_out(out, y, True)
+
+    def _conv_node(self, x: str, in_shape: list[int], weight: np.ndarray, weight_name: str,
+                   bias: np.ndarray | None, bias_name: str, group: int, options, base: str) -> str:
+        """Conv (OIHW weight) with TFLite padding and fused activation on an NCHW input."""
+        _, height, width, _ = in_shape
         kh, kw = weight.shape[2], weight.shape[3]
         sh, sw = options.StrideH(), options.StrideW()
         dh, dw = options.DilationHFactor(), options.DilationWFactor()
@@ -253,15 +490,14 @@ class _Converter:
             left, right = _same_pads(width, kw, sw, dw)
         else:
             top = bottom = left = right = 0
-        base = self.out_base(op)
-        args = [self.nchw(x), self.const(weight, self.tname(inputs[1]))]
-        if len(inputs) > 2 and inputs[2] >= 0:
-            args.append(self.const(self.consts[inputs[2]], self.tname(inputs[2])))
+        args = [x, self.const(weight, weight_name)]
+        if bias is not None:
+            args.append(self.const(bias, bias_name))
         fused = options.FusedActivationFunction()
         y = self.node1("Conv", args, base if fused == 0 else base + "/conv", group=group,
                        kernel_shape=[kh, kw], strides=[sh, sw], dilations=[dh, dw],
                        pads=[top, left, bottom, right])
-        self.set_out(out, self.activation(y, fused, base), True)
+        return self.activation(y, fused, base)
 
     def _op_CONV_2D(self, op) -> None:
         weight = self.consts[self.ins(op)[1]]  # OHWI
@@ -297,11 +533,14 @@ class _Converter:
     def _op_PRELU(self, op) -> None:
         (x, alpha_index), (out,) = self.ins(op), self.outs(op)
         alpha = self.consts[alpha_index]
-        channels = self.shape(x)[3]
-        if alpha.size != channels:
+        if alpha.size != self.shape(x)[3]:
             raise ConversionError("PRELU with a spatially varying alpha")
-        base = self.out_base(op)
-        xn = self.nchw(x)
+        y = self._prelu_nodes(self.nchw(x), alpha.reshape(-1), self.tname(alpha_index), self.out_base(op))
+        self.set_out(out, y, True)
+
+    def _prelu_nodes(self, xn: str, alpha: np.ndarray, alpha_name: str, base: str) -> str:
+        """PReLU with a per-channel alpha on an NCHW input."""
+        channels = alpha.size
         # x + (1 - a) * Relu(-x): two 1x1 depthwise Convs rather than Neg/Mul/PRelu. ONNX Runtime
         # fuses the Relu into the first and the Add (as its Sum input) into the second, so each
         # PReLU costs two kernels that stay in its blocked NCHWc layout (no reorders).
@@ -311,9 +550,9 @@ class _Converter:
         keep = 1 - alpha.astype(np.float32).reshape(channels, 1, 1, 1)
         if np.array_equal(keep.astype(np.float16).astype(np.float32), keep):
             keep = keep.astype(np.float16)  # exact in float16: store it as compactly as the alpha
-        scale = self.const(keep, self.tname(alpha_index))
+        scale = self.const(keep, alpha_name)
         scaled = self.node1("Conv", [negative, scale], base + "/scaled", group=channels, kernel_shape=[1, 1])
-        self.set_out(out, self.node1("Add", [xn, scaled], base), True)
+        return self.node1("Add", [xn, scaled], base)
 
     def _op_PAD(self, op) -> None:
         (x, pads_index), (out,) = self.ins(op), self.outs(op)
@@ -541,7 +780,7 @@ class _Converter:
         four of their neighbours fall in GridSample's zero padding, as the op wants.
         """
         (x, matrix), (out,) = self.ins(op), self.outs(op)
-        if out in self.values:
+        if out in self.values or out in self._lane_of:
             return  # sampled together with an earlier op of its group
         _, in_h, in_w, channels = self.shape(x)
         _, out_h, out_w, _ = self.shape(out)
@@ -590,11 +829,17 @@ class _Converter:
         if len(group) == 1:
             self.set_out(out, sampled, True)
             return
-        axis = c(np.array([2], np.int64), "axis")
-        for k, (_, patch) in enumerate(group):
-            y = self.node1("Slice", [sampled, c(np.array([k * out_h], np.int64), f"b{k}"),
-                                     c(np.array([(k + 1) * out_h], np.int64), f"e{k}"), axis], self.tname(patch))
-            self.set_out(patch, y, True)
+        # [1,C,G*H,W] -> [1,G*C,H,W]: the patches become lanes, so that the branches that
+        # process them can run merged (see _merge_lanes).
+        lanes = len(group)
+        split = self.node1("Reshape", [sampled, c(np.array([1, channels, lanes, out_h, out_w], np.int64), "split")],
+                           base + "/split")
+        moved = self.node1("Transpose", [split], base + "/moved", perm=[0, 2, 1, 3, 4])
+        merged = self.node1("Reshape", [moved, c(np.array([1, lanes * channels, out_h, out_w], np.int64), "lanes")],
+                            base + "/lanes")
+        self._bundle_lanes(merged, channels, [patch for _, patch in group])
+        for _, patch in group:
+            self._unbundle(patch)  # the patches keep their TFLite names (for checks against TFLite)
 
     def _custom_TransformLandmarks(self, op) -> None:
         """2D points through the matrix's first two rows: [x, y, 0, 1] times their transpose."""
