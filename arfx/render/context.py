@@ -88,6 +88,9 @@ def create_window(width: int, height: int, title: str = "arfx", visible: bool = 
     """
     import glfw
 
+    # glfw's errors go to the debug log: failures below become one RenderError each, and
+    # the EGL-first attempt is expected to fail on some systems.
+    glfw.ERROR_REPORTING = "log"
     if not glfw.init():
         raise RenderError("cannot initialise glfw: no display? The live window needs one "
                           "(use `arfx render` for offline work)")
