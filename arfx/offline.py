@@ -237,10 +237,14 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
             if recorder is None:
                 size = frame_size
                 pipeline.check_renderable(frame, source.name)
-                # Frame times start at 0; the audio moves by the first frame's file time with them.
+                # The output's zero is the file's earliest stream start, so audio that begins
+                # before the first picture is kept and the duration matches the input's.
+                media_start = video.media_start if video is not None and audio else (
+                    video.start_time if video is not None else 0.0)
                 recorder = Recorder(out, size[0], size[1], fps=fps, audio_from=audio,
                                     overwrite=options.overwrite, preset=options.preset,
-                                    audio_offset=video.start_time if video is not None else 0.0)
+                                    audio_offset=media_start,
+                                    video_delay=video.start_time - media_start if video is not None else 0.0)
             elif frame_size != size:
                 name = source.files[frame.index] if isinstance(source, FolderSource) else source.name
                 raise InputError(f"{name}: is {frame_size[0]}x{frame_size[1]} but the video is "

@@ -53,10 +53,10 @@ class Recorder:
 
     Give every frame a timestamp (seconds, from the capture clock) to keep real time, or
     none to get a constant frame rate of `fps`. Audio packets of `audio_from` (a media file)
-    are copied without re-encoding, moved `audio_offset` seconds earlier: pass the file time
-    of the first video frame (`VideoSource.start_time`), since frame timestamps start at 0
-    while MPEG-TS files and trimmed clips start later; packets that would then end before 0
-    are dropped. The file appears under its final name only when `close()` has written it
+    are copied without re-encoding, moved `audio_offset` seconds earlier (the file time that
+    becomes the output's zero, e.g. `VideoSource.media_start`: MPEG-TS files and trimmed clips
+    start later than 0); packets that would then end before 0 are dropped. Timed frames are
+    placed `video_delay` seconds after the output's zero (a picture starting after the sound). The file appears under its final name only when `close()` has written it
     completely. `close()` is idempotent and may run from atexit. The file's ending is written
     on the encoder thread, which signals never interrupt: a KeyboardInterrupt raised in the
     thread calling `close()` delays the return until the file is named, then is re-raised; it
@@ -66,7 +66,7 @@ class Recorder:
     def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: float | Fraction = 30,
                  audio_from: str | os.PathLike[str] | None = None, overwrite: bool = False,
                  preset: str = "veryfast", crf: int = 20, queue_size: int = 8,
-                 threads: int = 0, audio_offset: float = 0.0) -> None:
+                 threads: int = 0, audio_offset: float = 0.0, video_delay: float = 0.0) -> None:
         self.path = check_output_path(path, overwrite, VIDEO_FORMATS, "video")
         if width < 1 or height < 1:
             raise OutputError(f"{self.path}: invalid video size {width}x{height}")
@@ -75,6 +75,7 @@ class Recorder:
         self.rate = Fraction(fps).limit_denominator(1001 * 1000) if fps else Fraction(30)
         self.audio_from = Path(audio_from) if audio_from else None
         self.audio_offset = Fraction(audio_offset).limit_denominator(10**9)
+        self.video_delay = float(video_delay)
         self.preset = preset
         self.crf = crf
         self.threads = threads
@@ -246,7 +247,7 @@ class Recorder:
                         # Before the first encode the codec clock can still change.
                         self._video.codec_context.time_base = REALTIME_TIME_BASE
                         self._video.time_base = REALTIME_TIME_BASE
-                    pts = int(round((timestamp - t_first) / REALTIME_TIME_BASE))
+                    pts = int(round((timestamp - t_first + self.video_delay) / REALTIME_TIME_BASE))
                     pts = max(pts, self._last_pts + 1)  # strictly increasing, as muxers demand
                     self._last_pts = pts
                     frame.pts = pts

@@ -298,6 +298,18 @@ class VideoSource(Source):
             return float(stream.start_time * stream.time_base)
         return 0.0
 
+    @property
+    def media_start(self) -> float:
+        """Seconds on the file's clock where its earliest stream (video or first audio) begins.
+
+        Audio often starts before the first picture; an output that starts here keeps it all.
+        """
+        starts = [self.start_time]
+        for stream in self._container.streams.audio[:1]:
+            if stream.start_time is not None and stream.time_base:
+                starts.append(float(stream.start_time * stream.time_base))
+        return min(starts)
+
     def __iter__(self) -> Iterator[Frame]:
         import av
 
