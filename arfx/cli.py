@@ -292,7 +292,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from arfx.outputs import check_output_path
         from arfx.recorder import VIDEO_FORMATS
 
-        check_output_path(args.record, args.overwrite, VIDEO_FORMATS, "video")
+        check_output_path(args.record, args.overwrite, VIDEO_FORMATS, "video", source=args.input)
     result = run_app(options)
     for path in result.recordings:
         print(f"recording saved: {path}")

@@ -154,7 +154,7 @@ def render_video(effect: Any, input: str | os.PathLike[str] | Source, output: st
         if kind == "folder":
             _check_folder_output(source, out, options.overwrite)  # type: ignore[arg-type]
         else:
-            check_output_path(out, options.overwrite)
+            check_output_path(out, options.overwrite, source=getattr(source, "path", None))
         static = isinstance(source, (ImageSource, FolderSource))
         own_pipeline = pipeline is None
         if pipeline is None:

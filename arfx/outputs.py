@@ -13,9 +13,12 @@ from arfx.errors import OutputError, reason
 
 
 def check_output_path(path: str | os.PathLike[str], overwrite: bool, kinds: dict[str, Any] | None = None,
-                      what: str = "output") -> Path:
-    """Refuse, before any work, an output that cannot be written or would replace a file silently."""
+                      what: str = "output", source: str | os.PathLike[str] | None = None) -> Path:
+    """Refuse, before any work, an output that cannot be written, would replace a file silently,
+    or is the `source` file itself (even --overwrite must not destroy the input)."""
     out = Path(path)
+    if source is not None and out.exists() and Path(source).exists() and out.samefile(source):
+        raise OutputError(f"{out}: is the input file; write the result to another name")
     if kinds is not None and out.suffix.lower() not in kinds:
         raise OutputError(f"{out}: unsupported {what} type {out.suffix or '(no suffix)'}; "
                           f"use one of {', '.join(sorted(kinds))}")

@@ -659,3 +659,18 @@ def test_bench_refuses_a_photo_in_one_line(tmp_path: Path, capsys: pytest.Captur
     code, _, err = run_cli(["bench", "--input", str(photo)], capsys)
     line = assert_one_line_error(code, err, str(photo), "bench needs a video input")
     assert "arfx-bench-" not in line and ".partial" not in line
+
+
+def test_output_that_is_the_input_is_refused_even_with_overwrite(clip: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    video = tmp_path / "mine.mp4"
+    video.write_bytes(clip.read_bytes())
+    image = tmp_path / "mine.png"
+    Image.fromarray(face_crop(128)).save(image)
+    for args in (["render", "glasses", "-i", str(video), "-o", str(tmp_path / "." / "mine.mp4")],
+                 ["render", "glasses", "-i", str(image), "-o", str(image)],
+                 ["run", "--input", str(video), "--record", str(video)]):
+        before = Path(args[args.index("-i") + 1] if "-i" in args else args[2]).read_bytes()
+        code, _, err = run_cli(args + ["--overwrite"], capsys)
+        assert_one_line_error(code, err, "is the input file")
+        assert Path(args[args.index("-i") + 1] if "-i" in args else args[2]).read_bytes() == before
