@@ -101,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser("render", parents=[verbose], help="render an effect onto a video, image or image folder")
     render.add_argument("effect", help="effect name (see `arfx list`)")
-    render.add_argument("-i", "--input", required=True, metavar="PATH")
-    render.add_argument("-o", "--output", required=True, metavar="PATH")
+    render.add_argument("-i", "--input", required=True, metavar="PATH",
+                        help="video, image, or folder of images")
+    render.add_argument("-o", "--output", required=True, metavar="PATH",
+                        help="same kind as the input (a folder of images may become a video)")
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
     render.add_argument("--no-smooth", action="store_true",
                         help="turn off temporal landmark smoothing (on for videos by default: "
@@ -127,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", parents=[verbose], help="per-stage timings of offline rendering")
     bench.add_argument("--input", metavar="VIDEO", help="video to use (default: generated 720p clip)")
-    bench.add_argument("--effect", default="glasses")
-    bench.add_argument("--frames", type=_count, default=120, metavar="N")
+    bench.add_argument("--effect", default="glasses", help="effect to render (default glasses)")
+    bench.add_argument("--frames", type=_count, default=120, metavar="N",
+                       help="frames to render (default 120)")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_encoder_options(bench)
     _add_tracker_options(bench)
@@ -227,6 +230,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         options = _render_options(args, mirror=args.mirror, overwrite=args.overwrite)
         result = render_video(args.effect, args.input, args.output, options)
         print(f"{result.output}: {result.faces} face(s) with '{args.effect}'")
+        _hint_if_no_face(result.faces, args)
         return 0
     return _render_media(args)
 
@@ -273,7 +277,13 @@ def _render_media(args: argparse.Namespace) -> int:
         progress.close()
     print(f"{result.output}: {result.frames} frame(s), faces on {result.frames_with_faces}, "
           f"{result.fps:.1f} fps")
+    _hint_if_no_face(result.frames_with_faces, args)
     return 0
+
+
+def _hint_if_no_face(found: int, args: argparse.Namespace) -> None:
+    if found == 0 and args.detector == "short":
+        print("no face found; for small or distant faces try --detector full", file=sys.stderr)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
