@@ -24,7 +24,8 @@ from arfx.errors import ArfxError, InputError
 from arfx.pipeline import FramePipeline, RenderOptions, StageTimes
 from arfx.outputs import write_image
 from arfx.recorder import Recorder
-from arfx.sources import (CameraSource, Frame, ImageSource, Source, ThreadedFeed, open_source)
+from arfx.sources import (CameraSource, Frame, ImageSource, Source, ThreadedFeed, VideoSource,
+                          open_source)
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,12 @@ class LiveApp:
         if self.recorder is not None:
             return
         path = path or _stamp("arfx", ".mp4", self.options.output_dir)
+        # A video file's sound goes with its pictures (frame times are the file's own clock).
+        video = self._source if isinstance(self._source, VideoSource) and self._source.has_audio else None
         self.recorder = Recorder(path, size[0], size[1], fps=fps or 30.0,
-                                 overwrite=self.options.overwrite)
+                                 overwrite=self.options.overwrite,
+                                 audio_from=video.path if video is not None else None,
+                                 audio_offset=video.start_time if video is not None else 0.0)
         atexit.register(self.recorder.close)
         log.info("recording to %s", path)
 
@@ -219,6 +224,7 @@ class LiveApp:
             feed = ThreadedFeed(source, paced=True, wait_for_clock=True,
                                 stall_timeout=opts.camera_timeout if source.live else None).start()
         mirror = source.live if opts.mirror is None else opts.mirror
+        self._source = source
         return source, feed, mirror
 
     def run(self) -> SessionResult:

@@ -75,6 +75,9 @@ class Recorder:
         self.rate = Fraction(fps).limit_denominator(1001 * 1000) if fps else Fraction(30)
         self.audio_from = Path(audio_from) if audio_from else None
         self.audio_offset = Fraction(audio_offset).limit_denominator(10**9)
+        # A recording that starts mid-file (R pressed in the live app) takes its sound from
+        # there on: the first frame's timestamp joins the offset.
+        self._first_timestamp = Fraction(0)
         self.video_delay = float(video_delay)
         self.preset = preset
         self.crf = crf
@@ -200,8 +203,9 @@ class Recorder:
                     return
                 if packet.pts is None or packet.size == 0:  # the demuxer's flush packet
                     continue
-                if self.audio_offset:
-                    shift = round(self.audio_offset / packet.time_base)
+                offset = self.audio_offset + self._first_timestamp
+                if offset:
+                    shift = round(offset / packet.time_base)
                     packet.pts -= shift
                     if packet.dts is not None:
                         packet.dts -= shift
@@ -244,6 +248,7 @@ class Recorder:
                 else:
                     if t_first is None:
                         t_first = timestamp
+                        self._first_timestamp = Fraction(timestamp).limit_denominator(10**9)
                         # Before the first encode the codec clock can still change.
                         self._video.codec_context.time_base = REALTIME_TIME_BASE
                         self._video.time_base = REALTIME_TIME_BASE

@@ -50,6 +50,25 @@ def test_input_file_fixed_frames_with_recording(display: str, clip: Path, tmp_pa
     assert "12 frame(s)" in stderr
 
 
+def test_recording_a_video_input_keeps_its_sound(display: str, tmp_path: Path) -> None:
+    """`--input clip-with-audio --record`: the recording carries the clip's sound, as long as its pictures."""
+    clip = write_clip(tmp_path / "sound.mp4", 320, 240, count=45, fps=30, audio=True)
+    out = tmp_path / "rec.mp4"
+    proc = arfx(["mesh", "--input", str(clip), "--record", str(out)], display, tmp_path)
+    stdout, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0, stderr
+    with av.open(str(out)) as container:
+        assert len(container.streams.audio) == 1, "the clip's sound was not recorded"
+        frames = list(container.decode(video=0))
+    with av.open(str(out)) as container:
+        packets = [p for p in container.demux(audio=0) if p.size]
+    audio_start = float(packets[0].pts * packets[0].time_base)
+    audio_end = float((packets[-1].pts + packets[-1].duration) * packets[-1].time_base)
+    video_end = float(frames[-1].time) + 1 / 30
+    assert len(frames) >= 40
+    assert abs(audio_start) <= 0.05 and abs(audio_end - video_end) <= 0.1
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_while_recording_keeps_every_frame(display: str, tmp_path: Path, sig: int) -> None:
     still = tmp_path / "face.png"
