@@ -213,7 +213,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         elif id(info) not in winners:
             line += "  (shadowed by a later effect of the same name)"
         print(line)
-    print(f"user effects folder: {registry.user_dir} (set ARFX_EFFECTS to change it)")
+    missing = "" if registry.user_dir.is_dir() else "; it does not exist yet"
+    print(f"user effects folder: {registry.user_dir} (set ARFX_EFFECTS to change it{missing})")
     return 0
 
 
