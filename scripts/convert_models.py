@@ -105,8 +105,10 @@ def write_notice(models_dir: Path) -> None:
     lines = [
         "The files in this folder are derived from Google's MediaPipe, which publishes them under",
         "the Apache License, Version 2.0 (https://www.apache.org/licenses/LICENSE-2.0).",
-        "Copyright Google LLC. arfx converted the TFLite models to ONNX (same weights, float16)",
-        "and the canonical face geometry to a plain numpy archive; nothing else was changed.",
+        "Copyright Google LLC. arfx converted the TFLite models to ONNX (same weights, float16;",
+        "some operations rewritten as equivalent standard ONNX for speed and portability: PRelu,",
+        "MediaPipe's custom ops, parallel branches merged) and the canonical face geometry to a",
+        "plain numpy archive; the models' outputs match the originals within 1e-3.",
         "Regenerate them with scripts/convert_models.py and scripts/import_canonical_face.py.",
         "",
     ]
