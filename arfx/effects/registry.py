@@ -255,16 +255,9 @@ def check_asset(kind: str, asset: Path) -> None:
 
         inspect_model(asset)
     elif kind == "facepaint":
-        from arfx.render.texture import MAX_TEXTURE_FILE_BYTES, check_image
+        from arfx.render.texture import check_texture_file
 
-        try:
-            size = asset.stat().st_size
-        except OSError as error:
-            raise EffectError(f"cannot read {asset}: {error.strerror or error}") from error
-        if size > MAX_TEXTURE_FILE_BYTES:
-            raise EffectError(f"face paint texture {asset} is larger than "
-                              f"{MAX_TEXTURE_FILE_BYTES // 2**20} MiB")
-        check_image(asset, f"face paint texture {asset}")
+        check_texture_file(asset, f"face paint texture {asset}")
 
 
 def _read_manifest(folder: Path, source: str) -> EffectInfo:

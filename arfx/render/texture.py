@@ -73,17 +73,25 @@ def _check_size(width: int, height: int, what: str) -> None:
                           f"pixels a side ({MAX_TEXTURE_PIXELS // (1024 * 1024)} MP): scale it down")
 
 
+def check_texture_file(path: Path, what: str, formats=TEXTURE_FORMATS) -> None:
+    """EffectError unless `path` is a readable image within the file-size and pixel limits
+    (from its header: nothing is decoded)."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise EffectError(f"cannot read {what}: {error.strerror or error}") from error
+    if size > MAX_TEXTURE_FILE_BYTES:
+        raise EffectError(f"{what} is {size / 2**20:.0f} MiB; the limit is "
+                          f"{MAX_TEXTURE_FILE_BYTES // 2**20} MiB")
+    check_image(path, what, formats)
+
+
 def decode_rgba(source: bytes | Path, what: str, formats=TEXTURE_FORMATS) -> np.ndarray:
     """The image as uint8 RGBA [H, W, 4], first row = top; size checked before decoding."""
     if isinstance(source, Path):
-        try:
-            size = source.stat().st_size
-        except OSError as error:
-            raise EffectError(f"cannot read {what}: {error.strerror or error}") from error
-        if size > MAX_TEXTURE_FILE_BYTES:
-            raise EffectError(f"{what} is {size / 2**20:.0f} MiB; the limit is "
-                              f"{MAX_TEXTURE_FILE_BYTES // 2**20} MiB")
-    check_image(source, what, formats)
+        check_texture_file(source, what, formats)
+    else:
+        check_image(source, what, formats)
     try:
         with _open(source, formats) as image:
             rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
