@@ -39,6 +39,17 @@ class ConversionError(Exception):
     """The TFLite model uses something this converter does not handle."""
 
 
+def _pool_attributes(options, height: int, width: int) -> dict:
+    """ONNX MaxPool attributes for TFLite Pool2DOptions on a height x width input."""
+    kh, kw, sh, sw = options.FilterHeight(), options.FilterWidth(), options.StrideH(), options.StrideW()
+    if options.Padding() == 0:  # SAME
+        top, bottom = _same_pads(height, kh, sh)
+        left, right = _same_pads(width, kw, sw)
+    else:
+        top = bottom = left = right = 0
+    return {"kernel_shape": [kh, kw], "strides": [sh, sw], "pads": [top, left, bottom, right]}
+
+
 @dataclass(frozen=True)
 class _Value:
     name: str
@@ -420,15 +431,9 @@ class _Converter:
         if name == "MAX_POOL_2D":
             options = _options(ops[0], tflite.Pool2DOptions)
             _, height, width, _ = in_shape
-            kh, kw, sh, sw = options.FilterHeight(), options.FilterWidth(), options.StrideH(), options.StrideW()
-            if options.Padding() == 0:
-                top, bottom = _same_pads(height, kh, sh)
-                left, right = _same_pads(width, kw, sw)
-            else:
-                top = bottom = left = right = 0
             fused = options.FusedActivationFunction()
-            y = self.node1("MaxPool", xs, base if fused == 0 else base + "/pool", kernel_shape=[kh, kw],
-                           strides=[sh, sw], pads=[top, left, bottom, right])
+            y = self.node1("MaxPool", xs, base if fused == 0 else base + "/pool",
+                           **_pool_attributes(options, height, width))
             return self.activation(y, fused, base)
         if name == "RELU":
             return self.node1("Relu", xs, base)
@@ -513,16 +518,10 @@ class _Converter:
         options = _options(op, tflite.Pool2DOptions)
         (x,), (out,) = self.ins(op), self.outs(op)
         _, height, width, _ = self.shape(x)
-        kh, kw, sh, sw = options.FilterHeight(), options.FilterWidth(), options.StrideH(), options.StrideW()
-        if options.Padding() == 0:
-            top, bottom = _same_pads(height, kh, sh)
-            left, right = _same_pads(width, kw, sw)
-        else:
-            top = bottom = left = right = 0
         base = self.out_base(op)
         fused = options.FusedActivationFunction()
         y = self.node1("MaxPool", [self.nchw(x)], base if fused == 0 else base + "/pool",
-                       kernel_shape=[kh, kw], strides=[sh, sw], pads=[top, left, bottom, right])
+                       **_pool_attributes(options, height, width))
         self.set_out(out, self.activation(y, fused, base), True)
 
     def _op_RELU(self, op) -> None:
