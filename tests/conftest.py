@@ -1,4 +1,4 @@
-"""Fixtures shared by the test files: a private virtual display for window tests."""
+"""Fixtures shared by the test files: a private virtual display, an empty user effects folder."""
 
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def display() -> str:
     yield f":{number}"
     server.terminate()
     server.wait(10)
+
+
+@pytest.fixture
+def no_user_effects(tmp_path, monkeypatch):
+    """An empty user effects folder ($ARFX_EFFECTS), so only what a test adds is found."""
+    folder = tmp_path / "user-effects"
+    folder.mkdir()
+    monkeypatch.setenv("ARFX_EFFECTS", str(folder))
+    return folder

@@ -38,14 +38,6 @@ def _box_glb(path: Path, centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255), node_of
     return path
 
 
-@pytest.fixture
-def no_user_effects(tmp_path, monkeypatch):
-    folder = tmp_path / "user-effects"
-    folder.mkdir()
-    monkeypatch.setenv("ARFX_EFFECTS", str(folder))
-    return folder
-
-
 def test_builtin_effects_are_found_with_their_kinds(no_user_effects):
     registry = EffectRegistry()
     effects = registry.effects()

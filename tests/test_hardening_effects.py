@@ -105,14 +105,6 @@ def small_png() -> bytes:
 # ---------------------------------------------------------------------------- CLI helpers
 
 @pytest.fixture
-def no_user_effects(tmp_path, monkeypatch):
-    folder = tmp_path / "user-effects"
-    folder.mkdir()
-    monkeypatch.setenv("ARFX_EFFECTS", str(folder))
-    return folder
-
-
-@pytest.fixture
 def drop(tmp_path, no_user_effects):
     folder = tmp_path / "drop"
     folder.mkdir()
