@@ -183,6 +183,9 @@ def build_glasses(face: CanonicalFace):
     scene = trimesh.Scene()
     for name, (mesh, material) in parts.items():
         mesh.visual = trimesh.visual.TextureVisuals(material=material)
+        # Normals rounded (and -0 made +0) so that the file is byte-identical across numpy
+        # and BLAS builds, whose last-bit differences otherwise change it.
+        mesh.vertex_normals = np.round(mesh.vertex_normals, 5) + 0.0
         scene.add_geometry(mesh, node_name=name, geom_name=name)
     return scene
 
