@@ -44,6 +44,10 @@ MODELS = (
                 "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"),
     ModelSource("face_landmark_with_attention.onnx",
                 "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite"),
+    ModelSource("palm_detection_full.onnx", "mediapipe/modules/palm_detection/palm_detection_full.tflite"),
+    ModelSource("palm_detection_lite.onnx", "mediapipe/modules/palm_detection/palm_detection_lite.tflite"),
+    ModelSource("hand_landmark_full.onnx", "mediapipe/modules/hand_landmark/hand_landmark_full.tflite"),
+    ModelSource("hand_landmark_lite.onnx", "mediapipe/modules/hand_landmark/hand_landmark_lite.tflite"),
 )
 
 

@@ -1,14 +1,15 @@
-"""Convert MediaPipe's TFLite face models into ONNX graphs (a build tool; arfx does not import it).
+"""Convert MediaPipe's TFLite models into ONNX graphs (a build tool; arfx does not import it).
 
 The TFLite flatbuffer is read with the `tflite` package and the ONNX graph is written with
 `onnx.helper`. Activations run in NCHW inside the graph while the graph's inputs and outputs
 keep TFLite's NHWC shapes and tensor names. float16 weights stay float16 in the file behind a
 Cast (ONNX Runtime folds the Cast when it loads the model). PRelu is rewritten as
 x + (1 - a) * Relu(-x) with the multiplies as 1x1 depthwise Convs, because ONNX Runtime's
-PRelu kernel is slow on CPU. MediaPipe's three custom ops of the attention landmark model are
-expressed in standard ONNX (see `_Converter._custom_*`). Same-shaped ops on parallel branches
-(the attention model's lips, eye and iris heads) run as one grouped op on the branches'
-channel-concatenated activations (see `_Converter._merge_lanes`): far fewer, larger kernels.
+PRelu kernel is slow on CPU. MediaPipe's custom ops (the attention landmark model's three, the
+segmentation models' transposed convolution) are expressed in standard ONNX (see
+`_Converter._custom_*`). Same-shaped ops on parallel branches (the attention model's lips, eye
+and iris heads) run as one grouped op on the branches' channel-concatenated activations (see
+`_Converter._merge_lanes`): far fewer, larger kernels.
 """
 
 from __future__ import annotations
@@ -664,10 +665,99 @@ class _Converter:
         y = self.node1("DepthToSpace", [self.nchw(x)], self.out_base(op), blocksize=block, mode="DCR")
         self.set_out(out, y, True)
 
+    def _unary(self, op, op_type: str) -> None:
+        """An elementwise op that keeps its input's layout."""
+        (x,), (out,) = self.ins(op), self.outs(op)
+        nchw = self.values[x].nchw
+        self.set_out(out, self.node1(op_type, [self.nchw(x) if nchw else self.plain(x)], self.out_base(op)), nchw)
+
+    def _op_LOGISTIC(self, op) -> None:
+        self._unary(op, "Sigmoid")
+
+    def _op_HARD_SWISH(self, op) -> None:
+        self._unary(op, "HardSwish")  # x * relu6(x + 3) / 6, as TFLite's
+
+    def _op_AVERAGE_POOL_2D(self, op) -> None:
+        options = _options(op, tflite.Pool2DOptions)
+        (x,), (out,) = self.ins(op), self.outs(op)
+        _, height, width, _ = self.shape(x)
+        base = self.out_base(op)
+        fused = options.FusedActivationFunction()
+        raw = base if fused == 0 else base + "/pool"
+        if options.Padding() == 1 and (options.FilterHeight(), options.FilterWidth()) == (height, width):
+            y = self.node1("GlobalAveragePool", [self.nchw(x)], raw)
+        elif options.Padding() == 1:
+            y = self.node1("AveragePool", [self.nchw(x)], raw, **_pool_attributes(options, height, width))
+        else:  # TFLite's SAME average pool divides by the number of pixels inside the input
+            y = self.node1("AveragePool", [self.nchw(x)], raw, count_include_pad=0,
+                           **_pool_attributes(options, height, width))
+        self.set_out(out, self.activation(y, fused, base), True)
+
+    def _op_MEAN(self, op) -> None:
+        (x, axes_index), (out,) = self.ins(op), self.outs(op)
+        axes = sorted(int(a) % len(self.shape(x)) for a in self.consts[axes_index].reshape(-1))
+        keep = _options(op, tflite.ReducerOptions).KeepDims()
+        base = self.out_base(op)
+        if len(self.shape(x)) == 4 and axes == [1, 2]:
+            if keep:
+                self.set_out(out, self.node1("GlobalAveragePool", [self.nchw(x)], base), True)
+            else:
+                pooled = self.node1("GlobalAveragePool", [self.nchw(x)], base + "/pool")
+                self.set_out(out, self.node1("Flatten", [pooled], base, axis=1), False)
+            return
+        y = self.node1("ReduceMean", [self.plain(x)], base, axes=axes, keepdims=int(bool(keep)))
+        self.set_out(out, y, False)
+
+    def _op_FULLY_CONNECTED(self, op) -> None:
+        inputs, (out,) = self.ins(op), self.outs(op)
+        options = _options(op, tflite.FullyConnectedOptions)
+        if options.WeightsFormat() != 0 or inputs[1] not in self.consts:
+            raise ConversionError("FULLY_CONNECTED with shuffled or non-constant weights")
+        weight = self.consts[inputs[1]]  # [units, depth]
+        base = self.out_base(op)
+        x = self.plain(inputs[0])
+        if len(self.shape(inputs[0])) != 2:
+            x = self.node1("Reshape", [x, self.const(np.array([-1, weight.shape[1]], np.int64), base + "/rows")],
+                           base + "/flat")
+        args = [x, self.const(weight, self.tname(inputs[1]))]
+        if len(inputs) > 2 and inputs[2] >= 0:
+            args.append(self.const(self.consts[inputs[2]], self.tname(inputs[2])))
+        fused = options.FusedActivationFunction()
+        y = self.node1("Gemm", args, base if fused == 0 else base + "/gemm", transB=1)
+        y = self.activation(y, fused, base)
+        if len(self.shape(out)) != 2:
+            y = self.node1("Reshape", [y, self.const(np.array(self.shape(out), np.int64), base + "/shape")],
+                           base + "/out")
+        self.set_out(out, y, False)
+
     # ----- MediaPipe custom ops (attention landmark model) -----------------------------
 
     def _custom_options(self, op) -> dict:
         return flexbuffers.Loads(bytes(op.CustomOptionsAsNumpy()))
+
+    def _custom_Convolution2DTransposeBias(self, op) -> None:
+        """Transposed convolution plus bias (selfie segmentation's upsampler) as ConvTranspose.
+
+        Its options are three raw int32: padding (TfLitePadding: 1 SAME, 2 VALID), stride w, h.
+        The weight is OHWI; ConvTranspose wants (in, out, kh, kw).
+        """
+        (x, weight_index, bias_index), (out,) = self.ins(op), self.outs(op)
+        padding, stride_w, stride_h = (int(v) for v in np.frombuffer(bytes(op.CustomOptionsAsNumpy())[:12], "<i4"))
+        weight = self.consts[weight_index]
+        _, kh, kw, _ = weight.shape
+        _, in_h, in_w, _ = self.shape(x)
+        _, out_h, out_w, _ = self.shape(out)
+        pads = []
+        for size, out_size, kernel, stride in ((in_h, out_h, kh, stride_h), (in_w, out_w, kw, stride_w)):
+            total = (size - 1) * stride + kernel - out_size if padding == 1 else 0
+            if total < 0:
+                raise ConversionError("Convolution2DTransposeBias with an output larger than its input allows")
+            pads.append((total // 2, total - total // 2))
+        args = [self.nchw(x), self.const(weight.transpose(3, 0, 1, 2), self.tname(weight_index)),
+                self.const(self.consts[bias_index].reshape(-1), self.tname(bias_index))]
+        y = self.node1("ConvTranspose", args, self.out_base(op), kernel_shape=[kh, kw],
+                       strides=[stride_h, stride_w], pads=[pads[0][0], pads[1][0], pads[0][1], pads[1][1]])
+        self.set_out(out, y, True)
 
     def _custom_Landmarks2TransformMatrix(self, op) -> None:
         """4x4 affine from a patch onto a rotated, scaled box around a landmark subset.
