@@ -118,7 +118,8 @@ class FramePipeline:
     @property
     def max_side(self) -> int:
         """The largest width or height this OpenGL can render to (16384 on llvmpipe)."""
-        info = self.renderer.ctx.info
+        with self.renderer.ctx:
+            info = self.renderer.ctx.info
         return int(min(info.get("GL_MAX_TEXTURE_SIZE", 16384), info.get("GL_MAX_RENDERBUFFER_SIZE", 16384),
                        *info.get("GL_MAX_VIEWPORT_DIMS", (16384, 16384))))
 

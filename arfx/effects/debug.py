@@ -8,9 +8,11 @@ import moderngl
 import numpy as np
 
 from arfx.effects.object3d import Object3DEffect
-from arfx.render.gltf import Material, MeshData, mesh_from_trimesh
+from arfx.effects.schema import EffectKind
+from arfx.geometry.anchors import FACE_ORIGIN, Anchor
 from arfx.geometry.camera import gl_matrix_bytes
-from arfx.render.renderer import FrameState
+from arfx.render.gltf import Material, MeshData, mesh_from_trimesh
+from arfx.render.renderer import DEFAULT_OCCLUSION, FrameState
 
 # Pulls wireframe lines and points in front of the occluder surface they lie on.
 _DEPTH_BIAS = 2e-4
@@ -43,6 +45,8 @@ class MeshEffect:
     line_color: tuple = (1.0, 1.0, 1.0, 0.8)
     wireframe: bool = True
     kind: str = "mesh"
+    anchor: Anchor = FACE_ORIGIN
+    occlusion: frozenset[str] = DEFAULT_OCCLUSION
 
     def create_pass(self, renderer) -> "MeshPass":
         return MeshPass(self, renderer)
@@ -61,6 +65,7 @@ class MeshPass:
 
     def draw(self, frame: FrameState, face, index: int) -> None:
         effect = self.effect
+        frame.renderer.upload_face(face)
         if effect.fill_opacity > 0:
             program = self.fill_program
             program["u_projection"].write(gl_matrix_bytes(frame.projection))
@@ -92,6 +97,8 @@ class LandmarksEffect:
     color: tuple = (0.1, 1.0, 0.3, 1.0)
     point_size: float = 3.0
     kind: str = "landmarks"
+    anchor: Anchor = FACE_ORIGIN
+    occlusion: frozenset[str] = frozenset()  # dots stay visible over everything
 
     def create_pass(self, renderer) -> "LandmarksPass":
         return LandmarksPass(self, renderer)
@@ -118,6 +125,7 @@ class LandmarksPass:
         frame.set_state(depth_test=False, depth_write=False, blend="alpha")
         pixels = face.landmarks
         if pixels is None:
+            frame.renderer.upload_face(face)
             program["u_matrix"].write(gl_matrix_bytes(frame.projection))
             self.mesh_vao.render(moderngl.POINTS, vertices=self.renderer.face_vertex_count)
             return
@@ -156,6 +164,15 @@ def axis_meshes(length: float = 10.0, radius: float = 0.35) -> list[MeshData]:
     return meshes
 
 
-def axis_effect(name: str = "axis", length: float = 10.0) -> Object3DEffect:
-    """Pose axes at the face origin, drawn over everything so they stay visible."""
-    return Object3DEffect(name, axis_meshes(length), depth_test=False, kind="axis")
+def axis_effect(name: str = "axis", length: float = 10.0, anchor: Anchor = FACE_ORIGIN) -> Object3DEffect:
+    """Pose axes at the anchor (the face origin by default), hidden by nothing so they stay visible."""
+    return Object3DEffect(name, axis_meshes(length), anchor=anchor, occlusion=frozenset(), kind="axis")
+
+
+MESH_KIND = EffectKind("mesh", lambda spec, load: MeshEffect(name=spec.name, occlusion=spec.occlusion),
+                       "debug view: the tracked face mesh", debug=True)
+AXIS_KIND = EffectKind("axis", lambda spec, load: axis_effect(spec.name, anchor=spec.anchor),
+                       "debug view: the head pose axes", default_occlusion=frozenset(), debug=True)
+LANDMARKS_KIND = EffectKind(
+    "landmarks", lambda spec, load: LandmarksEffect(name=spec.name, occlusion=spec.occlusion),
+    "debug view: the tracked landmarks", default_occlusion=frozenset(), debug=True)

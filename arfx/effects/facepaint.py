@@ -9,9 +9,11 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
+from arfx.effects.schema import EffectKind, EffectSpec, Field, number_in, one_of
 from arfx.errors import EffectError
+from arfx.geometry.anchors import FACE_ORIGIN, Anchor
 from arfx.geometry.camera import gl_matrix_bytes
-from arfx.render.renderer import FrameState
+from arfx.render.renderer import DEFAULT_OCCLUSION, FrameState
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,9 @@ class FacePaintEffect:
     texture: np.ndarray  # uint8 [H, W, 4], laid out on the canonical UVs (v from the top)
     blend: str = "normal"
     opacity: float = 1.0
+    occlusion: frozenset[str] = DEFAULT_OCCLUSION
     kind: str = "facepaint"
+    anchor: Anchor = FACE_ORIGIN  # paint covers the whole face mesh
 
     def __post_init__(self) -> None:
         if self.blend not in BLEND_MODES:
@@ -49,9 +53,9 @@ class FacePaintEffect:
             raise EffectError(f"face paint '{self.name}': texture must be uint8 RGBA")
 
     @classmethod
-    def from_file(cls, name: str, path: str | Path, blend: str = "normal",
-                  opacity: float = 1.0) -> "FacePaintEffect":
-        return cls(name, load_texture(path), blend, float(opacity))
+    def from_file(cls, name: str, path: str | Path, blend: str = "normal", opacity: float = 1.0,
+                  occlusion: frozenset[str] = DEFAULT_OCCLUSION) -> "FacePaintEffect":
+        return cls(name, load_texture(path), blend, float(opacity), frozenset(occlusion))
 
     def create_pass(self, renderer) -> "FacePaintPass":
         return FacePaintPass(self, renderer)
@@ -75,6 +79,7 @@ class FacePaintPass:
         program["u_texture"] = 0
         program["u_opacity"] = float(self.effect.opacity)
         program["u_blend"] = BLEND_MODES[self.effect.blend]
+        frame.renderer.upload_face(face)
         self.texture.use(0)
         # Same vertices and shader as the occluder, so '<=' passes exactly on the face itself.
         frame.set_state(depth_test=True, depth_write=False, blend=_BLEND_STATE[self.effect.blend])
@@ -83,3 +88,20 @@ class FacePaintPass:
     def release(self) -> None:
         self.vao.release()
         self.texture.release()
+
+
+def _build(spec: EffectSpec, load) -> FacePaintEffect:
+    return FacePaintEffect.from_file(spec.name, spec.asset, occlusion=spec.occlusion, **spec.options)
+
+
+def _check_asset(path: Path) -> None:
+    from arfx.render.texture import check_texture_file
+
+    check_texture_file(path, f"face paint texture {path}")
+
+
+KIND = EffectKind(
+    "facepaint", _build, "an image laid over the face mesh (canonical UVs)", table="paint",
+    fields=(Field("blend", "normal", one_of(tuple(BLEND_MODES))), Field("opacity", 1.0, number_in(0, 1))),
+    asset_suffixes=(".png", ".jpg", ".jpeg"), bare_suffixes=(".png", ".jpg", ".jpeg"),
+    check_asset=_check_asset)

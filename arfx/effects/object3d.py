@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from arfx.render.gltf import GpuMesh, MeshData, load_glb
+from arfx.geometry.anchors import FACE_ORIGIN, Anchor
 from arfx.geometry.camera import gl_matrix_bytes
-from arfx.render.renderer import FrameState
+from arfx.render.gltf import GpuMesh, MeshData, load_glb
+from arfx.effects.schema import EffectKind, EffectSpec, Field, numbers
+from arfx.render.renderer import DEFAULT_OCCLUSION, FrameState
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +32,26 @@ def placement_matrix(offset=(0.0, 0.0, 0.0), scale=1.0, rotation=(0.0, 0.0, 0.0)
 
 @dataclass(eq=False)
 class Object3DEffect:
-    """Meshes in canonical face space (cm); drawn per face with that face's pose."""
+    """Meshes in anchor space (cm; canonical face axes); drawn per face at its anchor.
+
+    With the default anchor (face.origin) the meshes are in canonical face space and move
+    with the head pose; `placement` is applied first. `occlusion` names what hides the
+    object (the empty set: nothing, e.g. the pose axes).
+    """
 
     name: str
     meshes: list[MeshData]
     placement: np.ndarray = field(default_factory=lambda: np.eye(4, dtype=np.float32))
-    depth_test: bool = True  # debug overlays (pose axes) switch it off to stay visible
+    anchor: Anchor = FACE_ORIGIN
+    occlusion: frozenset[str] = DEFAULT_OCCLUSION
     kind: str = "object3d"
 
     @classmethod
     def from_file(cls, name: str, path: str | Path, offset=(0.0, 0.0, 0.0), scale=1.0,
-                  rotation=(0.0, 0.0, 0.0)) -> "Object3DEffect":
-        return cls(name, load_glb(path), placement_matrix(offset, scale, rotation))
+                  rotation=(0.0, 0.0, 0.0), anchor: Anchor = FACE_ORIGIN,
+                  occlusion: frozenset[str] = DEFAULT_OCCLUSION) -> "Object3DEffect":
+        return cls(name, load_glb(path), placement_matrix(offset, scale, rotation), anchor,
+                   frozenset(occlusion))
 
     def create_pass(self, renderer) -> "Object3DPass":
         return Object3DPass(self, renderer)
@@ -59,10 +69,9 @@ class Object3DPass:
         program = self.program
         program["u_projection"].write(gl_matrix_bytes(frame.projection))
         program["u_texture"] = 0
-        model_view = np.asarray(face.pose, dtype=np.float64) @ self.effect.placement
-        depth_test = self.effect.depth_test
+        model_view = self.effect.anchor.matrix(face) @ self.effect.placement
         for mesh in self._opaque:
-            frame.set_state(depth_test=depth_test, depth_write=True,
+            frame.set_state(depth_test=True, depth_write=True,
                             cull=not mesh.material.double_sided)
             self._draw_mesh(mesh, model_view)
         if self._blended:
@@ -70,7 +79,7 @@ class Object3DPass:
             depths = [(model_view @ np.append(m.data.centroid(), 1.0))[2] for m in self._blended]
             for order in np.argsort(depths):
                 mesh = self._blended[order]
-                frame.set_state(depth_test=depth_test, depth_write=False, blend="alpha",
+                frame.set_state(depth_test=True, depth_write=False, blend="alpha",
                                 cull=not mesh.material.double_sided)
                 self._draw_mesh(mesh, model_view)
 
@@ -97,3 +106,23 @@ class Object3DPass:
         for mesh in self.meshes:
             mesh.release()
         self.meshes = []
+
+
+def _build(spec: EffectSpec, load) -> Object3DEffect:
+    return Object3DEffect.from_file(spec.name, spec.asset, anchor=spec.anchor, occlusion=spec.occlusion,
+                                    **spec.options)
+
+
+def _check_asset(path: Path) -> None:
+    from arfx.render.gltf import inspect_model
+
+    inspect_model(path)
+
+
+KIND = EffectKind(
+    "object3d", _build, "a 3D object (GLB/glTF) worn at an anchor", table="placement",
+    fields=(Field("offset", [0.0, 0.0, 0.0], numbers(3)),
+            Field("scale", 1.0, numbers(3, allow_scalar=True, positive=True)),
+            Field("rotation", [0.0, 0.0, 0.0], numbers(3))),
+    asset_suffixes=(".glb", ".gltf"), bare_suffixes=(".glb", ".gltf"), check_asset=_check_asset,
+    anchor_entities=None)

@@ -3,35 +3,31 @@
 An effect is a folder holding `effect.toml`:
 
     name = "glasses"            # optional; the folder name otherwise
-    kind = "object3d"           # object3d | facepaint | mesh | axis | landmarks
-    asset = "glasses.glb"       # object3d: .glb/.gltf; facepaint: .png/.jpg
-    [placement]                 # object3d only, canonical face space (cm, degrees)
-    offset = [0.0, 0.0, 0.0]
-    scale = 1.0                 # or [sx, sy, sz]
-    rotation = [0.0, 0.0, 0.0]  # about x, then y, then z
-    [paint]                     # facepaint only
-    blend = "normal"            # normal | multiply | add
-    opacity = 1.0
-
+    kind = "object3d"           # one of arfx.effects.kinds.KINDS
+    asset = "glasses.glb"       # the kind's asset file, inside the folder
+    anchor = "face.origin"      # where it is worn (arfx.geometry.anchors)
     description = "..."         # optional, free text
+    [occlusion]                 # which occluders hide it (the kind's default otherwise)
+    face = true
+    [placement]                 # the kind's own table (object3d: placement, facepaint:
+    offset = [0.0, 0.0, 0.0]    # paint, stack: effects), declared by the kind's module
 
-A bare `.glb` dropped into an effects folder is an object3d effect placed as authored; a bare
-`.png`/`.jpg` is a face paint effect. A broken user effect is listed with the reason and
-never stops the others from loading.
+A bare file dropped into an effects folder becomes the kind that claims its suffix (.glb ->
+object3d placed as authored, .png/.jpg -> face paint). A broken user effect is listed with
+the reason and never stops the others from loading. Names joined with `+` load a stack
+(`glasses+facepaint`).
 
 Manifests are strict: a TOML syntax error, an unknown key (the closest known key is
 suggested), a value of the wrong type or range, a table that does not fit the kind, or an
 asset path that leaves the effect folder (absolute, `..`, or a symlink pointing outside)
-makes the effect BROKEN with that reason. Assets get a cheap check while scanning (GLB/glTF
-header and JSON: triangle limit, references; image header: pixel limit; see
-arfx.render.gltf.inspect_model and arfx.render.texture) and a full one when loaded.
+makes the effect BROKEN with that reason. Assets get a cheap check while scanning (the
+kind's `check_asset`) and a full one when loaded.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
-import math
 import os
 try:
     import tomllib
@@ -40,16 +36,18 @@ except ModuleNotFoundError:  # Python 3.10
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
+from arfx.effects.kinds import KINDS
+from arfx.effects.schema import EffectKind, EffectSpec, ManifestError, check_keys, describe
 from arfx.errors import EffectError
+from arfx.geometry.anchors import FACE_ORIGIN, Anchor, AnchorError
+from arfx.render.renderer import OCCLUDERS
 from arfx.resources import resource_dir
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "effect.toml"
-KINDS = ("object3d", "facepaint", "mesh", "axis", "landmarks")
-MODEL_SUFFIXES = (".glb", ".gltf")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SOURCES = ("built-in", "user", "dir")
+STACK_SEPARATOR = "+"
 
 
 @dataclass(frozen=True)
@@ -63,10 +61,22 @@ class EffectInfo:
     asset: Path | None = None
     options: dict = field(default_factory=dict, compare=False, hash=False)
     broken: str | None = None  # why it cannot load; None when it looks fine
+    anchor: Anchor = FACE_ORIGIN
+    occlusion: frozenset[str] = frozenset({"face"})
+    description: str = ""
 
     @property
     def ok(self) -> bool:
         return self.broken is None
+
+    @property
+    def debug(self) -> bool:
+        """A developer view (mesh, axis, landmarks), not an effect to share."""
+        kind = KINDS.get(self.kind)
+        return bool(kind and kind.debug)
+
+    def spec(self) -> EffectSpec:
+        return EffectSpec(self.name, self.kind, self.asset, self.options, self.anchor, self.occlusion)
 
 
 def user_effects_dir() -> Path:
@@ -84,16 +94,14 @@ def builtin_effects_dir() -> Path:
 
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 64
-# Every key a manifest may hold, per table. Unknown keys are refused (with the closest known
-# key as a hint): a misspelt `ofset` silently ignored would place the object wrongly and
-# leave the user guessing why.
-_TOP_KEYS = ("name", "kind", "asset", "description", "placement", "paint")
-_TABLE_KEYS = {"placement": ("offset", "scale", "rotation"), "paint": ("blend", "opacity")}
-_TABLE_KINDS = {"placement": "object3d", "paint": "facepaint"}
+# Every key a manifest may hold at the top level; each kind adds its own table. Unknown
+# keys are refused (with the closest known key as a hint): a misspelt `ofset` silently
+# ignored would place the object wrongly and leave the user guessing why.
+_COMMON_KEYS = ("name", "kind", "asset", "description", "anchor", "occlusion")
 
 
-class ManifestError(EffectError):
-    """effect.toml cannot be used; the message says which key and why."""
+def _table_owners() -> dict[str, str]:
+    return {kind.table: kind.name for kind in KINDS.values() if kind.table}
 
 
 @dataclass(frozen=True)
@@ -104,46 +112,12 @@ class Manifest:
     kind: str
     asset: str | None
     options: dict
+    anchor: Anchor = FACE_ORIGIN
+    occlusion: frozenset[str] = frozenset({"face"})
+    description: str = ""
 
 
-def _describe(value) -> str:
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, str):
-        return repr(value[:40])
-    if isinstance(value, list):
-        if len(value) <= 4 and all(isinstance(v, (int, float, bool)) for v in value):
-            return "[" + ", ".join(_describe(v).split(" (")[0] for v in value) + "]"
-        return f"a list of {len(value)} values"
-    if isinstance(value, dict):
-        return "a table"
-    return repr(value)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _number_list(value, length: int, what: str, allow_scalar: bool = False) -> list[float]:
-    if allow_scalar and _is_number(value):
-        return [float(value)] * length
-    if isinstance(value, list) and len(value) == length and all(_is_number(v) for v in value):
-        return [float(v) for v in value]
-    expected = f"a number or {length} numbers" if allow_scalar else f"{length} numbers"
-    raise ManifestError(f"{what} must be {expected}, got {_describe(value)}")
-
-
-def _check_keys(table: dict, allowed, where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ManifestError(f"unknown key '{key}' {where}{hint}; "
-                                f"allowed: {', '.join(allowed)}")
-
-
-def parse_manifest(text: str | bytes) -> Manifest:
-    """Parse and validate the text of an effect.toml; ManifestError says what is wrong."""
+def _decode(text: str | bytes) -> dict:
     if isinstance(text, (bytes, bytearray)):
         if len(text) > MAX_MANIFEST_BYTES:
             raise ManifestError(f"it is larger than {MAX_MANIFEST_BYTES // 1024} KiB")
@@ -154,71 +128,97 @@ def parse_manifest(text: str | bytes) -> Manifest:
     if len(text) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"it is larger than {MAX_MANIFEST_BYTES // 1024} KiB")
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ManifestError(f"TOML syntax error: {error}") from error
     except RecursionError as error:  # deeply nested arrays
         raise ManifestError("TOML syntax error: values nested too deeply") from error
-    _check_keys(data, _TOP_KEYS, "at the top level")
+
+
+def _parse_kind(data: dict) -> EffectKind:
+    kind = data.get("kind")
+    if kind is None:
+        raise ManifestError(f"kind is missing; one of {', '.join(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        close = difflib.get_close_matches(str(kind), list(KINDS), n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ManifestError(f"kind must be one of {', '.join(KINDS)}, got {describe(kind)}{hint}")
+    return KINDS[kind]
+
+
+def _parse_asset(data: dict, kind: EffectKind) -> str | None:
+    asset = data.get("asset")
+    if kind.asset_suffixes:
+        if not isinstance(asset, str) or not asset.strip():
+            raise ManifestError(f'a {kind.name} effect needs asset = "<file in its folder>"'
+                                + ("" if asset is None else f", got {describe(asset)}"))
+        if PurePath(asset).suffix.lower() not in kind.asset_suffixes:
+            raise ManifestError(f"a {kind.name} asset must be {'/'.join(kind.asset_suffixes)}, not '{asset}'")
+    elif asset is not None:
+        raise ManifestError(f"a {kind.name} effect has no asset; remove asset = ...")
+    return asset
+
+
+def _parse_placement(data: dict, kind: EffectKind) -> tuple[Anchor, frozenset[str]]:
+    """The anchor and the occluders (the kind's defaults where the manifest is silent)."""
+    if kind.anchor_entities == ():
+        for key in ("anchor", "occlusion"):
+            if key in data:
+                raise ManifestError(f"a {kind.name} effect has no {key}; set it on its members")
+        return FACE_ORIGIN, kind.default_occlusion
+    anchor = FACE_ORIGIN
+    if "anchor" in data:
+        if not isinstance(data["anchor"], str):
+            raise ManifestError(f'anchor must be text like "face.nose_tip", got {describe(data["anchor"])}')
+        try:
+            anchor = Anchor.parse(data["anchor"])
+        except AnchorError as error:
+            raise ManifestError(str(error)) from error
+        if kind.anchor_entities is not None and anchor.entity not in kind.anchor_entities:
+            raise ManifestError(f"a {kind.name} effect is drawn on the {' or '.join(kind.anchor_entities)} "
+                                f"mesh; anchor '{anchor}' does not apply")
+    occlusion = set(kind.default_occlusion)
+    table = data.get("occlusion", {})
+    if not isinstance(table, dict):
+        raise ManifestError(f"[occlusion] must be a table, got {describe(table)}")
+    check_keys(table, tuple(OCCLUDERS), "in [occlusion]")
+    for name, value in table.items():
+        if not isinstance(value, bool):
+            raise ManifestError(f"occlusion.{name} must be true or false, got {describe(value)}")
+        (occlusion.add if value else occlusion.discard)(name)
+    return anchor, frozenset(occlusion)
+
+
+def parse_manifest(text: str | bytes) -> Manifest:
+    """Parse and validate the text of an effect.toml; ManifestError says what is wrong."""
+    data = _decode(text)
+    owners = _table_owners()
+    check_keys(data, _COMMON_KEYS + tuple(owners), "at the top level")
 
     name = data.get("name")
     if name is not None:
         if not isinstance(name, str):
-            raise ManifestError(f"name must be text, got {_describe(name)}")
+            raise ManifestError(f"name must be text, got {describe(name)}")
         name = name.strip()
         if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
             raise ManifestError(f"name must be 1 to {MAX_NAME_LENGTH} printable characters")
-    if "description" in data and not isinstance(data["description"], str):
-        raise ManifestError(f"description must be text, got {_describe(data['description'])}")
-    kind = data.get("kind")
-    if kind is None:
-        raise ManifestError(f"kind is missing; one of {', '.join(KINDS)}")
-    if kind not in KINDS:
-        close = difflib.get_close_matches(str(kind), KINDS, n=1, cutoff=0.6)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ManifestError(f"kind must be one of {', '.join(KINDS)}, got {_describe(kind)}{hint}")
-    asset = data.get("asset")
-    if kind in ("object3d", "facepaint"):
-        if not isinstance(asset, str) or not asset.strip():
-            raise ManifestError(f'a {kind} effect needs asset = "<file in its folder>"'
-                                + ("" if asset is None else f", got {_describe(asset)}"))
-        suffixes = MODEL_SUFFIXES if kind == "object3d" else IMAGE_SUFFIXES
-        if PurePath(asset).suffix.lower() not in suffixes:
-            raise ManifestError(f"a {kind} asset must be {'/'.join(suffixes)}, not '{asset}'")
-    elif asset is not None:
-        raise ManifestError(f"a {kind} effect has no asset; remove asset = ...")
-    for table, owner in _TABLE_KINDS.items():
+        if STACK_SEPARATOR in name:
+            raise ManifestError(f"name must not contain '{STACK_SEPARATOR}' (it joins stacked effects)")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ManifestError(f"description must be text, got {describe(description)}")
+    kind = _parse_kind(data)
+    asset = _parse_asset(data, kind)
+    for table, owner in owners.items():
         if table not in data:
             continue
         if not isinstance(data[table], dict):
-            raise ManifestError(f"[{table}] must be a table, got {_describe(data[table])}")
-        if kind != owner:
-            raise ManifestError(f"[{table}] applies to {owner} effects only, not {kind}")
-        _check_keys(data[table], _TABLE_KEYS[table], f"in [{table}]")
-
-    options: dict = {}
-    if kind == "object3d":
-        placement = data.get("placement", {})
-        options["offset"] = _number_list(placement.get("offset", [0, 0, 0]), 3, "placement.offset")
-        options["scale"] = _number_list(placement.get("scale", 1.0), 3, "placement.scale",
-                                        allow_scalar=True)
-        options["rotation"] = _number_list(placement.get("rotation", [0, 0, 0]), 3,
-                                           "placement.rotation")
-        if min(options["scale"]) <= 0:
-            raise ManifestError(f"placement.scale must be positive, got {placement.get('scale')!r}")
-    elif kind == "facepaint":
-        from arfx.effects.facepaint import BLEND_MODES
-
-        paint = data.get("paint", {})
-        blend = paint.get("blend", "normal")
-        if blend not in BLEND_MODES:
-            raise ManifestError(f"paint.blend must be one of {', '.join(BLEND_MODES)}, "
-                                f"got {_describe(blend)}")
-        opacity = paint.get("opacity", 1.0)
-        if not _is_number(opacity) or not 0 <= opacity <= 1:
-            raise ManifestError(f"paint.opacity must be a number from 0 to 1, got {_describe(opacity)}")
-        options.update(blend=blend, opacity=float(opacity))
-    return Manifest(name, kind, asset, options)
+            raise ManifestError(f"[{table}] must be a table, got {describe(data[table])}")
+        if kind.name != owner:
+            raise ManifestError(f"[{table}] applies to {owner} effects only, not {kind.name}")
+    options = kind.parse_table(data.get(kind.table, {})) if kind.table else {}
+    anchor, occlusion = _parse_placement(data, kind)
+    return Manifest(name, kind.name, asset, options, anchor, occlusion, description)
 
 
 def resolve_asset(folder: Path, asset: str) -> Path:
@@ -250,14 +250,9 @@ def resolve_asset(folder: Path, asset: str) -> Path:
 
 def check_asset(kind: str, asset: Path) -> None:
     """Cheap header-only checks of an effect's asset (no geometry built, no pixels decoded)."""
-    if kind == "object3d":
-        from arfx.render.gltf import inspect_model
-
-        inspect_model(asset)
-    elif kind == "facepaint":
-        from arfx.render.texture import check_texture_file
-
-        check_texture_file(asset, f"face paint texture {asset}")
+    checker = KINDS[kind].check_asset
+    if checker is not None:
+        checker(asset)
 
 
 def _read_manifest(folder: Path, source: str) -> EffectInfo:
@@ -280,20 +275,20 @@ def _read_manifest(folder: Path, source: str) -> EffectInfo:
         try:
             check_asset(kind, asset)
         except EffectError as error:
-            return EffectInfo(name, kind, source, folder, asset, parsed.options, broken=str(error))
-    return EffectInfo(name, kind, source, folder, asset, parsed.options)
+            return EffectInfo(name, kind, source, folder, asset, parsed.options, str(error), parsed.anchor,
+                              parsed.occlusion, parsed.description)
+    return EffectInfo(name, kind, source, folder, asset, parsed.options, None, parsed.anchor,
+                      parsed.occlusion, parsed.description)
 
 
 def _bare_asset(path: Path, source: str) -> EffectInfo | None:
     suffix = path.suffix.lower()
-    if suffix in MODEL_SUFFIXES:
-        info = EffectInfo(path.stem, "object3d", source, path, path,
-                          {"offset": [0.0] * 3, "scale": [1.0] * 3, "rotation": [0.0] * 3})
-    elif suffix in IMAGE_SUFFIXES:
-        info = EffectInfo(path.stem, "facepaint", source, path, path,
-                          {"blend": "normal", "opacity": 1.0})
-    else:
+    kind = next((k for k in KINDS.values() if suffix in k.bare_suffixes), None)
+    if kind is None:
         return None
+    options = kind.parse_table({}) if kind.table else {}
+    info = EffectInfo(path.stem, kind.name, source, path, path, options,
+                      occlusion=kind.default_occlusion)
     try:
         check_asset(info.kind, path)
     except EffectError as error:
@@ -371,36 +366,42 @@ class EffectRegistry:
             raise EffectError(f"unknown effect '{name}'; {hint}see `arfx list`")
         return effects[name]
 
-    def load(self, name: str):
-        """The effect object for `name`, ready for Renderer.render."""
+    def load(self, name: str, _chain: tuple[str, ...] = ()):
+        """The effect object for `name` (names joined with '+' make a stack), ready to render."""
+        if STACK_SEPARATOR in name:
+            from arfx.effects.stack import EffectStack
+
+            parts = [part.strip() for part in name.split(STACK_SEPARATOR)]
+            if not all(parts):
+                raise EffectError(f"'{name}': an empty effect name in a stack; write e.g. glasses+facepaint")
+            return EffectStack(name, [self.load(part, _chain) for part in parts])
         info = self.info(name)
         if info.broken:
             raise EffectError(f"effect '{name}' ({info.path}) is broken: {info.broken}")
-        return create_effect(info)
+        if info.name in _chain:
+            raise EffectError(f"effect '{info.name}' includes itself ({' -> '.join(_chain + (info.name,))}); "
+                              "remove it from its stack")
+        return create_effect(info, lambda member: self.load(member, _chain + (info.name,)))
 
 
-def create_effect(info: EffectInfo):
-    """Build the effect described by `info` (reads its asset files)."""
-    from arfx.effects.debug import LandmarksEffect, MeshEffect, axis_effect
-    from arfx.effects.facepaint import FacePaintEffect
-    from arfx.effects.object3d import Object3DEffect
+def create_effect(info: EffectInfo, load=None):
+    """Build the effect described by `info` (reads its asset files); `load` resolves names
+    that a stack refers to (the registry's loader)."""
+    kind = KINDS.get(info.kind)
+    if kind is None:
+        raise EffectError(f"effect '{info.name}' has unknown kind '{info.kind}'")
+
+    def no_loader(member: str):
+        raise EffectError(f"effect '{info.name}' refers to '{member}'; load it through an EffectRegistry")
 
     try:
-        if info.kind == "object3d":
-            return Object3DEffect.from_file(info.name, info.asset, **info.options)
-        if info.kind == "facepaint":
-            return FacePaintEffect.from_file(info.name, info.asset, **info.options)
-        if info.kind == "mesh":
-            return MeshEffect(name=info.name)
-        if info.kind == "axis":
-            return axis_effect(info.name)
-        if info.kind == "landmarks":
-            return LandmarksEffect(name=info.name)
+        return kind.build(info.spec(), load or no_loader)
     except EffectError as error:
+        if str(error).startswith(f"effect '{info.name}'"):
+            raise
         raise EffectError(f"effect '{info.name}' ({info.path}): {error}") from error
-    raise EffectError(f"effect '{info.name}' has unknown kind '{info.kind}'")
 
 
 def load_effect(name: str, effects_dirs=()) -> object:
-    """Shortcut: the effect `name` from every effects source."""
+    """Shortcut: the effect `name` (or `a+b` stack) from every effects source."""
     return EffectRegistry(effects_dirs).load(name)

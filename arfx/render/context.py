@@ -64,7 +64,30 @@ class Window:
 
 
 class _GlfwLoader:
-    """Resolves GL functions through glfw, for whichever context (EGL or GLX) glfw made."""
+    """Resolves GL functions through glfw, for whichever context (EGL or GLX) glfw made.
+
+    moderngl enters it for `with ctx:` blocks: entering makes the window's context current
+    (remembering the one that was), leaving restores that one.
+    """
+
+    def __init__(self) -> None:
+        self.handle = None
+        self._previous: list = []
+
+    def __enter__(self) -> "_GlfwLoader":
+        import glfw
+
+        self._previous.append(glfw.get_current_context())
+        if self.handle is not None:
+            glfw.make_context_current(self.handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import glfw
+
+        previous = self._previous.pop() if self._previous else None
+        if previous is not None and self.handle is not None:
+            glfw.make_context_current(previous)
 
     def load_opengl_function(self, name: str) -> int:
         import ctypes
@@ -112,11 +135,13 @@ def create_window(width: int, height: int, title: str = "arfx", visible: bool = 
         raise RenderError(f"cannot open a {width}x{height} OpenGL 3.3 window; {APT_FIX}")
     glfw.make_context_current(handle)
     glfw.swap_interval(1 if vsync else 0)
+    loader = _GlfwLoader()
     try:
-        moderngl.init_context(_GlfwLoader())
+        moderngl.init_context(loader)
         ctx = moderngl.get_context()
         if ctx.version_code < GL_REQUIRE:
             raise RenderError(f"OpenGL {ctx.version_code / 100:.1f} is too old; arfx needs 3.3")
+        loader.handle = handle
     except Exception as error:
         glfw.destroy_window(handle)
         glfw.terminate()

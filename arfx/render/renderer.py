@@ -1,4 +1,12 @@
-"""One frame: camera image as background, face occluders into depth, then the effect's passes."""
+"""One frame: camera image as background, occluders into depth, then each effect's passes.
+
+The renderer reads a `FrameResult` (or a plain list of face geometries) and draws a stack of
+effects in order. Each effect names the entity it is anchored to (its `anchor`, e.g.
+face.nose_tip) and which occluders hide it (its `occlusion`, e.g. {"face"}); before an
+effect whose occluders differ from what the depth buffer holds, the depth buffer is cleared
+and those occluders are written again. Every call makes this renderer's GL context current
+first, so several renderers (each with its own context) can be used in turn on one thread.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +19,10 @@ import moderngl
 import numpy as np
 
 from arfx.errors import RenderError
+from arfx.geometry.anchors import FACE_ORIGIN, Anchor
 from arfx.geometry.camera import gl_matrix_bytes
 from arfx.resources import resource_dir
+from arfx.result import FrameResult, as_frame_result
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,7 @@ class FrameState:
     width: int
     height: int
     mirrored_winding: bool
+    result: FrameResult | None = None  # everything tracked in this frame
 
     def set_state(self, depth_test: bool = True, depth_write: bool = True, blend: str | None = None,
                   cull: bool = False) -> None:
@@ -73,17 +84,43 @@ class FrameState:
 
 
 class EffectPass(Protocol):
-    """GPU side of an effect for one context; draws one face at a time."""
+    """GPU side of an effect for one context; draws one anchored entity (e.g. a face) per call.
 
-    def draw(self, frame: FrameState, face, index: int) -> None: ...
+    `entity` is everything the pass draws (a FaceResult or FaceGeometry for face anchors:
+    pose, mesh, landmarks); a pass that draws the face mesh uploads it itself
+    (`frame.renderer.upload_face(entity)`), never relying on an earlier pass.
+    """
+
+    def draw(self, frame: FrameState, entity, index: int) -> None: ...
 
     def release(self) -> None: ...
 
 
 class Effect(Protocol):
+    """An effect: a name, its kind, what it is anchored to, what hides it, and its GPU pass."""
+
     name: str
+    kind: str
+    anchor: Anchor
+    occlusion: frozenset[str]
 
     def create_pass(self, renderer: "Renderer") -> EffectPass: ...
+
+
+#: Occluders every effect gets unless it says otherwise (its `occlusion`).
+DEFAULT_OCCLUSION = frozenset({"face"})
+
+
+def effect_list(effect) -> list:
+    """The effects to draw, in order: None -> [], a list or a stack (`.effects`) flattened."""
+    if effect is None:
+        return []
+    if isinstance(effect, (list, tuple)):
+        return [e for item in effect for e in effect_list(item)]
+    members = getattr(effect, "effects", None)
+    if members is not None and not hasattr(effect, "create_pass"):
+        return effect_list(list(members))
+    return [effect]
 
 
 @dataclass
@@ -108,11 +145,16 @@ class Renderer:
             from arfx.geometry.camera import PerspectiveCamera
 
             camera = PerspectiveCamera()
-        from arfx.geometry.canonical import CanonicalFace
-
         self.ctx = ctx
         self.camera = camera
         self.samples = int(samples)
+        with ctx:
+            self._create_resources(width, height)
+
+    def _create_resources(self, width: int, height: int) -> None:
+        from arfx.geometry.canonical import CanonicalFace
+
+        ctx = self.ctx
         self._programs: dict[tuple[str, str], moderngl.Program] = {}
         self._passes: dict[int, tuple[object, EffectPass]] = {}
 
@@ -200,6 +242,10 @@ class Renderer:
         return cached[1]
 
     def release(self) -> None:
+        with self.ctx:
+            self._release()
+
+    def _release(self) -> None:
         for _, effect_pass in self._passes.values():
             effect_pass.release()
         self._passes.clear()
@@ -216,7 +262,15 @@ class Renderer:
 
     def render(self, rgb: np.ndarray, geometries: Sequence, effect=None, mirror: bool = False
                ) -> np.ndarray:
-        """Render one frame offscreen; returns a new uint8 [H, W, 3] image (mirrored if asked)."""
+        """Render one frame offscreen; returns a new uint8 [H, W, 3] image (mirrored if asked).
+
+        `geometries`: a FrameResult or a list of face geometries; `effect`: one effect, a
+        list or a stack (drawn in order), or None for the frame alone.
+        """
+        with self.ctx:
+            return self._render(rgb, geometries, effect, mirror)
+
+    def _render(self, rgb, geometries, effect, mirror: bool) -> np.ndarray:
         rgb = _check_frame(rgb)
         self.resize(rgb.shape[1], rgb.shape[0])
         target = self._target
@@ -242,12 +296,13 @@ class Renderer:
     def draw(self, rgb: np.ndarray, geometries: Sequence, effect, framebuffer: moderngl.Framebuffer,
              viewport: tuple[int, int, int, int] | None = None, mirror: bool = False) -> None:
         """Render one frame into `framebuffer` (e.g. a window's) at `viewport` (x, y, w, h)."""
-        rgb = _check_frame(rgb)
-        self.resize(rgb.shape[1], rgb.shape[0])
-        if viewport is None:
-            viewport = (0, 0, *framebuffer.size)
-        self._draw(rgb, geometries, effect, framebuffer, viewport,
-                   flip=(-1.0 if mirror else 1.0, 1.0))
+        with self.ctx:
+            rgb = _check_frame(rgb)
+            self.resize(rgb.shape[1], rgb.shape[0])
+            if viewport is None:
+                viewport = (0, 0, *framebuffer.size)
+            self._draw(rgb, geometries, effect, framebuffer, viewport,
+                       flip=(-1.0 if mirror else 1.0, 1.0))
 
     def _draw(self, rgb, geometries, effect, target, viewport, flip, background: bool = True) -> None:
         """Background (unless the frame is already in `target`), occluders, then effect passes."""
@@ -274,8 +329,9 @@ class Renderer:
             ctx.front_face = "ccw"
             self._background_vao.render(moderngl.TRIANGLE_STRIP)
 
-        geometries = list(geometries or [])
-        if not geometries or effect is None:
+        result = as_frame_result(geometries, self.width, self.height)
+        effects = effect_list(effect)
+        if not effects:
             return
         flip_matrix = np.diag([flip[0], flip[1], 1.0, 1.0]).astype(np.float32)
         projection = flip_matrix @ np.asarray(
@@ -283,32 +339,60 @@ class Renderer:
         frame = FrameState(
             ctx=ctx, renderer=self, target=target, projection=projection,
             pixel_to_clip=flip_matrix @ _pixel_to_ndc(self.width, self.height),
-            width=self.width, height=self.height, mirrored_winding=flip[0] * flip[1] < 0)
+            width=self.width, height=self.height, mirrored_winding=flip[0] * flip[1] < 0,
+            result=result)
 
-        # Every face's occluder first, so no face's effect can draw over another face.
-        frame.set_state(depth_test=True, depth_write=True)
-        target.color_mask = (False, False, False, False)
-        target.use()
-        self.face_program["u_projection"].write(gl_matrix_bytes(projection))
-        for face in geometries:
-            self.upload_face(face)
-            self.occluder_vao.render(moderngl.TRIANGLES)
-        target.color_mask = (True, True, True, True)
-        target.use()
-
-        effect_pass = self.effect_pass(effect)
-        for index, face in enumerate(geometries):
-            self.upload_face(face)
-            effect_pass.draw(frame, face, index)
+        # Effects in a row with the same occluders share the depth buffer (each hides the
+        # next); an effect with other occluders starts from a buffer holding only its own.
+        in_depth: frozenset[str] = frozenset()  # the occluders the depth buffer holds
+        for item in effects:
+            anchor = getattr(item, "anchor", FACE_ORIGIN)
+            entities = result.entities(anchor.entity)
+            if not entities:
+                continue
+            wanted = frozenset(getattr(item, "occlusion", DEFAULT_OCCLUSION))
+            if wanted != in_depth:
+                self._write_occluders(frame, result, wanted)
+                in_depth = wanted
+            effect_pass = self.effect_pass(item)
+            for index, entity in enumerate(entities):
+                effect_pass.draw(frame, entity, index)
         target.depth_mask = True
         ctx.enable_only(moderngl.NOTHING)
 
+    def _write_occluders(self, frame: FrameState, result: FrameResult, occluders: frozenset[str]) -> None:
+        """Make the depth buffer hold exactly `occluders` (every face's first, so no face's
+        effect draws over another face)."""
+        target = frame.target
+        frame.set_state(depth_test=True, depth_write=True)
+        target.color_mask = (False, False, False, False)
+        target.use()
+        target.clear(depth=1.0, viewport=target.viewport)
+        for name in sorted(occluders):
+            writer = OCCLUDERS.get(name)
+            if writer is None:
+                raise RenderError(f"unknown occluder '{name}'; known: {', '.join(OCCLUDERS)}")
+            writer(self, frame, result)
+        target.color_mask = (True, True, True, True)
+        target.use()
+
+    def draw_face_occluders(self, frame: FrameState, result: FrameResult) -> None:
+        """Every tracked face mesh into the depth buffer (no colour)."""
+        self.face_program["u_projection"].write(gl_matrix_bytes(frame.projection))
+        for face in result.entities("face"):
+            self.upload_face(face)
+            self.occluder_vao.render(moderngl.TRIANGLES)
+
     def upload_face(self, face) -> None:
-        """Make `face`'s camera-space mesh the current face mesh."""
+        """Make `face`'s camera-space mesh the face mesh the next draw reads."""
         mesh = np.ascontiguousarray(np.asarray(face.mesh, dtype=np.float32)[: self.face_vertex_count])
         if mesh.shape != (self.face_vertex_count, 3):
             raise RenderError(f"face mesh has shape {mesh.shape}, expected ({self.face_vertex_count}, 3)")
         self.face_positions.write(mesh.tobytes())
+
+
+#: Occluder name -> what writes it into depth; effect.toml's [occlusion] table names these.
+OCCLUDERS = {"face": Renderer.draw_face_occluders}
 
 
 def _check_frame(rgb: np.ndarray) -> np.ndarray:

@@ -1,0 +1,15 @@
+"""The effect kinds arfx knows, by name: adding a kind is one module with a `KIND` and one line here."""
+
+from __future__ import annotations
+
+from arfx.effects import debug, facepaint, object3d, stack
+from arfx.effects.schema import EffectKind
+
+KINDS: dict[str, EffectKind] = {kind.name: kind for kind in (
+    object3d.KIND,
+    facepaint.KIND,
+    stack.KIND,
+    debug.MESH_KIND,
+    debug.AXIS_KIND,
+    debug.LANDMARKS_KIND,
+)}

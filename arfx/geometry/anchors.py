@@ -1,0 +1,79 @@
+"""Named anchor points that effects attach to: `face.<point>` (and later `hand.<point>`, `body.<point>`).
+
+An anchor gives each tracked entity a 4x4 matrix: the entity's rotation and scale, with its
+origin moved to the anchor point. For faces the point follows the deformed mesh (a beard on
+`face.chin` drops with the jaw) while the axes stay the head's (canonical face space: x to
+the person's left, y up, z towards the viewer, cm). `face.origin` is the head pose itself.
+
+Left and right are the person's own: `face.left_eye` is the person's left eye (canonical +x),
+whether or not the view is mirrored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Canonical mesh vertex indices averaged for each face point (MediaPipe's 468-point topology).
+FACE_POINTS: dict[str, tuple[int, ...]] = {
+    "origin": (),
+    "nose_tip": (1,),
+    "nose_bridge": (168,),
+    "forehead": (151,),
+    "chin": (152,),
+    "mouth": (13, 14),
+    "left_eye": (263, 362),
+    "right_eye": (33, 133),
+    "left_cheek": (425,),
+    "right_cheek": (205,),
+    "left_ear": (454,),
+    "right_ear": (234,),
+}
+
+#: Entity -> the points it offers. Hand and body points join when their trackers land.
+ANCHOR_POINTS: dict[str, dict[str, tuple[int, ...]]] = {"face": FACE_POINTS}
+
+
+class AnchorError(ValueError):
+    """An anchor name that does not exist; the message lists what does."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """`entity.point`, e.g. face.nose_tip."""
+
+    entity: str
+    point: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Anchor":
+        entity, _, point = str(text).partition(".")
+        point = point or "origin"
+        if entity not in ANCHOR_POINTS:
+            if entity in ("hand", "body"):
+                raise AnchorError(f"anchor '{text}': {entity} anchors need {entity} tracking, which this "
+                                  f"version of arfx does not have; use a face.<point> anchor")
+            raise AnchorError(f"anchor '{text}' must start with one of: "
+                              f"{', '.join(e + '.' for e in ANCHOR_POINTS)}")
+        points = ANCHOR_POINTS[entity]
+        if point not in points:
+            raise AnchorError(f"anchor '{text}': unknown {entity} point '{point}'; "
+                              f"known: {', '.join(points)}")
+        return cls(entity, point)
+
+    def __str__(self) -> str:
+        return f"{self.entity}.{self.point}"
+
+    def matrix(self, entity) -> np.ndarray:
+        """float64 [4,4]: anchor space -> camera space for one tracked entity."""
+        pose = np.asarray(entity.pose, dtype=np.float64)
+        indices = ANCHOR_POINTS[self.entity][self.point]
+        if not indices:
+            return pose
+        matrix = pose.copy()
+        matrix[:3, 3] = np.asarray(entity.mesh, dtype=np.float64)[list(indices)].mean(axis=0)
+        return matrix
+
+
+FACE_ORIGIN = Anchor("face", "origin")
