@@ -1,0 +1,336 @@
+"""Expression scores per face from the metric face mesh, named after ARKit/MediaPipe blendshapes.
+
+MediaPipe's 52-blendshape model is not available to arfx, so the scores here are computed
+from the geometry alone (see DESIGN.md section 12):
+
+1. Pose compensation: the camera-space mesh (cm) is brought back into canonical face space
+   with the inverse of the face's pose, so a turned, tilted or distant head reads like a
+   frontal one. Only the ~50 vertices the features use are transformed.
+2. Features: each is a ratio of distances between landmark groups, normalised by a rigid
+   reference distance along the same axis (eye width, the outer-eye-corner distance `iod`,
+   or the vertical distance `vref` from the inner eye corners down to the base of the nose,
+   vertex 2). Like distances foreshorten alike under yaw or pitch, so ratios cancel much of
+   the pose dependence the metric mesh keeps (DESIGN.md: the raw eye-corner distance varies
+   8.5-10.3 cm with pitch).
+3. Neutral calibration, per face and per feature, with no user action: the neutral value is
+   a running quantile (the median, or the 60th percentile for eye openness, since blinks only
+   lower it) of samples taken every `sample_interval` seconds over the last `window` seconds,
+   blended with a prior from the canonical face that weighs as `prior_samples` samples. Frame
+   one (or a single image) is therefore scored against the canonical face, and after a few
+   seconds against the person's own resting face.
+4. Scores: the feature's change from neutral (a ratio, or a difference in reference units)
+   mapped linearly from a dead zone `dead` (score 0) to `full` (score 1), clipped to [0, 1].
+
+LEFT AND RIGHT are the person's own: in canonical face space the person's left is +x (their
+left eye, vertices 263/362, has x > 0; their right eye, 33/133, x < 0). arfx's tracker always
+runs on the unmirrored camera image, so the mesh is never mirrored and "eyeBlinkLeft" is the
+person's left eye whether or not the preview is shown mirrored.
+
+Formulas (L side shown; R uses the mirrored vertices; `mid(a, b)` is the midpoint, |a-b| a 3D
+distance, `y(a)` / `x(a)` a coordinate in canonical face space, all in pose-compensated cm):
+
+| score | feature (L side) | change from neutral n | dead | full |
+|---|---|---|---|---|
+| eyeBlinkLeft | eye = mean(abs(386-374), abs(385-380), abs(387-373)) / abs(263-362) | 1 - eye/n | 0.15 | 0.70 |
+| eyeWideLeft | same eye openness | eye/n - 1 | 0.08 | 0.40 |
+| jawOpen | jaw = abs(152 - 2) / vref, chin to nose base | jaw/n - 1 | 0.03 | 0.35 |
+| mouthSmileLeft | 0.5 * (rise/0.08) + 0.5 * (widen/0.10) (in units of full) | rise = cy - n, widen = cx/n - 1 | 0.10 | 1.0 |
+| mouthFrownLeft | cy = (y(291) - y(mid(13, 14))) / vref: corner height over the lip centre | n - cy - max(widen, 0) * 0.5 | 0.02 | 0.08 |
+| mouthPucker | width = abs(61 - 291) / iod | narrow = 1 - width/n, times (1 - lipOpen) | 0.03 | 0.20 |
+| mouthFunnel | narrow as above | narrow, times lipOpen | 0.03 | 0.20 |
+| browInnerUp | inner = mean over sides of (y(mid(336, 285)) - y(362)) / vref | inner - n | 0.02 | 0.15 |
+| browDownLeft | (y(mid(336, 285, 334, 296)) - y(362)) / vref | n - value | 0.015 | 0.08 |
+| browOuterUpLeft | (y(mid(300, 276)) - y(263)) / vref | value - n | 0.02 | 0.15 |
+| cheekPuff | cheek = mean(abs(50-280), abs(205-425)) / iod | cheek/n - 1 | 0.02 | 0.08 |
+
+with iod = abs(33 - 263), vref = y(mid(133, 362)) - y(2), cx = (x(291) - x(2)) / iod and
+lipOpen = clip((abs(13-14)/vref - n) / 0.15) (inner lip gap).
+
+Limits (measured numbers: scripts/measure_expressions.py):
+- Scores approximate the blendshapes of the same name; they are not MediaPipe's values
+  (which come from a learned model). Use them as triggers with thresholds, not as exact
+  animation weights.
+- A face that holds an expression for more than half of `window` (e.g. a steady smile)
+  becomes its neutral; its score then decays to 0. Single images are scored against the
+  canonical face, i.e. an average person's resting face.
+- Eye openness, jaw opening and the brows are strong; smile and frown need the pose
+  compensation and still move a little with strong pitch; pucker, funnel and cheekPuff are
+  weak (the landmark model barely moves the cheeks).
+- The mesh's depth comes from the landmark model's relative z, which is less accurate than
+  x and y: large yaw (beyond ~30 degrees) lets the far side's features drift.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from arfx.geometry.canonical import NUM_VERTICES, CanonicalFace
+
+log = logging.getLogger(__name__)
+
+EXPRESSION_NAMES: tuple[str, ...] = (
+    "eyeBlinkLeft", "eyeBlinkRight",
+    "eyeWideLeft", "eyeWideRight",
+    "jawOpen",
+    "mouthSmileLeft", "mouthSmileRight",
+    "mouthFrownLeft", "mouthFrownRight",
+    "mouthPucker", "mouthFunnel",
+    "browInnerUp",
+    "browDownLeft", "browDownRight",
+    "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff",
+)
+
+# Vertex indices of MediaPipe's 468-point face mesh. (L, R) pairs are the person's own left
+# (+x in canonical space) and right.
+_EYE_PAIRS = {"L": ((386, 374), (385, 380), (387, 373)), "R": ((159, 145), (158, 153), (160, 144))}
+_EYE_CORNERS = {"L": (263, 362), "R": (33, 133)}  # (outer, inner)
+_MOUTH_CORNER = {"L": 291, "R": 61}
+_BROW_INNER = {"L": (336, 285), "R": (107, 55)}
+_BROW_MID = {"L": (334, 296), "R": (105, 66)}
+_BROW_OUTER = {"L": (300, 276), "R": (70, 46)}
+_CHEEKS = ((50, 280), (205, 425))
+_CHIN, _NOSE_BASE, _LIP_UPPER_INNER, _LIP_LOWER_INNER = 152, 2, 13, 14
+
+# The features, in this order, as columns of a feature vector.
+FEATURE_NAMES: tuple[str, ...] = (
+    "eyeL", "eyeR", "jaw", "cornerUpL", "cornerUpR",
+    "mouthWidth", "lipGap", "browInnerL", "browInnerR", "browDownL", "browDownR",
+    "browOuterL", "browOuterR", "cheek",
+)
+_F = {name: i for i, name in enumerate(FEATURE_NAMES)}
+# Quantile of the recent samples taken as neutral: eye openness is mostly open (blinks are
+# short and only lower it), everything else the median.
+_QUANTILES = np.array([0.6 if name.startswith("eye") else 0.5 for name in FEATURE_NAMES])
+# The prior is the canonical face's features, corrected where the landmark model's resting
+# faces differ from it: (factor, offset) per feature, prior = canonical * factor + offset.
+# Measured on MediaPipe FaceMesh landmarks of 7 resting faces (6 people) in the development
+# media through arfx's GeometryPipeline: the canonical face's brows sit 1.2-1.7x higher above
+# the eyes, its jaw is longer and its lips are parted.
+_PRIOR_CORRECTION = {
+    "jaw": (0.82, 0.0),
+    "cornerUpL": (1.0, 0.055), "cornerUpR": (1.0, 0.055),
+    "lipGap": (1.0, -0.09),
+    "browInnerL": (0.6, 0.0), "browInnerR": (0.6, 0.0),
+    "browDownL": (0.65, 0.0), "browDownR": (0.65, 0.0),
+    "browOuterL": (0.77, 0.0), "browOuterR": (0.77, 0.0),
+}
+
+
+def prior_features(canonical: CanonicalFace) -> np.ndarray:
+    """The neutral features assumed before a face has been seen (see _PRIOR_CORRECTION)."""
+    prior = features(canonical.vertices)
+    for name, (factor, offset) in _PRIOR_CORRECTION.items():
+        prior[_F[name]] = prior[_F[name]] * factor + offset
+    return prior
+
+
+def _used_vertices() -> np.ndarray:
+    ids: set[int] = {_CHIN, _NOSE_BASE, _LIP_UPPER_INNER, _LIP_LOWER_INNER}
+    for table in (_EYE_CORNERS, _BROW_INNER, _BROW_MID, _BROW_OUTER):
+        for pair in table.values():
+            ids.update(pair)
+    for pairs in _EYE_PAIRS.values():
+        for pair in pairs:
+            ids.update(pair)
+    ids.update(_MOUTH_CORNER.values())
+    for pair in _CHEEKS:
+        ids.update(pair)
+    return np.array(sorted(ids), dtype=np.intp)
+
+
+_USED = _used_vertices()
+_ROW = {int(v): i for i, v in enumerate(_USED)}
+
+
+def to_face_space(pose: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Camera-space points (cm, [N,3]) -> canonical face space with the inverse of `pose`.
+
+    `pose` is a similarity (rotation, uniform scale, translation) [4,4] mapping face space to
+    camera space; its inverse undoes the head pose and the scale.
+    """
+    pose = np.asarray(pose, dtype=np.float64)
+    linear = pose[:3, :3]
+    return np.linalg.solve(linear, (np.asarray(points, dtype=np.float64) - pose[:3, 3]).T).T
+
+
+def features(face_points: np.ndarray) -> np.ndarray:
+    """The raw feature vector (float64 [len(FEATURE_NAMES)]) of a face-space mesh [468,3].
+
+    Also accepts only the rows in `_USED` ([len(_USED), 3]), as `ExpressionEstimator` passes.
+    """
+    p = np.asarray(face_points, dtype=np.float64)
+    if p.shape[0] == NUM_VERTICES:
+        p = p[_USED]
+
+    def v(i: int) -> np.ndarray:
+        return p[_ROW[i]]
+
+    def dist(a: int, b: int) -> float:
+        return float(np.linalg.norm(v(a) - v(b)))
+
+    def mid(ids: Iterable[int]) -> np.ndarray:
+        return np.mean([v(i) for i in ids], axis=0)
+
+    iod = dist(_EYE_CORNERS["L"][0], _EYE_CORNERS["R"][0])
+    inner_eye_y = 0.5 * (v(_EYE_CORNERS["L"][1])[1] + v(_EYE_CORNERS["R"][1])[1])
+    vref = inner_eye_y - v(_NOSE_BASE)[1]
+    if not (iod > 1e-6 and vref > 1e-6):
+        return np.full(len(FEATURE_NAMES), np.nan)
+    lip_centre = 0.5 * (v(_LIP_UPPER_INNER) + v(_LIP_LOWER_INNER))
+    out = np.empty(len(FEATURE_NAMES))
+    for side in ("L", "R"):
+        outer, inner = _EYE_CORNERS[side]
+        gap = np.mean([dist(a, b) for a, b in _EYE_PAIRS[side]])
+        out[_F["eye" + side]] = gap / max(dist(outer, inner), 1e-6)
+        corner = v(_MOUTH_CORNER[side])
+        out[_F["cornerUp" + side]] = (corner[1] - lip_centre[1]) / vref
+        inner_y, outer_y = v(inner)[1], v(outer)[1]
+        out[_F["browInner" + side]] = (mid(_BROW_INNER[side])[1] - inner_y) / vref
+        out[_F["browDown" + side]] = (mid(_BROW_INNER[side] + _BROW_MID[side])[1] - inner_y) / vref
+        out[_F["browOuter" + side]] = (mid(_BROW_OUTER[side])[1] - outer_y) / vref
+    out[_F["jaw"]] = dist(_CHIN, _NOSE_BASE) / vref
+    out[_F["mouthWidth"]] = dist(_MOUTH_CORNER["L"], _MOUTH_CORNER["R"]) / iod
+    out[_F["lipGap"]] = dist(_LIP_UPPER_INNER, _LIP_LOWER_INNER) / vref
+    out[_F["cheek"]] = np.mean([dist(a, b) for a, b in _CHEEKS]) / iod
+    return out
+
+
+def _ramp(change: float, dead: float, full: float) -> float:
+    return float(min(1.0, max(0.0, (change - dead) / (full - dead))))
+
+
+def scores_from_features(f: np.ndarray, neutral: np.ndarray) -> dict[str, float]:
+    """The scores (see the module docstring's table) of features `f` against `neutral`."""
+    s: dict[str, float] = {}
+    lip_open = _ramp(f[_F["lipGap"]] - neutral[_F["lipGap"]], 0.0, 0.15)
+    widen = f[_F["mouthWidth"]] / neutral[_F["mouthWidth"]] - 1.0
+    for side, name in (("L", "Left"), ("R", "Right")):
+        ratio = f[_F["eye" + side]] / neutral[_F["eye" + side]]
+        s["eyeBlink" + name] = _ramp(1.0 - ratio, 0.15, 0.70)
+        s["eyeWide" + name] = _ramp(ratio - 1.0, 0.12, 0.45)
+        rise = f[_F["cornerUp" + side]] - neutral[_F["cornerUp" + side]]
+        s["mouthSmile" + name] = _ramp(0.5 * rise / 0.15 + 0.5 * widen / 0.30, 0.15, 0.90)
+        s["mouthFrown" + name] = _ramp(-rise - 0.3 * max(widen, 0.0), 0.03, 0.12)
+        s["browDown" + name] = _ramp(neutral[_F["browDown" + side]] - f[_F["browDown" + side]],
+                                     0.015, 0.08)
+        s["browOuterUp" + name] = _ramp(f[_F["browOuter" + side]] - neutral[_F["browOuter" + side]],
+                                        0.02, 0.15)
+    s["jawOpen"] = _ramp(f[_F["jaw"]] / neutral[_F["jaw"]] - 1.0, 0.03, 0.35)
+    narrow = _ramp(1.0 - f[_F["mouthWidth"]] / neutral[_F["mouthWidth"]], 0.03, 0.20)
+    s["mouthPucker"] = narrow * (1.0 - lip_open)
+    s["mouthFunnel"] = narrow * lip_open
+    inner = 0.5 * (f[_F["browInnerL"]] + f[_F["browInnerR"]])
+    inner_n = 0.5 * (neutral[_F["browInnerL"]] + neutral[_F["browInnerR"]])
+    s["browInnerUp"] = _ramp(inner - inner_n, 0.02, 0.15)
+    # Smiles and an open jaw also widen the cheeks: a puff is a widening without them.
+    smile = max(s["mouthSmileLeft"], s["mouthSmileRight"])
+    s["cheekPuff"] = (_ramp(f[_F["cheek"]] / neutral[_F["cheek"]] - 1.0, 0.02, 0.08)
+                      * (1.0 - smile) * (1.0 - s["jawOpen"]))
+    return {name: s[name] for name in EXPRESSION_NAMES}
+
+
+@dataclass
+class _FaceState:
+    samples: deque = field(default_factory=deque)  # feature vectors
+    last_sample: float = -np.inf
+    neutral: np.ndarray | None = None
+    frames: int = 0
+
+
+class ExpressionEstimator:
+    """Expression scores in [0, 1] per tracked face, with a per-face neutral calibration.
+
+    `update(face_id, geometry, timestamp)` returns {name: score} for every name in
+    EXPRESSION_NAMES; state is kept per face id until `forget` drops it. `geometry` is an
+    arfx.geometry.FaceGeometry (or anything with `pose` [4,4] and `mesh` [468,3]).
+
+    Calibration (see the module docstring): a sample every `sample_interval` seconds, the
+    last `window` seconds kept, the canonical face's features as a prior worth
+    `prior_samples` samples at first, fading to nothing over the face's first `prior_fade`
+    seconds.
+    """
+
+    def __init__(self, canonical: CanonicalFace | None = None, window: float = 10.0,
+                 sample_interval: float = 0.1, prior_samples: float = 5.0,
+                 prior_fade: float = 3.0) -> None:
+        if window <= 0 or sample_interval <= 0 or prior_samples < 0 or prior_fade <= 0:
+            raise ValueError("window, sample_interval and prior_fade must be > 0, prior_samples >= 0")
+        canonical = canonical if canonical is not None else CanonicalFace.load()
+        self.prior = prior_features(canonical)
+        self.window = float(window)
+        self.sample_interval = float(sample_interval)
+        self.prior_samples = float(prior_samples)
+        self.prior_fade = float(prior_fade)
+        self._max_samples = max(1, int(round(window / sample_interval)))
+        self._fade_samples = max(1.0, prior_fade / sample_interval)
+        self._faces: dict[int, _FaceState] = {}
+
+    @property
+    def face_ids(self) -> list[int]:
+        return list(self._faces)
+
+    def neutral(self, face_id: int) -> np.ndarray:
+        """The current neutral feature vector of a face (the prior for an unknown face)."""
+        state = self._faces.get(face_id)
+        if state is None or state.neutral is None:
+            return self.prior.copy()
+        return state.neutral.copy()
+
+    def features(self, geometry) -> np.ndarray:
+        """The raw, pose-compensated feature vector of one face (see FEATURE_NAMES)."""
+        mesh = np.asarray(geometry.mesh)
+        if mesh.ndim != 2 or mesh.shape[0] < NUM_VERTICES or mesh.shape[1] != 3:
+            raise ValueError(f"expected a [468,3] mesh, got {mesh.shape}")
+        return features(to_face_space(geometry.pose, mesh[_USED]))
+
+    def update(self, face_id: int, geometry, timestamp: float | None = None) -> dict[str, float]:
+        """Scores for one face in one frame; `timestamp` in seconds (None: frames at 30 fps)."""
+        state = self._faces.get(face_id)
+        if state is None:
+            state = self._faces[face_id] = _FaceState()
+            log.debug("expressions: new face %d", face_id)
+        t = state.frames / 30.0 if timestamp is None else float(timestamp)
+        state.frames += 1
+        try:
+            f = self.features(geometry)
+        except np.linalg.LinAlgError:
+            f = np.full(len(FEATURE_NAMES), np.nan)
+        if not np.all(np.isfinite(f)):
+            log.debug("expressions: face %d has a degenerate pose or mesh; scores 0", face_id)
+            return {name: 0.0 for name in EXPRESSION_NAMES}
+        if t < state.last_sample:  # time went backwards (a new clip): start over
+            state.samples.clear()
+            state.last_sample = -np.inf
+        if t - state.last_sample >= self.sample_interval * 0.999 or state.neutral is None:
+            state.samples.append(f)
+            state.last_sample = t
+            while len(state.samples) > self._max_samples:
+                state.samples.popleft()
+            state.neutral = self._calibrate(state.samples)
+        return scores_from_features(f, state.neutral)
+
+    def _calibrate(self, samples: deque) -> np.ndarray:
+        data = np.asarray(samples)
+        n = len(data)
+        quantiles = np.array([np.quantile(data[:, i], q) for i, q in enumerate(_QUANTILES)])
+        weight = self.prior_samples * max(0.0, 1.0 - n / self._fade_samples)
+        neutral = (self.prior * weight + quantiles * n) / (weight + n)
+        # Ratios are taken against these; keep them away from zero.
+        return np.where(np.abs(neutral) < 1e-6, 1e-6, neutral)
+
+    def forget(self, ids_to_keep: Iterable[int]) -> None:
+        """Drop the state of every face not in `ids_to_keep` (faces no longer tracked)."""
+        keep = set(ids_to_keep)
+        for face_id in [i for i in self._faces if i not in keep]:
+            del self._faces[face_id]
+            log.debug("expressions: forgot face %d", face_id)
+
+    def reset(self) -> None:
+        """Forget every face."""
+        self._faces.clear()
