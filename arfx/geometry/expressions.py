@@ -1,4 +1,4 @@
-"""Expression scores per face from the metric face mesh, named after ARKit/MediaPipe blendshapes.
+r"""Expression scores per face from the metric face mesh, named after ARKit/MediaPipe blendshapes.
 
 MediaPipe's 52-blendshape model is not available to arfx, so the scores here are computed
 from the geometry alone (see DESIGN.md section 12):
@@ -14,10 +14,12 @@ from the geometry alone (see DESIGN.md section 12):
    8.5-10.3 cm with pitch).
 3. Neutral calibration, per face and per feature, with no user action: the neutral value is
    a running quantile (the median, or the 60th percentile for eye openness, since blinks only
-   lower it) of samples taken every `sample_interval` seconds over the last `window` seconds,
-   blended with a prior from the canonical face that weighs as `prior_samples` samples. Frame
-   one (or a single image) is therefore scored against the canonical face, and after a few
-   seconds against the person's own resting face.
+   lower it) of samples taken every `sample_interval` (0.1) seconds over the last `window`
+   (10) seconds, blended with a prior worth `prior_samples` (5) samples that fades out over
+   the face's first `prior_fade` (3) seconds. The prior is the canonical face's features,
+   corrected where the landmark model's resting faces differ from it (`_PRIOR_CORRECTION`).
+   Frame one (or a single image) is therefore scored against an average resting face, and
+   after a few seconds against the person's own.
 4. Scores: the feature's change from neutral (a ratio, or a difference in reference units)
    mapped linearly from a dead zone `dead` (score 0) to `full` (score 1), clipped to [0, 1].
 
@@ -26,38 +28,43 @@ left eye, vertices 263/362, has x > 0; their right eye, 33/133, x < 0). arfx's t
 runs on the unmirrored camera image, so the mesh is never mirrored and "eyeBlinkLeft" is the
 person's left eye whether or not the preview is shown mirrored.
 
-Formulas (L side shown; R uses the mirrored vertices; `mid(a, b)` is the midpoint, |a-b| a 3D
-distance, `y(a)` / `x(a)` a coordinate in canonical face space, all in pose-compensated cm):
+Formulas (the Left side shown, Right uses the mirrored vertices: 386/374 -> 159/145,
+385/380 -> 158/153, 387/373 -> 160/144, 263/362 -> 33/133, 291 -> 61, 336/285 -> 107/55,
+334/296 -> 105/66, 300/276 -> 70/46). Vertex numbers are MediaPipe's 468-point mesh; |a-b| is
+a 3D distance and y(a) a height, in pose-compensated canonical face space (cm); n is the
+feature's neutral value; ramp(c, dead, full) = clip((c - dead) / (full - dead), 0, 1).
+References: iod = |33-263| (outer eye corners), vref = y(mid(133, 362)) - y(2) (inner eye
+corners over the nose base).
 
-| score | feature (L side) | change from neutral n | dead | full |
-|---|---|---|---|---|
-| eyeBlinkLeft | eye = mean(abs(386-374), abs(385-380), abs(387-373)) / abs(263-362) | 1 - eye/n | 0.15 | 0.70 |
-| eyeWideLeft | same eye openness | eye/n - 1 | 0.08 | 0.40 |
-| jawOpen | jaw = abs(152 - 2) / vref, chin to nose base | jaw/n - 1 | 0.03 | 0.35 |
-| mouthSmileLeft | 0.5 * (rise/0.08) + 0.5 * (widen/0.10) (in units of full) | rise = cy - n, widen = cx/n - 1 | 0.10 | 1.0 |
-| mouthFrownLeft | cy = (y(291) - y(mid(13, 14))) / vref: corner height over the lip centre | n - cy - max(widen, 0) * 0.5 | 0.02 | 0.08 |
-| mouthPucker | width = abs(61 - 291) / iod | narrow = 1 - width/n, times (1 - lipOpen) | 0.03 | 0.20 |
-| mouthFunnel | narrow as above | narrow, times lipOpen | 0.03 | 0.20 |
-| browInnerUp | inner = mean over sides of (y(mid(336, 285)) - y(362)) / vref | inner - n | 0.02 | 0.15 |
-| browDownLeft | (y(mid(336, 285, 334, 296)) - y(362)) / vref | n - value | 0.015 | 0.08 |
-| browOuterUpLeft | (y(mid(300, 276)) - y(263)) / vref | value - n | 0.02 | 0.15 |
-| cheekPuff | cheek = mean(abs(50-280), abs(205-425)) / iod | cheek/n - 1 | 0.02 | 0.08 |
+| score | feature | score = |
+|---|---|---|
+| eyeBlinkLeft | eye = mean(\|386-374\|, \|385-380\|, \|387-373\|) / \|263-362\| | ramp(1 - eye/n, 0.15, 0.70) |
+| eyeWideLeft | eye | ramp(eye/n - 1, 0.12, 0.45) |
+| jawOpen | jaw = \|152-2\| / vref (chin to nose base) | ramp(jaw/n - 1, 0.03, 0.35) |
+| mouthSmileLeft | up = (y(291) - y(mid(13, 14))) / vref (corner over the lip centre); width = \|61-291\| / iod | ramp(0.5 (up-n)/0.15 + 0.5 (width/n - 1)/0.30, 0.15, 0.90) |
+| mouthFrownLeft | up, width | ramp((n - up) - 0.3 max(width/n - 1, 0), 0.03, 0.12) |
+| mouthPucker | width; lipOpen = ramp(\|13-14\|/vref - n, 0, 0.15) | ramp(1 - width/n, 0.03, 0.20) * (1 - lipOpen) |
+| mouthFunnel | width, lipOpen | ramp(1 - width/n, 0.03, 0.20) * lipOpen |
+| browInnerUp | inner = (y(mid(336, 285)) - y(362)) / vref, both sides averaged | ramp(inner - n, 0.02, 0.15) |
+| browDownLeft | down = (y(mid(336, 285, 334, 296)) - y(362)) / vref | ramp(n - down, 0.015, 0.08) |
+| browOuterUpLeft | outer = (y(mid(300, 276)) - y(263)) / vref | ramp(outer - n, 0.02, 0.15) |
+| cheekPuff | cheek = mean(\|50-280\|, \|205-425\|) / iod | ramp(cheek/n - 1, 0.02, 0.08) * (1 - max smile) * (1 - jawOpen) |
 
-with iod = abs(33 - 263), vref = y(mid(133, 362)) - y(2), cx = (x(291) - x(2)) / iod and
-lipOpen = clip((abs(13-14)/vref - n) / 0.15) (inner lip gap).
-
-Limits (measured numbers: scripts/measure_expressions.py):
+Limits (numbers: scripts/measure_expressions.py):
 - Scores approximate the blendshapes of the same name; they are not MediaPipe's values
-  (which come from a learned model). Use them as triggers with thresholds, not as exact
+  (those come from a learned model). Use them as triggers with thresholds, not as exact
   animation weights.
 - A face that holds an expression for more than half of `window` (e.g. a steady smile)
-  becomes its neutral; its score then decays to 0. Single images are scored against the
-  canonical face, i.e. an average person's resting face.
-- Eye openness, jaw opening and the brows are strong; smile and frown need the pose
-  compensation and still move a little with strong pitch; pucker, funnel and cheekPuff are
-  weak (the landmark model barely moves the cheeks).
+  comes to read it as neutral; its score then decays to 0. Single images are scored against
+  the prior, an average resting face: brow heights vary between people by more than a full
+  brow raise (0.17-0.40 vref), so single-image brow scores mean little.
+- Smile and frown take the lip centre as the reference for the corners, i.e. they assume
+  the corners drop half as far as the lower lip when the jaw opens; people whose corners
+  stay higher read as a slight smile with the mouth wide open, and the other way round.
 - The mesh's depth comes from the landmark model's relative z, which is less accurate than
-  x and y: large yaw (beyond ~30 degrees) lets the far side's features drift.
+  x and y: beyond about 35 degrees of yaw the far side's features drift (eyes read as half
+  closed in profile). Pucker, funnel and cheekPuff are weak: the landmark model barely
+  moves the cheeks, and a microphone or hand over the mouth makes every mouth score noise.
 """
 
 from __future__ import annotations
@@ -159,45 +166,69 @@ def to_face_space(pose: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.linalg.solve(linear, (np.asarray(points, dtype=np.float64) - pose[:3, 3]).T).T
 
 
+def _rows(ids: Iterable[int]) -> np.ndarray:
+    return np.array([_ROW[i] for i in ids], dtype=np.intp)
+
+
+# Distances, as (from, to) rows of the used vertices, in this order: iod, eye width L, R,
+# the eyelid gaps L (3) and R (3), chin-nose base, mouth width, inner lip gap, cheeks (2).
+_PAIRS = (
+    [(_EYE_CORNERS["L"][0], _EYE_CORNERS["R"][0]), _EYE_CORNERS["L"], _EYE_CORNERS["R"]]
+    + list(_EYE_PAIRS["L"]) + list(_EYE_PAIRS["R"])
+    + [(_CHIN, _NOSE_BASE), (_MOUTH_CORNER["L"], _MOUTH_CORNER["R"]),
+       (_LIP_UPPER_INNER, _LIP_LOWER_INNER)] + list(_CHEEKS)
+)
+_PAIR_A = _rows(a for a, _ in _PAIRS)
+_PAIR_B = _rows(b for _, b in _PAIRS)
+
+
+def _height_matrix() -> np.ndarray:
+    """Rows: cornerUp L/R, browInner L/R, browDown L/R, browOuter L/R as mean(y) - mean(y)."""
+    terms = []
+    for side in ("L", "R"):
+        terms.append(([_MOUTH_CORNER[side]], [_LIP_UPPER_INNER, _LIP_LOWER_INNER]))
+    for groups in (_BROW_INNER, {k: _BROW_INNER[k] + _BROW_MID[k] for k in _BROW_INNER}):
+        for side in ("L", "R"):
+            terms.append((list(groups[side]), [_EYE_CORNERS[side][1]]))
+    for side in ("L", "R"):
+        terms.append((list(_BROW_OUTER[side]), [_EYE_CORNERS[side][0]]))
+    # vref: the inner eye corners' height above the nose base
+    terms.append(([_EYE_CORNERS["L"][1], _EYE_CORNERS["R"][1]], [_NOSE_BASE]))
+    m = np.zeros((len(terms), len(_USED)))
+    for row, (plus, minus) in enumerate(terms):
+        m[row, _rows(plus)] += 1.0 / len(plus)
+        m[row, _rows(minus)] -= 1.0 / len(minus)
+    return m
+
+
+_HEIGHTS = _height_matrix()
+_HEIGHT_FEATURES = [_F[n] for n in ("cornerUpL", "cornerUpR", "browInnerL", "browInnerR",
+                                    "browDownL", "browDownR", "browOuterL", "browOuterR")]
+
+
 def features(face_points: np.ndarray) -> np.ndarray:
     """The raw feature vector (float64 [len(FEATURE_NAMES)]) of a face-space mesh [468,3].
 
     Also accepts only the rows in `_USED` ([len(_USED), 3]), as `ExpressionEstimator` passes.
+    All NaN when the face is degenerate (no eye-corner distance or nose below the eyes).
     """
     p = np.asarray(face_points, dtype=np.float64)
     if p.shape[0] == NUM_VERTICES:
         p = p[_USED]
-
-    def v(i: int) -> np.ndarray:
-        return p[_ROW[i]]
-
-    def dist(a: int, b: int) -> float:
-        return float(np.linalg.norm(v(a) - v(b)))
-
-    def mid(ids: Iterable[int]) -> np.ndarray:
-        return np.mean([v(i) for i in ids], axis=0)
-
-    iod = dist(_EYE_CORNERS["L"][0], _EYE_CORNERS["R"][0])
-    inner_eye_y = 0.5 * (v(_EYE_CORNERS["L"][1])[1] + v(_EYE_CORNERS["R"][1])[1])
-    vref = inner_eye_y - v(_NOSE_BASE)[1]
-    if not (iod > 1e-6 and vref > 1e-6):
-        return np.full(len(FEATURE_NAMES), np.nan)
-    lip_centre = 0.5 * (v(_LIP_UPPER_INNER) + v(_LIP_LOWER_INNER))
+    d = np.sqrt(np.sum((p[_PAIR_A] - p[_PAIR_B]) ** 2, axis=1))
+    h = _HEIGHTS @ p[:, 1]
+    iod, vref = d[0], h[-1]
     out = np.empty(len(FEATURE_NAMES))
-    for side in ("L", "R"):
-        outer, inner = _EYE_CORNERS[side]
-        gap = np.mean([dist(a, b) for a, b in _EYE_PAIRS[side]])
-        out[_F["eye" + side]] = gap / max(dist(outer, inner), 1e-6)
-        corner = v(_MOUTH_CORNER[side])
-        out[_F["cornerUp" + side]] = (corner[1] - lip_centre[1]) / vref
-        inner_y, outer_y = v(inner)[1], v(outer)[1]
-        out[_F["browInner" + side]] = (mid(_BROW_INNER[side])[1] - inner_y) / vref
-        out[_F["browDown" + side]] = (mid(_BROW_INNER[side] + _BROW_MID[side])[1] - inner_y) / vref
-        out[_F["browOuter" + side]] = (mid(_BROW_OUTER[side])[1] - outer_y) / vref
-    out[_F["jaw"]] = dist(_CHIN, _NOSE_BASE) / vref
-    out[_F["mouthWidth"]] = dist(_MOUTH_CORNER["L"], _MOUTH_CORNER["R"]) / iod
-    out[_F["lipGap"]] = dist(_LIP_UPPER_INNER, _LIP_LOWER_INNER) / vref
-    out[_F["cheek"]] = np.mean([dist(a, b) for a, b in _CHEEKS]) / iod
+    if not (iod > 1e-6 and vref > 1e-6 and d[1] > 1e-6 and d[2] > 1e-6):
+        out.fill(np.nan)
+        return out
+    out[_F["eyeL"]] = (d[3] + d[4] + d[5]) / (3.0 * d[1])
+    out[_F["eyeR"]] = (d[6] + d[7] + d[8]) / (3.0 * d[2])
+    out[_F["jaw"]] = d[9] / vref
+    out[_F["mouthWidth"]] = d[10] / iod
+    out[_F["lipGap"]] = d[11] / vref
+    out[_F["cheek"]] = 0.5 * (d[12] + d[13]) / iod
+    out[_HEIGHT_FEATURES] = h[:-1] / vref
     return out
 
 
@@ -318,7 +349,14 @@ class ExpressionEstimator:
     def _calibrate(self, samples: deque) -> np.ndarray:
         data = np.asarray(samples)
         n = len(data)
-        quantiles = np.array([np.quantile(data[:, i], q) for i, q in enumerate(_QUANTILES)])
+        # Per-column quantiles with linear interpolation (as np.quantile), from one sort.
+        ordered = np.sort(data, axis=0)
+        pos = _QUANTILES * (n - 1)
+        low = np.floor(pos).astype(np.intp)
+        high = np.minimum(low + 1, n - 1)
+        cols = np.arange(data.shape[1])
+        frac = pos - low
+        quantiles = ordered[low, cols] * (1.0 - frac) + ordered[high, cols] * frac
         weight = self.prior_samples * max(0.0, 1.0 - n / self._fade_samples)
         neutral = (self.prior * weight + quantiles * n) / (weight + n)
         # Ratios are taken against these; keep them away from zero.
