@@ -132,6 +132,70 @@ def test_detectors_score_the_face_above_the_background():
         assert _sigmoid(background[0]) < 0.5, name
 
 
+# ----- hand models and the ops they (and the segmentation models) add to the converter --------
+
+HAND_TOLERANCE = 1e-4
+HAND_MODELS = [("palm_detection_full.onnx", 192), ("palm_detection_lite.onnx", 192),
+               ("hand_landmark_full.onnx", 224), ("hand_landmark_lite.onnx", 224)]
+OPENCV_HAND = Path("/usr/share/doc/opencv-doc/examples/data/right04.jpg")  # Debian's opencv-doc
+
+
+def hand_crop(size: int) -> np.ndarray:
+    """A real hand (OpenCV's right04.jpg: a hand holding a calibration board) as MediaPipe crops it:
+    the whole frame's right part for palm detection, the hand with a margin for the landmark model."""
+    import cv2
+    if not OPENCV_HAND.is_file():
+        pytest.skip(f"{OPENCV_HAND} is missing (install Debian's opencv-doc package)")
+    rgb = cv2.cvtColor(cv2.imread(str(OPENCV_HAND)), cv2.COLOR_BGR2RGB)
+    return _resize(rgb[:, 160:640] if size == 192 else rgb[160:400, 340:580], size)
+
+
+@pytest.mark.parametrize("name,size", HAND_MODELS)
+@pytest.mark.parametrize("crop", [hand_crop, face_crop, nonface_crop], ids=["hand", "face", "nonface"])
+def test_hand_models_match_tflite(wheel, name, size, crop):
+    """Within 1e-4 as MediaPipe reads the outputs: coordinates over the input size, palm scores
+    after the sigmoid (the raw values differ by up to 1.2e-3 px and 3e-4 in a logit)."""
+    x = _model_input(name, crop(size))
+    expected = _tflite_run(_tflite_bytes(wheel, name), {"input_1": x})
+    got = _onnx_run(name, x)
+    assert sorted(got) == sorted(expected), "ONNX outputs must keep the TFLite names"
+    for output, value in expected.items():
+        assert got[output].shape == value.shape, output
+        mine = got[output]
+        if output == "Identity":  # boxes, keypoints or landmarks in input pixels: as fractions of the input
+            mine, value = mine / size, value / size
+        elif name.startswith("palm"):  # score logits (down to -40 on no palm): as scores
+            mine, value = 1 / (1 + np.exp(-mine)), 1 / (1 + np.exp(-value))
+        np.testing.assert_allclose(mine, value, rtol=0, atol=HAND_TOLERANCE, err_msg=output)
+
+
+def test_hand_landmark_model_sees_the_hand():
+    for name in ("hand_landmark_full.onnx", "hand_landmark_lite.onnx"):
+        assert _onnx_run(name, _model_input(name, hand_crop(224)))["Identity_1"].item() > 0.9, name
+        assert _onnx_run(name, _model_input(name, nonface_crop(224)))["Identity_1"].item() < 0.1, name
+
+
+@pytest.mark.parametrize("source,size", [
+    ("selfie_segmentation/selfie_segmentation.tflite", (256, 256)),           # HARD_SWISH, AVERAGE_POOL_2D,
+    ("selfie_segmentation/selfie_segmentation_landscape.tflite", (144, 256)),  # MEAN, LOGISTIC, and the
+])                                                                             # custom transposed conv
+def test_segmentation_ops_match_tflite(wheel, source, size):
+    """Ops no shipped model uses yet, checked on the models from the same wheel that use them."""
+    import onnxruntime as ort
+    import cv2
+    tflite_to_onnx = _load_script("tflite_to_onnx")
+    data = convert_models.read_tflite(wheel, "mediapipe/modules/" + source)
+    model = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "segmentation"))
+    assert model == tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "segmentation"))
+    x = (cv2.resize(_astronaut(), size[::-1], interpolation=cv2.INTER_AREA).astype(np.float32) / 255)[None]
+    expected = _tflite_run(data, {"input_1": x})
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"input_1": x})))
+    assert sorted(got) == sorted(expected)
+    for output, value in expected.items():
+        np.testing.assert_allclose(got[output], value, rtol=0, atol=HAND_TOLERANCE, err_msg=output)
+
+
 # ----- the attention model: its TFLite file holds MediaPipe custom ops that the plain TFLite
 # runtime lacks, so the TFLite side runs in two cut-out pieces (before and after those ops)
 # and the custom ops are checked against a numpy transcription of their documented maths.
@@ -297,7 +361,9 @@ def test_attention_model_matches_tflite(wheel, crop):
 def test_models_folder_verifies():
     names = models.verify_models()
     for expected in ("face_landmark.onnx", "face_detection_short_range.onnx",
-                     "face_detection_full_range.onnx", "face_landmark_with_attention.onnx"):
+                     "face_detection_full_range.onnx", "face_landmark_with_attention.onnx",
+                     "palm_detection_full.onnx", "palm_detection_lite.onnx",
+                     "hand_landmark_full.onnx", "hand_landmark_lite.onnx"):
         assert expected in names
         assert models.model_path(expected).is_file()
 
@@ -337,6 +403,14 @@ def test_converter_is_deterministic(wheel):
     second = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "face_detection_short_range"))
     assert first == second
     assert first == (models.models_dir() / "face_detection_short_range.onnx").read_bytes()
+
+
+def test_hand_models_convert_to_the_committed_bytes(wheel):
+    """The converter's new ops are deterministic too: the hand models reconvert byte for byte."""
+    tflite_to_onnx = _load_script("tflite_to_onnx")
+    for name in ("palm_detection_lite.onnx", "hand_landmark_lite.onnx"):
+        data = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(_tflite_bytes(wheel, name), Path(name).stem))
+        assert data == (models.models_dir() / name).read_bytes(), name
 
 
 if __name__ == "__main__":  # pragma: no cover
