@@ -170,3 +170,127 @@ class FaceDetector:
 
     def close(self) -> None:
         self._model = None
+
+
+def merge_detections(detections: list[Detection], threshold: float = 0.3) -> list[Detection]:
+    """Detections from several passes (ranges, tiles) merged by weighted NMS, best first."""
+    if len(detections) <= 1:
+        return list(detections)
+    boxes = np.array([d.box for d in detections], dtype=np.float32)
+    corners = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
+    keypoints = np.stack([d.keypoints for d in detections])
+    scores = np.array([d.score for d in detections], dtype=np.float32)
+    merged = []
+    for box, kps, score in weighted_nms(corners, keypoints, scores, threshold):
+        merged.append(Detection(box=np.array([box[0], box[1], box[2] - box[0], box[3] - box[1]],
+                                             dtype=np.float32),
+                                keypoints=kps.astype(np.float32), score=score))
+    return merged
+
+
+def tile_grid(width: int, height: int, min_side: int = 800,
+              fraction: float = 0.6, overlap: float = 0.25) -> list[tuple[int, int, int]]:
+    """Overlapping square tiles (x0, y0, side) covering a frame whose long side is >= min_side.
+
+    Tiles are `fraction` of the short side and overlap by at least `overlap` of their side,
+    so a face the whole-frame pass sees at a few pixels is seen ~1/fraction times larger.
+    Smaller frames get no tiles: the whole-frame passes already see their faces big enough.
+    """
+    if max(width, height) < min_side:
+        return []
+    side = int(round(min(width, height) * fraction))
+    step = side * (1 - overlap)
+
+    def starts(length: int) -> list[int]:
+        n = max(1, math.ceil((length - side) / step) + 1) if length > side else 1
+        if n == 1:
+            return [max(0, (length - side) // 2)]
+        return [int(round(i * (length - side) / (n - 1))) for i in range(n)]
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
+
+
+class FaceFinder:
+    """Face detection passes for the tracker: one or both ranges, whole frame and tiles.
+
+    kind: "short", "full", or "auto" (both ranges). tiling: True, False or "auto" (on for
+    the "auto" kind). A search for new faces runs every pass at once in static mode; in
+    video mode one pass a frame, in turn (a face the short-range model misses is found a
+    frame later by the full-range one, a small one within a cycle of tiles), so a search
+    costs about one detector run a frame. `detect_near` looks again around one face, at a
+    scale where the short-range model sees it large.
+    """
+
+    KINDS = ("auto", "short", "full")
+
+    def __init__(self, kind: str = "auto", min_confidence: float = 0.5,
+                 tiling: bool | str = "auto", threads: int = 1) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"detector must be one of {list(self.KINDS)}, not {kind!r}")
+        if tiling not in (True, False, "auto"):
+            raise ValueError(f"tiling must be True, False or 'auto', not {tiling!r}")
+        self.kind = kind
+        self.tiling = (kind == "auto") if tiling == "auto" else bool(tiling)
+        self._short = FaceDetector("short", min_confidence, threads=threads) \
+            if kind in ("short", "auto") else None
+        self._full = FaceDetector("full", min_confidence, threads=threads) \
+            if kind in ("full", "auto") or self.tiling else None
+        self._turn = 0
+
+    def _whole(self) -> list[FaceDetector]:
+        if self.kind == "short":
+            return [self._short]
+        if self.kind == "full":
+            return [self._full]
+        return [self._short, self._full]
+
+    def passes(self, width: int, height: int) -> list[tuple[FaceDetector, tuple | None]]:
+        """(detector, tile or None for the whole frame) for one full search."""
+        out = [(d, None) for d in self._whole()]
+        if self.tiling:
+            out += [(self._full, tile) for tile in tile_grid(width, height)]
+        return out
+
+    @staticmethod
+    def _run(detector: FaceDetector, rgb: np.ndarray, tile: tuple | None) -> list[Detection]:
+        if tile is None:
+            return detector.detect(rgb)
+        x0, y0, side = tile
+        found = detector.detect(rgb[y0:y0 + side, x0:x0 + side])
+        shift = np.array([x0, y0], dtype=np.float32)
+        for d in found:
+            d.box[:2] += shift
+            d.keypoints += shift
+        return found
+
+    def detect(self, rgb: np.ndarray, every_pass: bool = True) -> list[Detection]:
+        """Faces in the frame, best first: every pass, or (video) the next pass in turn."""
+        passes = self.passes(rgb.shape[1], rgb.shape[0])
+        if not every_pass and len(passes) > 1:
+            passes = [passes[self._turn % len(passes)]]
+            self._turn += 1
+        found: list[Detection] = []
+        for detector, tile in passes:
+            found += self._run(detector, rgb, tile)
+        return merge_detections(found) if len(passes) > 1 else found
+
+    def detect_near(self, rgb: np.ndarray, cx: float, cy: float, size: float) -> list[Detection]:
+        """Faces in the square of side `size` around (cx, cy) (clipped to the frame)."""
+        h, w = rgb.shape[:2]
+        half = size / 2
+        x0, y0 = int(max(0, math.floor(cx - half))), int(max(0, math.floor(cy - half)))
+        x1, y1 = int(min(w, math.ceil(cx + half))), int(min(h, math.ceil(cy + half)))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return []
+        detector = self._short if self._short is not None else self._full
+        found = detector.detect(rgb[y0:y1, x0:x1])
+        shift = np.array([x0, y0], dtype=np.float32)
+        for d in found:
+            d.box[:2] += shift
+            d.keypoints += shift
+        return found
+
+    def close(self) -> None:
+        for detector in (self._short, self._full):
+            if detector is not None:
+                detector.close()

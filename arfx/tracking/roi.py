@@ -82,3 +82,43 @@ def roi_from_landmarks(landmarks: np.ndarray, scale: float = ROI_SCALE) -> Roi:
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     return roi_from_box(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]),
                         xy[EYE_ROLL_START], xy[EYE_ROLL_END], scale)
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
+def roi_mismatch(crop: Roi, found: Roi, offset: float = 0.06, size: float = 0.15,
+                 roll: float = 0.3) -> float:
+    """How far the ROI implied by new landmarks is from the crop they came from.
+
+    The largest of: centre offset in crop sides / `offset`, |log size ratio| / `size`, and
+    roll change in radians / `roll`. Landmarks that sit well inside their crop imply (nearly)
+    the crop itself (< 1); a face that ran off the crop's centre or out of it gives a large
+    value. (The landmark model under-reports a roll or size change of its crop, so those
+    weigh less than the centre.)
+    """
+    moved = math.hypot(found.cx - crop.cx, found.cy - crop.cy) / max(crop.size, 1e-6)
+    scaled = abs(math.log(max(found.size, 1e-6) / max(crop.size, 1e-6)))
+    turned = abs(_wrap(found.angle - crop.angle))
+    return max(moved / offset, scaled / size, turned / roll)
+
+
+def predict_roi(previous: Roi, current: Roi, dt_seen: float, dt_ahead: float,
+                noise: float = 0.004) -> Roi:
+    """`current` moved on by the motion from `previous` to `current` (constant velocity).
+
+    Motion below `noise` (in ROI sides per frame, from landmark jitter) is not extrapolated,
+    so a still face keeps a still crop.
+    """
+    if dt_seen <= 0 or dt_ahead <= 0:
+        return current
+    k = min(dt_ahead / dt_seen, 3.0)
+    dx, dy = current.cx - previous.cx, current.cy - previous.cy
+    dsize = math.log(max(current.size, 1e-6) / max(previous.size, 1e-6))
+    dangle = _wrap(current.angle - previous.angle)
+    step = max(math.hypot(dx, dy) / max(current.size, 1e-6), abs(dsize), abs(dangle) / 4)
+    gain = min(max((step - noise) / noise, 0.0), 1.0) * k
+    return Roi(cx=current.cx + gain * dx, cy=current.cy + gain * dy,
+               size=current.size * math.exp(gain * dsize),
+               angle=_wrap(current.angle + gain * dangle))
