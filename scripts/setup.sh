@@ -81,7 +81,9 @@ if [ "$ort" = cpu ]; then want=onnxruntime other=onnxruntime-gpu; else want=onnx
 has() { "$py" -c "import importlib.metadata as m, sys; m.version(sys.argv[1])" "$1" >/dev/null 2>&1; }
 if has "$other"; then
   echo "Removing $other: $want is the build for this machine and two builds hide each other"
-  "$py" -m pip uninstall -y -q onnxruntime onnxruntime-gpu
+  remove="$other"
+  if has "$want"; then remove="$remove $want"; fi
+  "$py" -m pip uninstall -y -q $remove
 fi
 echo "ONNX Runtime: $want (arfx[$ort]): $why"
 "$py" -m pip install -q -e ".[dev,$ort]"
