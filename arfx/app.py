@@ -64,29 +64,6 @@ class SessionResult:
     source_error: str | None = None
 
 
-class _Combined:
-    """Draws an effect and then the debug landmarks on top (the D overlay)."""
-
-    def __init__(self, effect: Any, overlay: Any) -> None:
-        self.name = getattr(effect, "name", "effect")
-        self.effect, self.overlay = effect, overlay
-
-    def create_pass(self, renderer: Any) -> Any:
-        return _CombinedPass(renderer.effect_pass(self.effect), renderer.effect_pass(self.overlay))
-
-
-class _CombinedPass:
-    def __init__(self, first: Any, second: Any) -> None:
-        self.first, self.second = first, second
-
-    def draw(self, frame: Any, face: Any, index: int) -> None:
-        self.first.draw(frame, face, index)
-        self.second.draw(frame, face, index)
-
-    def release(self) -> None:
-        pass  # both passes belong to the renderer's cache
-
-
 def _repeat_still(rgb: np.ndarray) -> Iterator[Frame]:
     """A still image as an endless 30 fps stream (so recording and timing behave as with video)."""
     index = 0
@@ -265,9 +242,9 @@ class LiveApp:
                                    title=f"arfx - {current}", vsync=False)
             glfw.set_key_callback(window.handle, self._on_key)
             pipeline = FramePipeline(None, ropts, ctx=window.ctx, smooth=opts.smooth)
-            tracker, geometry, renderer = pipeline.tracker, pipeline.geometry, pipeline.renderer
+            pipeline.times = self.times  # one set of stage timings for the title and --verbose
+            renderer = pipeline.renderer
             overlay = LandmarksEffect(name="debug")
-            combined: dict[str, Any] = {}
             fps_source = getattr(source, "fps", None)
             if opts.record:
                 self.start_recording(Path(opts.record), frame_size, fps_source)
@@ -334,17 +311,11 @@ class LiveApp:
                     frame = None
                     continue
 
-                t0 = time.perf_counter()
-                faces = tracker.process(frame.rgb, frame.timestamp)
-                t1 = time.perf_counter()
-                geometries = geometry.estimate_faces(faces, frame_size[0], frame_size[1])
+                geometries = pipeline.analyse(frame)  # adds track and geometry times
                 t2 = time.perf_counter()
                 effect = effects.get(current)
-                if self.debug:
-                    key = current
-                    if key not in combined:
-                        combined[key] = _Combined(effect, overlay) if effect is not None else overlay
-                    effect = combined[key]
+                if self.debug:  # the D overlay: landmarks drawn over the effect
+                    effect = [effect, overlay] if effect is not None else overlay
                 box = window.framebuffer_size()
                 viewport = _fit(frame_size, box)
                 screen = window.ctx.screen
@@ -374,8 +345,6 @@ class LiveApp:
                                   mirror=mirror)
                 t3 = time.perf_counter()
                 window.swap()
-                self.times.add("track", t1 - t0)
-                self.times.add("geometry", t2 - t1)
                 self.times.add("render", t3 - t2)
                 now = time.perf_counter()
                 loop_times.append(now - t_loop)

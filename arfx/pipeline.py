@@ -1,5 +1,5 @@
-"""The chain of stages every way of rendering shares: options, tracker -> geometry -> renderer,
-and per-stage timings. The offline renderer, the live app, the demo and the benchmark wire it
+"""The chain of stages every way of rendering shares: options, tracking stages (faces: tracker
+-> geometry) filling one FrameResult per frame -> renderer, and per-stage timings. The offline renderer, the live app, the demo and the benchmark wire it
 to their own sources and sinks."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from arfx.errors import InputError
+from arfx.result import FaceResult, FrameResult
 from arfx.sources import Frame
 
 STAGES = ("decode", "track", "geometry", "render", "encode")
@@ -52,35 +53,72 @@ class StageTimes:
         return {s: (statistics.median(v) * 1000.0 if v else float("nan")) for s, v in self.samples.items()}
 
 
-class FramePipeline:
-    """Tracker -> geometry -> renderer for one stream of frames.
+class FaceStage:
+    """Faces: the tracker, then metric geometry; adds `result.faces` (FaceResult per face)."""
 
-    `analyse` (tracking and geometry) may run on any one thread at a time; `process`
-    renders, so it must run on the thread that owns the GL context: the thread that first
-    uses `renderer` when the pipeline makes its own headless context, else the owner of `ctx`.
-    """
+    name = "face"
 
-    def __init__(self, effect: Any, options: RenderOptions, static: bool = False,
-                 ctx: Any = None, smooth: bool | None = None) -> None:
+    def __init__(self, options: RenderOptions, static: bool = False, smooth: bool | None = None,
+                 camera: Any = None) -> None:
         from arfx.geometry.camera import PerspectiveCamera
         from arfx.geometry.pipeline import GeometryPipeline
         from arfx.tracking.tracker import FaceTracker
 
-        self.options = options
-        self.effect = resolve_effect(effect, options.effects_dirs)
         self.tracker = FaceTracker(
             max_num_faces=options.max_faces, static_image_mode=static,
             min_detection_confidence=options.min_detection_confidence,
             min_tracking_confidence=options.min_tracking_confidence,
             refine_landmarks=options.refine, detector=options.detector,
             smooth=options.smooth if smooth is None else smooth)
+        self.geometry = GeometryPipeline(camera if camera is not None else PerspectiveCamera())
+
+    def process(self, frame: Frame, result: FrameResult, times: StageTimes) -> None:
+        t0 = time.perf_counter()
+        faces = self.tracker.process(frame.rgb, frame.timestamp)
+        t1 = time.perf_counter()
+        for face in faces:
+            geometry = self.geometry.estimate(face.landmarks, result.width, result.height, face.id)
+            result.faces.append(FaceResult(face.id, face.landmarks, float(face.score), geometry))
+        times.add("track", t1 - t0)
+        times.add("geometry", time.perf_counter() - t1)
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+    def close(self) -> None:
+        self.tracker.close()
+
+
+class FramePipeline:
+    """Tracking stages -> renderer for one stream of frames.
+
+    `analyse` (the tracking stages, each adding to one FrameResult) may run on any one thread
+    at a time; `process` renders. The renderer makes its GL context current for every call,
+    so pipelines with their own contexts may be used in turn from one thread.
+    """
+
+    def __init__(self, effect: Any, options: RenderOptions, static: bool = False,
+                 ctx: Any = None, smooth: bool | None = None) -> None:
+        from arfx.geometry.camera import PerspectiveCamera
+
+        self.options = options
+        self.effect = resolve_effect(effect, options.effects_dirs)
         self.camera = PerspectiveCamera()
-        self.geometry = GeometryPipeline(self.camera)
+        self.faces = FaceStage(options, static, smooth, self.camera)
+        #: Run in order on every frame; a stage reads only what earlier stages added.
+        self.stages: list[Any] = [self.faces]
         self._own_ctx = ctx is None
         self._ctx = ctx
         self._renderer: Any = None
         self.times = StageTimes()
-        self.last_faces: list[Any] = []
+
+    @property
+    def tracker(self) -> Any:
+        return self.faces.tracker
+
+    @property
+    def geometry(self) -> Any:
+        return self.faces.geometry
 
     @property
     def renderer(self) -> Any:
@@ -93,27 +131,21 @@ class FramePipeline:
             self._renderer = Renderer(self._ctx, 16, 16, self.camera)
         return self._renderer
 
-    def analyse(self, frame: Frame) -> tuple[list[Any], list[Any]]:
-        """Faces and their geometry in one frame (timed as track and geometry)."""
+    def analyse(self, frame: Frame) -> FrameResult:
+        """What every tracking stage finds in one frame."""
         h, w = frame.rgb.shape[:2]
-        t0 = time.perf_counter()
-        faces = self.tracker.process(frame.rgb, frame.timestamp)
-        t1 = time.perf_counter()
-        geometries = self.geometry.estimate_faces(faces, w, h)
-        t2 = time.perf_counter()
-        self.times.add("track", t1 - t0)
-        self.times.add("geometry", t2 - t1)
-        self.last_faces = faces
-        return faces, geometries
+        result = FrameResult(frame.index, frame.timestamp, w, h)
+        for stage in self.stages:
+            stage.process(frame, result, self.times)
+        return result
 
-    def process(self, frame: Frame, analysed: tuple[list[Any], list[Any]] | None = None
-                ) -> tuple[np.ndarray, int]:
+    def process(self, frame: Frame, analysed: FrameResult | None = None) -> tuple[np.ndarray, int]:
         """The rendered frame and how many faces were drawn (`analysed`: from analyse(), if done)."""
-        faces, geometries = analysed if analysed is not None else self.analyse(frame)
+        result = analysed if analysed is not None else self.analyse(frame)
         t0 = time.perf_counter()
-        out = self.renderer.render(frame.rgb, geometries, self.effect, mirror=self.options.mirror)
+        out = self.renderer.render(frame.rgb, result, self.effect, mirror=self.options.mirror)
         self.times.add("render", time.perf_counter() - t0)
-        return out, len(geometries)
+        return out, len(result.entities("face"))
 
     @property
     def max_side(self) -> int:
@@ -132,10 +164,12 @@ class FramePipeline:
                              f"({limit} px per side); scale it down first")
 
     def reset_tracking(self) -> None:
-        self.tracker.reset()
+        for stage in self.stages:
+            stage.reset()
 
     def close(self) -> None:
-        self.tracker.close()
+        for stage in self.stages:
+            stage.close()
         if self._renderer is not None:
             self._renderer.release()
             self._renderer = None

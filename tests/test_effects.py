@@ -182,11 +182,11 @@ def test_dropped_glb_renders_on_the_tracked_astronaut(tmp_path, no_user_effects)
     rgb = np.ascontiguousarray(skdata.astronaut())
     pipeline = FramePipeline("greenbox", RenderOptions(effects_dirs=[drop]), static=True)
     frame = Frame(rgb, 0, 0.0)
-    faces, geometries = pipeline.analyse(frame)
-    image, _ = pipeline.process(frame, (faces, geometries))
+    analysed = pipeline.analyse(frame)
+    image, _ = pipeline.process(frame, analysed)
     pipeline.close()
-    assert len(geometries) == 1
-    nose = faces[0].landmarks[4, :2]
+    assert len(analysed.faces) == 1 and analysed.faces[0].geometry is not None
+    nose = analysed.faces[0].landmarks[4, :2]
     out = image.astype(np.int16)
     greenish = (out[..., 1] - np.maximum(out[..., 0], out[..., 2])) > 60
     ys, xs = np.nonzero(greenish)

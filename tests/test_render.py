@@ -159,12 +159,12 @@ def test_two_faces_get_two_effects(ctx, registry):
     pair = np.ascontiguousarray(np.concatenate([single, single[:, ::-1]], axis=1))
     pipeline = FramePipeline(registry.load("glasses"), RenderOptions(max_faces=2), static=True, ctx=ctx)
     frame = Frame(pair, 0, 0.0)
-    faces, geometries = pipeline.analyse(frame)
-    image, drawn = pipeline.process(frame, (faces, geometries))
+    analysed = pipeline.analyse(frame)
+    image, drawn = pipeline.process(frame, analysed)
     pipeline.close()
-    assert len(geometries) == drawn == 2
+    assert len(analysed.faces) == drawn == 2
     diff = changed(image, pair)
-    for face in faces:
+    for face in analysed.faces:
         for eye in (EYE_RIGHT, EYE_LEFT):
             centre = face.landmarks[eye, :2].mean(axis=0)
             assert diff[disk(pair.shape, centre, 12)].mean() > 0.5
