@@ -1,15 +1,17 @@
 """Measure arfx's expression scores on a video: ranges, noise on still segments, pose correlation.
 
-    .venv/bin/python scripts/measure_expressions.py [VIDEO] [--max-faces N] [--csv OUT.csv]
+    .venv/bin/python scripts/measure_expressions.py [VIDEO | --generated] [--first I] [--last J]
+        [--max-faces N] [--csv OUT.csv]
 
 VIDEO defaults to ../shared/media/short_hamilton_clip.mp4 when it exists, else a clip generated
 at run time (the astronaut photo moving in the frame: one still expression, the pose changing).
-The face with the most frames is measured. Printed per score and per raw feature:
+The face with the most frames is measured, leaving out its first --settle seconds (while the
+neutral calibration still leans on the prior). Printed per score and per raw feature:
 - range: 5th, 50th and 95th percentile and the maximum over the face's frames;
 - noise: the frame-to-frame standard deviation on still segments, i.e. std(x[t+1] - x[t]) / sqrt(2)
   over consecutive frames where the head moves less than --still-deg degrees and --still-cm cm
   (for a raw feature also the ratio of its 5-95 % range to that noise);
-- pose correlation: Pearson r of the value with yaw, pitch and roll over all the face's frames
+- pose correlation: Pearson r of the value with yaw, pitch, roll and distance over the frames
   (near 0 means the pose compensation works; on a real clip expressions may co-vary with pose).
 """
 
@@ -40,7 +42,7 @@ def _frames(video: str | None):
     if video is None:
         from arfx.demo import GeneratedSource
 
-        source = GeneratedSource(640, 360, count=150, fps=30.0, cycles=2.0)
+        source = GeneratedSource(640, 360, count=300, fps=30.0, cycles=4.0)
         print(f"video: {source.name}, {source.frame_count} frames")
     else:
         from arfx.sources import VideoSource
@@ -58,21 +60,66 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def off_axis(width: int = 640, height: int = 360) -> int:
+    """Features of one photo placed at several points of the frame (zoom 1.5 as the demo clip)."""
+    import cv2
+
+    from arfx.demo import astronaut_image
+
+    image = astronaut_image()
+    pipeline = GeometryPipeline(PerspectiveCamera())
+    estimator = ExpressionEstimator(pipeline.canonical)
+    shifts = [(dx, 0) for dx in (-100, -50, 0, 50, 100)] + [(0, dy) for dy in (-60, -30, 30, 60)]
+    print(f"astronaut photo, {width}x{height}, shifted by (dx, dy) pixels from the centre")
+    print(f"{'dx':>5s} {'dy':>5s} {'yaw':>6s} {'pitch':>6s} " + " ".join(f"{n:>10s}" for n in FEATURE_NAMES))
+    values = []
+    with FaceTracker(static_image_mode=True) as tracker:
+        for dx, dy in shifts:
+            m = cv2.getRotationMatrix2D((240.0, 120.0), 0.0, 1.5 * min(width / 512, height / 512))
+            m[0, 2] += width / 2 + dx - 240.0
+            m[1, 2] += height / 2 + dy - 120.0
+            rgb = cv2.warpAffine(image, m, (width, height), borderValue=(24, 24, 32))
+            faces = tracker.process(rgb)
+            geometry = pipeline.estimate(faces[0].landmarks, width, height) if faces else None
+            if geometry is None:
+                print(f"{dx:5d} {dy:5d} no face")
+                continue
+            f = estimator.features(geometry)
+            values.append(f)
+            yaw, pitch, _ = geometry.euler
+            print(f"{dx:5d} {dy:5d} {yaw:6.1f} {pitch:6.1f} " + " ".join(f"{v:10.3f}" for v in f))
+    spread = np.ptp(np.array(values), axis=0)
+    print(f"{'spread (max - min)':25s} " + " ".join(f"{v:10.3f}" for v in spread))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("video", nargs="?", default=None,
                         help="a video file (default: the shared Hamilton clip, else a generated clip)")
     parser.add_argument("--generated", action="store_true", help="use the generated clip")
+    parser.add_argument("--off-axis", action="store_true",
+                        help="instead: the astronaut photo shifted across a 640x360 frame (one still "
+                             "expression, static tracking): how the raw features move with the face's "
+                             "place in the frame")
     parser.add_argument("--max-faces", type=int, default=1)
-    parser.add_argument("--still-deg", type=float, default=1.0,
+    parser.add_argument("--first", type=int, default=0, help="first frame index measured")
+    parser.add_argument("--last", type=int, default=None, help="last frame index measured")
+    parser.add_argument("--still-deg", type=float, default=2.0,
                         help="max yaw/pitch/roll change per frame on a still segment")
     parser.add_argument("--still-cm", type=float, default=0.5,
                         help="max head translation per frame on a still segment")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds of each face's calibration left out of the statistics")
     parser.add_argument("--csv", help="write the per-frame values of the measured face here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.off_axis:
+        return off_axis()
 
-    video = None if args.generated else (args.video or (str(DEFAULT_VIDEO) if DEFAULT_VIDEO.exists() else None))
+    video = args.video or (str(DEFAULT_VIDEO) if DEFAULT_VIDEO.exists() else None)
+    if args.generated:
+        video = None
     camera = PerspectiveCamera()
     pipeline = GeometryPipeline(camera)
     estimator = ExpressionEstimator(pipeline.canonical)
@@ -80,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     cost = []
     with FaceTracker(max_num_faces=args.max_faces) as tracker:
         for frame in _frames(video):
+            if frame.index < args.first:
+                continue
+            if args.last is not None and frame.index > args.last:
+                break
             h, w = frame.rgb.shape[:2]
             faces = tracker.process(frame.rgb, frame.timestamp)
             for geometry in pipeline.estimate_faces(faces, w, h):
@@ -107,15 +158,20 @@ def main(argv: list[str] | None = None) -> int:
             writer.writeheader()
             writer.writerows(face_rows)
 
-    col = {k: np.array([r[k] for r in face_rows]) for k in face_rows[0]}
+    settled = [r for r in face_rows if r["t"] - face_rows[0]["t"] >= args.settle]
+    print(f"statistics over {len(settled)} frames, after the first {args.settle:g} s of calibration")
+    if len(settled) < 10:
+        print("too few frames left; lower --settle")
+        return 1
+    col = {k: np.array([r[k] for r in settled]) for k in settled[0]}
     frames = col["frame"]
-    pose = np.stack([col["yaw"], col["pitch"], col["roll"]], axis=1)
+    pose = np.stack([col["yaw"], col["pitch"], col["roll"], -col["z"]], axis=1)
     pos = np.stack([col["x"], col["y"], col["z"]], axis=1)
     consecutive = np.diff(frames) == 1
-    still = (consecutive & (np.abs(np.diff(pose, axis=0)).max(axis=1) < args.still_deg)
+    still = (consecutive & (np.abs(np.diff(pose[:, :3], axis=0)).max(axis=1) < args.still_deg)
              & (np.linalg.norm(np.diff(pos, axis=0), axis=1) < args.still_cm))
     print(f"pose: yaw {np.ptp(col['yaw']):.1f}, pitch {np.ptp(col['pitch']):.1f}, "
-          f"roll {np.ptp(col['roll']):.1f} deg peak to peak; still frame pairs: {int(still.sum())} "
+          f"roll {np.ptp(col['roll']):.1f} deg, distance {np.ptp(col['z']):.1f} cm peak to peak; still frame pairs: {int(still.sum())} "
           f"of {len(still)}")
     print(f"cost: {1e3 * np.median(cost):.3f} ms median per face per frame "
           f"({1e3 * np.percentile(cost, 95):.3f} ms p95)")
@@ -126,21 +182,21 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"{'score':18s} {'p5':>6s} {'p50':>6s} {'p95':>6s} {'max':>6s} {'noise':>7s} "
-          f"{'r(yaw)':>7s} {'r(pit)':>7s} {'r(roll)':>7s}")
+          f"{'r(yaw)':>7s} {'r(pit)':>7s} {'r(roll)':>7s} {'r(dist)':>7s}")
     for name in EXPRESSION_NAMES:
         x = col[name]
         p5, p50, p95 = np.percentile(x, [5, 50, 95])
-        rs = [_pearson(x, pose[:, i]) for i in range(3)]
+        rs = [_pearson(x, pose[:, i]) for i in range(4)]
         print(f"{name:18s} {p5:6.3f} {p50:6.3f} {p95:6.3f} {x.max():6.3f} {noise(x):7.4f} "
               + " ".join(f"{r:7.2f}" for r in rs))
     print()
     print(f"{'raw feature':18s} {'p5':>7s} {'p50':>7s} {'p95':>7s} {'noise':>7s} {'range/n':>7s} "
-          f"{'r(yaw)':>7s} {'r(pit)':>7s} {'r(roll)':>7s}")
+          f"{'r(yaw)':>7s} {'r(pit)':>7s} {'r(roll)':>7s} {'r(dist)':>7s}")
     for name in FEATURE_NAMES:
         x = col["f_" + name]
         p5, p50, p95 = np.percentile(x, [5, 50, 95])
         n = noise(x)
-        rs = [_pearson(x, pose[:, i]) for i in range(3)]
+        rs = [_pearson(x, pose[:, i]) for i in range(4)]
         print(f"{name:18s} {p5:7.3f} {p50:7.3f} {p95:7.3f} {n:7.4f} {(p95 - p5) / n:7.1f} "
               + " ".join(f"{r:7.2f}" for r in rs))
     return 0

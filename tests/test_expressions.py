@@ -99,7 +99,8 @@ def geometry(face_space: np.ndarray, yaw=0.0, pitch=0.0, roll=0.0, scale=1.0,
     return SimpleNamespace(pose=pose.astype(np.float32), mesh=mesh.astype(np.float32))
 
 
-def calibrated(canonical, face_id: int = 0, seconds: float = 3.5, **pose) -> tuple[ExpressionEstimator, float]:
+def calibrated(canonical, face_id: int = 0, seconds: float = 3.5,
+               **pose) -> tuple[ExpressionEstimator, float]:
     """An estimator that has watched `face_id`'s neutral canonical face for `seconds`."""
     estimator = ExpressionEstimator(canonical)
     t = 0.0
@@ -352,7 +353,8 @@ def test_astronaut_smiles_with_open_eyes(canonical):
     with FaceTracker(max_num_faces=1, static_image_mode=True) as tracker:
         faces = tracker.process(rgb)
     assert len(faces) == 1
-    [face] = GeometryPipeline(PerspectiveCamera(), canonical).estimate_faces(faces, rgb.shape[1], rgb.shape[0])
+    pipeline = GeometryPipeline(PerspectiveCamera(), canonical)
+    [face] = pipeline.estimate_faces(faces, rgb.shape[1], rgb.shape[0])
     scores = ExpressionEstimator(canonical).update(face.face_id, face, 0.0)
     assert scores["eyeBlinkLeft"] < 0.1 and scores["eyeBlinkRight"] < 0.1
     assert scores["mouthSmileLeft"] > 0.5 and scores["mouthSmileRight"] > 0.5

@@ -63,7 +63,12 @@ Limits (numbers: scripts/measure_expressions.py):
   stay higher read as a slight smile with the mouth wide open, and the other way round.
 - The mesh's depth comes from the landmark model's relative z, which is less accurate than
   x and y: beyond about 35 degrees of yaw the far side's features drift (eyes read as half
-  closed in profile). Pucker, funnel and cheekPuff are weak: the landmark model barely
+  closed in profile). The geometry pipeline puts that relative z along the camera's z axis
+  while the model measures it along the face's own line of sight, so a face far from the
+  image centre reads differently: the same photo 60 px above or below the centre of a
+  640x360 frame changes jaw by -15/+13 % and the brow heights by about 0.09 vref
+  (scripts/measure_expressions.py --off-axis). The calibration absorbs a face that stays in
+  one place; a face moving up and down the frame moves jawOpen and the brow scores. Pucker, funnel and cheekPuff are weak: the landmark model barely
   moves the cheeks, and a microphone or hand over the mouth makes every mouth score noise.
 """
 
