@@ -4,7 +4,10 @@
         [--max-faces N] [--csv OUT.csv]
 
 VIDEO defaults to ../shared/media/short_hamilton_clip.mp4 when it exists, else a clip generated
-at run time (the astronaut photo moving in the frame: one still expression, the pose changing).
+at run time (the astronaut photo moving in the frame: one still expression, the pose changing;
+also --generated). --still-noise SIGMA measures jitter on a still clip: the photo in place with
+fresh pixel noise each frame. --off-axis shows how the raw features move with the face's place
+in the frame.
 The face with the most frames is measured, leaving out its first --settle seconds (while the
 neutral calibration still leans on the prior). Printed per score and per raw feature:
 - range: 5th, 50th and 95th percentile and the maximum over the face's frames;
@@ -36,6 +39,25 @@ from arfx.geometry.expressions import EXPRESSION_NAMES, FEATURE_NAMES, Expressio
 from arfx.tracking import FaceTracker  # noqa: E402
 
 DEFAULT_VIDEO = ROOT.parent / "shared" / "media" / "short_hamilton_clip.mp4"
+
+
+def _still_frames(sigma: float, count: int = 150, width: int = 640, height: int = 360):
+    """The astronaut photo, still in the frame centre, with fresh Gaussian pixel noise per frame."""
+    import cv2
+
+    from arfx.demo import astronaut_image
+    from arfx.sources import Frame
+
+    print(f"video: the astronaut photo still at {width}x{height}, {count} frames, "
+          f"pixel noise sigma {sigma:g}")
+    m = cv2.getRotationMatrix2D((240.0, 120.0), 0.0, 1.5 * min(width / 512, height / 512))
+    m[0, 2] += width / 2 - 240.0
+    m[1, 2] += height / 2 - 120.0
+    still = cv2.warpAffine(astronaut_image(), m, (width, height), borderValue=(24, 24, 32))
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        noisy = np.clip(still + rng.normal(0.0, sigma, still.shape), 0, 255).astype(np.uint8)
+        yield Frame(noisy, i, i / 30.0)
 
 
 def _frames(video: str | None):
@@ -98,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("video", nargs="?", default=None,
                         help="a video file (default: the shared Hamilton clip, else a generated clip)")
     parser.add_argument("--generated", action="store_true", help="use the generated clip")
+    parser.add_argument("--still-noise", type=float, default=None, metavar="SIGMA",
+                        help="use a still clip: the astronaut photo with per-frame pixel noise")
     parser.add_argument("--off-axis", action="store_true",
                         help="instead: the astronaut photo shifted across a 640x360 frame (one still "
                              "expression, static tracking): how the raw features move with the face's "
@@ -126,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[int, list[dict[str, float]]] = {}
     cost = []
     with FaceTracker(max_num_faces=args.max_faces) as tracker:
-        for frame in _frames(video):
+        frames = _still_frames(args.still_noise) if args.still_noise is not None else _frames(video)
+        for frame in frames:
             if frame.index < args.first:
                 continue
             if args.last is not None and frame.index > args.last:
@@ -181,23 +206,23 @@ def main(argv: list[str] | None = None) -> int:
         return float(np.std(d) / math.sqrt(2)) if len(d) > 2 else float("nan")
 
     print()
-    print(f"{'score':18s} {'p5':>6s} {'p50':>6s} {'p95':>6s} {'max':>6s} {'noise':>7s} "
+    print(f"{'score':18s} {'p5':>6s} {'p50':>6s} {'p95':>6s} {'max':>6s} {'noise':>8s} "
           f"{'r(yaw)':>7s} {'r(pit)':>7s} {'r(roll)':>7s} {'r(dist)':>7s}")
     for name in EXPRESSION_NAMES:
         x = col[name]
         p5, p50, p95 = np.percentile(x, [5, 50, 95])
         rs = [_pearson(x, pose[:, i]) for i in range(4)]
-        print(f"{name:18s} {p5:6.3f} {p50:6.3f} {p95:6.3f} {x.max():6.3f} {noise(x):7.4f} "
+        print(f"{name:18s} {p5:6.3f} {p50:6.3f} {p95:6.3f} {x.max():6.3f} {noise(x):8.1e} "
               + " ".join(f"{r:7.2f}" for r in rs))
     print()
-    print(f"{'raw feature':18s} {'p5':>7s} {'p50':>7s} {'p95':>7s} {'noise':>7s} {'range/n':>7s} "
+    print(f"{'raw feature':18s} {'p5':>7s} {'p50':>7s} {'p95':>7s} {'noise':>8s} {'range/n':>7s} "
           f"{'r(yaw)':>7s} {'r(pit)':>7s} {'r(roll)':>7s} {'r(dist)':>7s}")
     for name in FEATURE_NAMES:
         x = col["f_" + name]
         p5, p50, p95 = np.percentile(x, [5, 50, 95])
         n = noise(x)
         rs = [_pearson(x, pose[:, i]) for i in range(4)]
-        print(f"{name:18s} {p5:7.3f} {p50:7.3f} {p95:7.3f} {n:7.4f} {(p95 - p5) / n:7.1f} "
+        print(f"{name:18s} {p5:7.3f} {p50:7.3f} {p95:7.3f} {n:8.1e} {(p95 - p5) / n:7.1f} "
               + " ".join(f"{r:7.2f}" for r in rs))
     return 0
 

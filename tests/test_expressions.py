@@ -68,7 +68,7 @@ def smile(v: np.ndarray, sides: str = "LR", lift_cm: float = 0.7, out_cm: float 
     return v
 
 
-def frown(v: np.ndarray, drop_cm: float = 0.5) -> np.ndarray:
+def frown(v: np.ndarray, drop_cm: float = 0.6) -> np.ndarray:
     v = v.copy()
     for corner in MOUTH_CORNER.values():
         v[corner, 1] -= drop_cm
@@ -279,7 +279,7 @@ def test_calibration_converges_to_the_persons_own_neutral(canonical):
     blinks still score high.
     """
     rng = np.random.default_rng(7)
-    person = move_brows(close_eye(neutral(canonical), "L", 0.2), -0.25)
+    person = move_brows(close_eye(neutral(canonical), "L", 0.2), -0.1)
     person = close_eye(person, "R", 0.2)
     person[MOUTH_CORNER["L"], 0] += 0.2
     person[MOUTH_CORNER["R"], 0] -= 0.2

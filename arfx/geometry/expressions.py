@@ -42,12 +42,12 @@ corners over the nose base).
 | eyeWideLeft | eye | ramp(eye/n - 1, 0.12, 0.45) |
 | jawOpen | jaw = \|152-2\| / vref (chin to nose base) | ramp(jaw/n - 1, 0.03, 0.35) |
 | mouthSmileLeft | up = (y(291) - y(mid(13, 14))) / vref (corner over the lip centre); width = \|61-291\| / iod | ramp(0.5 (up-n)/0.15 + 0.5 (width/n - 1)/0.30, 0.15, 0.90) |
-| mouthFrownLeft | up, width | ramp((n - up) - 0.3 max(width/n - 1, 0), 0.03, 0.12) |
+| mouthFrownLeft | up, width | ramp((n - up) - 0.3 max(width/n - 1, 0), 0.04, 0.14) |
 | mouthPucker | width; lipOpen = ramp(\|13-14\|/vref - n, 0, 0.15) | ramp(1 - width/n, 0.03, 0.20) * (1 - lipOpen) |
 | mouthFunnel | width, lipOpen | ramp(1 - width/n, 0.03, 0.20) * lipOpen |
-| browInnerUp | inner = (y(mid(336, 285)) - y(362)) / vref, both sides averaged | ramp(inner - n, 0.02, 0.15) |
-| browDownLeft | down = (y(mid(336, 285, 334, 296)) - y(362)) / vref | ramp(n - down, 0.015, 0.08) |
-| browOuterUpLeft | outer = (y(mid(300, 276)) - y(263)) / vref | ramp(outer - n, 0.02, 0.15) |
+| browInnerUp | inner = (y(mid(336, 285)) - y(362)) / vref, both sides averaged | ramp(inner - n, 0.04, 0.18) |
+| browDownLeft | down = (y(mid(336, 285, 334, 296)) - y(362)) / vref | ramp(n - down, 0.03, 0.10) |
+| browOuterUpLeft | outer = (y(mid(300, 276)) - y(263)) / vref | ramp(outer - n, 0.04, 0.18) |
 | cheekPuff | cheek = mean(\|50-280\|, \|205-425\|) / iod | ramp(cheek/n - 1, 0.02, 0.08) * (1 - max smile) * (1 - jawOpen) |
 
 Limits (numbers: scripts/measure_expressions.py):
@@ -252,18 +252,18 @@ def scores_from_features(f: np.ndarray, neutral: np.ndarray) -> dict[str, float]
         s["eyeWide" + name] = _ramp(ratio - 1.0, 0.12, 0.45)
         rise = f[_F["cornerUp" + side]] - neutral[_F["cornerUp" + side]]
         s["mouthSmile" + name] = _ramp(0.5 * rise / 0.15 + 0.5 * widen / 0.30, 0.15, 0.90)
-        s["mouthFrown" + name] = _ramp(-rise - 0.3 * max(widen, 0.0), 0.03, 0.12)
+        s["mouthFrown" + name] = _ramp(-rise - 0.3 * max(widen, 0.0), 0.04, 0.14)
         s["browDown" + name] = _ramp(neutral[_F["browDown" + side]] - f[_F["browDown" + side]],
-                                     0.015, 0.08)
+                                     0.03, 0.10)
         s["browOuterUp" + name] = _ramp(f[_F["browOuter" + side]] - neutral[_F["browOuter" + side]],
-                                        0.02, 0.15)
+                                        0.04, 0.18)
     s["jawOpen"] = _ramp(f[_F["jaw"]] / neutral[_F["jaw"]] - 1.0, 0.03, 0.35)
     narrow = _ramp(1.0 - f[_F["mouthWidth"]] / neutral[_F["mouthWidth"]], 0.03, 0.20)
     s["mouthPucker"] = narrow * (1.0 - lip_open)
     s["mouthFunnel"] = narrow * lip_open
     inner = 0.5 * (f[_F["browInnerL"]] + f[_F["browInnerR"]])
     inner_n = 0.5 * (neutral[_F["browInnerL"]] + neutral[_F["browInnerR"]])
-    s["browInnerUp"] = _ramp(inner - inner_n, 0.02, 0.15)
+    s["browInnerUp"] = _ramp(inner - inner_n, 0.04, 0.18)
     # Smiles and an open jaw also widen the cheeks: a puff is a widening without them.
     smile = max(s["mouthSmileLeft"], s["mouthSmileRight"])
     s["cheekPuff"] = (_ramp(f[_F["cheek"]] / neutral[_F["cheek"]] - 1.0, 0.02, 0.08)
