@@ -75,7 +75,7 @@ def _check_onnxruntime() -> list[Check]:
     try:
         ort = models.onnxruntime()
     except ModelError as error:
-        return [Check("ONNX Runtime build", False, f"{listed} installed but {error}")]
+        return [Check("ONNX Runtime build", False, f"{listed} is installed but does not import: {error}")]
     info = models.build_info(ort)
     if len(builds) > 1:
         build = Check("ONNX Runtime build", False,
@@ -125,23 +125,30 @@ def egl_devices() -> list[dict]:
     """
     import moderngl
 
-    count = 1
-    try:  # an index past the end fails with the number of devices, without opening anything
-        moderngl.create_standalone_context(backend="egl", device_index=1 << 16).release()
-    except Exception as error:  # glcontext raises plain Exceptions
-        found = re.search(r"found (\d+) devices", str(error))
-        count = int(found.group(1)) if found else 1
-    devices = []
-    for index in range(min(count, 16)):
-        entry: dict = {"index": index}
-        try:
-            ctx = moderngl.create_standalone_context(backend="egl", device_index=index, require=330)
-            entry.update({key: ctx.info.get(key, "") for key in ("GL_VENDOR", "GL_RENDERER", "GL_VERSION")})
-            ctx.release()
-        except Exception as error:  # a device that cannot make a 3.3 context is a finding
-            entry["error"] = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        devices.append(entry)
-    return devices
+    # glcontext lets GLCONTEXT_DEVICE_INDEX override device_index: set it aside while listing.
+    chosen = os.environ.pop("GLCONTEXT_DEVICE_INDEX", None)
+    try:
+        count = 1
+        try:  # an index past the end fails with the number of devices, without opening anything
+            moderngl.create_standalone_context(backend="egl", device_index=1 << 16).release()
+        except Exception as error:  # glcontext raises plain Exceptions
+            found = re.search(r"found (\d+) devices", str(error))
+            count = int(found.group(1)) if found else 1
+        devices = []
+        for index in range(min(count, 16)):
+            entry: dict = {"index": index}
+            try:
+                ctx = moderngl.create_standalone_context(backend="egl", device_index=index, require=330)
+                entry.update({key: ctx.info.get(key, "") for key in ("GL_VENDOR", "GL_RENDERER", "GL_VERSION")})
+                ctx.release()
+            except Exception as error:  # a device that cannot make a 3.3 context is a finding
+                text = str(error).strip()
+                entry["error"] = text.splitlines()[0] if text else type(error).__name__
+            devices.append(entry)
+        return devices
+    finally:
+        if chosen is not None:
+            os.environ["GLCONTEXT_DEVICE_INDEX"] = chosen
 
 
 def _check_egl() -> list[Check]:

@@ -205,11 +205,19 @@ def check_gl(size: str, frames: int) -> dict:
     width, height = (int(v) for v in size.lower().split("x"))
     devices = egl_devices()
     images = {}
+    chosen = os.environ.get("GLCONTEXT_DEVICE_INDEX")
     for device in devices:
         if "error" in device:
             continue
         try:
-            ctx = moderngl.create_standalone_context(backend="egl", device_index=device["index"], require=330)
+            # glcontext lets GLCONTEXT_DEVICE_INDEX override device_index
+            os.environ["GLCONTEXT_DEVICE_INDEX"] = str(device["index"])
+            try:
+                ctx = moderngl.create_standalone_context(backend="egl", require=330)
+            finally:
+                os.environ.pop("GLCONTEXT_DEVICE_INDEX")
+                if chosen is not None:
+                    os.environ["GLCONTEXT_DEVICE_INDEX"] = chosen
             try:
                 image, ms = _render_frames(ctx, width, height, frames)
             finally:

@@ -294,8 +294,8 @@ def create_session(filename: str, threads: int = 1, provider: str | None = None)
     if choice != "cpu":
         session, why = _cuda_session(ort, path, options)
         if session is None and choice == "cuda":
-            raise ModelError(f"CUDA was asked for ({PROVIDER_ENV}=cuda) but does not run: {why}; "
-                             f"unset {PROVIDER_ENV} to use the CPU")
+            raise ModelError(f"CUDA was asked for (provider cuda) but does not run: {why}; "
+                             f"use provider auto or cpu ({PROVIDER_ENV}) to run on the CPU")
         if session is None and build_info(ort)["cuda"]:
             # The GPU build is installed, so CUDA was meant to run: say once why it does not.
             with _lock:
