@@ -15,27 +15,11 @@ from arfx.effects.object3d import Object3DEffect, placement_matrix
 from arfx.effects.registry import EffectRegistry, scan_folder
 from arfx.errors import EffectError
 from arfx.render.gltf import load_glb
+from makers import box_glb
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILT_INS = {"glasses": "object3d", "facepaint": "facepaint", "mesh": "mesh", "axis": "axis",
              "landmarks": "landmarks"}
-
-
-def _box_glb(path: Path, centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255), node_offset=None) -> Path:
-    """A small box GLB in canonical face space (in front of the nose by default)."""
-    import trimesh
-    from trimesh.visual.material import PBRMaterial
-
-    box = trimesh.creation.box(extents=(3.0, 3.0, 3.0))
-    box.visual = trimesh.visual.TextureVisuals(material=PBRMaterial(baseColorFactor=list(color)))
-    scene = trimesh.Scene()
-    transform = np.eye(4)
-    transform[:3, 3] = centre if node_offset is None else node_offset
-    if node_offset is not None:
-        box.apply_translation(np.asarray(centre) - np.asarray(node_offset))
-    scene.add_geometry(box, node_name="box", geom_name="box", transform=transform)
-    path.write_bytes(scene.export(file_type="glb", include_normals=True))
-    return path
 
 
 def test_builtin_effects_are_found_with_their_kinds(no_user_effects):
@@ -88,7 +72,7 @@ def test_generated_assets_are_deterministic_and_match_the_committed_files():
 
 
 def test_glb_nodes_keep_their_world_transform(tmp_path):
-    path = _box_glb(tmp_path / "box.glb", centre=(1.0, 2.0, 3.0), node_offset=(5.0, 0.0, 0.0))
+    path = box_glb(tmp_path / "box.glb", centre=(1.0, 2.0, 3.0), node_offset=(5.0, 0.0, 0.0))
     (mesh,) = load_glb(path)
     assert np.allclose(mesh.transform[:3, 3], (5.0, 0.0, 0.0))
     assert np.allclose(mesh.centroid(), (1.0, 2.0, 3.0), atol=1e-5)
@@ -106,7 +90,7 @@ def test_placement_matrix_offsets_scales_and_rotates():
 def test_dropped_glb_and_png_appear_in_arfx_list_and_load(tmp_path, no_user_effects, capsys):
     drop = tmp_path / "drop"
     drop.mkdir()
-    _box_glb(drop / "greenbox.glb")
+    box_glb(drop / "greenbox.glb")
     from PIL import Image
 
     Image.new("RGBA", (64, 64), (255, 0, 0, 128)).save(drop / "redpaint.png")
@@ -125,7 +109,7 @@ def test_dropped_glb_and_png_appear_in_arfx_list_and_load(tmp_path, no_user_effe
 def test_user_folder_effects_are_found(no_user_effects):
     folder = no_user_effects / "hat"
     folder.mkdir()
-    _box_glb(folder / "hat.glb")
+    box_glb(folder / "hat.glb")
     (folder / "effect.toml").write_text(
         'name = "tophat"\nkind = "object3d"\nasset = "hat.glb"\n[placement]\noffset = [0, 9, 0]\n')
     info = EffectRegistry().info("tophat")
@@ -149,7 +133,7 @@ def test_a_broken_user_effect_is_listed_and_does_not_stop_the_others(tmp_path, n
 
     Image.new("RGBA", (8, 8)).save(drop / "badblend" / "p.png")
     (drop / "corrupt.glb").write_bytes(b"this is not a glb file")
-    _box_glb(drop / "goodbox.glb")
+    box_glb(drop / "goodbox.glb")
 
     infos = {info.name: info for info in scan_folder(drop, "dir")}
     for name in ("badkind", "noasset", "badtoml", "badblend"):
@@ -178,7 +162,7 @@ def test_dropped_glb_renders_on_the_tracked_astronaut(tmp_path, no_user_effects)
 
     drop = tmp_path / "drop"
     drop.mkdir()
-    _box_glb(drop / "greenbox.glb", centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255))
+    box_glb(drop / "greenbox.glb", centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255))
     rgb = np.ascontiguousarray(skdata.astronaut())
     pipeline = FramePipeline("greenbox", RenderOptions(effects_dirs=[drop]), static=True)
     frame = Frame(rgb, 0, 0.0)

@@ -402,6 +402,24 @@ def create_effect(info: EffectInfo, load=None):
         raise EffectError(f"effect '{info.name}' ({info.path}): {error}") from error
 
 
+def load_effect_path(path: str | os.PathLike[str], effects_dirs=()) -> object:
+    """The effect in one folder (with an effect.toml) or one bare asset file, wherever it lies."""
+    path = Path(path).expanduser()
+    if path.is_dir() and (path / MANIFEST).is_file():
+        info = _read_manifest(path, "dir")
+    elif path.is_file():
+        info = _bare_asset(path, "dir")
+        if info is None:
+            suffixes = sorted({s for kind in KINDS.values() for s in kind.bare_suffixes})
+            raise EffectError(f"{path}: not an effect file ({', '.join(suffixes)}) or a folder with {MANIFEST}")
+    else:
+        raise EffectError(f"{path}: no such effect file or folder with {MANIFEST}")
+    if info.broken:
+        raise EffectError(f"effect '{info.name}' ({path}) is broken: {info.broken}")
+    registry = EffectRegistry(effects_dirs)
+    return create_effect(info, lambda member: registry.load(member, (info.name,)))
+
+
 def load_effect(name: str, effects_dirs=()) -> object:
     """Shortcut: the effect `name` (or `a+b` stack) from every effects source."""
     return EffectRegistry(effects_dirs).load(name)
