@@ -302,6 +302,17 @@ def test_calibration_converges_to_the_persons_own_neutral(canonical):
     np.testing.assert_allclose(estimator.neutral(0), expected, rtol=0.03, atol=0.005)
 
 
+def test_turned_head_frames_do_not_calibrate(canonical):
+    """Frames in near profile are scored but not taken as the person's neutral."""
+    estimator, t = calibrated(canonical)
+    lowered = move_brows(neutral(canonical), -0.4)
+    for i in range(300):  # 10 s turned 50 degrees with lowered brows
+        scores = estimator.update(0, geometry(lowered, yaw=50), t + i / 30)
+    assert scores["browDownLeft"] > 0.7
+    np.testing.assert_allclose(estimator.neutral(0), estimator.features(geometry(neutral(canonical))),
+                               atol=1e-5)
+
+
 def test_faces_are_calibrated_separately_and_forgotten(canonical):
     estimator, t = calibrated(canonical, face_id=1)
     lowered = move_brows(neutral(canonical), -0.4)

@@ -16,7 +16,8 @@ from the geometry alone (see DESIGN.md section 12):
    a running quantile (the median, or the 60th percentile for eye openness, since blinks only
    lower it) of samples taken every `sample_interval` (0.1) seconds over the last `window`
    (10) seconds, blended with a prior worth `prior_samples` (5) samples that fades out over
-   the face's first `prior_fade` (3) seconds. The prior is the canonical face's features,
+   the face's first `prior_fade` (3) seconds; frames beyond 30 degrees of yaw or 25 of
+   pitch are not sampled. The prior is the canonical face's features,
    corrected where the landmark model's resting faces differ from it (`_PRIOR_CORRECTION`).
    Frame one (or a single image) is therefore scored against an average resting face, and
    after a few seconds against the person's own.
@@ -75,6 +76,7 @@ Limits (numbers: scripts/measure_expressions.py):
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -289,12 +291,13 @@ class ExpressionEstimator:
     Calibration (see the module docstring): a sample every `sample_interval` seconds, the
     last `window` seconds kept, the canonical face's features as a prior worth
     `prior_samples` samples at first, fading to nothing over the face's first `prior_fade`
-    seconds.
+    seconds. Frames turned more than `max_yaw` or tilted more than `max_pitch` degrees are
+    scored but not sampled (the features drift at large angles).
     """
 
     def __init__(self, canonical: CanonicalFace | None = None, window: float = 10.0,
                  sample_interval: float = 0.1, prior_samples: float = 5.0,
-                 prior_fade: float = 3.0) -> None:
+                 prior_fade: float = 3.0, max_yaw: float = 30.0, max_pitch: float = 25.0) -> None:
         if window <= 0 or sample_interval <= 0 or prior_samples < 0 or prior_fade <= 0:
             raise ValueError("window, sample_interval and prior_fade must be > 0, prior_samples >= 0")
         canonical = canonical if canonical is not None else CanonicalFace.load()
@@ -303,6 +306,8 @@ class ExpressionEstimator:
         self.sample_interval = float(sample_interval)
         self.prior_samples = float(prior_samples)
         self.prior_fade = float(prior_fade)
+        self.max_yaw = float(max_yaw)
+        self.max_pitch = float(max_pitch)
         self._max_samples = max(1, int(round(window / sample_interval)))
         self._fade_samples = max(1.0, prior_fade / sample_interval)
         self._faces: dict[int, _FaceState] = {}
@@ -343,13 +348,26 @@ class ExpressionEstimator:
         if t < state.last_sample:  # time went backwards (a new clip): start over
             state.samples.clear()
             state.last_sample = -np.inf
-        if t - state.last_sample >= self.sample_interval * 0.999 or state.neutral is None:
+        if state.neutral is None:
+            state.neutral = self.prior.copy()
+        if (t - state.last_sample >= self.sample_interval * 0.999
+                and self._frontal_enough(geometry.pose)):
             state.samples.append(f)
             state.last_sample = t
             while len(state.samples) > self._max_samples:
                 state.samples.popleft()
             state.neutral = self._calibrate(state.samples)
         return scores_from_features(f, state.neutral)
+
+    def _frontal_enough(self, pose: np.ndarray) -> bool:
+        """Whether a frame's head pose is close enough to frontal to calibrate from."""
+        m = np.asarray(pose, dtype=np.float64)[:3, :3]
+        scale = float(np.linalg.norm(m[:, 2]))
+        if not scale > 0:
+            return False
+        yaw = math.degrees(math.atan2(m[0, 2], m[2, 2]))
+        pitch = math.degrees(math.asin(max(-1.0, min(1.0, m[1, 2] / scale))))
+        return abs(yaw) <= self.max_yaw and abs(pitch) <= self.max_pitch
 
     def _calibrate(self, samples: deque) -> np.ndarray:
         data = np.asarray(samples)
