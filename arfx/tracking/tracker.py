@@ -112,12 +112,21 @@ class FaceTracker:
         self.mediapipe_compat = bool(mediapipe_compat)
         self._finder = FaceFinder(detector, min_detection_confidence, tiling=tiling,
                                   threads=threads)
-        model = AttentionLandmarkModel if refine_landmarks else LandmarkModel
-        self._landmarks = model(threads=threads)
+        # Faces are found and followed with the 468-point model whether or not landmarks
+        # are refined, so refine_landmarks never changes which faces are found; the
+        # attention model then refines lips and eyes and adds the irises in the same crop.
+        # (MediaPipe's loop runs the attention model alone.)
+        if refine_landmarks and mediapipe_compat:
+            self._landmarks = AttentionLandmarkModel(threads=threads)
+            self._refiner = None
+        else:
+            self._landmarks = LandmarkModel(threads=threads)
+            self._refiner = AttentionLandmarkModel(threads=threads) if refine_landmarks else None
         self._smoother = LandmarkSmoother() if smooth and not static_image_mode else None
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._frame = 0
+        self._first = True
 
     @property
     def detector(self) -> str:
@@ -126,6 +135,7 @@ class FaceTracker:
     def reset(self) -> None:
         """Forget tracked faces (the next frame starts from detection)."""
         self._tracks = []
+        self._first = True
         if self._smoother is not None:
             self._smoother.keep_only(())
 
@@ -193,7 +203,10 @@ class FaceTracker:
         found: list[_Found] = []
         lost: list[_Track] = []
         for track in ([] if self.static_image_mode else self._tracks):
-            looked = self._look(rgb, track.predict(t))
+            guess = track.predict(t)
+            looked = self._look(rgb, guess)
+            if looked is None and guess != track.roi:
+                looked = self._look(rgb, track.roi)  # the motion was landmark noise
             if looked is None:
                 lost.append(track)
             else:
@@ -204,16 +217,23 @@ class FaceTracker:
                 found.append(again)
             else:
                 log.debug("face %d lost", track.id)
-        if len(found) < self.max_num_faces:
-            detections = self._finder.detect(rgb, every_pass=self.static_image_mode)
+        # Searching for new faces: every pass at once in static mode and on the first frame;
+        # in video, while faces are followed, one pass every other frame (a new face is
+        # found a frame or a few later), else one pass a frame, in turn.
+        if len(found) < self.max_num_faces and (
+                self.static_image_mode or self._first or not found or self._frame % 2 == 0):
+            detections = self._finder.detect(rgb, every_pass=self.static_image_mode
+                                             or self._first)
+            wanted = self.max_num_faces - len(found)
             for order, detection in enumerate(detections, start=1):
-                if len(found) >= self.max_num_faces + 1:  # one spare: dedupe may drop one
+                if wanted <= 0:
                     break
                 if self._seen(detection, found):
                     continue
                 looked = self._look(rgb, roi_from_detection(detection))
                 if looked is not None:
                     found.append(_Found(*looked, None, order))
+                    wanted -= 1
         return found
 
     @staticmethod
@@ -276,10 +296,13 @@ class FaceTracker:
                 else:
                     tracks.append(_Track(face_id, f.roi, t, f.track.roi, f.track.t))
             points = f.points
+            if self._refiner is not None:
+                points = self._refiner.refine_mesh(rgb, f.crop, points)
             if self._smoother is not None:
                 points = self._smoother(face_id, points, t)
             faces.append(Face(points, f.presence, face_id, f.crop))
         self._tracks = [] if self.static_image_mode else tracks
+        self._first = False
         if self._smoother is not None:
             self._smoother.keep_only(f.id for f in faces)
         return faces
@@ -288,6 +311,8 @@ class FaceTracker:
         self._tracks = []
         self._finder.close()
         self._landmarks.close()
+        if self._refiner is not None:
+            self._refiner.close()
 
     def __enter__(self) -> "FaceTracker":
         return self
