@@ -305,3 +305,12 @@ def test_two_hands_from_two_frames_side_by_side():
     assert len({h.id for h in found}) == 2
     sides = sorted((float(h.landmarks[:, 0].mean()) < pair.shape[1] / 2, h.handedness) for h in found)
     assert sides == [(False, "right"), (True, "left")]
+
+
+def test_same_hand_means_coinciding_joints():
+    hand = _upright_hand()
+    assert hands.same_hand(hand, hand + [3, -2, 0])            # a few pixels apart: one hand
+    assert not hands.same_hand(hand, hand + [60, 0, 0])        # beside it: another hand
+    mirrored = hand.copy()
+    mirrored[:, 0] = 2 * hand[0, 0] - hand[:, 0]                # the other hand, wrists together
+    assert not hands.same_hand(hand, mirrored)

@@ -22,6 +22,10 @@ The pipeline follows MediaPipe 0.10.21's legacy Hands graphs (facts, not code):
 - Video mode: palm detection runs only while fewer than max_num_hands hands are tracked; a
   palm whose ROI overlaps a tracked hand's ROI (IoU >= 0.5) is that hand, not a new one.
   Static mode detects on every frame.
+- Unlike MediaPipe's legacy graph, a hand found twice (a palm ROI and a tracked ROI of
+  different sizes that both land on it: their landmarks coincide) is reported once, so a
+  duplicate neither shows up as a second hand nor stops palm detection from finding the
+  real second hand.
 
 Handedness: MediaPipe's model (and its "Left"/"Right" labels) assume a mirrored, selfie-view
 image. arfx reports the person's own hand: on an unmirrored frame (what a camera or a video
@@ -64,6 +68,7 @@ LANDMARK_ROI_SHIFT_Y = -0.1
 # the next frame's ROI is fitted around.
 ROI_JOINTS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
 SAME_HAND_IOU = 0.5
+DUPLICATE_DISTANCE = 0.2  # see same_hand()
 # Hand landmark model outputs: landmarks [1, 63] (crop px), presence [1, 1] (a probability),
 # handedness [1, 1] (probability of MediaPipe's "Left"), world landmarks [1, 63] (metres).
 OUTPUTS = ("Identity", "Identity_1", "Identity_2", "Identity_3")
@@ -212,6 +217,13 @@ def roi_from_hand_landmarks(landmarks: np.ndarray) -> Roi:
     width, height = hi - lo
     return _transformed_roi(cx, cy, float(width), float(height), angle, LANDMARK_ROI_SCALE,
                             LANDMARK_ROI_SHIFT_Y)
+
+
+def same_hand(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two landmark sets are one hand found twice: their joints lie on top of each
+    other (mean distance under DUPLICATE_DISTANCE of the larger hand's size)."""
+    size = max(float((points[:, :2].max(axis=0) - points[:, :2].min(axis=0)).max()) for points in (a, b))
+    return float(np.linalg.norm(a[:, :2] - b[:, :2], axis=1).mean()) < DUPLICATE_DISTANCE * max(size, 1e-6)
 
 
 def person_handedness(model_score: float, mirrored: bool = False) -> tuple[str, float]:
@@ -371,26 +383,35 @@ class HandTracker:
             raise ValueError(f"expected an HxWx3 uint8 RGB image, got {rgb.dtype} {rgb.shape}")
         if not rgb.flags.c_contiguous:
             rgb = np.ascontiguousarray(rgb)
-        hands: list[Hand] = []
-        tracks: list[_Track] = []
+        found: list[tuple[int | None, Hand, Roi]] = []  # (tracked id, hand, next frame's ROI)
         for roi, hand_id in self._candidates(rgb):
             landmarks, world, presence, handed = self._landmarks.run(rgb, roi)
             if presence < self.min_tracking_confidence:
                 continue
+            label, confidence = person_handedness(handed, self.mirrored)
+            hand = Hand(landmarks, world, label, confidence, presence, -1, roi)
             next_roi = roi_from_hand_landmarks(landmarks)
-            # Two ROIs can converge on one hand: keep the first (tracked hands come last, so
-            # prefer the one with an id when they collide).
-            duplicate = next((k for k, t in enumerate(tracks) if t.roi.iou(next_roi) >= SAME_HAND_IOU), None)
-            if duplicate is not None:
-                if hand_id is None:
-                    continue
-                del tracks[duplicate], hands[duplicate]
+            # Two ROIs can land on one hand (a palm ROI and a tracked hand's ROI of very
+            # different sizes do not overlap enough to be merged before the landmark model):
+            # report it once, with the landmarks of the surer of the two and the older id.
+            for k, (other_id, other, other_roi) in enumerate(found):
+                if other_roi.iou(next_roi) >= SAME_HAND_IOU or same_hand(other.landmarks, landmarks):
+                    ids = [i for i in (other_id, hand_id) if i is not None]
+                    if other.score >= presence:
+                        hand, next_roi = other, other_roi
+                    del found[k]
+                    hand_id = min(ids) if ids else None
+                    break
+            found.append((hand_id, hand, next_roi))
+        hands: list[Hand] = []
+        tracks: list[_Track] = []
+        for hand_id, hand, next_roi in found:
             if hand_id is None:
                 hand_id = self._next_id
                 self._next_id += 1
-            label, confidence = person_handedness(handed, self.mirrored)
+            hand.id = hand_id
+            hands.append(hand)
             tracks.append(_Track(hand_id, next_roi))
-            hands.append(Hand(landmarks, world, label, confidence, presence, hand_id, roi))
         self._tracks = [] if self.static_image_mode else tracks
         return hands
 

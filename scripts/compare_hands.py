@@ -1,0 +1,248 @@
+"""arfx's HandTracker against MediaPipe 0.10.21 Hands on the same frames, in the same run.
+
+Usage: python scripts/compare_hands.py [--media ../shared/media] [--venv DIR] [--repeats N]
+
+MediaPipe pins numpy<2, so `mp.solutions.hands` runs in its own virtual environment (the one
+scripts/bench_vs_mediapipe.py creates and caches) as a child process; arfx runs in this process.
+Both get the same RGB pixels and the same options (max_num_hands=2, min confidences 0.5):
+- images (static_image_mode=True): obama_and_biden.jpg and kit_with_rose.jpg;
+- clip (video mode): every decoded frame of short_hamilton_clip.mp4 (cv2 decode, BGR->RGB);
+each with model_complexity 0 and 1. Reported per setting:
+- frames where both / only one finds a hand, and the agreement on which frames have hands;
+- NME of the hands both find (paired by landmark distance): the mean 21-point distance over
+  the long side of MediaPipe's landmark box, mean / median / 95th percentile;
+- handedness agreement (MediaPipe's label mapped to the person's own hand first: its "Left"
+  assumes a mirrored image, so on these unmirrored frames it is the person's right hand);
+- ms per frame, median over frames of each frame's best time over --repeats passes; the two
+  trackers' passes are interleaved so that a busy machine loads both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from arfx.tracking.hands import HandTracker  # noqa: E402
+from bench_vs_mediapipe import decode, ensure_venv  # noqa: E402  (a sibling script)
+
+IMAGES = ("obama_and_biden.jpg", "kit_with_rose.jpg")
+CLIP = "short_hamilton_clip.mp4"
+MAX_HANDS = 2
+MATCH_LIMIT = 0.5  # hands further apart than this NME are different hands
+
+
+@dataclass(frozen=True)
+class Setting:
+    label: str
+    frames: str  # a key of the frame sets
+    static_image_mode: bool
+    model_complexity: int
+
+
+# Runs inside MediaPipe's environment: argv[1] is a JSON job (frame files, settings). Each stdin
+# line names a setting; the answer is one pass over its frames as a JSON line.
+WORKER = r"""
+import json, sys, time
+import numpy as np
+import mediapipe as mp
+job = json.load(open(sys.argv[1]))
+frame_sets = {name: np.load(path, mmap_mode="r") for name, path in job["frames"].items()}
+for line in sys.stdin:
+    request = json.loads(line)
+    s = job["settings"][request["setting"]]
+    frames = frame_sets[s["frames"]]
+    with mp.solutions.hands.Hands(static_image_mode=s["static_image_mode"], max_num_hands=job["max_hands"],
+                                  model_complexity=s["model_complexity"]) as hands:
+        if request["warm"]:
+            hands.process(np.ascontiguousarray(frames[0]))
+            frames = frames[:0]
+        times, found = [], []
+        for frame in frames:
+            frame = np.ascontiguousarray(frame)
+            height, width = frame.shape[:2]
+            t0 = time.perf_counter()
+            result = hands.process(frame)
+            times.append((time.perf_counter() - t0) * 1000)
+            hands_here = []
+            for landmarks, handed in zip(result.multi_hand_landmarks or [], result.multi_handedness or []):
+                points = [[p.x * width, p.y * height, p.z * width] for p in landmarks.landmark]
+                hands_here.append({"landmarks": points, "label": handed.classification[0].label})
+            found.append(hands_here)
+    print(json.dumps({"ms": times, "hands": found}), flush=True)
+"""
+
+
+class MediaPipeWorker:
+    """MediaPipe Hands in a child process of MediaPipe's environment, one pass per request."""
+
+    def __init__(self, python: Path, job_file: Path, log_file) -> None:
+        self._child = subprocess.Popen([str(python), "-c", WORKER, str(job_file)], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=log_file, text=True)
+
+    def run(self, setting: int, warm: bool = False) -> tuple[list[float], list[list[dict]]]:
+        self._child.stdin.write(json.dumps({"setting": setting, "warm": warm}) + "\n")
+        self._child.stdin.flush()
+        line = self._child.stdout.readline()
+        if not line:
+            raise RuntimeError("the MediaPipe worker stopped (see its log)")
+        answer = json.loads(line)
+        return answer["ms"], answer["hands"]
+
+    def close(self) -> None:
+        try:
+            self._child.stdin.close()
+        except OSError:
+            pass
+        self._child.wait()
+
+
+def arfx_pass(frames: np.ndarray, setting: Setting) -> tuple[list[float], list[list[dict]]]:
+    times, found = [], []
+    with HandTracker(static_image_mode=setting.static_image_mode, max_num_hands=MAX_HANDS,
+                     model_complexity=setting.model_complexity) as tracker:
+        for frame in frames:
+            t0 = time.perf_counter()
+            hands = tracker.process(frame)
+            times.append((time.perf_counter() - t0) * 1000)
+            found.append([{"landmarks": h.landmarks, "label": h.handedness} for h in hands])
+    return times, found
+
+
+def nme(points: np.ndarray, reference: np.ndarray) -> float:
+    reference = np.asarray(reference)[:, :2]
+    size = float((reference.max(axis=0) - reference.min(axis=0)).max())
+    return float(np.linalg.norm(np.asarray(points)[:, :2] - reference, axis=1).mean() / max(size, 1e-6))
+
+
+def pair_hands(ours: list[dict], theirs: list[dict]) -> list[tuple[dict, dict, float]]:
+    """Greedy pairs (ours, MediaPipe's, NME), closest first; far-apart hands stay unpaired."""
+    options = sorted((nme(a["landmarks"], b["landmarks"]), i, j) for i, a in enumerate(ours)
+                     for j, b in enumerate(theirs))
+    used_a, used_b, pairs = set(), set(), []
+    for error, i, j in options:
+        if error < MATCH_LIMIT and i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            pairs.append((ours[i], theirs[j], error))
+    return pairs
+
+
+MEDIAPIPE_TO_PERSON = {"Left": "right", "Right": "left"}  # its labels assume a mirrored image
+
+
+def summarise(setting: Setting, ours: tuple, theirs: tuple) -> dict:
+    our_ms, our_hands = ours
+    mp_ms, mp_hands = theirs
+    frames = len(our_hands)
+    ours_found = np.array([len(h) > 0 for h in our_hands])
+    mp_found = np.array([len(h) > 0 for h in mp_hands])
+    errors, same_hand = [], []
+    for a, b in zip(our_hands, mp_hands):
+        for mine, reference, error in pair_hands(a, b):
+            errors.append(error)
+            same_hand.append(mine["label"] == MEDIAPIPE_TO_PERSON[reference["label"]])
+    either = ours_found | mp_found
+    return {
+        "setting": setting.label, "frames": frames,
+        "mediapipe_frames": int(mp_found.sum()), "arfx_frames": int(ours_found.sum()),
+        "both_frames": int((ours_found & mp_found).sum()),
+        "presence_agreement": float((ours_found == mp_found).mean()),
+        "found_overlap": float((ours_found & mp_found).sum() / max(either.sum(), 1)),
+        "count_agreement": float(np.mean([len(a) == len(b) for a, b in zip(our_hands, mp_hands)])),
+        "mediapipe_hands": sum(len(h) for h in mp_hands), "arfx_hands": sum(len(h) for h in our_hands),
+        "paired_hands": len(errors),
+        "nme_mean": float(np.mean(errors)) if errors else None,
+        "nme_median": float(np.median(errors)) if errors else None,
+        "nme_p95": float(np.percentile(errors, 95)) if errors else None,
+        "handedness_agreement": float(np.mean(same_hand)) if same_hand else None,
+        "arfx_ms": statistics.median(our_ms), "mediapipe_ms": statistics.median(mp_ms),
+        "arfx_ms_mean": statistics.fmean(our_ms), "mediapipe_ms_mean": statistics.fmean(mp_ms),
+    }
+
+
+def best_times(passes: list[tuple]) -> tuple[list[float], list]:
+    """Each frame's fastest time over the passes, with the hands of the last pass."""
+    return [min(ms) for ms in zip(*(p[0] for p in passes))], passes[-1][1]
+
+
+def load_image(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"cannot read {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media")
+    parser.add_argument("--venv", type=Path, default=Path.home() / ".cache" / "arfx" / "mediapipe-venv")
+    parser.add_argument("--wheel", help="a local mediapipe wheel for the environment (default: from the index)")
+    parser.add_argument("--repeats", type=int, default=2, help="passes per tracker and setting (best time kept)")
+    parser.add_argument("--frames", type=int, default=None, help="only the first N clip frames")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    python = ensure_venv(args.venv, args.wheel)
+    frame_sets = {f"image:{name}": load_image(args.media / name)[None] for name in IMAGES}
+    frame_sets["clip"] = decode(args.media / CLIP, args.frames)
+    settings = [Setting(f"{name} static c{c}", f"image:{name}", True, c) for name in IMAGES for c in (0, 1)]
+    settings += [Setting(f"{CLIP} video c{c}", "clip", False, c) for c in (0, 1)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for key, frames in frame_sets.items():
+            files[key] = str(Path(tmp) / f"{len(files)}.npy")
+            np.save(files[key], frames)
+        job = Path(tmp) / "job.json"
+        job.write_text(json.dumps({"frames": files, "max_hands": MAX_HANDS,
+                                   "settings": [s.__dict__ for s in settings]}))
+        with open(Path(tmp) / "mediapipe.log", "w") as log_file:
+            worker = MediaPipeWorker(python, job, log_file)
+            try:
+                for index, setting in enumerate(settings):
+                    frames = frame_sets[setting.frames]
+                    worker.run(index, warm=True)
+                    arfx_pass(frames[:1], setting)  # start-up is not a per-frame cost
+                    ours, theirs = [], []
+                    for repeat in range(args.repeats):
+                        order = (0, 1) if repeat % 2 == 0 else (1, 0)
+                        for who in order:
+                            if who == 0:
+                                ours.append(arfx_pass(frames, setting))
+                            else:
+                                theirs.append(worker.run(index))
+                    row = summarise(setting, best_times(ours), best_times(theirs))
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+            finally:
+                worker.close()
+    print()
+    print(f"{'setting':38} {'frames mp/arfx/both':>20} {'agree':>6} {'NME mean/med/p95':>20} "
+          f"{'hand':>5} {'ms arfx':>8} {'ms mp':>7} {'ratio':>6}")
+    for r in rows:
+        nme_text = ("-" if r["nme_mean"] is None else
+                    f"{r['nme_mean']:.4f}/{r['nme_median']:.4f}/{r['nme_p95']:.4f}")
+        hand_text = "-" if r["handedness_agreement"] is None else f"{r['handedness_agreement']:.2f}"
+        print(f"{r['setting']:38} {r['mediapipe_frames']:>6}/{r['arfx_frames']}/{r['both_frames']:<6} "
+              f"{r['presence_agreement']:>6.3f} {nme_text:>20} {hand_text:>5} {r['arfx_ms']:>8.2f} "
+              f"{r['mediapipe_ms']:>7.2f} {r['arfx_ms'] / r['mediapipe_ms']:>6.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
