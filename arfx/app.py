@@ -205,7 +205,7 @@ class LiveApp:
         return source, feed, mirror
 
     def run(self) -> SessionResult:
-        from arfx.effects.registry import EffectRegistry
+        from arfx.effects.registry import STACK_SEPARATOR, EffectRegistry
         from arfx.effects.debug import LandmarksEffect
         from arfx.render.context import create_window
         import glfw
@@ -214,7 +214,8 @@ class LiveApp:
         ropts = opts.render
         registry = EffectRegistry(ropts.effects_dirs)
         effect_names = [name for name, info in registry.effects().items() if info.ok]
-        current = registry.info(opts.effect).name
+        stacked = STACK_SEPARATOR in opts.effect  # e.g. facepaint+glasses: loaded as one stack
+        current = opts.effect if stacked else registry.info(opts.effect).name
         effects: dict[str, Any] = {current: registry.load(current)}
         if current not in effect_names:
             effect_names.append(current)

@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[verbose], help="live window with an effect (the default: `arfx EFFECT`)")
-    run.add_argument("effect", nargs="?", default="glasses", help="effect name (see `arfx list`)")
+    run.add_argument("effect", nargs="?", default="glasses",
+                     help="effect name, or names joined with + to stack them (see `arfx list`)")
     run.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
     run.add_argument("--size", default="1280x720", metavar="WxH", help="camera capture size")
     run.add_argument("--input", metavar="FILE", help="video or image instead of the camera")
@@ -100,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--overwrite", action="store_true", help="replace an existing -o FILE")
 
     render = sub.add_parser("render", parents=[verbose], help="render an effect onto a video, image or image folder")
-    render.add_argument("effect", help="effect name (see `arfx list`)")
+    render.add_argument("effect", help="effect name, or names joined with + to stack them, "
+                                       "e.g. facepaint+glasses (see `arfx list`)")
     render.add_argument("-i", "--input", required=True, metavar="PATH",
                         help="video, image, or folder of images")
     render.add_argument("-o", "--output", required=True, metavar="PATH",
@@ -212,6 +214,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
             line += f"  BROKEN: {info.broken}"
         elif id(info) not in winners:
             line += "  (shadowed by a later effect of the same name)"
+        elif info.debug:
+            line += "  (debug view)"
         print(line)
     missing = "" if registry.user_dir.is_dir() else "; it does not exist yet"
     print(f"user effects folder: {registry.user_dir} (set ARFX_EFFECTS to change it{missing})")

@@ -1,4 +1,14 @@
-"""`arfx track`: landmarks, head pose and face mesh for every frame of a file, to .npz."""
+"""`arfx track`: landmarks, head pose and face mesh for every frame of a file, to .npz.
+
+The file's layout is the key table TRACK_KEYS (documented in the README from it), versioned
+by SCHEMA_VERSION. Entities (faces now; hands and bodies later) are stored flat: the faces
+of frame i are rows face_offset[i]:face_offset[i+1] of every `face_*` array.
+
+Rule for adding keys: a new per-entity value is `<entity>_<name>` with the entity rows as
+its first axis; a new entity adds `<entity>_count` [T] and `<entity>_offset` [T+1]; a new
+per-frame value has T as its first axis. Adding keys keeps SCHEMA_VERSION; renaming,
+removing or changing the meaning or shape of a key increments it.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +20,42 @@ from typing import Callable, Iterator
 import numpy as np
 
 from arfx.errors import InputError
-from arfx.geometry.pipeline import FaceGeometry, GeometryPipeline
+from arfx.geometry.pipeline import FaceGeometry
 from arfx.outputs import write_atomically
+from arfx.result import FrameResult
 from arfx.sources import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, FolderSource, Frame, ImageSource, Source,
                           open_source)
-from arfx.tracking.tracker import Face, FaceTracker
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
 
+SCHEMA_VERSION = 2
+#: Every key of the .npz: (dtype and shape, meaning). T = frames, F = faces over all frames.
+TRACK_KEYS: dict[str, tuple[str, str]] = {
+    "schema_version": ("int32", f"layout version of the file ({SCHEMA_VERSION})"),
+    "frame_index": ("int32 [T]", "frame number in the input"),
+    "frame_name": ("str [T]", "image file name (folders, images) or frame number (videos)"),
+    "width": ("int32, or [T] when sizes differ", "frame width in pixels"),
+    "height": ("int32, or [T] when sizes differ", "frame height in pixels"),
+    "fps": ("float32", "the video's frame rate (0 for images)"),
+    "fov": ("float32", "vertical field of view of the metric camera, degrees"),
+    "near": ("float32", "near plane of the metric camera, cm"),
+    "face_count": ("int32 [T]", "faces in each frame"),
+    "face_offset": ("int32 [T+1]", "faces of frame i are rows face_offset[i]:face_offset[i+1]"),
+    "face_id": ("int32 [F]", "stable id while a face is tracked"),
+    "face_score": ("float32 [F]", "face presence, 0..1"),
+    "face_landmarks": ("float32 [F, 468|478, 3]", "x / width, y / height, z / width (MediaPipe's units)"),
+    "face_pose": ("float32 [F, 4, 4]", "canonical face space (cm) -> camera space (cm); NaN if no fit"),
+    "face_mesh": ("float32 [F, 468, 3]", "camera-space face mesh, cm; NaN if no fit"),
+    "face_euler": ("float32 [F, 3]", "yaw, pitch, roll in degrees; NaN if no fit"),
+}
+
 
 @dataclass
 class TrackOptions:
+    """How `arfx track` tracks (MediaPipe FaceMesh's option names)."""
+
     max_num_faces: int = 1
     static_image_mode: bool = False
     min_detection_confidence: float = 0.5
@@ -82,25 +115,30 @@ def track_file(input_path: str | Path, options: TrackOptions | None = None,
     static = options.static_image_mode or stills
     if stills and not options.static_image_mode:
         log.info("still images are unrelated frames: detecting on each one")
+    from arfx.pipeline import FaceStage, RenderOptions, StageTimes
+
     result = TrackResult(fps=fps)
-    geometry = GeometryPipeline()
-    with source, FaceTracker(max_num_faces=options.max_num_faces, static_image_mode=static,
-                     min_detection_confidence=options.min_detection_confidence,
-                     min_tracking_confidence=options.min_tracking_confidence,
-                     refine_landmarks=options.refine_landmarks, detector=options.detector,
-                     smooth=options.smooth) as tracker:
-        for index, (name, frame) in enumerate(frames):
-            rgb = frame.rgb
-            height, width = rgb.shape[:2]
-            timestamp = frame.timestamp if fps > 0 else None
-            faces = tracker.process(rgb, timestamp)
-            _append(result, index, name, width, height, faces)
-            for face in faces:
-                _append_geometry(result, geometry.estimate(face.landmarks, width, height, face.id))
-            if progress is not None:
-                progress(index + 1, total)
-    result.fov = float(geometry.camera.fov_y)
-    result.near = float(geometry.camera.near)
+    stage = FaceStage(RenderOptions(max_faces=options.max_num_faces, detector=options.detector,
+                                    refine=options.refine_landmarks,
+                                    min_detection_confidence=options.min_detection_confidence,
+                                    min_tracking_confidence=options.min_tracking_confidence),
+                      static=static, smooth=options.smooth)
+    times = StageTimes()
+    try:
+        with source:
+            for index, (name, frame) in enumerate(frames):
+                height, width = frame.rgb.shape[:2]
+                if fps <= 0:  # stills: no clock to smooth against
+                    frame = Frame(frame.rgb, frame.index, index / 30.0)
+                analysed = FrameResult(index, frame.timestamp, width, height)
+                stage.process(frame, analysed, times)
+                _append(result, name, analysed)
+                if progress is not None:
+                    progress(index + 1, total)
+    finally:
+        stage.close()
+    result.fov = float(stage.geometry.camera.fov_y)
+    result.near = float(stage.geometry.camera.near)
     return result
 
 
@@ -116,33 +154,34 @@ def _append_geometry(result: TrackResult, geometry: FaceGeometry | None) -> None
     result.eulers.append(np.asarray(geometry.euler, dtype=np.float32))
 
 
-def _append(result: TrackResult, index: int, name: str, width: int, height: int,
-            faces: list[Face]) -> None:
-    scale = np.array([width, height, width], dtype=np.float32)
-    result.frame_index.append(index)
-    result.face_count.append(len(faces))
-    result.widths.append(width)
-    result.heights.append(height)
+def _append(result: TrackResult, name: str, frame: FrameResult) -> None:
+    scale = np.array([frame.width, frame.height, frame.width], dtype=np.float32)
+    result.frame_index.append(frame.index)
+    result.face_count.append(len(frame.faces))
+    result.widths.append(frame.width)
+    result.heights.append(frame.height)
     result.names.append(name)
-    for face in faces:
+    for face in frame.faces:
         result.landmarks.append(face.landmarks / scale)
         result.scores.append(face.score)
         result.face_id.append(face.id)
+        _append_geometry(result, face.geometry)
 
 
 def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
-    """The .npz layout: faces of frame i are rows face_offset[i]:face_offset[i+1]."""
+    """The .npz layout (TRACK_KEYS): faces of frame i are rows face_offset[i]:face_offset[i+1]."""
     counts = np.asarray(result.face_count, dtype=np.int32)
     arrays: dict[str, np.ndarray] = {
+        "schema_version": np.int32(SCHEMA_VERSION),
         "frame_index": np.asarray(result.frame_index, dtype=np.int32),
+        "frame_name": np.asarray(result.names),
         "face_count": counts,
         "face_offset": np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
-        "landmarks": (np.stack(result.landmarks).astype(np.float32) if result.landmarks
-                      else np.zeros((0, points, 3), np.float32)),
-        "scores": np.asarray(result.scores, dtype=np.float32),
+        "face_landmarks": (np.stack(result.landmarks).astype(np.float32) if result.landmarks
+                           else np.zeros((0, points, 3), np.float32)),
+        "face_score": np.asarray(result.scores, dtype=np.float32),
         "face_id": np.asarray(result.face_id, dtype=np.int32),
         "fps": np.float32(result.fps),
-        "names": np.asarray(result.names),
     }
     uniform = len(set(result.widths)) <= 1 and len(set(result.heights)) <= 1
     if uniform and result.widths:
@@ -152,9 +191,9 @@ def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
         arrays["width"] = np.asarray(result.widths, dtype=np.int32)
         arrays["height"] = np.asarray(result.heights, dtype=np.int32)
     if result.fov is not None:
-        arrays["pose"] = (np.stack(result.poses) if result.poses else np.zeros((0, 4, 4), np.float32))
-        arrays["mesh"] = (np.stack(result.meshes) if result.meshes else np.zeros((0, 468, 3), np.float32))
-        arrays["euler"] = (np.stack(result.eulers) if result.eulers else np.zeros((0, 3), np.float32))
+        arrays["face_pose"] = (np.stack(result.poses) if result.poses else np.zeros((0, 4, 4), np.float32))
+        arrays["face_mesh"] = (np.stack(result.meshes) if result.meshes else np.zeros((0, 468, 3), np.float32))
+        arrays["face_euler"] = (np.stack(result.eulers) if result.eulers else np.zeros((0, 3), np.float32))
         arrays["fov"] = np.float32(result.fov)
         arrays["near"] = np.float32(result.near)
     return arrays

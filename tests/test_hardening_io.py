@@ -97,15 +97,15 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def geometries_drawn(monkeypatch: pytest.MonkeyPatch) -> list[list]:
-    """Every list of face geometries handed to the renderer (the real one still draws)."""
+    """The face geometries of every frame result handed to the renderer (the real one still draws)."""
     from arfx.render.renderer import Renderer
 
     seen: list[list] = []
     original = Renderer.render
 
-    def spy(self, rgb, geometries, *args, **kwargs):
-        seen.append(list(geometries))
-        return original(self, rgb, geometries, *args, **kwargs)
+    def spy(self, rgb, result, *args, **kwargs):
+        seen.append([face.geometry for face in result.entities("face")])
+        return original(self, rgb, result, *args, **kwargs)
 
     monkeypatch.setattr(Renderer, "render", spy)
     return seen
@@ -486,7 +486,7 @@ def test_tracking_black_white_noise_frames(tmp_path: Path, capsys: pytest.Captur
     code, _, err = run_cli(["track", str(src), "-o", str(tmp_path / "t.npz")], capsys)
     assert code == 0, err
     tracked = np.load(tmp_path / "t.npz")
-    assert np.isfinite(tracked["landmarks"]).all()
+    assert np.isfinite(tracked["face_landmarks"]).all()
     assert tracked["face_count"][3] == 1
 
 
@@ -552,10 +552,10 @@ def test_tracking_face_at_border(tmp_path: Path, capsys: pytest.CaptureFixture,
     code, _, err = run_cli(["track", str(src), "-o", str(tmp_path / "t.npz")], capsys)
     assert code == 0, err
     tracked = np.load(tmp_path / "t.npz")
-    assert np.isfinite(tracked["landmarks"]).all()
-    assert tracked["landmarks"][:, :, 0].min() < 0  # tracked while cut by the left edge
+    assert np.isfinite(tracked["face_landmarks"]).all()
+    assert tracked["face_landmarks"][:, :, 0].min() < 0  # tracked while cut by the left edge
     assert tracked["face_count"][:5].tolist() == [1] * 5
-    assert np.isfinite(tracked["pose"]).all() and np.isfinite(tracked["mesh"]).all()
+    assert np.isfinite(tracked["face_pose"]).all() and np.isfinite(tracked["face_mesh"]).all()
 
 
 def test_tracking_never_more_faces_than_max_faces(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

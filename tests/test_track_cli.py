@@ -40,23 +40,40 @@ def test_track_image_writes_reference_format(astronaut_png, tmp_path):
     result = np.load(out)
     assert result["face_count"].tolist() == [1]
     assert result["face_offset"].tolist() == [0, 1]
-    assert result["landmarks"].shape == (1, 468, 3)
+    assert result["face_landmarks"].shape == (1, 468, 3)
     assert int(result["width"]) == 512 and int(result["height"]) == 512
-    xy = result["landmarks"][0, :, :2]
+    xy = result["face_landmarks"][0, :, :2]
     # normalized by the 512x512 size, on the face (x 150-290, y 30-200 pixels)
     assert xy[:, 0].min() > 150 / 512 and xy[:, 0].max() < 290 / 512
     assert xy[:, 1].min() > 30 / 512 and xy[:, 1].max() < 200 / 512
-    assert result["pose"].shape == (1, 4, 4) and result["mesh"].shape == (1, 468, 3)
-    assert result["euler"].shape == (1, 3) and np.isfinite(result["pose"]).all()
+    assert result["face_pose"].shape == (1, 4, 4) and result["face_mesh"].shape == (1, 468, 3)
+    assert result["face_euler"].shape == (1, 3) and np.isfinite(result["face_pose"]).all()
     assert float(result["fov"]) == 63.0 and float(result["near"]) == 1.0
+    # The file holds exactly the documented keys, at the documented schema version.
+    from arfx.track import SCHEMA_VERSION, TRACK_KEYS
+
+    assert set(result.files) == set(TRACK_KEYS) and int(result["schema_version"]) == SCHEMA_VERSION
+
+
+def test_readme_documents_every_track_key():
+    """The README's key table is the contract users code against: it lists exactly TRACK_KEYS."""
+    import re
+    from pathlib import Path
+
+    from arfx.track import TRACK_KEYS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### `arfx track` output", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
+    assert documented == set(TRACK_KEYS)
 
 
 def test_track_refine_writes_478_points(astronaut_png, tmp_path):
     out = tmp_path / "r.npz"
     assert main(["track", str(astronaut_png / "astronaut.png"), "-o", str(out), "--refine"]) == 0
     result = np.load(out)
-    assert result["landmarks"].shape == (1, 478, 3)
-    xy = result["landmarks"][0, 468:, :2] * 512  # both irises on the face
+    assert result["face_landmarks"].shape == (1, 478, 3)
+    xy = result["face_landmarks"][0, 468:, :2] * 512  # both irises on the face
     assert xy[:, 0].min() > 150 and xy[:, 0].max() < 290
     assert xy[:, 1].min() > 30 and xy[:, 1].max() < 200
 
@@ -79,7 +96,7 @@ def test_track_video(tmp_path):
     assert result["face_count"].tolist() == [1, 1, 1, 1, 0, 0]
     assert len(set(result["face_id"].tolist())) == 1
     assert float(result["fps"]) == pytest.approx(25)
-    xs = result["landmarks"][:, :, 0].mean(axis=1) * 640
+    xs = result["face_landmarks"][:, :, 0].mean(axis=1) * 640
     assert np.all(np.diff(xs) > 3)  # follows the face to the right
 
 
