@@ -54,13 +54,14 @@ class StageTimes:
 
 
 class FaceStage:
-    """Faces: the tracker, then metric geometry; adds `result.faces` (FaceResult per face)."""
+    """Faces: the tracker, metric geometry, expression scores; adds `result.faces` (FaceResult each)."""
 
     name = "face"
 
     def __init__(self, options: RenderOptions, static: bool = False, smooth: bool | None = None,
                  camera: Any = None) -> None:
         from arfx.geometry.camera import PerspectiveCamera
+        from arfx.geometry.expressions import ExpressionEstimator
         from arfx.geometry.pipeline import GeometryPipeline
         from arfx.tracking.tracker import FaceTracker
 
@@ -71,6 +72,7 @@ class FaceStage:
             refine_landmarks=options.refine, detector=options.detector,
             smooth=options.smooth if smooth is None else smooth)
         self.geometry = GeometryPipeline(camera if camera is not None else PerspectiveCamera())
+        self.expressions = ExpressionEstimator()
 
     def process(self, frame: Frame, result: FrameResult, times: StageTimes) -> None:
         t0 = time.perf_counter()
@@ -78,12 +80,16 @@ class FaceStage:
         t1 = time.perf_counter()
         for face in faces:
             geometry = self.geometry.estimate(face.landmarks, result.width, result.height, face.id)
-            result.faces.append(FaceResult(face.id, face.landmarks, float(face.score), geometry))
+            expressions = ({} if geometry is None else
+                           self.expressions.update(face.id, geometry, frame.timestamp))
+            result.faces.append(FaceResult(face.id, face.landmarks, float(face.score), geometry, expressions))
+        self.expressions.forget(face.id for face in faces)
         times.add("track", t1 - t0)
         times.add("geometry", time.perf_counter() - t1)
 
     def reset(self) -> None:
         self.tracker.reset()
+        self.expressions.reset()
 
     def close(self) -> None:
         self.tracker.close()

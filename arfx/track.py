@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from arfx.errors import InputError
+from arfx.geometry.expressions import EXPRESSION_NAMES
 from arfx.geometry.pipeline import FaceGeometry
 from arfx.outputs import write_atomically
 from arfx.result import FrameResult
@@ -49,6 +50,8 @@ TRACK_KEYS: dict[str, tuple[str, str]] = {
     "face_pose": ("float32 [F, 4, 4]", "canonical face space (cm) -> camera space (cm); NaN if no fit"),
     "face_mesh": ("float32 [F, 468, 3]", "camera-space face mesh, cm; NaN if no fit"),
     "face_euler": ("float32 [F, 3]", "yaw, pitch, roll in degrees; NaN if no fit"),
+    "face_expressions": ("float32 [F, E]", "expression scores 0..1 (NaN if no fit), columns named by expression_names"),
+    "expression_names": ("str [E]", "the blendshape each face_expressions column approximates"),
 }
 
 
@@ -80,6 +83,7 @@ class TrackResult:
     poses: list[np.ndarray] = field(default_factory=list)
     meshes: list[np.ndarray] = field(default_factory=list)
     eulers: list[np.ndarray] = field(default_factory=list)
+    expressions: list[np.ndarray] = field(default_factory=list)
     fps: float = 0.0
     fov: float | None = None
     near: float | None = None
@@ -166,6 +170,8 @@ def _append(result: TrackResult, name: str, frame: FrameResult) -> None:
         result.scores.append(face.score)
         result.face_id.append(face.id)
         _append_geometry(result, face.geometry)
+        result.expressions.append(np.array([face.expressions.get(name, np.nan) for name in EXPRESSION_NAMES],
+                                           dtype=np.float32))
 
 
 def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
@@ -182,6 +188,9 @@ def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
         "face_score": np.asarray(result.scores, dtype=np.float32),
         "face_id": np.asarray(result.face_id, dtype=np.int32),
         "fps": np.float32(result.fps),
+        "face_expressions": (np.stack(result.expressions) if result.expressions
+                             else np.zeros((0, len(EXPRESSION_NAMES)), np.float32)),
+        "expression_names": np.asarray(EXPRESSION_NAMES),
     }
     uniform = len(set(result.widths)) <= 1 and len(set(result.heights)) <= 1
     if uniform and result.widths:

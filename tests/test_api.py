@@ -51,6 +51,9 @@ def test_one_import_draws_glasses_and_reports_faces(astronaut, no_user_effects):
     face = faces[0]
     assert isinstance(face, arfx.FaceResult) and face.landmarks.shape == (468, 3)
     assert face.pose.shape == (4, 4) and face.mesh.shape == (468, 3) and 0.5 < face.score <= 1
+    # She smiles with open eyes (expression scores ride along on each face).
+    assert face.expressions["mouthSmileLeft"] > 0.5 and face.expressions["mouthSmileRight"] > 0.5
+    assert face.expressions["eyeBlinkLeft"] < 0.3 and face.expressions["eyeBlinkRight"] < 0.3
     changed = _changed(out, astronaut)
     # The glasses cover the eyes and nothing far from the face changes.
     for eye in ((33, 133), (263, 362)):

@@ -53,6 +53,9 @@ def test_track_image_writes_reference_format(astronaut_png, tmp_path):
     from arfx.track import SCHEMA_VERSION, TRACK_KEYS
 
     assert set(result.files) == set(TRACK_KEYS) and int(result["schema_version"]) == SCHEMA_VERSION
+    names = result["expression_names"].tolist()
+    scores = dict(zip(names, result["face_expressions"][0].tolist()))
+    assert scores["jawOpen"] < 0.5 and scores["mouthSmileLeft"] > 0.5 and all(0 <= v <= 1 for v in scores.values())
 
 
 def test_readme_documents_every_track_key():
