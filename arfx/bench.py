@@ -7,6 +7,7 @@ import os
 import platform
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,48 @@ from arfx.sources import VideoSource, open_source
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class BenchReport:
+    """One benchmark's report: what ran on which machine, per-stage medians and same-run ratios.
+
+    Every measurement arfx reports (`arfx bench`, the scripts in scripts/) fills this one
+    structure: `stages` holds median milliseconds per stage, `ratios` dimensionless same-run
+    comparisons (against a peer or a physical floor, so noisy shared machines still give
+    comparable numbers), `facts` everything else (input, counts, fps).
+    """
+
+    machine: dict[str, Any] = field(default_factory=lambda: machine_info())
+    stages: dict[str, float] = field(default_factory=dict)
+    ratios: dict[str, float] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"machine": self.machine, "stages_median_ms": self.stages, "ratios": self.ratios,
+                **self.facts}
+
+
+def machine_info(gl_renderer: str | None = None) -> dict[str, Any]:
+    """CPU model and count, Python, ONNX Runtime providers and (when known) the GL renderer."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "python": platform.python_version()}
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = f"{onnxruntime.__version__} ({', '.join(onnxruntime.get_available_providers())})"
+    except ImportError:
+        info["onnxruntime"] = "not installed"
+    if gl_renderer:
+        info["gl_renderer"] = gl_renderer
+    return info
+
+
 def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 120,
-              options: RenderOptions | None = None, size: tuple[int, int] = (1280, 720)) -> dict[str, Any]:
+              options: RenderOptions | None = None, size: tuple[int, int] = (1280, 720)) -> BenchReport:
     """Render `frames` frames of `input` (or a generated 720p clip) to a scratch file; report timings.
 
     Model loading and shader compilation happen before the clock starts (one warm-up frame).
@@ -51,6 +92,8 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
             with open_source(clip) as warm_source:
                 warm = next(iter(warm_source))
             pipeline.process(warm)
+            with pipeline.renderer.ctx:
+                gl_renderer = str(pipeline.renderer.ctx.info.get("GL_RENDERER", "?"))
             pipeline.reset_tracking()
             pipeline.times.samples = {s: [] for s in STAGES}
             t0 = time.perf_counter()
@@ -62,30 +105,35 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
                 pipeline.close()
             source.close()
     medians = result.times.median_ms()
-    return {
-        "input": described,
-        "size": [width, height],
-        "effect": effect,
-        "smooth": bench_options.smooth,
-        "frames": result.frames,
-        "frames_with_faces": result.frames_with_faces,
-        "stages_median_ms": {s: round(medians.get(s, float("nan")), 3) for s in STAGES},
-        "end_to_end_fps": round(result.frames / wall, 2),
-        "seconds": round(wall, 3),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-    }
+    fps = result.frames / wall
+    source_fps = 30.0 if input is None else float(getattr(source, "fps", 0.0) or 30.0)
+    stages = {s: round(medians.get(s, float("nan")), 3) for s in STAGES}
+    busiest = max(v for v in stages.values() if v == v)
+    return BenchReport(
+        machine=machine_info(gl_renderer),
+        stages=stages,
+        ratios={
+            # > 1: renders faster than the input plays.
+            "realtime": round(fps / source_fps, 3),
+            # 1.0 would mean the threads overlap perfectly: the slowest stage sets the pace.
+            "slowest_stage_bound": round(fps * busiest / 1000.0, 3),
+        },
+        facts={"input": described, "size": [width, height], "effect": effect, "smooth": bench_options.smooth,
+               "frames": result.frames, "frames_with_faces": result.frames_with_faces,
+               "end_to_end_fps": round(fps, 2), "seconds": round(wall, 3)})
 
 
-def format_table(report: dict[str, Any]) -> str:
-    lines = [f"input: {report['input']} ({report['size'][0]}x{report['size'][1]})",
-             f"effect: {report['effect']}; {report['frames']} frames, faces on {report['frames_with_faces']}"
-             f"{'; smoothed' if report.get('smooth') else ''}",
+def format_table(report: BenchReport) -> str:
+    facts, machine = report.facts, report.machine
+    lines = [f"input: {facts['input']} ({facts['size'][0]}x{facts['size'][1]})",
+             f"effect: {facts['effect']}; {facts['frames']} frames, faces on {facts['frames_with_faces']}"
+             f"{'; smoothed' if facts.get('smooth') else ''}",
+             f"machine: {machine['cpu']}, {machine['cpu_count']} CPUs; GL {machine.get('gl_renderer', '?')}; "
+             f"ONNX Runtime {machine['onnxruntime']}",
              "", f"{'stage':<10} {'median ms':>10}"]
-    for stage, ms in report["stages_median_ms"].items():
+    for stage, ms in report.stages.items():
         lines.append(f"{stage:<10} {ms:>10.2f}")
-    lines += ["", f"end to end: {report['end_to_end_fps']:.1f} fps "
-                  f"({report['frames']} frames in {report['seconds']:.2f} s, {report['cpu_count']} CPUs; "
-                  "stages overlap across threads)"]
+    lines += ["", f"end to end: {facts['end_to_end_fps']:.1f} fps ({facts['frames']} frames in "
+                  f"{facts['seconds']:.2f} s; stages overlap across threads)", ""]
+    lines += [f"{'ratio':<22} {'value':>8}"] + [f"{name:<22} {value:>8.3f}" for name, value in report.ratios.items()]
     return "\n".join(lines)

@@ -346,7 +346,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     # Smoothing on, as `arfx render` does for videos: bench measures what render runs.
     report = run_bench(effect=args.effect, input=args.input, frames=args.frames,
                        options=_render_options(args, smooth=True))
-    print(json.dumps(report, indent=2) if args.json else format_table(report))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_table(report))
     return 0
 
 

@@ -646,6 +646,13 @@ def test_bench_measures_what_render_runs_and_closes_its_input(clip: Path, capsys
     code, out, err = run_cli(["bench", "--input", str(clip), "--frames", "6", "--json"], capsys)
     assert code == 0, err
     assert smooth == [True]
+    import json
+
+    report = json.loads(out)  # the one report structure later measurements add to
+    assert {"machine", "stages_median_ms", "ratios"} <= set(report)
+    assert report["machine"]["cpu_count"] >= 1 and "llvmpipe" in report["machine"]["gl_renderer"].lower() \
+        or report["machine"]["gl_renderer"]
+    assert report["ratios"]["realtime"] > 0 and report["stages_median_ms"]["track"] > 0
     assert str(clip) not in _open_paths()
     code, _, err = run_cli(["render", "glasses", "-i", str(clip), "-o", str(clip.with_name("r.mp4")),
                             "--overwrite"], capsys)
