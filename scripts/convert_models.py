@@ -48,6 +48,11 @@ MODELS = (
     ModelSource("palm_detection_lite.onnx", "mediapipe/modules/palm_detection/palm_detection_lite.tflite"),
     ModelSource("hand_landmark_full.onnx", "mediapipe/modules/hand_landmark/hand_landmark_full.tflite"),
     ModelSource("hand_landmark_lite.onnx", "mediapipe/modules/hand_landmark/hand_landmark_lite.tflite"),
+    ModelSource("pose_detection.onnx", "mediapipe/modules/pose_detection/pose_detection.tflite"),
+    ModelSource("pose_landmark_full.onnx", "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"),
+    ModelSource("selfie_segmentation.onnx", "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite"),
+    ModelSource("selfie_segmentation_landscape.onnx",
+                "mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite"),
 )
 
 
