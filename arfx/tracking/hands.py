@@ -409,9 +409,14 @@ class HandTracker:
             if hand_id is None:
                 hand_id = self._next_id
                 self._next_id += 1
+                log.debug("hand %d found (%s, presence %.2f)", hand_id, hand.handedness, hand.score)
             hand.id = hand_id
             hands.append(hand)
             tracks.append(_Track(hand_id, next_roi))
+        if log.isEnabledFor(logging.DEBUG):
+            lost = {t.id for t in self._tracks} - {t.id for t in tracks}
+            for hand_id in sorted(lost):
+                log.debug("hand %d lost", hand_id)
         self._tracks = [] if self.static_image_mode else tracks
         return hands
 
