@@ -145,6 +145,38 @@ def test_decode_applies_the_score_threshold_and_merges_overlaps():
     assert len(hands.decode_palms(boxes, logits, anchors, 0.2)) == 2  # the weak one is elsewhere
 
 
+def test_decode_recorded_palm_outputs():
+    """palm_detection_full's outputs on OpenCV's right04.jpg (640x480, letterboxed: 3.33 image px
+    per tensor px, 80 px of padding above), recorded where the logit exceeds -4 (30 anchors)."""
+    recorded = np.load(Path(__file__).parent / "data" / "palm_full_right04.npz")
+    boxes = np.zeros((2016, 18), np.float32)
+    logits = np.full(2016, -20.0, np.float32)
+    boxes[recorded["anchor_index"]] = recorded["boxes"]
+    logits[recorded["anchor_index"]] = recorded["logits"]
+    (corners, keypoints, score), = hands.decode_palms(boxes, logits, hands.palm_anchors(), 0.5)
+    scale, shift = 640 / 192, np.array([0.0, 80.0])
+    keypoints = keypoints * scale - shift
+    x0, y0 = corners[:2] * scale - shift
+    x1, y1 = corners[2:] * scale - shift
+    palm = Palm(np.array([x0, y0, x1 - x0, y1 - y0], np.float32), keypoints.astype(np.float32), score)
+    reference = MEDIAPIPE_RIGHT04  # MediaPipe's landmarks of this hand
+    size = (reference.max(axis=0) - reference.min(axis=0)).max()
+    assert 0.6 < score < 0.8
+    assert np.linalg.norm(keypoints[hands.PALM_WRIST] - reference[hands.WRIST]) < 0.15 * size
+    assert np.linalg.norm(keypoints[hands.PALM_MIDDLE_MCP] - reference[hands.MIDDLE_MCP]) < 0.3 * size
+    # The hand's ROI from this palm holds the whole hand, fingers up the crop.
+    roi = roi_from_palm(palm)
+    crop = _crop_coordinates(roi, reference)
+    assert (crop > 0).all() and (crop < 224).all()
+    assert crop[hands.MIDDLE_TIP, 1] < crop[hands.WRIST, 1]
+
+
+def _crop_coordinates(roi, points: np.ndarray) -> np.ndarray:
+    """Image points in the 224-pixel crop of `roi` (the inverse of Roi.to_image)."""
+    matrix = roi.crop_matrix(224)
+    return (points - matrix[:, 2]) @ np.linalg.inv(matrix[:, :2]).T
+
+
 # ----- ROIs ---------------------------------------------------------------------------------
 
 def test_palm_roi_upright_hand():

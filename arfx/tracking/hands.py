@@ -54,7 +54,7 @@ HAND_LANDMARK = {0: "hand_landmark_lite.onnx", 1: "hand_landmark_full.onnx"}
 PALM_SIZE = 192
 PALM_STRIDES = (8, 16, 16, 16)
 PALM_ANCHORS_PER_LAYER = 2  # aspect ratio 1 plus the interpolated-scale anchor
-# Palm keypoints
+# Palm keypoints (only the wrist and the middle finger's base set the ROI)
 PALM_WRIST, PALM_INDEX_MCP, PALM_MIDDLE_MCP, PALM_RING_MCP, PALM_PINKY_MCP, PALM_THUMB_CMC, PALM_THUMB_MCP = range(7)
 PALM_ROI_SCALE = 2.6
 PALM_ROI_SHIFT_Y = -0.5
