@@ -4,9 +4,9 @@
     python scripts/make_assets.py            # writes assets/effects/{glasses,facepaint}/...
     python scripts/make_assets.py --check    # exit 1 if the committed files differ
 
-glasses/glasses.glb: a pair of glasses authored in canonical face space (cm): frames around
-both eyes, a bridge over the nose, temples running back to the ears, dark semi-transparent
-lenses. facepaint/paint.png: stripes on the cheeks and a zigzag band on the forehead, laid
+glasses/glasses.glb: a pair of glasses designed in canonical face space (cm) and saved in
+metres, glTF's unit: frames around both eyes, a bridge over the nose, temples running back to
+the ears, dark semi-transparent lenses. facepaint/paint.png: stripes on the cheeks and a zigzag band on the forehead, laid
 out on the canonical face UVs (v from the top of the image), transparent elsewhere.
 """
 
@@ -182,6 +182,7 @@ def build_glasses(face: CanonicalFace):
 
     scene = trimesh.Scene()
     for name, (mesh, material) in parts.items():
+        mesh.apply_scale(0.01)  # designed in cm, saved in metres (glTF's unit)
         mesh.visual = trimesh.visual.TextureVisuals(material=material)
         # Normals rounded (and -0 made +0) so that the file is byte-identical across numpy
         # and BLAS builds, whose last-bit differences otherwise change it.
@@ -275,12 +276,13 @@ def paint_bytes(face: CanonicalFace) -> bytes:
 
 
 GLASSES_TOML = """\
-# Built-in: a pair of glasses, authored in canonical face space (cm) by scripts/make_assets.py.
+# Built-in: a pair of glasses in canonical face space, in metres, by scripts/make_assets.py.
 name = "glasses"
 kind = "object3d"
 asset = "glasses.glb"
 
 [placement]
+units = "m"                  # glTF's unit (the default); "cm" or "mm" for files that ignore it
 offset = [0.0, 0.0, 0.0]
 scale = 1.0
 rotation = [0.0, 0.0, 0.0]

@@ -217,7 +217,7 @@ def test_glb_textures_are_the_right_way_up(tmp_path):
         material=PBRMaterial(baseColorTexture=Image.fromarray(texture, "RGBA")))
     path = tmp_path / "quad.glb"
     path.write_bytes(trimesh.Scene(quad).export(file_type="glb"))
-    effect = Object3DEffect.from_file("quad", path)
+    effect = Object3DEffect.from_file("quad", path, units="cm")
     effect.meshes[0].material.unlit = True
     from arfx.geometry.canonical import CanonicalFace
 

@@ -1,4 +1,21 @@
-"""A 3D object (GLB) attached to the head: placed in canonical face space, moved by the pose."""
+"""A 3D object (GLB/glTF) worn at an anchor: placed in anchor space (cm), moved by the pose.
+
+How a file is placed (`Object3DEffect.from_file`, the [placement] table):
+
+1. Units: glTF's unit is the metre, so a file is read in metres and converted to the
+   centimetres of face space. `units = "cm"` or `"mm"` reads a file that ignores the spec.
+2. Fit: with `fit_width` (cm) the object is fitted by its bounding box: scaled uniformly so
+   that the box is `fit_width` wide (x; its largest side when it is flat in x), with the
+   box's centre on the anchor (for face.head_top, the centre of the box's bottom, so that
+   a hat sits on the head). Units then do not matter.
+3. A bare file (or a manifest that sets neither `units` nor `fit_width`) is worn as
+   authored when, read in metres, it measures 1 cm to 1 m across and its centre lies within
+   1 m of the anchor; otherwise (a file in other units, or far from its origin) it is fitted
+   to HEAD_WIDTH_CM wide, with a warning saying how to declare what it is.
+4. Then `scale`, `rotation` (degrees about x, then y, then z) and `offset` (cm) apply about
+   the anchor. A placement that ends up under 1 cm or over 1 m across, or centred over 1 m
+   away from its anchor, logs a warning with the numbers.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +27,55 @@ import numpy as np
 
 from arfx.geometry.anchors import FACE_ORIGIN, Anchor
 from arfx.geometry.camera import gl_matrix_bytes
-from arfx.render.gltf import GpuMesh, MeshData, load_glb
-from arfx.effects.schema import EffectKind, EffectSpec, Field, numbers
+from arfx.render.gltf import UNITS, GpuMesh, MeshData, bounds, load_glb
+from arfx.effects.schema import EffectKind, EffectSpec, Field, number_in, numbers, one_of
 from arfx.render.renderer import DEFAULT_OCCLUSION, FrameState
 
 log = logging.getLogger(__name__)
 
 _ALPHA_CODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
+
+#: Width (cm) a bare file is fitted to when its size in metres cannot be worn: about a head's.
+HEAD_WIDTH_CM = 15.0
+#: A placed object smaller or larger than this (cm, largest side), or centred farther than
+#: MAX_SIZE_CM from its anchor, is almost certainly in the wrong units: it warns.
+MIN_SIZE_CM, MAX_SIZE_CM = 1.0, 100.0
+
+
+def fit_matrix(low, high, width: float, anchor: Anchor = FACE_ORIGIN) -> np.ndarray:
+    """Scale + translation that fits the box (low, high) to `width` cm wide on the anchor.
+
+    The box's centre goes to the anchor's origin; for face.head_top the centre of its
+    bottom does. Its width is its x extent, or its largest side when it is flat in x.
+    """
+    low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
+    extent = high - low
+    across = extent[0] if extent[0] > 0.01 * extent.max() else extent.max()
+    factor = width / across if across > 0 else 1.0
+    centre = (low + high) / 2.0
+    if anchor.point == "head_top":
+        centre[1] = low[1]
+    matrix = np.diag([factor, factor, factor, 1.0])
+    matrix[:3, 3] = -factor * centre
+    return matrix
+
+
+def placed_box(low, high, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The axis-aligned box around (low, high) after `matrix`."""
+    corners = np.array([[x, y, z] for x in (low[0], high[0]) for y in (low[1], high[1])
+                        for z in (low[2], high[2])], dtype=np.float64)
+    moved = corners @ np.asarray(matrix, np.float64)[:3, :3].T + np.asarray(matrix, np.float64)[:3, 3]
+    return moved.min(axis=0), moved.max(axis=0)
+
+
+def _wearable(low, high) -> bool:
+    size = float((np.asarray(high) - np.asarray(low)).max())
+    centre = (np.asarray(low) + np.asarray(high)) / 2.0
+    return MIN_SIZE_CM <= size <= MAX_SIZE_CM and float(np.linalg.norm(centre)) <= MAX_SIZE_CM
+
+
+def _cm(values) -> str:
+    return " x ".join(f"{v:.3g}" for v in values)
 
 
 def placement_matrix(offset=(0.0, 0.0, 0.0), scale=1.0, rotation=(0.0, 0.0, 0.0)) -> np.ndarray:
@@ -49,9 +108,55 @@ class Object3DEffect:
     @classmethod
     def from_file(cls, name: str, path: str | Path, offset=(0.0, 0.0, 0.0), scale=1.0,
                   rotation=(0.0, 0.0, 0.0), anchor: Anchor = FACE_ORIGIN,
-                  occlusion: frozenset[str] = DEFAULT_OCCLUSION) -> "Object3DEffect":
-        return cls(name, load_glb(path), placement_matrix(offset, scale, rotation), anchor,
-                   frozenset(occlusion))
+                  occlusion: frozenset[str] = DEFAULT_OCCLUSION, units: str | None = None,
+                  fit_width: float | None = None) -> "Object3DEffect":
+        """Load a GLB/glTF file and place it by the rules in this module's docstring.
+
+        units: "m" (glTF's), "cm" or "mm"; None: metres, fitted when that cannot be worn.
+        fit_width: cm; fit the bounding box to this width on the anchor.
+        """
+        path = Path(path)
+        meshes = load_glb(path, units or "m")
+        low, high = bounds(meshes)
+        base = np.eye(4)
+        if fit_width is not None:
+            base = fit_matrix(low, high, float(fit_width), anchor)
+        elif units is None and not _wearable(low, high):
+            size = high - low
+            log.warning("effect '%s': %s read in metres (glTF's unit) is %s cm, centred %.3g cm from "
+                        "its origin, which cannot be worn; fitted to %g cm wide at %s (declare units "
+                        "or fit_width in its effect.toml [placement])", name, path.name, _cm(size),
+                        float(np.linalg.norm((low + high) / 2.0)), HEAD_WIDTH_CM, anchor)
+            base = fit_matrix(low, high, HEAD_WIDTH_CM, anchor)
+        placement = placement_matrix(offset, scale, rotation).astype(np.float64) @ base
+        effect = cls(name, meshes, placement.astype(np.float32), anchor, frozenset(occlusion))
+        effect.warn_if_unwearable(path.name)
+        return effect
+
+    def box(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) corners of the placed object's bounding box in anchor space, cm."""
+        low, high = bounds(self.meshes)
+        return placed_box(low, high, self.placement)
+
+    def warn_if_unwearable(self, what: str = "") -> bool:
+        """Log a warning (True) when the placed object is under 1 cm or over 1 m across, or
+        centred over 1 m from its anchor."""
+        low, high = self.box()
+        size = high - low
+        centre = (low + high) / 2.0
+        largest, distance = float(size.max()), float(np.linalg.norm(centre))
+        problems = []
+        if largest < MIN_SIZE_CM:
+            problems.append(f"under {MIN_SIZE_CM:g} cm across")
+        elif largest > MAX_SIZE_CM:
+            problems.append(f"over {MAX_SIZE_CM / 100:g} m across")
+        if distance > MAX_SIZE_CM:
+            problems.append(f"centred {distance:.3g} cm from {self.anchor}")
+        if problems:
+            log.warning("effect '%s'%s is placed %s cm (%s): check units (m unless declared) or set "
+                        "fit_width/scale in its effect.toml [placement]; see it with `arfx preview`",
+                        self.name, f" ({what})" if what else "", _cm(size), ", ".join(problems))
+        return bool(problems)
 
     def create_pass(self, renderer) -> "Object3DPass":
         return Object3DPass(self, renderer)
@@ -119,10 +224,19 @@ def _check_asset(path: Path) -> None:
     inspect_model(path)
 
 
+def _optional(parse):
+    """A field that may be left out (its default None means: not declared)."""
+    def parse_optional(value, what: str):
+        return None if value is None else parse(value, what)
+    return parse_optional
+
+
 KIND = EffectKind(
     "object3d", _build, "a 3D object (GLB/glTF) worn at an anchor", table="placement",
     fields=(Field("offset", [0.0, 0.0, 0.0], numbers(3)),
             Field("scale", 1.0, numbers(3, allow_scalar=True, positive=True)),
-            Field("rotation", [0.0, 0.0, 0.0], numbers(3))),
+            Field("rotation", [0.0, 0.0, 0.0], numbers(3)),
+            Field("units", None, _optional(one_of(tuple(UNITS)))),
+            Field("fit_width", None, _optional(number_in(0.1, 1000.0)))),
     asset_suffixes=(".glb", ".gltf"), bare_suffixes=(".glb", ".gltf"), check_asset=_check_asset,
     anchor_entities=None)

@@ -20,7 +20,9 @@ FACE_POINTS: dict[str, tuple[int, ...]] = {
     "origin": (),
     "nose_tip": (1,),
     "nose_bridge": (168,),
+    "eyes": (33, 133, 263, 362),
     "forehead": (151,),
+    "head_top": (10,),
     "chin": (152,),
     "mouth": (13, 14),
     "left_eye": (263, 362),
@@ -33,6 +35,13 @@ FACE_POINTS: dict[str, tuple[int, ...]] = {
 
 #: Entity -> the points it offers. Hand and body points join when their trackers land.
 ANCHOR_POINTS: dict[str, dict[str, tuple[int, ...]]] = {"face": FACE_POINTS}
+
+#: Points that lie off the mesh: an offset (entity space, cm) from the mean of their vertices.
+#: face.head_top: the crown, above the ears (an adult head is ~22.5 cm from chin to crown;
+#: the face mesh ends at the hairline, vertex 10).
+POINT_OFFSETS: dict[str, dict[str, tuple[float, float, float]]] = {
+    "face": {"head_top": (0.0, 4.85, -7.0)},
+}
 
 
 class AnchorError(ValueError):
@@ -73,6 +82,9 @@ class Anchor:
             return pose
         matrix = pose.copy()
         matrix[:3, 3] = np.asarray(entity.mesh, dtype=np.float64)[list(indices)].mean(axis=0)
+        offset = POINT_OFFSETS.get(self.entity, {}).get(self.point)
+        if offset is not None:
+            matrix[:3, 3] += pose[:3, :3] @ np.asarray(offset, dtype=np.float64)
         return matrix
 
 

@@ -1,4 +1,9 @@
-"""GLB/glTF scenes -> flat lists of meshes with world transforms and PBR base colour (trimesh)."""
+"""GLB/glTF scenes -> flat lists of meshes with world transforms and PBR base colour (trimesh).
+
+glTF's unit is the metre; arfx's face space is in centimetres. `load_glb` reads a file in
+metres (or the units its effect declares: UNITS) and hands back meshes whose transforms
+convert them to centimetres.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ log = logging.getLogger(__name__)
 GL_SRGB8_ALPHA8 = 0x8C43
 ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")
 VERTEX_FLOATS = 12  # position 3, normal 3, uv 2, colour 4
+#: Centimetres per file unit: glTF files are in metres; `units` in effect.toml overrides it.
+UNITS = {"m": 100.0, "cm": 1.0, "mm": 0.1}
 
 
 @dataclass
@@ -153,6 +160,13 @@ MAX_NODES = 10_000
 _GLB_MAGIC = b"glTF"
 _CHUNK_JSON = 0x4E4F534A
 _CHUNK_BIN = 0x004E4942
+# Extensions a file may require that trimesh cannot decode, with what to do instead.
+_UNSUPPORTED_EXTENSIONS = {
+    "KHR_draco_mesh_compression": "export it again without Draco compression",
+    "EXT_meshopt_compression": "export it again without meshopt compression (gltfpack without -c)",
+    "KHR_meshopt_compression": "export it again without meshopt compression (gltfpack without -c)",
+    "KHR_texture_basisu": "export it again with PNG or JPEG textures instead of KTX2",
+}
 _COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
 _TYPE_SIZES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 
@@ -268,6 +282,13 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
 
     if not isinstance(tree, dict):
         raise _Invalid("its JSON is not an object")
+    required = tree.get("extensionsRequired", [])
+    if not isinstance(required, list):
+        raise _Invalid("'extensionsRequired' must be a list of names")
+    for name in required:
+        if name in _UNSUPPORTED_EXTENSIONS:
+            raise _Invalid(f"it needs the glTF extension {name}, which arfx does not read; "
+                           f"{_UNSUPPORTED_EXTENSIONS[name]}")
     accessors = _items(tree, "accessors")
     for i, accessor in enumerate(accessors):
         count = accessor.get("count")
@@ -329,6 +350,9 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
             seen.add(node)
             node = parents[node]
     triangles = sum(t * max(n, 1) for t, n in zip(mesh_triangles, placed))
+    if not any(t and n for t, n in zip(mesh_triangles, placed)):
+        raise _Invalid("no node places a mesh with triangles (only points or lines, or meshes "
+                       "no node uses); arfx draws triangle meshes")
     if triangles > MAX_TRIANGLES:
         raise _Invalid(f"it has {triangles:,} triangles; the limit is {MAX_TRIANGLES:,} "
                        "(decimate it in a 3D editor)")
@@ -437,14 +461,18 @@ def inspect_model(path: str | Path, data: bytes | None = None) -> ModelSummary:
         raise EffectError(f"cannot use 3D asset {path}: {error}") from error
 
 
-def load_glb(path: str | Path) -> list[MeshData]:
+def load_glb(path: str | Path, units: str = "m") -> list[MeshData]:
     """Every mesh node of a GLB/glTF file with its world transform (scene graph flattened).
 
-    The file is checked first (inspect_model); anything trimesh still fails on becomes an
-    EffectError naming the file.
+    The file is read in `units` (glTF's metre unless its effect declares otherwise, see
+    UNITS); each mesh's transform maps it into centimetres. The file is checked first
+    (inspect_model); anything trimesh still fails on becomes an EffectError naming the file.
     """
     import trimesh
 
+    if units not in UNITS:
+        raise EffectError(f"unknown units '{units}' for a 3D asset; use one of {', '.join(UNITS)}")
+    to_cm = np.diag([UNITS[units]] * 3 + [1.0])
     path = Path(path)
     data, binary_format = _read_model(path)
     summary = inspect_model(path, data)
@@ -460,7 +488,8 @@ def load_glb(path: str | Path) -> list[MeshData]:
             geometry = scene.geometry.get(geometry_name)
             if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
                 continue
-            meshes.append(mesh_from_trimesh(geometry, transform, name=str(node), source=path))
+            meshes.append(mesh_from_trimesh(geometry, to_cm @ np.asarray(transform, np.float64),
+                                            name=str(node), source=path))
     except EffectError:
         raise
     except Exception as error:  # trimesh/numpy raise many types for malformed content
@@ -471,6 +500,45 @@ def load_glb(path: str | Path) -> list[MeshData]:
     log.debug("loaded %s: %d meshes, %d triangles (%d in its JSON)", path.name, len(meshes),
               sum(len(m.indices) for m in meshes), summary.triangles)
     return meshes
+
+
+def bounds(meshes: list[MeshData]) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) corner of the meshes' bounding box in asset space (float64 [3] each)."""
+    corners = []
+    for mesh in meshes:
+        if len(mesh.vertices):
+            points = mesh.positions.astype(np.float64) @ mesh.transform[:3, :3].T.astype(np.float64)
+            points += mesh.transform[:3, 3]
+            corners += [points.min(axis=0), points.max(axis=0)]
+    if not corners:
+        return np.zeros(3), np.zeros(3)
+    corners = np.asarray(corners)
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+def referenced_files(path: str | Path) -> set[Path]:
+    """The files a loose .gltf names as its own (buffers, images) next to it; empty when the
+    file cannot be read (a broken .gltf is reported by its own check, not here)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            return set()
+        tree = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return set()
+    if not isinstance(tree, dict):
+        return set()
+    found = set()
+    for key in ("buffers", "images"):
+        items = tree.get(key)
+        for item in items if isinstance(items, list) else []:
+            uri = item.get("uri") if isinstance(item, dict) else None
+            if isinstance(uri, str) and not uri.startswith("data:"):
+                try:
+                    found.add(_inside(path.parent, uri))
+                except (_Invalid, OSError, ValueError, RuntimeError):
+                    continue
+    return found
 
 
 class GpuMesh:
