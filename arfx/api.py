@@ -72,7 +72,13 @@ class FaceEffects:
 
     @effect.setter
     def effect(self, effects: EffectLike) -> None:
+        old = self._pipeline.effect
         self._pipeline.effect = resolve_effects(effects, self._pipeline.options.effects_dirs)
+        if self._pipeline.has_renderer and old is not None:
+            from arfx.render.renderer import effect_list
+
+            kept = {id(item) for item in effect_list(self._pipeline.effect)}
+            self._pipeline.renderer.release_effect([e for e in effect_list(old) if id(e) not in kept])
 
     @property
     def faces(self) -> list[FaceResult]:

@@ -127,6 +127,11 @@ class FramePipeline:
         return self.faces.geometry
 
     @property
+    def has_renderer(self) -> bool:
+        """Whether the renderer (and its GL context) exists yet."""
+        return self._renderer is not None
+
+    @property
     def renderer(self) -> Any:
         if self._renderer is None:
             from arfx.render.context import create_headless_context

@@ -650,8 +650,7 @@ def test_bench_measures_what_render_runs_and_closes_its_input(clip: Path, capsys
 
     report = json.loads(out)  # the one report structure later measurements add to
     assert {"machine", "stages_median_ms", "ratios"} <= set(report)
-    assert report["machine"]["cpu_count"] >= 1 and "llvmpipe" in report["machine"]["gl_renderer"].lower() \
-        or report["machine"]["gl_renderer"]
+    assert report["machine"]["cpu_count"] >= 1 and report["machine"]["gl_renderer"]
     assert report["ratios"]["realtime"] > 0 and report["stages_median_ms"]["track"] > 0
     assert str(clip) not in _open_paths()
     code, _, err = run_cli(["render", "glasses", "-i", str(clip), "-o", str(clip.with_name("r.mp4")),

@@ -107,6 +107,8 @@ class Effect(Protocol):
     def create_pass(self, renderer: "Renderer") -> EffectPass: ...
 
 
+#: Frames after which an effect's GPU pass that was not drawn is released.
+PASS_MAX_IDLE = 600
 #: Occluders every effect gets unless it says otherwise (its `occlusion`).
 DEFAULT_OCCLUSION = frozenset({"face"})
 
@@ -156,7 +158,8 @@ class Renderer:
 
         ctx = self.ctx
         self._programs: dict[tuple[str, str], moderngl.Program] = {}
-        self._passes: dict[int, tuple[object, EffectPass]] = {}
+        self._passes: dict[int, list] = {}  # id(effect) -> [effect, pass, frame last drawn]
+        self._frames_drawn = 0
 
         canonical = CanonicalFace.load()
         self.face_vertex_count = len(canonical.vertices)
@@ -233,20 +236,40 @@ class Renderer:
         return _Target(fbo, resolve, attachments, None if samples else color)
 
     def effect_pass(self, effect) -> EffectPass:
-        """The effect's GPU pass in this context, created on first use."""
+        """The effect's GPU pass in this context, created on first use and kept while it is
+        drawn (passes not drawn for PASS_MAX_IDLE frames are released, see _evict_idle_passes)."""
         key = id(effect)
         cached = self._passes.get(key)
         if cached is None or cached[0] is not effect:
-            cached = (effect, effect.create_pass(self))
+            if cached is not None:
+                cached[1].release()
+            cached = [effect, effect.create_pass(self), self._frames_drawn]
             self._passes[key] = cached
+        cached[2] = self._frames_drawn
         return cached[1]
+
+    def release_effect(self, effect) -> None:
+        """Release the GPU passes of an effect (and of a stack's members) no longer drawn."""
+        with self.ctx:
+            for item in effect_list(effect):
+                cached = self._passes.get(id(item))
+                if cached is not None and cached[0] is item:
+                    del self._passes[id(item)]
+                    cached[1].release()
+
+    def _evict_idle_passes(self) -> None:
+        """Release passes of effects not drawn for a while, so a long session that switches
+        among many effect objects keeps its GPU memory bounded."""
+        oldest = self._frames_drawn - PASS_MAX_IDLE
+        for key in [key for key, (_, _, used) in self._passes.items() if used < oldest]:
+            self._passes.pop(key)[1].release()
 
     def release(self) -> None:
         with self.ctx:
             self._release()
 
     def _release(self) -> None:
-        for _, effect_pass in self._passes.values():
+        for _, effect_pass, _ in self._passes.values():
             effect_pass.release()
         self._passes.clear()
         if self._target is not None:
@@ -330,6 +353,9 @@ class Renderer:
             self._background_vao.render(moderngl.TRIANGLE_STRIP)
 
         result = as_frame_result(geometries, self.width, self.height)
+        self._frames_drawn += 1
+        if self._passes and self._frames_drawn % 64 == 0:
+            self._evict_idle_passes()
         effects = effect_list(effect)
         if not effects:
             return
