@@ -232,3 +232,15 @@ def test_flat_namespace_exports_everything_it_lists():
         assert getattr(arfx, name) is not None
     with pytest.raises(AttributeError):
         arfx.NoSuchThing  # noqa: B018
+
+
+def test_switching_effects_does_not_pile_up_gpu_passes(astronaut, no_user_effects):
+    """Each switch loads a new effect object; the old one's GPU pass is released, so a long
+    session that switches often keeps its GPU memory bounded."""
+    with arfx.FaceEffects("mesh", static=True) as fx:
+        small = np.ascontiguousarray(astronaut[::2, ::2])
+        for name in ["glasses", "facepaint", "mesh", "facepaint+glasses"] * 5:
+            fx.effect = name
+            fx(small)
+        renderer = fx._pipeline.renderer
+        assert len(renderer._passes) <= 2  # just the stack's two members
