@@ -6,7 +6,8 @@ The motion set (made here, deterministic; nothing is stored):
 - fast:  one face, fast rotation (+-40 deg), zoom (0.65-1.45x) and translation (up to ~30 px/frame);
 - exit:  one face moving out of the frame, staying out, and coming back in;
 - group: three faces from different photos moving independently, with a cut (all jump) halfway;
-- still: one face that does not move, fresh Gaussian sensor noise on every frame.
+- still: one face that does not move, fresh Gaussian sensor noise on every frame;
+- drift: one face drifting slowly (0.5 px a frame) under sensor noise.
 With --media, the group clip takes its faces from the photos there and two more "fast" clips
 are made from them. Each clip is encoded to H.264 with PyAV and decoded back: both trackers see
 the decoded pixels. The true landmarks of a frame are the still photo's landmarks (arfx static
@@ -213,6 +214,20 @@ def still_clip(sprite: Sprite, frames: int = 60, noise: float = 6.0) -> Clip:
     return clip
 
 
+def drift_clip(sprite: Sprite, frames: int = 90, noise: float = 4.0) -> Clip:
+    """A slow drift (0.5 px and 0.1 deg a frame) under sensor noise: too slow to stand out of
+    the landmark noise frame to frame, a test of smoothing lag."""
+    bg = background(51)
+    rng = np.random.default_rng(51)
+    clip = Clip("drift")
+    for i in range(frames):
+        m = affine(sprite, 220 + 0.5 * i, 230 + 0.15 * i, 0.1 * i, 1.0)
+        frame, truth = compose(bg, [(sprite, m)], noise=noise, rng=rng)
+        clip.frames.append(frame)
+        clip.truth.append(truth)
+    return clip
+
+
 def encode_decode(frames: list[np.ndarray], crf: int = 18) -> list[np.ndarray]:
     """The frames after an H.264 round trip (yuv420p), as every tracker will see them."""
     buffer = io.BytesIO()
@@ -248,12 +263,92 @@ def motion_set(media: Path | None) -> list[Clip]:
     else:
         group = [main, make_sprite(astronaut, 120, mirror=True, tint=(0.8, 1.0, 1.15)),
                  make_sprite(astronaut, 110, tint=(1.15, 0.95, 0.8))]
-    clips = [fast_clip("fast", main), exit_clip(main), group_clip(group), still_clip(main)]
+    clips = [fast_clip("fast", main), exit_clip(main), group_clip(group), still_clip(main),
+             drift_clip(main)]
     for k, photo in enumerate(photos[:2]):
         clips.append(fast_clip(f"fast-{k + 1}", make_sprite(photo), seed=k + 1))
     for clip in clips:
         clip.frames = encode_decode(clip.frames)
     return clips
+
+def canvas(widths: list[float], w: int, h: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Faces `widths` px wide (the astronaut, every other one mirrored) on a w x h canvas."""
+    rng = np.random.default_rng(seed)
+    low = rng.uniform(40, 200, (5, 8, 3)).astype(np.float32)
+    frame = cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)
+    astronaut = np.ascontiguousarray(data.astronaut())
+    n = len(widths)
+    cols = int(math.ceil(math.sqrt(n * w / h)))
+    rows = int(math.ceil(n / cols))
+    truth = []
+    for k, px in enumerate(widths):
+        sprite = make_sprite(astronaut, face_px=px, mirror=bool(k % 2))
+        r, c = divmod(k, cols)
+        m = affine(sprite, (c + 0.5 + rng.uniform(-0.1, 0.1)) * w / cols,
+                   (r + 0.5 + rng.uniform(-0.1, 0.1)) * h / rows, rng.uniform(-15, 15), 1.0)
+        rgb = cv2.warpAffine(sprite.rgb, m, (w, h)).astype(np.float32)
+        alpha = cv2.warpAffine(sprite.mask, m, (w, h))[..., None]
+        frame = frame * (1 - alpha) + rgb * alpha
+        truth.append(sprite.points @ m[:, :2].T + m[:, 2])
+    return np.clip(frame + 0.5, 0, 255).astype(np.uint8), truth
+
+
+def detection_set(media: Path | None) -> list[tuple[str, np.ndarray, list | int]]:
+    """(name, image, truth landmarks per face or a face count) for the detection table."""
+    rng = np.random.default_rng(5)
+    images: list[tuple[str, np.ndarray, list | int]] = [
+        ("6 faces ~100 px, 1000x667", *canvas([100] * 6, 1000, 667, 4)),
+        ("9 faces 40-90 px, 1280x720", *canvas([40, 50, 60, 70, 80, 90, 45, 65, 85], 1280, 720, 3)),
+    ]
+    if media is not None:
+        for name, count in (("obama_and_biden.jpg", 2), ("two_people.jpg", 2), ("kit_with_rose.jpg", 2)):
+            bgr = cv2.imread(str(media / name), cv2.IMREAD_COLOR)
+            if bgr is not None:
+                images.append((name, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), count))
+    images += [("black 1280x720", np.zeros((720, 1280, 3), np.uint8), 0),
+               ("white 1280x720", np.full((720, 1280, 3), 255, np.uint8), 0),
+               ("noise 1280x720", rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8), 0)]
+    return images
+
+
+def count_found(found: list[np.ndarray], truth: list | int) -> str:
+    """"true/all" for canvases with known faces, else the number of faces found."""
+    if isinstance(truth, int):
+        return str(len(found))
+    centres = [f[:468, :2].mean(axis=0) for f in found]
+    hits = sum(any(np.linalg.norm(c - p.mean(axis=0)) < 0.5 * iod(p) for c in centres) for p in truth)
+    return f"{hits}/{len(found)}"
+
+
+def detection_report(media: Path | None, python: Path | None) -> None:
+    images = detection_set(media)
+    options = [("short", {"detector": "short", "tiling": False}),
+               ("full", {"detector": "full", "tiling": False}),
+               ("default", {})]
+    table = {}
+    for label, kwargs in options:
+        with FaceTracker(static_image_mode=True, max_num_faces=12, **kwargs) as tracker:
+            for name, rgb, truth in images:
+                tracker.process(rgb)  # warm
+                times = []
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    found = tracker.process(rgb)
+                    times.append((time.perf_counter() - t0) * 1000)
+                table[name, label] = (count_found([f.landmarks for f in found], truth), min(times))
+    if python is not None:
+        clips = [Clip(name, [rgb], [[]]) for name, rgb, _ in images]
+        got = run_mediapipe(python, clips, [Setting("mp", 12, mediapipe=True, static=True)])
+        for name, rgb, truth in images:
+            faces, ms = got[name + "|mp"]
+            table[name, "MediaPipe"] = (count_found(faces[0], truth), ms[0])
+    labels = [label for label, _ in options] + (["MediaPipe"] if python is not None else [])
+    print("\nstatic mode, max 12: faces found (true/found on canvases), ms per image (best of 3)")
+    print(f"{'image':28}" + "".join(f"{label:>18}" for label in labels))
+    for name, _, _ in images:
+        cells = "".join(f"{table[name, label][0]:>9} {table[name, label][1]:6.1f}ms" for label in labels)
+        print(f"{name:28}{cells}")
+
 
 # ---------------------------------------------------------------------------------------------
 # Scoring
@@ -359,7 +454,8 @@ for clip in job["clips"]:
     for s in job["settings"]:
         with mp.solutions.face_mesh.FaceMesh(static_image_mode=s["static"],
                                              max_num_faces=s["max_num_faces"]) as mesh:
-            mesh.process(frames[0]) if False else None
+            if s["static"]:
+                mesh.process(frames[0])  # graph start-up is not a per-image cost
             faces, ms = [], []
             for frame in frames:
                 t0 = time.perf_counter()
@@ -399,6 +495,7 @@ def main() -> int:
     parser.add_argument("--no-mediapipe", action="store_true", help="arfx rows only")
     parser.add_argument("--faces", default="1,4", help="max_num_faces values (group clip: >= its faces)")
     parser.add_argument("--per-clip", action="store_true", help="also print a row per clip")
+    parser.add_argument("--no-detection", action="store_true", help="skip the detection table")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -425,6 +522,7 @@ def main() -> int:
                                 (("smooth", False),), static=True))
 
     results: dict[str, tuple] = {}
+    python = None
     if not args.no_mediapipe:
         try:
             from bench_vs_mediapipe import ensure_venv
@@ -432,6 +530,7 @@ def main() -> int:
             results.update(run_mediapipe(python, clips, [s for s in settings if s.mediapipe]))
         except (OSError, subprocess.CalledProcessError, SystemExit) as error:
             print(f"MediaPipe skipped ({error})")
+            python = None
             settings = [s for s in settings if not s.mediapipe]
     for clip in clips:
         for s in settings:
@@ -460,6 +559,8 @@ def main() -> int:
     print("err: mean % of inter-ocular distance (fully visible, matched); >10%: face-frames; "
           "missed: fully visible faces not found / all; dup: frames with two tracks on one face; "
           "jitter: still clip; ms: median per frame (shared machine)")
+    if not args.no_detection:
+        detection_report(args.media, python)
     return 0
 
 

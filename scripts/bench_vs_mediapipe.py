@@ -52,6 +52,7 @@ class Setting:
     static_image_mode: bool
     max_num_faces: int
     refine_landmarks: bool = False
+    arfx_defaults: bool = False  # arfx with its own defaults instead of MediaPipe's options
 
 
 # Runs inside MediaPipe's environment: argv[1] is a JSON job (frame files, settings). Each
@@ -167,9 +168,12 @@ def static_frames(media: Path, clip: np.ndarray, size: int, clip_every: int) -> 
 
 
 def tracker(setting: Setting) -> FaceTracker:
+    """arfx with MediaPipe-equivalent options (short-range detector, no tiling, no
+    smoothing), or with its own defaults for the `arfx_defaults` rows."""
+    same = {} if setting.arfx_defaults else {"detector": "short", "tiling": False, "smooth": False}
     return FaceTracker(max_num_faces=setting.max_num_faces,
                        static_image_mode=setting.static_image_mode,
-                       refine_landmarks=setting.refine_landmarks, threads=1)
+                       refine_landmarks=setting.refine_landmarks, threads=1, **same)
 
 
 def arfx_pass(frames: np.ndarray, setting: Setting) -> Pass:
@@ -267,6 +271,9 @@ def main() -> int:
     parser.add_argument("--venv", default=Path.home() / ".cache" / "arfx" / "mediapipe-venv", type=Path)
     parser.add_argument("--wheel", help="a local mediapipe 0.10.21 wheel to install from")
     parser.add_argument("--faces", default="1,4", help="video-mode max_num_faces values (default 1,4)")
+    parser.add_argument("--arfx-defaults", action="store_true",
+                        help="also time arfx's own defaults (auto detector, tiling, smoothing) "
+                             "against the same MediaPipe setting")
     parser.add_argument("--repeats", type=int, default=2, help="passes for each tracker; each frame's best time is kept")
     parser.add_argument("--frames", type=int, help="use only the first N clip frames")
     parser.add_argument("--static-size", type=int, default=512,
@@ -279,6 +286,9 @@ def main() -> int:
     frame_sets = {"clip": clip}
     settings = [Setting(f"video, max_num_faces={n}", "clip", False, n)
                 for n in map(int, args.faces.split(","))]
+    if args.arfx_defaults:
+        settings += [Setting(f"video, max_num_faces={n}, arfx defaults", "clip", False, n,
+                             arfx_defaults=True) for n in map(int, args.faces.split(","))]
     if args.static_size > 0:
         frame_sets["static"] = static_frames(args.media, clip, args.static_size, args.clip_every)
         side = f"{args.static_size}x{args.static_size}"

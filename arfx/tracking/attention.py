@@ -96,10 +96,12 @@ class AttentionLandmarkModel(LandmarkModel):
         presence = sigmoid(float(out["conv_faceflag"].reshape(-1)[0]))
         return roi.to_image(points, CROP_SIZE), presence
 
-    def refine_mesh(self, rgb: np.ndarray, roi: Roi, mesh: np.ndarray) -> np.ndarray:
+    def refine_mesh(self, rgb: np.ndarray, roi: Roi, mesh: np.ndarray,
+                    crop: np.ndarray | None = None) -> np.ndarray:
         """478 points from another model's 468-point mesh (image pixels) found in `roi`:
-        this model's lips, eyes and irises in the same crop, laid over that mesh."""
-        out = self._model(self.crop(rgb, roi))
+        this model's lips, eyes and irises in the same crop, laid over that mesh. `crop`:
+        the 192x192 model input of `roi` when the caller already has it."""
+        out = self._model(self.crop(rgb, roi) if crop is None else crop)
         parts = [roi.to_image(out[f"output_{name}"].reshape(-1, 2), CROP_SIZE)
                  for name in ("lips", "left_eye", "right_eye", "left_iris", "right_iris")]
         return refine(mesh[:468], *parts)

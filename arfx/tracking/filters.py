@@ -57,13 +57,17 @@ class FaceFilter:
     `d_cutoff` time constant. A still face keeps the cutoff at `min_cutoff` (strong
     smoothing); a moving face opens it, and the lag left (a low-pass filter trails a moving
     value by velocity * (1 - a) / a) is added back from the smoothed raw velocity, in full
-    once the speed above the floor reaches `lead`.
+    once the speed above the floor reaches `lead`. Motion too slow to stand out of the noise
+    frame to frame (a slow drift) still makes the output trail the raw landmarks: once the
+    output is more than `tolerance` face sizes away from them, the cutoff rises by
+    `catch_up` Hz per face size beyond that, so a drift is never trailed by much more.
     """
 
     def __init__(self, min_cutoff: float, beta: float, d_cutoff: float, floor: float,
-                 lead: float) -> None:
+                 lead: float, catch_up: float = 0.0, tolerance: float = 0.0) -> None:
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
         self.floor, self.lead = floor, lead
+        self.catch_up, self.tolerance = catch_up, tolerance
         self._raw: np.ndarray | None = None
         self._out: np.ndarray | None = None
         self._velocity: np.ndarray | None = None
@@ -83,7 +87,11 @@ class FaceFilter:
         self._speed = max(speed, a_d * speed + (1 - a_d) * self._speed)
         self._velocity += a_d * (step - self._velocity)
         moving = max(self._speed - self.floor, 0.0)
-        a = _alpha(self.min_cutoff + self.beta * moving, dt)
+        cutoff = self.min_cutoff + self.beta * moving
+        if self.catch_up > 0:
+            behind = float(np.linalg.norm(x[:, :2] - self._out[:, :2], axis=1).mean()) / max(scale, 1e-6)
+            cutoff += self.catch_up * max(behind - self.tolerance, 0.0)
+        a = _alpha(cutoff, dt)
         self._out += a * (x - self._out)
         self._raw, self._t = x, t
         lead = min(moving / self.lead, 1.0) * (1 - a) / a if self.lead > 0 else 0.0
@@ -96,14 +104,16 @@ class LandmarkSmoother:
     """Keeps one FaceFilter per face id; forgets ids that stop appearing.
 
     Defaults (tuned on scripts/bench_tracking_truth.py): a still face is smoothed with a
-    0.1 Hz cutoff (frame-to-frame jitter about 1/6 of the raw landmarks'); from 0.15 face
+    0.1 Hz cutoff (frame-to-frame jitter about 1/5 of the raw landmarks'); from 0.1 face
     sizes per second the filter opens and its lag is compensated, so fast motion is
-    followed as closely as without smoothing.
+    followed as closely as without smoothing; a slow drift is caught up with once the
+    output trails by 0.2% of the face size.
     """
 
     def __init__(self, min_cutoff: float = 0.1, beta: float = 100.0, d_cutoff: float = 4.0,
-                 floor: float = 0.15, lead: float = 0.3) -> None:
-        self._params = (min_cutoff, beta, d_cutoff, floor, lead)
+                 floor: float = 0.1, lead: float = 0.3, catch_up: float = 5000.0,
+                 tolerance: float = 0.002) -> None:
+        self._params = (min_cutoff, beta, d_cutoff, floor, lead, catch_up, tolerance)
         self._filters: dict[int, FaceFilter] = {}
 
     def __call__(self, face_id: int, landmarks: np.ndarray, t: float) -> np.ndarray:

@@ -23,6 +23,9 @@ SAME_FACE_IOU = 0.5
 # from the ROI they imply; after that second look they must be within LOST_MISMATCH.
 RECROP_MISMATCH = 1.0
 LOST_MISMATCH = 2.5
+# A detection's box differs from the landmarks' own more than a tracked crop does: landmarks
+# from a detection crop are looked at again only when they fit it this badly.
+DETECTION_RECROP_MISMATCH = 2.0
 # Two faces whose landmark centroids are closer than this many inter-ocular distances are one.
 SAME_FACE_IOD = 1.0
 EYE_CORNERS = (33, 263)
@@ -169,7 +172,8 @@ class FaceTracker:
 
     # -- arfx's loop ----------------------------------------------------------------------
 
-    def _look(self, rgb: np.ndarray, crop: Roi) -> tuple[np.ndarray, float, Roi, Roi] | None:
+    def _look(self, rgb: np.ndarray, crop: Roi, recrop: float = RECROP_MISMATCH
+              ) -> tuple[np.ndarray, float, Roi, Roi] | None:
         """Landmarks in `crop`, looked at again from the ROI they imply when they do not
         fit it; None when there is no face or the landmarks still do not fit."""
         for attempt in range(2):
@@ -178,7 +182,7 @@ class FaceTracker:
                 return None
             implied = roi_from_landmarks(points[:468])
             mismatch = roi_mismatch(crop, implied)
-            if mismatch <= RECROP_MISMATCH or (attempt == 1 and mismatch <= LOST_MISMATCH):
+            if mismatch <= recrop or (attempt == 1 and mismatch <= LOST_MISMATCH):
                 return points, presence, crop, implied
             if attempt == 0:
                 crop = implied
@@ -192,7 +196,7 @@ class FaceTracker:
         detections.sort(key=lambda d: np.hypot(d.box[0] + d.box[2] / 2 - guess.cx,
                                                d.box[1] + d.box[3] / 2 - guess.cy))
         for detection in detections[:2]:
-            looked = self._look(rgb, roi_from_detection(detection))
+            looked = self._look(rgb, roi_from_detection(detection), DETECTION_RECROP_MISMATCH)
             if looked is not None:
                 points, presence, crop, implied = looked
                 if math.hypot(implied.cx - guess.cx, implied.cy - guess.cy) < guess.size:
@@ -230,7 +234,8 @@ class FaceTracker:
                     break
                 if self._seen(detection, found):
                     continue
-                looked = self._look(rgb, roi_from_detection(detection))
+                looked = self._look(rgb, roi_from_detection(detection),
+                                    DETECTION_RECROP_MISMATCH)
                 if looked is not None:
                     found.append(_Found(*looked, None, order))
                     wanted -= 1
@@ -297,7 +302,8 @@ class FaceTracker:
                     tracks.append(_Track(face_id, f.roi, t, f.track.roi, f.track.t))
             points = f.points
             if self._refiner is not None:
-                points = self._refiner.refine_mesh(rgb, f.crop, points)
+                points = self._refiner.refine_mesh(rgb, f.crop, points,
+                                                   self._landmarks.input_for(f.crop))
             if self._smoother is not None:
                 points = self._smoother(face_id, points, t)
             faces.append(Face(points, f.presence, face_id, f.crop))
