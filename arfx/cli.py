@@ -204,7 +204,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from arfx.effects.registry import EffectRegistry
 
     registry = EffectRegistry(args.effects_dir)
-    effects = registry.all()
+    effects = registry.verify()  # every effect loaded once: what is OK here renders
     winners = {id(info) for info in registry.effects().values()}
     width = max([len(info.name) for info in effects] + [4])
     print(f"{'name':<{width}}  {'kind':<9}  {'source':<8}  location")

@@ -237,3 +237,104 @@ def test_glb_textures_are_the_right_way_up(tmp_path):
     blue_rows = np.nonzero((column[:, 2] > 200) & (column[:, 0] < 50))[0]
     assert len(red_rows) > 5 and len(blue_rows) > 5
     assert red_rows.max() < blue_rows.min()
+
+
+# ---------------------------------------------------------------------------- issue 13: list = load
+
+def _noisy_png(size: int = 64) -> bytes:
+    import io
+
+    from PIL import Image
+
+    pixels = np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_arfx_list_loads_what_it_lists_so_nothing_ok_fails_at_render(tmp_path, no_user_effects, capsys):
+    """A GLB whose texture header is fine but whose pixels are cut off passes the cheap scan;
+    `arfx list` loads it and says BROKEN, with the same reason `arfx render` gives."""
+    from test_hardening_effects import triangle_glb
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    png = _noisy_png()
+    (drop / "cutpixels.glb").write_bytes(triangle_glb(image=png[:len(png) // 2]))
+    (drop / "gang").mkdir()
+    (drop / "gang" / "effect.toml").write_text('kind = "stack"\n[stack]\neffects = ["glasses", "nosuch"]\n')
+    (drop / "pair").mkdir()
+    (drop / "pair" / "effect.toml").write_text('kind = "stack"\n[stack]\neffects = ["glasses", "facepaint"]\n')
+    assert scan_folder(drop, "dir")[0].ok  # the scan's header checks pass it
+    assert cli.main(["list", "--effects-dir", str(drop)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:-1]}
+    assert "BROKEN: cannot decode texture of mesh" in lines["cutpixels"] and "truncated" in lines["cutpixels"]
+    assert "BROKEN" in lines["gang"] and "unknown effect 'nosuch'" in lines["gang"]
+    assert "BROKEN" not in lines["pair"] and "BROKEN" not in lines["glasses"]
+    source = tmp_path / "in.png"
+    from PIL import Image
+
+    Image.new("RGB", (32, 32)).save(source)
+    for name in ("cutpixels", "gang"):
+        assert cli.main(["render", name, "-i", str(source), "-o", str(tmp_path / f"{name}.png"),
+                         "--effects-dir", str(drop)]) == 2
+        err = capsys.readouterr().err
+        assert lines[name].split("BROKEN: ")[1].split(";")[0][:40] in err
+
+
+def test_an_effect_found_broken_on_load_does_not_hide_a_working_one(tmp_path, no_user_effects, caplog):
+    from test_hardening_effects import triangle_glb
+
+    png = _noisy_png()
+    (no_user_effects / "glasses.glb").write_bytes(triangle_glb(image=png[:len(png) // 2]))
+    registry = EffectRegistry()
+    assert registry.info("glasses").source == "user"  # the scan cannot tell
+    effect = registry.load("glasses")
+    assert isinstance(effect, Object3DEffect) and effect.name == "glasses"
+    assert registry.info("glasses").source == "built-in"
+    assert any("using the built-in one" in r.getMessage() for r in caplog.records)
+
+
+def test_a_loose_gltf_lists_once_without_its_buffers_and_textures(tmp_path, no_user_effects, capsys):
+    """A .gltf dropped with its .bin and textures (a normal map too) is one effect."""
+    import json
+
+    import trimesh
+    from PIL import Image
+    from trimesh.visual.material import PBRMaterial
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    quad = trimesh.Trimesh(vertices=[[-0.04, -0.04, 0.1], [0.04, -0.04, 0.1], [0.04, 0.04, 0.1],
+                                     [-0.04, 0.04, 0.1]], faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    quad.visual = trimesh.visual.TextureVisuals(
+        uv=[[0, 0], [1, 0], [1, 1], [0, 1]],
+        material=PBRMaterial(baseColorTexture=Image.new("RGBA", (16, 16), (255, 0, 0, 255)),
+                             normalTexture=Image.new("RGB", (16, 16), (128, 128, 255))))
+    files = trimesh.Scene(quad).export(file_type="gltf")
+    tree = json.loads(files["model.gltf"])
+    names = {"model.gltf": "sign.gltf"}
+    assert len(tree["images"]) == 2
+    for i, item in enumerate(tree["images"]):  # textures as files next to it, as exporters write them
+        view = tree["bufferViews"][item.pop("bufferView")]
+        binary = files[tree["buffers"][view["buffer"]]["uri"]]
+        start = view.get("byteOffset", 0)
+        files[f"{['paint', 'normal'][i]}.png"] = binary[start:start + view["byteLength"]]
+        item.pop("mimeType", None)
+        item["uri"] = f"{['paint', 'normal'][i]}.png"
+    files["model.gltf"] = json.dumps(tree).encode()
+    for name, data in files.items():
+        (drop / names.get(name, name)).write_bytes(data)
+    uris = {p.name for p in drop.iterdir()}
+    assert {"sign.gltf", "paint.png", "normal.png"} <= uris and any(u.endswith(".bin") for u in uris)
+    Image.new("RGBA", (8, 8)).save(drop / "cheeks.png")  # a face paint of its own, next to it
+    found = {info.name: info for info in scan_folder(drop, "dir")}
+    assert set(found) == {"sign", "cheeks"}
+    assert found["sign"].ok and found["sign"].kind == "object3d"
+    assert cli.main(["list", "--effects-dir", str(drop)]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:-1]]
+    assert "sign" in names and "cheeks" in names and "paint" not in names and "normal" not in names
+    effect = EffectRegistry([drop]).load("sign")
+    assert effect.meshes[0].material.texture.shape == (16, 16, 4)
+    low, high = effect.box()
+    assert np.allclose(high - low, (8.0, 8.0, 0.0), atol=1e-4)  # metres -> cm

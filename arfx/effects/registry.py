@@ -21,7 +21,9 @@ Manifests are strict: a TOML syntax error, an unknown key (the closest known key
 suggested), a value of the wrong type or range, a table that does not fit the kind, or an
 asset path that leaves the effect folder (absolute, `..`, or a symlink pointing outside)
 makes the effect BROKEN with that reason. Assets get a cheap check while scanning (the
-kind's `check_asset`) and a full one when loaded.
+kind's `check_asset`) and a full one when loaded; `EffectRegistry.verify` (what `arfx list`
+shows) loads every effect, so nothing it lists as OK fails to load. The files a loose `.gltf`
+names as its own (buffers, textures) are part of it, not effects of their own.
 """
 
 from __future__ import annotations
@@ -307,8 +309,14 @@ def scan_folder(folder: Path, source: str) -> list[EffectInfo]:
     except OSError as error:
         log.warning("cannot read effects folder %s: %s", folder, error)
         return []
+    from arfx.render.gltf import referenced_files
+
+    owned = set()  # a loose .gltf's buffers and textures belong to it
     for entry in entries:
-        if entry.name.startswith("."):
+        if entry.suffix.lower() == ".gltf" and entry.is_file():
+            owned |= referenced_files(entry)
+    for entry in entries:
+        if entry.name.startswith(".") or (owned and entry.resolve() in owned):
             continue
         if entry.is_dir():
             if (entry / MANIFEST).is_file():
@@ -348,6 +356,24 @@ class EffectRegistry:
         """Every effect found, shadowed and broken ones included, in discovery order."""
         return list(self._all)
 
+    def verify(self) -> list[EffectInfo]:
+        """`all()` after loading every effect once (the checks `load` makes, not only the
+        cheap ones of the scan): those that fail are marked broken with the reason."""
+        for info in list(self._all):
+            if info.ok and any(item is info for item in self._all):  # not marked while loading a stack
+                try:
+                    create_effect(info, lambda member, info=info: self.load(member, (info.name,)))
+                except EffectError as error:
+                    self._mark_broken(info, error)
+        return self.all()
+
+    def _mark_broken(self, info: EffectInfo, error: EffectError) -> EffectInfo:
+        reason = str(error)
+        prefix = f"effect '{info.name}' ({info.path}): "
+        broken = replace(info, broken=reason[len(prefix):] if reason.startswith(prefix) else reason)
+        self._all = [broken if item is info else item for item in self._all]
+        return broken
+
     def effects(self) -> dict[str, EffectInfo]:
         """Name -> the effect that name loads (the last source wins)."""
         by_name: dict[str, EffectInfo] = {}
@@ -381,7 +407,17 @@ class EffectRegistry:
         if info.name in _chain:
             raise EffectError(f"effect '{info.name}' includes itself ({' -> '.join(_chain + (info.name,))}); "
                               "remove it from its stack")
-        return create_effect(info, lambda member: self.load(member, _chain + (info.name,)))
+        try:
+            return create_effect(info, lambda member: self.load(member, _chain + (info.name,)))
+        except EffectError as error:
+            # Found broken only now (the scan's checks are cheap): as in `effects()`, a
+            # broken effect does not hide a working one of the same name.
+            self._mark_broken(info, error)
+            fallback = self.effects().get(name)
+            if fallback is None or not fallback.ok or fallback is info:
+                raise
+            log.warning("%s; using the %s one (%s)", error, fallback.source, fallback.path)
+            return self.load(name, _chain)
 
 
 def create_effect(info: EffectInfo, load=None):
