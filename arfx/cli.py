@@ -12,7 +12,7 @@ from arfx.errors import ArfxError
 
 log = logging.getLogger("arfx")
 
-COMMANDS = ("run", "demo", "render", "track", "list", "doctor", "bench")
+COMMANDS = ("run", "demo", "render", "track", "list", "preview", "doctor", "bench")
 
 
 def _count(text: str) -> int:
@@ -127,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", parents=[verbose], help="list the effects arfx can find")
     _add_effect_options(listing)
 
+    preview = sub.add_parser("preview", parents=[verbose],
+                             help="an effect alone on a translucent canonical head (front, three-quarter, side)")
+    preview.add_argument("effect", metavar="ASSET_OR_EFFECT",
+                         help="a .glb/.gltf/.png file, an effect folder, or an effect name (a+b stacks)")
+    preview.add_argument("-o", "--output", default="preview.png", metavar="IMAGE",
+                         help="PNG or JPEG to write (default preview.png)")
+    preview.add_argument("--size", type=_count, default=400, metavar="PX", help="pixels per view (default 400)")
+    preview.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_effect_options(preview)
+
     sub.add_parser("doctor", parents=[verbose], help="check the installation: packages, ONNX Runtime, OpenGL, models")
 
     bench = sub.add_parser("bench", parents=[verbose], help="per-stage timings of offline rendering")
@@ -219,6 +229,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(line)
     missing = "" if registry.user_dir.is_dir() else "; it does not exist yet"
     print(f"user effects folder: {registry.user_dir} (set ARFX_EFFECTS to change it{missing})")
+    return 0
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from arfx.preview import write_preview
+
+    output = write_preview(args.effect, args.output, args.size, args.effects_dir, args.overwrite)
+    print(f"{output}: '{args.effect}' on the canonical head (front, three-quarter, side)")
     return 0
 
 
@@ -355,6 +373,7 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         "doctor": _cmd_doctor,
         "track": _cmd_track,
         "list": _cmd_list,
+        "preview": _cmd_preview,
         "render": _cmd_render,
         "run": _cmd_run,
         "demo": _cmd_demo,
