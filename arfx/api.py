@@ -18,7 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from arfx.pipeline import FramePipeline, RenderOptions
+from arfx.options import RenderOptions, TrackingOptions
+from arfx.pipeline import FramePipeline
 from arfx.result import FaceResult, FrameResult
 from arfx.sources import Frame
 
@@ -52,16 +53,16 @@ class FaceEffects:
     """
 
     def __init__(self, effects: EffectLike = "glasses", max_faces: int = 1, *, static: bool = False,
-                 detector: str = "short", refine: bool = False, smooth: bool = True,
+                 detector: str = "auto", refine: bool = False, smooth: bool = True,
                  mirror: bool = False, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5,
                  effects_dirs: Sequence[str | os.PathLike[str]] = (), ctx: Any = None) -> None:
-        options = RenderOptions(max_faces=max_faces, detector=detector, refine=refine,
-                                min_detection_confidence=min_detection_confidence,
-                                min_tracking_confidence=min_tracking_confidence, smooth=smooth,
-                                mirror=mirror, effects_dirs=tuple(str(d) for d in effects_dirs))
-        self._pipeline = FramePipeline(resolve_effects(effects, effects_dirs), options, static=static,
-                                       ctx=ctx, smooth=smooth)
+        tracking = TrackingOptions(max_faces=max_faces, static=static, detector=detector, refine=refine,
+                                   min_detection_confidence=min_detection_confidence,
+                                   min_tracking_confidence=min_tracking_confidence, smooth=smooth)
+        options = RenderOptions(tracking=tracking, mirror=mirror,
+                                effects_dirs=tuple(str(d) for d in effects_dirs))
+        self._pipeline = FramePipeline(resolve_effects(effects, effects_dirs), options, ctx=ctx)
         self._index = 0
         self.result: FrameResult | None = None
 

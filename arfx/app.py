@@ -21,7 +21,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from arfx.errors import ArfxError, InputError
-from arfx.pipeline import FramePipeline, RenderOptions, StageTimes
+from arfx.options import RenderOptions
+from arfx.pipeline import FramePipeline, StageTimes
 from arfx.outputs import write_image
 from arfx.recorder import Recorder
 from arfx.sources import (CameraSource, Frame, ImageSource, Source, ThreadedFeed, VideoSource,
@@ -46,9 +47,7 @@ class AppOptions:
     record: str | None = None
     frames: int | None = None
     mirror: bool | None = None  # None: mirror cameras, not files
-    smooth: bool = True
-    overwrite: bool = False
-    render: RenderOptions = field(default_factory=RenderOptions)
+    render: RenderOptions = field(default_factory=RenderOptions)  # tracking, encoding (overwrite), effects
     camera_timeout: float = 3.0
     output_dir: Path = field(default_factory=Path.cwd)  # where R and S put their files
 
@@ -163,7 +162,7 @@ class LiveApp:
         # A video file's sound goes with its pictures (frame times are the file's own clock).
         video = self._source if isinstance(self._source, VideoSource) and self._source.has_audio else None
         self.recorder = Recorder(path, size[0], size[1], fps=fps or 30.0,
-                                 overwrite=self.options.overwrite,
+                                 overwrite=self.options.render.encode.overwrite,
                                  audio_from=video.path if video is not None else None,
                                  audio_offset=video.start_time if video is not None else 0.0)
         atexit.register(self.recorder.close)
@@ -242,7 +241,7 @@ class LiveApp:
             window = create_window(max(64, int(frame_size[0] * scale)), max(64, int(frame_size[1] * scale)),
                                    title=f"arfx - {current}", vsync=False)
             glfw.set_key_callback(window.handle, self._on_key)
-            pipeline = FramePipeline(None, ropts, ctx=window.ctx, smooth=opts.smooth)
+            pipeline = FramePipeline(None, ropts, ctx=window.ctx)
             pipeline.times = self.times  # one set of stage timings for the title and --verbose
             renderer = pipeline.renderer
             overlay = LandmarksEffect(name="debug")

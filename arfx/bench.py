@@ -7,13 +7,14 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from arfx.errors import InputError
 from arfx.offline import render_video
-from arfx.pipeline import STAGES, FramePipeline, RenderOptions
+from arfx.options import RenderOptions
+from arfx.pipeline import STAGES, FramePipeline
 from arfx.sources import VideoSource, open_source
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
     more than 1000 / (sum of stages). Without `options`, landmarks are smoothed, as
     `arfx render` does for videos.
     """
-    options = options or RenderOptions(smooth=True)
+    options = options or RenderOptions()
     with tempfile.TemporaryDirectory(prefix="arfx-bench-") as folder:
         if input is None:
             from arfx.demo import write_clip
@@ -84,11 +85,11 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
             source.close()
             raise InputError(f"{clip}: bench needs a video input")
         width, height = source.size or (0, 0)
-        bench_options = RenderOptions(**{**options.__dict__, "overwrite": True, "max_frames": frames,
-                                         "copy_audio": False})
+        bench_options = replace(options, max_frames=frames,
+                                encode=replace(options.encode, overwrite=True, copy_audio=False))
         pipeline: FramePipeline | None = None
         try:
-            pipeline = FramePipeline(effect, bench_options, static=False, smooth=bench_options.smooth)
+            pipeline = FramePipeline(effect, bench_options)
             with open_source(clip) as warm_source:
                 warm = next(iter(warm_source))
             pipeline.process(warm)
@@ -118,7 +119,7 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
             # 1.0 would mean the threads overlap perfectly: the slowest stage sets the pace.
             "slowest_stage_bound": round(fps * busiest / 1000.0, 3),
         },
-        facts={"input": described, "size": [width, height], "effect": effect, "smooth": bench_options.smooth,
+        facts={"input": described, "size": [width, height], "effect": effect, "smooth": bench_options.tracking.smooth,
                "frames": result.frames, "frames_with_faces": result.frames_with_faces,
                "end_to_end_fps": round(fps, 2), "seconds": round(wall, 3)})
 

@@ -38,11 +38,17 @@ def _probability(text: str) -> float:
 
 
 def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
+    from arfx.options import DETECTORS, TrackingOptions
+
+    defaults = TrackingOptions()
     group = parser.add_argument_group("tracking")
-    group.add_argument("--max-faces", type=_count, default=1, metavar="N",
+    group.add_argument("--max-faces", type=_count, default=defaults.max_faces, metavar="N",
                        help="most faces to track at once (default 1)")
-    group.add_argument("--detector", choices=("short", "full"), default="short",
-                       help="face detector: short range (selfies) or full range (small, distant faces)")
+    group.add_argument("--detector", choices=DETECTORS, default=defaults.detector,
+                       help="face detector: auto (both ranges, small faces too; the default), short "
+                            "(MediaPipe's: faces near the camera, fastest) or full (small, distant faces)")
+    group.add_argument("--no-smooth", action="store_true",
+                       help="turn off landmark smoothing across frames (on by default; lag-compensated)")
     group.add_argument("--refine", action="store_true",
                        help="478 landmarks with irises (attention model)")
     group.add_argument("--min-detection-confidence", type=_probability, default=0.5, metavar="P",
@@ -51,12 +57,19 @@ def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
                        help="a tracked face below this presence is dropped (0..1, default 0.5)")
 
 
-X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                "slower", "veryslow")
+def _tracking_options(args: argparse.Namespace, static: bool = False):
+    from arfx.options import TrackingOptions
+
+    return TrackingOptions(
+        max_faces=args.max_faces, static=static, detector=args.detector, refine=args.refine,
+        min_detection_confidence=args.min_detection_confidence,
+        min_tracking_confidence=args.min_tracking_confidence, smooth=not args.no_smooth)
 
 
 def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=X264_PRESETS, default="superfast",
+    from arfx.options import X264_PRESETS, EncodeOptions
+
+    parser.add_argument("--preset", choices=X264_PRESETS, default=EncodeOptions.preset,
                         help="H.264 speed/size trade-off for video output (default superfast: "
                              "fast on 2 cores; veryfast or slower make smaller files)")
 
@@ -89,7 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--record", metavar="FILE", help="start recording to FILE at launch")
     run.add_argument("--frames", type=_count, metavar="N", help="quit after N frames")
     run.add_argument("--no-mirror", action="store_true", help="do not mirror the camera image")
-    run.add_argument("--no-smooth", action="store_true", help="turn off landmark smoothing")
     run.add_argument("--overwrite", action="store_true", help="replace an existing recording")
     _add_tracker_options(run)
     _add_effect_options(run)
@@ -108,9 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, metavar="PATH",
                         help="same kind as the input (a folder of images may become a video)")
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    render.add_argument("--no-smooth", action="store_true",
-                        help="turn off temporal landmark smoothing (on for videos by default: "
-                             "steadier effects, a little lag on fast moves)")
     render.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
     _add_encoder_options(render)
     _add_tracker_options(render)
@@ -120,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("input", help="image, folder of images, or video")
     track.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     track.add_argument("--static", action="store_true", help="detect on every frame (no tracking)")
-    track.add_argument("--smooth", action="store_true", help="temporal landmark smoothing")
+    # Smoothing is on by default everywhere now; --smooth stays accepted for old scripts.
+    track.add_argument("--smooth", action="store_true", help=argparse.SUPPRESS)
     track.add_argument("--overwrite", action="store_true", help="replace an existing output")
     _add_tracker_options(track)
 
@@ -178,14 +188,10 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def _cmd_track(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from arfx.track import TrackOptions, check_npz_output, track_file, write_npz
+    from arfx.track import check_npz_output, track_file, write_npz
 
     output = check_npz_output(Path(args.output), args.overwrite)  # before any work
-    options = TrackOptions(
-        max_num_faces=args.max_faces, static_image_mode=args.static,
-        min_detection_confidence=args.min_detection_confidence,
-        min_tracking_confidence=args.min_tracking_confidence,
-        refine_landmarks=args.refine, detector=args.detector, smooth=args.smooth)
+    options = _tracking_options(args, static=args.static)
     bar = None
 
     def progress(done: int, total: int | None) -> None:
@@ -250,7 +256,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         # images and its writer never leaves a half-written file.
         from arfx.offline import render_video
 
-        options = _render_options(args, mirror=args.mirror, overwrite=args.overwrite)
+        options = _render_options(args, mirror=args.mirror)
         result = render_video(args.effect, args.input, args.output, options)
         print(f"{result.output}: {result.faces} face(s) with '{args.effect}'")
         _hint_if_no_face(result.faces, args)
@@ -259,14 +265,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _render_options(args: argparse.Namespace, **extra: object):
-    from arfx.pipeline import RenderOptions
+    from arfx.options import EncodeOptions, RenderOptions
 
-    return RenderOptions(
-        max_faces=args.max_faces, detector=args.detector, refine=args.refine,
-        min_detection_confidence=args.min_detection_confidence,
-        min_tracking_confidence=args.min_tracking_confidence,
-        effects_dirs=tuple(getattr(args, "effects_dir", ()) or ()),
-        preset=getattr(args, "preset", RenderOptions.preset), **extra)  # type: ignore[arg-type]
+    encode = EncodeOptions(preset=getattr(args, "preset", EncodeOptions.preset),
+                           overwrite=bool(getattr(args, "overwrite", False)))
+    return RenderOptions(tracking=_tracking_options(args), encode=encode,
+                         effects_dirs=tuple(getattr(args, "effects_dir", ()) or ()),
+                         **extra)  # type: ignore[arg-type]
 
 
 class _Progress:
@@ -292,7 +297,7 @@ def _render_media(args: argparse.Namespace) -> int:
     """Video or image-folder input: decode, track, render headless, encode."""
     from arfx.offline import render_video
 
-    options = _render_options(args, smooth=not args.no_smooth, mirror=args.mirror, overwrite=args.overwrite)
+    options = _render_options(args, mirror=args.mirror)
     progress = _Progress(f"rendering {args.effect}")
     try:
         result = render_video(args.effect, args.input, args.output, options, progress=progress)
@@ -306,7 +311,7 @@ def _render_media(args: argparse.Namespace) -> int:
 
 def _hint_if_no_face(found: int, args: argparse.Namespace) -> None:
     if found == 0 and args.detector == "short":
-        print("no face found; for small or distant faces try --detector full", file=sys.stderr)
+        print("no face found; for small or distant faces try --detector auto", file=sys.stderr)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -319,7 +324,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     options = AppOptions(
         effect=args.effect, camera=args.camera, size=parse_size(args.size), input=args.input,
         record=args.record, frames=args.frames, mirror=False if args.no_mirror else None,
-        smooth=not args.no_smooth, overwrite=args.overwrite, render=_render_options(args),
+        render=_render_options(args),
         output_dir=Path.cwd())
     if args.record:
         from arfx.outputs import check_output_path
@@ -361,9 +366,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from arfx.bench import format_table, run_bench
 
-    # Smoothing on, as `arfx render` does for videos: bench measures what render runs.
+    # The same options as `arfx render`: bench measures what render runs.
     report = run_bench(effect=args.effect, input=args.input, frames=args.frames,
-                       options=_render_options(args, smooth=True))
+                       options=_render_options(args))
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_table(report))
     return 0
 

@@ -166,7 +166,7 @@ def run_demo(output: str | Path = "arfx-demo.mp4", window: bool = True, seconds_
     import os
 
     from arfx.effects.registry import load_effect
-    from arfx.pipeline import FramePipeline, RenderOptions
+    from arfx.pipeline import FramePipeline
     from arfx.recorder import Recorder
 
     names = builtin_effect_names()
@@ -174,7 +174,7 @@ def run_demo(output: str | Path = "arfx-demo.mp4", window: bool = True, seconds_
     total = per_effect * len(names)
     out = Path(output)
     recorder = Recorder(out, size[0], size[1], fps=fps, overwrite=overwrite)
-    pipeline = FramePipeline(None, RenderOptions(smooth=True), smooth=True)
+    pipeline = FramePipeline(None)
     try:
         effects = {name: load_effect(name) for name in names}
         source = GeneratedSource(size[0], size[1], total, fps, cycles=len(names) / 2)

@@ -22,13 +22,14 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from arfx.errors import InputError, OutputError
 from arfx.outputs import check_output_path, write_image
-from arfx.pipeline import FramePipeline, RenderOptions, StageTimes
+from arfx.options import RenderOptions
+from arfx.pipeline import FramePipeline, StageTimes
 from arfx.recorder import VIDEO_FORMATS, Recorder
 from arfx.sources import (IMAGE_SUFFIXES, FolderSource, ImageSource, Source, VideoSource,
                           open_source)
@@ -152,14 +153,15 @@ def render_video(effect: Any, input: str | os.PathLike[str] | Source, output: st
     try:
         kind = _output_kind(source, out)
         if kind == "folder":
-            _check_folder_output(source, out, options.overwrite)  # type: ignore[arg-type]
+            _check_folder_output(source, out, options.encode.overwrite)  # type: ignore[arg-type]
         else:
-            check_output_path(out, options.overwrite, source=getattr(source, "path", None))
+            check_output_path(out, options.encode.overwrite, source=getattr(source, "path", None))
         static = isinstance(source, (ImageSource, FolderSource))
         own_pipeline = pipeline is None
         if pipeline is None:
-            pipeline = FramePipeline(effect, options, static=static,
-                                     smooth=options.smooth and not static)
+            if static:  # unrelated stills: detect on each one
+                options = replace(options, tracking=replace(options.tracking, static=True))
+            pipeline = FramePipeline(effect, options)
         try:
             if kind == "image":
                 return _render_image(pipeline, source, out, options)  # type: ignore[arg-type]
@@ -180,7 +182,7 @@ def _render_image(pipeline: FramePipeline, source: ImageSource, out: Path,
     frame = next(iter(source))
     pipeline.check_renderable(frame, source.name)
     rgb, faces = pipeline.process(frame)
-    write_image(out, rgb, overwrite=options.overwrite)
+    write_image(out, rgb, overwrite=options.encode.overwrite)
     return RenderResult(out, 1, int(faces > 0), time.perf_counter() - t0, pipeline.times, faces)
 
 
@@ -198,7 +200,7 @@ def _render_folder(pipeline: FramePipeline, source: FolderSource, out: Path, opt
             pipeline.check_renderable(frame, str(source.files[frame.index]))
             rgb, faces = pipeline.process(frame)
             t1 = time.perf_counter()
-            write_image(out / source.files[frame.index].name, rgb, overwrite=options.overwrite)
+            write_image(out / source.files[frame.index].name, rgb, overwrite=options.encode.overwrite)
             pipeline.times.add("encode", time.perf_counter() - t1)
             done += 1
             with_faces += faces > 0
@@ -215,7 +217,7 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
     video = source if isinstance(source, VideoSource) else None
     rate = video.rate if video is not None else None
     fps = rate or source.fps or options.folder_fps
-    audio = source.path if (video is not None and options.copy_audio and video.has_audio
+    audio = source.path if (video is not None and options.encode.copy_audio and video.has_audio
                             and options.max_frames is None) else None
     total = source.frame_count
     if options.max_frames is not None:
@@ -242,7 +244,7 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
                 media_start = video.media_start if video is not None and audio else (
                     video.start_time if video is not None else 0.0)
                 recorder = Recorder(out, size[0], size[1], fps=fps, audio_from=audio,
-                                    overwrite=options.overwrite, preset=options.preset,
+                                    overwrite=options.encode.overwrite, preset=options.encode.preset,
                                     audio_offset=media_start,
                                     video_delay=video.start_time - media_start if video is not None else 0.0)
             elif frame_size != size:

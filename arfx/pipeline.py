@@ -12,32 +12,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from arfx.errors import InputError
+from arfx.options import RenderOptions, TrackingOptions
 from arfx.result import FaceResult, FrameResult
 from arfx.sources import Frame
 
 STAGES = ("decode", "track", "geometry", "render", "encode")
-
-
-@dataclass
-class RenderOptions:
-    """How to track and render; mirrors the CLI's tracking and rendering flags."""
-
-    max_faces: int = 1
-    detector: str = "short"
-    refine: bool = False
-    min_detection_confidence: float = 0.5
-    min_tracking_confidence: float = 0.5
-    smooth: bool = False
-    mirror: bool = False
-    overwrite: bool = False
-    folder_fps: float = 30.0
-    effects_dirs: Sequence[str] = ()
-    max_frames: int | None = None
-    #: Copy a video input's audio into a video output.
-    copy_audio: bool = True
-    #: x264 speed/size trade-off for video outputs (ultrafast ... veryslow); superfast keeps
-    #: 720p rendering above 50 fps on 2 cores, where veryfast's encoding alone takes ~17 ms.
-    preset: str = "superfast"
 
 
 @dataclass
@@ -58,19 +37,13 @@ class FaceStage:
 
     name = "face"
 
-    def __init__(self, options: RenderOptions, static: bool = False, smooth: bool | None = None,
-                 camera: Any = None) -> None:
+    def __init__(self, options: TrackingOptions, camera: Any = None) -> None:
         from arfx.geometry.camera import PerspectiveCamera
         from arfx.geometry.expressions import ExpressionEstimator
         from arfx.geometry.pipeline import GeometryPipeline
         from arfx.tracking.tracker import FaceTracker
 
-        self.tracker = FaceTracker(
-            max_num_faces=options.max_faces, static_image_mode=static,
-            min_detection_confidence=options.min_detection_confidence,
-            min_tracking_confidence=options.min_tracking_confidence,
-            refine_landmarks=options.refine, detector=options.detector,
-            smooth=options.smooth if smooth is None else smooth)
+        self.tracker = FaceTracker(**options.tracker_arguments())
         self.geometry = GeometryPipeline(camera if camera is not None else PerspectiveCamera())
         self.expressions = ExpressionEstimator()
 
@@ -103,14 +76,13 @@ class FramePipeline:
     so pipelines with their own contexts may be used in turn from one thread.
     """
 
-    def __init__(self, effect: Any, options: RenderOptions, static: bool = False,
-                 ctx: Any = None, smooth: bool | None = None) -> None:
+    def __init__(self, effect: Any, options: RenderOptions | None = None, ctx: Any = None) -> None:
         from arfx.geometry.camera import PerspectiveCamera
 
-        self.options = options
+        self.options = options = options or RenderOptions()
         self.effect = resolve_effect(effect, options.effects_dirs)
         self.camera = PerspectiveCamera()
-        self.faces = FaceStage(options, static, smooth, self.camera)
+        self.faces = FaceStage(options.tracking, self.camera)
         #: Run in order on every frame; a stage reads only what earlier stages added.
         self.stages: list[Any] = [self.faces]
         self._own_ctx = ctx is None

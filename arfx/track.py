@@ -13,7 +13,7 @@ removing or changing the meaning or shape of a key increments it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -22,6 +22,7 @@ import numpy as np
 from arfx.errors import InputError
 from arfx.geometry.expressions import EXPRESSION_NAMES
 from arfx.geometry.pipeline import FaceGeometry
+from arfx.options import TrackingOptions
 from arfx.outputs import write_atomically
 from arfx.result import FrameResult
 from arfx.sources import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, FolderSource, Frame, ImageSource, Source,
@@ -53,19 +54,6 @@ TRACK_KEYS: dict[str, tuple[str, str]] = {
     "face_expressions": ("float32 [F, E]", "expression scores 0..1 (NaN if no fit), columns named by expression_names"),
     "expression_names": ("str [E]", "the blendshape each face_expressions column approximates"),
 }
-
-
-@dataclass
-class TrackOptions:
-    """How `arfx track` tracks (MediaPipe FaceMesh's option names)."""
-
-    max_num_faces: int = 1
-    static_image_mode: bool = False
-    min_detection_confidence: float = 0.5
-    min_tracking_confidence: float = 0.5
-    refine_landmarks: bool = False
-    detector: str = "short"
-    smooth: bool = False
 
 
 @dataclass
@@ -111,22 +99,18 @@ def _frames_of(path: Path) -> tuple[Source, Iterator[tuple[str, Frame]], float, 
     return source, ((str(f.index), f) for f in source), float(source.fps or 0.0), source.frame_count, False
 
 
-def track_file(input_path: str | Path, options: TrackOptions | None = None,
+def track_file(input_path: str | Path, options: TrackingOptions | None = None,
                progress: Progress | None = None) -> TrackResult:
     """Track every frame of an image, a folder of images or a video."""
-    options = options or TrackOptions()
-    source, frames, fps, total, stills = _frames_of(Path(input_path))
-    static = options.static_image_mode or stills
-    if stills and not options.static_image_mode:
-        log.info("still images are unrelated frames: detecting on each one")
-    from arfx.pipeline import FaceStage, RenderOptions, StageTimes
+    from arfx.pipeline import FaceStage, StageTimes
 
+    options = options or TrackingOptions()
+    source, frames, fps, total, stills = _frames_of(Path(input_path))
+    if stills and not options.static:
+        log.info("still images are unrelated frames: detecting on each one")
+        options = replace(options, static=True)
     result = TrackResult(fps=fps)
-    stage = FaceStage(RenderOptions(max_faces=options.max_num_faces, detector=options.detector,
-                                    refine=options.refine_landmarks,
-                                    min_detection_confidence=options.min_detection_confidence,
-                                    min_tracking_confidence=options.min_tracking_confidence),
-                      static=static, smooth=options.smooth)
+    stage = FaceStage(options)
     times = StageTimes()
     try:
         with source:

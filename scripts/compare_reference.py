@@ -25,7 +25,8 @@ from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from arfx.track import IMAGE_SUFFIXES, TrackOptions, track_file  # noqa: E402
+from arfx.options import TrackingOptions  # noqa: E402
+from arfx.track import IMAGE_SUFFIXES, track_file  # noqa: E402
 from arfx.tracking import FaceTracker  # noqa: E402
 
 DECODE = r"""
@@ -44,7 +45,7 @@ print(cv2.__version__)
 def _track_video(path: Path, decoder: str | None) -> tuple[list[int], list[np.ndarray], str]:
     """Face counts and normalized landmarks per frame, video mode, 4 faces."""
     if decoder is None:
-        res = track_file(path, TrackOptions(max_num_faces=4))
+        res = track_file(path, TrackingOptions(max_faces=4))
         return list(res.face_count), list(res.landmarks), f"OpenCV {cv2.__version__} (this env)"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "frames.npy"
@@ -106,9 +107,8 @@ def main() -> int:
             continue
         ref = np.load(ref_path)
         if path.suffix.lower() in IMAGE_SUFFIXES:
-            res = track_file(path, TrackOptions(max_num_faces=10, static_image_mode=True,
-                                                detector=args.detector,
-                                                refine_landmarks=args.refine))
+            res = track_file(path, TrackingOptions(max_faces=10, static=True, detector=args.detector,
+                                                   refine=args.refine))
             ours = np.stack(res.landmarks) if res.landmarks else np.zeros((0, points, 3))
             w, h = int(ref["width"]), int(ref["height"])
             nmes = _match(ours, ref[ref_key], w, h)

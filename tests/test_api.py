@@ -244,3 +244,27 @@ def test_switching_effects_does_not_pile_up_gpu_passes(astronaut, no_user_effect
             fx(small)
         renderer = fx._pipeline.renderer
         assert len(renderer._passes) <= 2  # just the stack's two members
+
+
+def test_one_set_of_tracking_defaults_everywhere():
+    """TrackingOptions is the one declaration of the defaults: the tracker's own keyword
+    defaults, the API's and the CLI's agree with it."""
+    import inspect
+
+    from arfx import cli
+    from arfx.options import TrackingOptions
+
+    defaults = TrackingOptions()
+    tracker = {name: p.default for name, p in inspect.signature(arfx.FaceTracker).parameters.items()}
+    for name, value in defaults.tracker_arguments().items():
+        assert tracker[name] == value, name
+    api = {name: p.default for name, p in inspect.signature(arfx.FaceEffects).parameters.items()}
+    for field in ("max_faces", "static", "detector", "refine", "smooth", "min_detection_confidence",
+                  "min_tracking_confidence"):
+        assert api[field] == getattr(defaults, field), field
+    for command in ("render", "track", "run", "bench"):
+        args = cli.build_parser().parse_args([command, "x", "-i", "a.mp4", "-o", "b.mp4"]
+                                             if command == "render" else
+                                             [command, "in.mp4", "-o", "o.npz"] if command == "track" else
+                                             [command])
+        assert cli._tracking_options(args, static=defaults.static) == defaults, command

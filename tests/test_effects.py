@@ -157,14 +157,15 @@ def test_a_broken_user_effect_is_listed_and_does_not_stop_the_others(tmp_path, n
 
 def test_dropped_glb_renders_on_the_tracked_astronaut(tmp_path, no_user_effects):
     skdata = pytest.importorskip("skimage.data")
-    from arfx.pipeline import FramePipeline, RenderOptions
+    from arfx.options import RenderOptions, TrackingOptions
+    from arfx.pipeline import FramePipeline
     from arfx.sources import Frame
 
     drop = tmp_path / "drop"
     drop.mkdir()
     box_glb(drop / "greenbox.glb", centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255))
     rgb = np.ascontiguousarray(skdata.astronaut())
-    pipeline = FramePipeline("greenbox", RenderOptions(effects_dirs=[drop]), static=True)
+    pipeline = FramePipeline("greenbox", RenderOptions(TrackingOptions(static=True), effects_dirs=[drop]))
     frame = Frame(rgb, 0, 0.0)
     analysed = pipeline.analyse(frame)
     image, _ = pipeline.process(frame, analysed)
@@ -338,3 +339,72 @@ def test_a_loose_gltf_lists_once_without_its_buffers_and_textures(tmp_path, no_u
     assert effect.meshes[0].material.texture.shape == (16, 16, 4)
     low, high = effect.box()
     assert np.allclose(high - low, (8.0, 8.0, 0.0), atol=1e-4)  # metres -> cm
+
+
+# ---------------------------------------------------------------------------- issue 13: arfx preview
+
+def _panels(path: Path) -> list[np.ndarray]:
+    from PIL import Image
+
+    from arfx.preview import CAPTION_HEIGHT
+
+    image = np.asarray(Image.open(path).convert("RGB"))
+    size = image.shape[1] // 3
+    assert image.shape == (size + CAPTION_HEIGHT, 3 * size, 3)
+    return [image[:size, i * size:(i + 1) * size] for i in range(3)]
+
+
+def test_arfx_preview_draws_the_effect_on_the_head_in_three_views(tmp_path, no_user_effects, capsys):
+    from arfx.preview import BACKGROUND
+
+    out = tmp_path / "preview.png"
+    assert cli.main(["preview", "glasses", "-o", str(out), "--size", "160"]) == 0
+    assert str(out) in capsys.readouterr().out
+    front, three_quarter, side = _panels(out)
+    for panel in (front, three_quarter, side):
+        head = np.abs(panel.astype(np.int16) - BACKGROUND).max(axis=2) > 12
+        assert 0.1 < head.mean() < 0.7  # the head (and glasses) fill part of each view
+    # The glasses' black frame crosses the front view at eye height, left and right of centre.
+    dark = front.max(axis=2) < 60
+    rows = np.nonzero(dark.any(axis=1))[0]
+    assert len(rows) and 40 < np.median(rows) < 100
+    assert dark[:, :70].any() and dark[:, 90:].any()
+    assert np.abs(front.astype(int) - side.astype(int)).mean() > 5
+    # Refuses to replace the picture without --overwrite; replaces it with.
+    assert cli.main(["preview", "glasses", "-o", str(out), "--size", "160"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert cli.main(["preview", "glasses", "-o", str(out), "--size", "160", "--overwrite"]) == 0
+
+
+def test_arfx_preview_takes_files_and_shows_what_lies_inside_the_head(tmp_path, no_user_effects, capsys):
+    """A bare GLB by path (a green box inside the skull) shows through the translucent head;
+    a bare PNG is previewed as face paint."""
+    from PIL import Image
+
+    from arfx.preview import BACKGROUND
+
+    box_glb(tmp_path / "inside.glb", centre=(0.0, 2.0, -6.0), size=4.0, color=(0, 255, 0, 255))
+    Image.new("RGBA", (32, 32), (255, 0, 0, 255)).save(tmp_path / "red.png")
+    for name in ("inside.glb", "red.png"):
+        assert cli.main(["preview", str(tmp_path / name), "-o", str(tmp_path / f"{name}.png"),
+                         "--size", "128"]) == 0, capsys.readouterr().err
+    front = _panels(tmp_path / "inside.glb.png")[0].astype(np.int16)
+    green = front[..., 1] - np.maximum(front[..., 0], front[..., 2])
+    centre = green[59:68, 59:68]  # where the box lies, 4 cm across
+    assert np.median(centre) > 40  # the box shows through the head...
+    assert np.median(front[59:68, 59:68, 0]) > 40  # ...tinted by it (the box itself is pure green)
+    assert np.abs(front[5:15, 5:15] - BACKGROUND).max() <= 2
+    red = _panels(tmp_path / "red.png.png")[0].astype(np.int16)
+    assert ((red[..., 0] - red[..., 2]) > 80).mean() > 0.1  # the face is painted red
+
+
+@pytest.mark.parametrize("target,fragment", [
+    ("glases", "unknown effect 'glases'; did you mean glasses?"),
+    ("nosuch.glb", "nosuch.glb: no such file or effect folder"),
+])
+def test_arfx_preview_errors_are_one_line(target, fragment, tmp_path, no_user_effects, capsys):
+    out = tmp_path / "p.png"
+    assert cli.main(["preview", target, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("arfx: error:") and "\n" not in err and fragment in err
+    assert not out.exists()

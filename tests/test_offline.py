@@ -14,7 +14,7 @@ from arfx.cli import main
 from arfx.demo import GeneratedSource, astronaut_image, write_clip
 from arfx.errors import OutputError
 from arfx.offline import render_video
-from arfx.pipeline import RenderOptions
+from arfx.options import RenderOptions
 
 
 def media_info(path: Path) -> dict:

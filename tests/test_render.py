@@ -151,13 +151,14 @@ def test_rendered_face_mesh_covers_every_landmark_within_a_pixel(renderer, astro
 
 
 def test_two_faces_get_two_effects(ctx, registry):
-    from arfx.pipeline import FramePipeline, RenderOptions
+    from arfx.options import RenderOptions, TrackingOptions
+    from arfx.pipeline import FramePipeline
     from arfx.sources import Frame
 
     # Two astronauts side by side (the second mirrored), cropped so faces stay large.
     single = skdata.astronaut()[:, 70:390]
     pair = np.ascontiguousarray(np.concatenate([single, single[:, ::-1]], axis=1))
-    pipeline = FramePipeline(registry.load("glasses"), RenderOptions(max_faces=2), static=True, ctx=ctx)
+    pipeline = FramePipeline(registry.load("glasses"), RenderOptions(TrackingOptions(max_faces=2, static=True)), ctx=ctx)
     frame = Frame(pair, 0, 0.0)
     analysed = pipeline.analyse(frame)
     image, drawn = pipeline.process(frame, analysed)
