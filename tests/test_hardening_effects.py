@@ -213,6 +213,20 @@ MANIFEST_CASES = {
                    ["[placement] applies to object3d effects only"]),
     "nameint": ('name = 5\nkind = "mesh"\n', ["name must be text, got 5"]),
     "assetint": ('kind = "object3d"\nasset = 7\n', ['needs asset = "<file in its folder>", got 7']),
+    "units": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nunits = "inch"\n',
+              ["placement.units must be one of m, cm, mm, got 'inch'"]),
+    "unitsnum": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nunits = 100\n',
+                 ["placement.units must be one of m, cm, mm, got 100"]),
+    "fitzero": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nfit_width = 0\n',
+                ["placement.fit_width must be a number from 0.1 to 1000, got 0"]),
+    "fitinf": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nfit_width = inf\n',
+               ["placement.fit_width must be a number from 0.1 to 1000"]),
+    "fittypo": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nfitwidth = 12\n',
+                ["unknown key 'fitwidth' in [placement]", "did you mean 'fit_width'?"]),
+    "fitpaint": ('kind = "facepaint"\nasset = "p.png"\n[placement]\nfit_width = 12\n',
+                 ["[placement] applies to object3d effects only"]),
+    "headtop": ('kind = "object3d"\nasset = "a.glb"\nanchor = "face.headtop"\n',
+                ["unknown face point 'headtop'", "head_top"]),
 }
 
 
@@ -285,9 +299,36 @@ def test_gltf_buffer_uri_outside_its_folder_is_refused(tmp_path, drop):
 
 # ---------------------------------------------------------------------------- faulty GLBs
 
+def _retree(glb: bytes, change) -> bytes:
+    """`glb` with its JSON changed by `change(tree)` (the binary chunk kept)."""
+    size = struct.unpack_from("<I", glb, 12)[0]
+    tree = json.loads(glb[20:20 + size])
+    change(tree)
+    return glb_bytes(tree, glb[20 + size + 8:])
+
+
 def _glb_cases(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
     no_meshes = glb_bytes({"asset": {"version": "2.0"}, "scenes": [{"nodes": []}], "scene": 0})
+
+    def points(tree):
+        tree["meshes"][0]["primitives"][0]["mode"] = 0
+
+    def unplaced(tree):
+        tree["nodes"] = [{}]
+
+    def draco(tree):
+        tree["extensionsUsed"] = tree["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+
+    def meshopt(tree):
+        tree["extensionsRequired"] = ["EXT_meshopt_compression"]
+
     return {
+        "points": (_retree(triangle_glb(), points), "no node places a mesh with triangles"),
+        "unplaced": (_retree(triangle_glb(), unplaced), "no node places a mesh with triangles"),
+        "draco": (_retree(triangle_glb(), draco),
+                  "needs the glTF extension KHR_draco_mesh_compression, which arfx does not read; "
+                  "export it again without Draco compression"),
+        "meshopt": (_retree(triangle_glb(), meshopt), "needs the glTF extension EXT_meshopt_compression"),
         "truncated": (GLASSES_GLB.read_bytes()[:60_000], "the file is truncated"),
         "textfile": (b"I am a shopping list, not a 3D model\n", "it is not a GLB file"),
         "nomeshes": (no_meshes, "it holds no meshes"),
@@ -296,7 +337,8 @@ def _glb_cases(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["truncated", "textfile", "nomeshes", "huge"])
+@pytest.mark.parametrize("case", ["truncated", "textfile", "nomeshes", "huge", "points", "unplaced", "draco",
+                                  "meshopt"])
 def test_faulty_glb_is_refused(case, tmp_path, drop, input_image, capsys):
     data, fragment = _glb_cases(tmp_path)[case]
     path = drop / f"{case}.glb"
@@ -400,3 +442,72 @@ def test_broken_user_effects_never_stop_the_others(drop, no_user_effects, input_
     assert isinstance(registry.load("specs"), Object3DEffect)
     with pytest.raises(EffectError, match="broken: .*unknown key 'wireframe'"):
         registry.load("typo")
+
+
+# ---------------------------------------------------------------------------- issue 13: list = load, preview
+
+def _cut_image() -> bytes:
+    """A PNG whose header is sound and whose pixel data stops half way."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+    data = buffer.getvalue()
+    return data[:len(data) // 2]
+
+
+def test_a_glb_that_passes_the_header_checks_but_cannot_load_is_broken_in_the_list(drop, input_image, capsys):
+    """`arfx list` runs the checks loading runs: what it lists as OK renders."""
+    path = drop / "cutpixels.glb"
+    path.write_bytes(triangle_glb(image=_cut_image()))
+    inspect_model(path)  # the cheap check alone passes it
+    assert_broken(capsys, drop, input_image, "cutpixels", "cannot decode texture", "truncated")
+
+
+def test_an_effect_listed_ok_renders_and_previews(drop, input_image, capsys, tmp_path):
+    (drop / "tri.glb").write_bytes(triangle_glb())
+    effect_folder(drop, "unitsmm", 'kind = "object3d"\nasset = "a.glb"\nanchor = "face.head_top"\n'
+                  '[placement]\nunits = "mm"\nfit_width = 3\n', {"a.glb": triangle_glb()})
+    lines = list_lines(capsys, "--effects-dir", str(drop))
+    for name in ("tri", "unitsmm"):
+        assert "BROKEN" not in lines[name][0]
+        out = tmp_path / f"{name}.png"
+        assert cli.main(["preview", name, "-o", str(out), "--size", "64", "--effects-dir", str(drop)]) == 0
+        assert out.is_file()
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("case", ["textfile", "points", "draco", "cutpixels", "badunits"])
+def test_arfx_preview_of_a_broken_effect_is_one_line_and_writes_nothing(case, drop, tmp_path, capsys):
+    if case == "cutpixels":
+        (drop / "cutpixels.glb").write_bytes(triangle_glb(image=_cut_image()))
+        target = str(drop / "cutpixels.glb")
+    elif case == "badunits":
+        effect_folder(drop, "badunits", 'kind = "object3d"\nasset = "a.glb"\n[placement]\nunits = "ft"\n',
+                      {"a.glb": triangle_glb()})
+        target = "badunits"
+    else:
+        data, _ = _glb_cases(tmp_path)[case]
+        (drop / f"{case}.glb").write_bytes(data)
+        target = case
+    out = tmp_path / "preview.png"
+    code = cli.main(["preview", target, "-o", str(out), "--effects-dir", str(drop)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("arfx: error:") and "\n" not in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".preview*"))
+
+
+def test_a_loose_gltf_whose_buffer_is_missing_is_one_broken_effect(drop, input_image, capsys):
+    """Its texture next to it is not listed; the .gltf is, BROKEN, naming the missing file."""
+    glb = triangle_glb()
+    size = struct.unpack_from("<I", glb, 12)[0]
+    tree = json.loads(glb[20:20 + size])
+    tree["buffers"] = [{"uri": "gone.bin", "byteLength": 64}]
+    tree["images"] = [{"uri": "skin.png"}]
+    (drop / "loose.gltf").write_text(json.dumps(tree))
+    (drop / "skin.png").write_bytes(small_png())
+    lines = list_lines(capsys, "--effects-dir", str(drop))
+    assert "skin" not in lines
+    assert_broken(capsys, drop, input_image, "loose", "buffer 0 file 'gone.bin' cannot be read")
