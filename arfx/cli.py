@@ -74,6 +74,36 @@ def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
                              "fast on 2 cores; veryfast or slower make smaller files)")
 
 
+def _add_rerun_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rerun", nargs="?", const="", metavar="FILE.rrd",
+                        help="log frames, landmarks, 3D face, pose and expressions to a Rerun recording "
+                             "FILE.rrd, or to the Rerun viewer when no file is given "
+                             "(needs: pip install \"arfx[rerun]\")")
+
+
+def _open_rerun(args: argparse.Namespace, name: str):
+    """The RerunLogger that --rerun asks for (None without the flag), checked before any work."""
+    if getattr(args, "rerun", None) is None:
+        return None
+    from arfx.rerun_log import RerunLogger
+
+    if args.rerun == "":
+        return RerunLogger(spawn=True, name=name)
+    return RerunLogger(args.rerun, name=name, overwrite=args.overwrite)
+
+
+def _close_rerun(logger, failed: bool) -> None:
+    """Close the recording; one with no frame from a failed run is removed."""
+    if logger is None:
+        return
+    logger.close()
+    if logger.path is not None:
+        if failed and logger.frames == 0:
+            logger.path.unlink(missing_ok=True)
+        else:
+            print(f"{logger.path}: Rerun recording of {logger.frames} frame(s); open it with `rerun {logger.path}`")
+
+
 def _add_effect_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--effects-dir", action="append", default=[], metavar="DIR",
                         help="extra folder of effects (may repeat)")
@@ -124,15 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoder_options(render)
     _add_tracker_options(render)
     _add_effect_options(render)
+    _add_rerun_option(render)
 
     track = sub.add_parser("track", parents=[verbose], help="write landmarks, pose and mesh for every frame to .npz")
     track.add_argument("input", help="image, folder of images, or video")
-    track.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    track.add_argument("-o", "--output", metavar="OUT.npz", help="the .npz to write (needed unless --rerun)")
     track.add_argument("--static", action="store_true", help="detect on every frame (no tracking)")
     # Smoothing is on by default everywhere now; --smooth stays accepted for old scripts.
     track.add_argument("--smooth", action="store_true", help=argparse.SUPPRESS)
     track.add_argument("--overwrite", action="store_true", help="replace an existing output")
     _add_tracker_options(track)
+    _add_rerun_option(track)
 
     listing = sub.add_parser("list", parents=[verbose], help="list the effects arfx can find")
     _add_effect_options(listing)
@@ -190,8 +222,11 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
     from arfx.track import check_npz_output, track_file, write_npz
 
-    output = check_npz_output(Path(args.output), args.overwrite)  # before any work
+    if args.output is None and args.rerun is None:
+        raise ArfxError("nothing to write: give -o OUT.npz, --rerun FILE.rrd, or both")
+    output = check_npz_output(Path(args.output), args.overwrite) if args.output else None  # before any work
     options = _tracking_options(args, static=args.static)
+    logger = _open_rerun(args, Path(args.input).name)
     bar = None
 
     def progress(done: int, total: int | None) -> None:
@@ -203,15 +238,20 @@ def _cmd_track(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(done - bar.n)
 
+    failed = True
     try:
-        result = track_file(args.input, options, progress)
+        result = track_file(args.input, options, progress,
+                            on_frame=None if logger is None else lambda frame, found: logger.log(frame.rgb, found))
+        failed = False
     finally:
         if bar is not None:
             bar.close()
-    write_npz(result, output, refine=args.refine, overwrite=args.overwrite)
+        _close_rerun(logger, failed)
+    if output is not None:
+        write_npz(result, output, refine=args.refine, overwrite=args.overwrite)
     frames = len(result.face_count)
     with_faces = sum(1 for c in result.face_count if c)
-    print(f"{output}: {frames} frame(s), {sum(result.face_count)} face(s); "
+    print(f"{output or Path(args.input).name}: {frames} frame(s), {sum(result.face_count)} face(s); "
           f"faces on {with_faces} frame(s)")
     return 0
 
@@ -257,11 +297,22 @@ def _cmd_render(args: argparse.Namespace) -> int:
         from arfx.offline import render_video
 
         options = _render_options(args, mirror=args.mirror)
-        result = render_video(args.effect, args.input, args.output, options)
+        logger = _open_rerun(args, Path(args.input).name)
+        failed = True
+        try:
+            result = render_video(args.effect, args.input, args.output, options, on_frame=_log_to(logger))
+            failed = False
+        finally:
+            _close_rerun(logger, failed)
         print(f"{result.output}: {result.faces} face(s) with '{args.effect}'")
         _hint_if_no_face(result.faces, args)
         return 0
     return _render_media(args)
+
+
+def _log_to(logger):
+    """render_video's on_frame callback for a RerunLogger (None without one)."""
+    return None if logger is None else (lambda frame, found: logger.log(frame.rgb, found))
 
 
 def _render_options(args: argparse.Namespace, **extra: object):
@@ -297,12 +348,19 @@ def _render_media(args: argparse.Namespace) -> int:
     """Video or image-folder input: decode, track, render headless, encode."""
     from arfx.offline import render_video
 
+    from pathlib import Path
+
     options = _render_options(args, mirror=args.mirror)
+    logger = _open_rerun(args, Path(args.input).name)
     progress = _Progress(f"rendering {args.effect}")
+    failed = True
     try:
-        result = render_video(args.effect, args.input, args.output, options, progress=progress)
+        result = render_video(args.effect, args.input, args.output, options, progress=progress,
+                              on_frame=_log_to(logger))
+        failed = False
     finally:
         progress.close()
+        _close_rerun(logger, failed)
     print(f"{result.output}: {result.frames} frame(s), faces on {result.frames_with_faces}, "
           f"{result.fps:.1f} fps")
     _hint_if_no_face(result.frames_with_faces, args)

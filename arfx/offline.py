@@ -37,6 +37,8 @@ from arfx.sources import (IMAGE_SUFFIXES, FolderSource, ImageSource, Source, Vid
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, "int | None"], None]
+#: Called with each frame and its FrameResult before it is drawn (e.g. RerunLogger.log).
+FrameCallback = Callable[[Any, Any], None]
 
 @dataclass
 class RenderResult:
@@ -145,8 +147,9 @@ def _check_folder_output(source: FolderSource, output: Path, overwrite: bool) ->
 
 def render_video(effect: Any, input: str | os.PathLike[str] | Source, output: str | os.PathLike[str],
                  options: RenderOptions | None = None, progress: ProgressCallback | None = None,
-                 pipeline: FramePipeline | None = None) -> RenderResult:
-    """Render `effect` onto every frame of `input` and write `output` (see the module doc)."""
+                 pipeline: FramePipeline | None = None, on_frame: FrameCallback | None = None) -> RenderResult:
+    """Render `effect` onto every frame of `input` and write `output` (see the module doc);
+    `on_frame(frame, result)` sees each frame's FrameResult (it must not change it)."""
     options = options or RenderOptions()
     out = Path(output)
     source = input if isinstance(input, Source) else open_source(input, folder_fps=options.folder_fps)
@@ -164,10 +167,10 @@ def render_video(effect: Any, input: str | os.PathLike[str] | Source, output: st
             pipeline = FramePipeline(effect, options)
         try:
             if kind == "image":
-                return _render_image(pipeline, source, out, options)  # type: ignore[arg-type]
+                return _render_image(pipeline, source, out, options, on_frame)  # type: ignore[arg-type]
             if kind == "folder":
-                return _render_folder(pipeline, source, out, options, progress)  # type: ignore[arg-type]
-            return _render_to_video(pipeline, source, out, options, progress)
+                return _render_folder(pipeline, source, out, options, progress, on_frame)  # type: ignore[arg-type]
+            return _render_to_video(pipeline, source, out, options, progress, on_frame)
         finally:
             if own_pipeline:
                 pipeline.close()
@@ -176,18 +179,26 @@ def render_video(effect: Any, input: str | os.PathLike[str] | Source, output: st
             source.close()
 
 
+def _analyse_and_process(pipeline: FramePipeline, frame: Any, on_frame: FrameCallback | None) -> tuple[Any, int]:
+    if on_frame is None:
+        return pipeline.process(frame)
+    analysed = pipeline.analyse(frame)
+    on_frame(frame, analysed)
+    return pipeline.process(frame, analysed)
+
+
 def _render_image(pipeline: FramePipeline, source: ImageSource, out: Path,
-                  options: RenderOptions) -> RenderResult:
+                  options: RenderOptions, on_frame: FrameCallback | None = None) -> RenderResult:
     t0 = time.perf_counter()
     frame = next(iter(source))
     pipeline.check_renderable(frame, source.name)
-    rgb, faces = pipeline.process(frame)
+    rgb, faces = _analyse_and_process(pipeline, frame, on_frame)
     write_image(out, rgb, overwrite=options.encode.overwrite)
     return RenderResult(out, 1, int(faces > 0), time.perf_counter() - t0, pipeline.times, faces)
 
 
 def _render_folder(pipeline: FramePipeline, source: FolderSource, out: Path, options: RenderOptions,
-                   progress: ProgressCallback | None) -> RenderResult:
+                   progress: ProgressCallback | None, on_frame: FrameCallback | None = None) -> RenderResult:
     out.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     total = source.frame_count if options.max_frames is None else min(source.frame_count, options.max_frames)
@@ -198,7 +209,7 @@ def _render_folder(pipeline: FramePipeline, source: FolderSource, out: Path, opt
             if done >= total:
                 break
             pipeline.check_renderable(frame, str(source.files[frame.index]))
-            rgb, faces = pipeline.process(frame)
+            rgb, faces = _analyse_and_process(pipeline, frame, on_frame)
             t1 = time.perf_counter()
             write_image(out / source.files[frame.index].name, rgb, overwrite=options.encode.overwrite)
             pipeline.times.add("encode", time.perf_counter() - t1)
@@ -213,7 +224,7 @@ def _render_folder(pipeline: FramePipeline, source: FolderSource, out: Path, opt
 
 
 def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options: RenderOptions,
-                     progress: ProgressCallback | None) -> RenderResult:
+                     progress: ProgressCallback | None, on_frame: FrameCallback | None = None) -> RenderResult:
     video = source if isinstance(source, VideoSource) else None
     rate = video.rate if video is not None else None
     fps = rate or source.fps or options.folder_fps
@@ -251,6 +262,8 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
                 name = source.files[frame.index] if isinstance(source, FolderSource) else source.name
                 raise InputError(f"{name}: is {frame_size[0]}x{frame_size[1]} but the video is "
                                  f"{size[0]}x{size[1]}; images for one video must share a size")
+            if on_frame is not None:
+                on_frame(frame, analysed)
             rgb, faces = pipeline.process(frame, analysed)
             # Input timestamps keep variable-rate videos in sync with their audio.
             recorder.write(rgb, timestamp=frame.timestamp if video is not None else None)

@@ -31,6 +31,8 @@ from arfx.sources import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, FolderSource, Frame, I
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
+#: Called with each frame and its FrameResult as it is tracked (e.g. RerunLogger.log).
+FrameCallback = Callable[[Frame, FrameResult], None]
 
 SCHEMA_VERSION = 2
 #: Every key of the .npz: (dtype and shape, meaning). T = frames, F = faces over all frames.
@@ -100,8 +102,9 @@ def _frames_of(path: Path) -> tuple[Source, Iterator[tuple[str, Frame]], float, 
 
 
 def track_file(input_path: str | Path, options: TrackingOptions | None = None,
-               progress: Progress | None = None) -> TrackResult:
-    """Track every frame of an image, a folder of images or a video."""
+               progress: Progress | None = None, on_frame: FrameCallback | None = None) -> TrackResult:
+    """Track every frame of an image, a folder of images or a video (`on_frame(frame, result)`
+    sees each frame's FrameResult after tracking; it must not change it)."""
     from arfx.pipeline import FaceStage, StageTimes
 
     options = options or TrackingOptions()
@@ -121,6 +124,8 @@ def track_file(input_path: str | Path, options: TrackingOptions | None = None,
                 analysed = FrameResult(index, frame.timestamp, width, height)
                 stage.process(frame, analysed, times)
                 _append(result, name, analysed)
+                if on_frame is not None:
+                    on_frame(frame, analysed)
                 if progress is not None:
                     progress(index + 1, total)
     finally:
