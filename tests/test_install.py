@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -242,3 +243,41 @@ def test_setup_in_a_fresh_venv_leaves_one_build(extra, tmp_path):
     assert result.returncode == 0 and f"Removing {wrong}" in result.stdout, result.stdout + result.stderr[-2000:]
     builds, providers = json.loads(_run([python, "-c", probe]).stdout)
     assert list(builds) == [expected] and ("CUDAExecutionProvider" in providers) == (extra == "gpu")
+    if extra == "gpu":
+        _gpu_build_falls_back_to_the_cpu(python, tmp_path)
+
+
+# Stand-ins for the NVIDIA driver's libcuda.so.1 on machines without one: the real ONNX Runtime
+# GPU build and NVIDIA's CUDA runtime load them and fail the way a machine without a GPU, or
+# with an old driver, fails.
+_FAKE_DRIVERS = {
+    "no_device": ("int cuInit(unsigned int f) { return 100; }\n"
+                  "int cuDriverGetVersion(int *v) { *v = 13000; return 0; }\n",
+                  "no CUDA device is visible"),
+    "old_driver": ("int cuInit(unsigned int f) { return 0; }\n"
+                   "int cuDriverGetVersion(int *v) { *v = 12040; return 0; }\n",
+                   "the NVIDIA driver is too old for this CUDA"),
+}
+
+
+def _gpu_build_falls_back_to_the_cpu(python: str, tmp_path: Path) -> None:
+    code = ("import logging; logging.basicConfig(format='%(levelname)s %(message)s'); "
+            "from arfx.tracking import models; "
+            "print(models.create_session(models.FACE_LANDMARK).get_providers()[0])")
+    cases = [("none", None, "no NVIDIA driver (libcuda.so.1 not found)")]
+    if shutil.which("gcc"):
+        cases += [(name, source, why) for name, (source, why) in _FAKE_DRIVERS.items()]
+    for name, source, why in cases:
+        env = {}
+        if source is not None:
+            folder = tmp_path / name
+            folder.mkdir()
+            (folder / "cuda.c").write_text("int cuTensorMapEncodeTiled(void) { return 100; }\n" + source)
+            subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o",
+                            str(folder / "libcuda.so.1"), str(folder / "cuda.c")], check=True)
+            env["LD_LIBRARY_PATH"] = str(folder)
+        result = _run([python, "-c", code], env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "CPUExecutionProvider\n"            # nothing printed by ONNX Runtime
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING")]
+        assert len(warnings) == 1 and why in warnings[0], (name, result.stderr)

@@ -207,19 +207,25 @@ def _cuda_library_reason(ort) -> str:
 
 
 def _cuda_error_reason(error: BaseException, build: dict[str, str]) -> str:
-    """Why a CUDA session failed, in words, from ONNX Runtime's error text."""
-    message = _first_line(error)
-    lowered = message.lower()
-    if "driver version is insufficient" in lowered or "cuda_error_system_driver_mismatch" in lowered:
-        return (f"the NVIDIA driver is too old for this CUDA {build['cuda'] or ''} build of ONNX "
-                f"Runtime (update the driver, or install the CUDA 12 build: pip install \"arfx[gpu-cuda12]\")")
+    """Why a CUDA session failed, in words, from ONNX Runtime's error text (whose first
+    lines are C++ source locations; the CUDA error is further on)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lowered = text.lower()
+    cuda = f"CUDA {build['cuda']} " if build["cuda"] else ""
+    if ("driver version is insufficient" in lowered or "driver_mismatch" in lowered
+            or "system has unsupported display driver" in lowered):
+        return (f"the NVIDIA driver is too old for this {cuda}build of ONNX Runtime (update the "
+                'driver, or install the CUDA 12 build: pip install "arfx[gpu-cuda12]")')
     if "no cuda-capable device" in lowered or "cudaerrornodevice" in lowered:
         return "no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)"
     if "out of memory" in lowered:
         return "the GPU is out of memory"
+    failure = re.search(r"\b((?:CUDA|CUDNN|CUBLAS|CUFFT|CURAND) failure \d+: [^;\n]+)", text, re.IGNORECASE)
+    if failure:
+        return failure.group(1).strip()
     if "cudnn" in lowered:
-        return f"cuDNN does not load ({message}); pip install \"arfx[gpu]\" brings NVIDIA's cuDNN wheels"
-    return message or type(error).__name__
+        return f"cuDNN does not load ({_first_line(text)}); pip install \"arfx[gpu]\" brings NVIDIA's cuDNN wheels"
+    return _first_line(text) or type(error).__name__
 
 
 def _warm_up(session) -> None:
