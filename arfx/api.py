@@ -49,14 +49,25 @@ class FaceEffects:
     folder or asset (.glb, .png), an effect object, or a list of any of these (drawn in order).
     The tracking options are MediaPipe FaceMesh's (max_faces = max_num_faces, static =
     static_image_mode, ...); `smooth` filters landmark jitter across frames; `mirror`
-    flips the output (left/right in results stay the person's own).
+    flips the output (left/right in results stay the person's own). `rerun`: an .rrd path,
+    True for a spawned viewer, or your own `arfx.rerun_log.RerunLogger`: every tracked frame
+    and its result are logged there (`pip install "arfx[rerun]"`).
     """
 
     def __init__(self, effects: EffectLike = "glasses", max_faces: int = 1, *, static: bool = False,
                  detector: str = "auto", refine: bool = False, smooth: bool = True,
                  mirror: bool = False, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5,
-                 effects_dirs: Sequence[str | os.PathLike[str]] = (), ctx: Any = None) -> None:
+                 effects_dirs: Sequence[str | os.PathLike[str]] = (), ctx: Any = None,
+                 rerun: Any = None) -> None:
+        #: The RerunLogger every tracked frame goes to (None without `rerun`).
+        self.rerun = None
+        self._owns_rerun = False
+        if rerun is not None and rerun is not False:  # before the models load: fails fast
+            from arfx.rerun_log import RerunLogger, open_logger
+
+            self._owns_rerun = not isinstance(rerun, RerunLogger)
+            self.rerun = open_logger("" if rerun is True else rerun)
         tracking = TrackingOptions(max_faces=max_faces, static=static, detector=detector, refine=refine,
                                    min_detection_confidence=min_detection_confidence,
                                    min_tracking_confidence=min_tracking_confidence, smooth=smooth)
@@ -95,6 +106,8 @@ class FaceEffects:
                       self._index / 30.0 if timestamp is None else float(timestamp))
         self._index += 1
         self.result = self._pipeline.analyse(frame)
+        if self.rerun is not None:
+            self.rerun.log(frame.rgb, self.result)
         return self.result
 
     def __call__(self, rgb: np.ndarray, timestamp: float | None = None) -> np.ndarray:
@@ -110,6 +123,8 @@ class FaceEffects:
 
     def close(self) -> None:
         """Release the models and GL objects (and the context, when it made its own)."""
+        if self.rerun is not None and self._owns_rerun:
+            self.rerun.close()
         self._pipeline.close()
 
     def __enter__(self) -> "FaceEffects":
