@@ -157,10 +157,11 @@ def test_left_means_the_persons_own_left_also_when_mirrored(astronaut, no_user_e
 
 
 def test_occlusion_table_says_whether_the_face_hides_an_object(astronaut, no_user_effects):
-    # A box at the canonical origin sits inside the head: the face hides it unless told not to.
+    # A box at the canonical origin sits inside the head: the face (and the head occluder
+    # behind it) hide it unless told not to.
     hidden = _effect_folder(no_user_effects, "inside", 'kind = "object3d"\nasset = "box.glb"\n', size=3.0)
     shown = _effect_folder(no_user_effects, "inside_shown", 'kind = "object3d"\nasset = "box.glb"\n'
-                           '[occlusion]\nface = false\n', size=3.0)
+                           '[occlusion]\nface = false\nhead = false\n', size=3.0)
     with arfx.FaceEffects(hidden, static=True) as fx:
         assert _green(fx(astronaut)).sum() == 0
     with arfx.FaceEffects(shown, static=True) as fx:

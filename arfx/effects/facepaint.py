@@ -104,4 +104,6 @@ KIND = EffectKind(
     "facepaint", _build, "an image laid over the face mesh (canonical UVs)", table="paint",
     fields=(Field("blend", "normal", one_of(tuple(BLEND_MODES))), Field("opacity", 1.0, number_in(0, 1))),
     asset_suffixes=(".png", ".jpg", ".jpeg"), bare_suffixes=(".png", ".jpg", ".jpeg"),
-    check_asset=_check_asset)
+    check_asset=_check_asset,
+    # Paint lies on the face mesh: only faces hide it (the head sits behind the face surface).
+    default_occlusion=frozenset({"face"}))

@@ -29,9 +29,14 @@ from arfx.geometry.anchors import FACE_ORIGIN, Anchor
 from arfx.geometry.camera import gl_matrix_bytes
 from arfx.render.gltf import UNITS, GpuMesh, MeshData, bounds, load_glb
 from arfx.effects.schema import EffectKind, EffectSpec, Field, number_in, numbers, one_of
-from arfx.render.renderer import DEFAULT_OCCLUSION, FrameState
+from arfx.render.renderer import FrameState
 
 log = logging.getLogger(__name__)
+
+#: What hides a 3D object unless its [occlusion] table says otherwise: the tracked face mesh
+#: and the head fitted to it (skull, ears, neck), so temples vanish behind the ears and the
+#: back of a hat behind the head.
+OBJECT_OCCLUSION = frozenset({"face", "head"})
 
 _ALPHA_CODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 
@@ -102,13 +107,13 @@ class Object3DEffect:
     meshes: list[MeshData]
     placement: np.ndarray = field(default_factory=lambda: np.eye(4, dtype=np.float32))
     anchor: Anchor = FACE_ORIGIN
-    occlusion: frozenset[str] = DEFAULT_OCCLUSION
+    occlusion: frozenset[str] = OBJECT_OCCLUSION
     kind: str = "object3d"
 
     @classmethod
     def from_file(cls, name: str, path: str | Path, offset=(0.0, 0.0, 0.0), scale=1.0,
                   rotation=(0.0, 0.0, 0.0), anchor: Anchor = FACE_ORIGIN,
-                  occlusion: frozenset[str] = DEFAULT_OCCLUSION, units: str | None = None,
+                  occlusion: frozenset[str] = OBJECT_OCCLUSION, units: str | None = None,
                   fit_width: float | None = None) -> "Object3DEffect":
         """Load a GLB/glTF file and place it by the rules in this module's docstring.
 
@@ -239,4 +244,4 @@ KIND = EffectKind(
             Field("units", None, _optional(one_of(tuple(UNITS)))),
             Field("fit_width", None, _optional(number_in(0.1, 1000.0)))),
     asset_suffixes=(".glb", ".gltf"), bare_suffixes=(".glb", ".gltf"), check_asset=_check_asset,
-    anchor_entities=None)
+    anchor_entities=None, default_occlusion=OBJECT_OCCLUSION)

@@ -173,6 +173,8 @@ class Renderer:
             self.face_program, [(self.face_positions, "3f", "in_position")],
             index_buffer=self.face_index_buffer, index_element_size=4)
 
+        self._head = None  # (model, position buffer, vao), made on first use of the head occluder
+
         self._background_program = self.program("background", "background")
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
         self._quad = ctx.buffer(quad.tobytes())
@@ -274,6 +276,10 @@ class Renderer:
         self._passes.clear()
         if self._target is not None:
             self._target.release()
+        if self._head is not None:
+            for item in reversed(self._head[1:]):
+                item.release()
+            self._head = None
         for item in (self._frame_texture, self._background_vao, self._quad, self.occluder_vao,
                      self.face_positions, self.face_uv_buffer, self.face_index_buffer,
                      *self._programs.values()):
@@ -409,6 +415,23 @@ class Renderer:
             self.upload_face(face)
             self.occluder_vao.render(moderngl.TRIANGLES)
 
+    def draw_head_occluders(self, frame: FrameState, result: FrameResult) -> None:
+        """Every tracked face's head (skull, jaw, ears, neck; arfx.render.head) into depth."""
+        if self._head is None:
+            from arfx.render.head import HeadModel
+
+            model = HeadModel.load()
+            positions = self.ctx.buffer(reserve=len(model.vertices) * 12, dynamic=True)
+            indices = self.ctx.buffer(model.triangles.tobytes())
+            vao = self.ctx.vertex_array(self.face_program, [(positions, "3f", "in_position")],
+                                        index_buffer=indices, index_element_size=4)
+            self._head = (model, positions, indices, vao)
+        model, positions, _, vao = self._head
+        self.face_program["u_projection"].write(gl_matrix_bytes(frame.projection))
+        for face in result.entities("face"):
+            positions.write(model.fit(face.pose, face.mesh).tobytes())
+            vao.render(moderngl.TRIANGLES)
+
     def upload_face(self, face) -> None:
         """Make `face`'s camera-space mesh the face mesh the next draw reads."""
         mesh = np.ascontiguousarray(np.asarray(face.mesh, dtype=np.float32)[: self.face_vertex_count])
@@ -418,7 +441,9 @@ class Renderer:
 
 
 #: Occluder name -> what writes it into depth; effect.toml's [occlusion] table names these.
-OCCLUDERS = {"face": Renderer.draw_face_occluders}
+#: face: the tracked face mesh itself. head: a canonical head (skull, jaw, ears, neck) fitted
+#: to the tracked face, its front 1 cm behind the face surface (arfx.render.head).
+OCCLUDERS = {"face": Renderer.draw_face_occluders, "head": Renderer.draw_head_occluders}
 
 
 def _check_frame(rgb: np.ndarray) -> np.ndarray:

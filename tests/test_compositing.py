@@ -1,0 +1,192 @@
+"""Effects that look worn, not pasted (issue 16): the head occluder, image outputs, the UV
+template, paint that keeps the skin, lighting from the frame and soft contact.
+
+Renders run on EGL (llvmpipe without a GPU) with synthetic faces of canonical shape under a
+known pose, and on scikit-image's astronaut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+skdata = pytest.importorskip("skimage.data")
+trimesh = pytest.importorskip("trimesh")
+
+from arfx.effects.object3d import Object3DEffect  # noqa: E402
+from arfx.effects.registry import EffectRegistry  # noqa: E402
+from arfx.geometry.camera import PerspectiveCamera  # noqa: E402
+from arfx.geometry.canonical import CanonicalFace  # noqa: E402
+from arfx.geometry.pipeline import FaceGeometry, GeometryPipeline, rotation_from_euler  # noqa: E402
+from arfx.render.context import create_headless_context  # noqa: E402
+from arfx.render.gltf import Material, mesh_from_trimesh  # noqa: E402
+from arfx.render.renderer import OCCLUDERS, Renderer  # noqa: E402
+
+FACE_AND_HEAD = frozenset({"face", "head"})
+FACE_ONLY = frozenset({"face"})
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    context = create_headless_context()
+    yield context
+    context.release()
+
+
+@pytest.fixture(scope="module")
+def renderer(ctx):
+    r = Renderer(ctx, 400, 400)
+    yield r
+    r.release()
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return EffectRegistry(include_user=False)
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from arfx.tracking import FaceTracker
+
+    rgb = np.ascontiguousarray(skdata.astronaut())
+    with FaceTracker(static_image_mode=True) as tracker:
+        faces = tracker.process(rgb)
+    assert len(faces) == 1
+    geometry = GeometryPipeline().estimate(faces[0].landmarks, rgb.shape[1], rgb.shape[0])
+    return rgb, faces[0].landmarks[:468, :2].astype(np.float64), geometry
+
+
+def synthetic_face(yaw=0.0, pitch=0.0, roll=0.0, translation=(0.0, 0.0, -45.0), mesh=None) -> FaceGeometry:
+    canonical = CanonicalFace.load().vertices if mesh is None else mesh
+    pose = np.eye(4)
+    pose[:3, :3] = rotation_from_euler(yaw, pitch, roll)
+    pose[:3, 3] = translation
+    return FaceGeometry(pose.astype(np.float32), (canonical @ pose[:3, :3].T + pose[:3, 3]).astype(np.float32))
+
+
+def drawn(image: np.ndarray, background: int, threshold: int = 20) -> np.ndarray:
+    return np.abs(image.astype(np.int16) - background).max(axis=2) > threshold
+
+
+def grey(size=400, value=128) -> np.ndarray:
+    return np.full((size, size, 3), value, np.uint8)
+
+
+def ring(part: str = "all", occlusion=FACE_AND_HEAD, radius: float = 10.5) -> Object3DEffect:
+    """A thin yellow ring around the head at brow height (in the canonical x-z plane)."""
+    torus = trimesh.creation.torus(major_radius=radius, minor_radius=0.5, major_sections=96, minor_sections=12)
+    torus.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    centre_z = -3.2
+    torus.apply_translation((0.0, 6.0, centre_z))
+    centres = torus.triangles_center
+    keep = {"all": np.ones(len(centres), bool), "front": centres[:, 2] > centre_z,
+            "back": centres[:, 2] < centre_z - 0.92 * radius}[part]
+    mesh = mesh_from_trimesh(trimesh.Trimesh(torus.vertices, torus.faces[keep], process=False))
+    mesh.material = Material(base_color=(1.0, 0.8, 0.0, 1.0), unlit=True, double_sided=True)
+    return Object3DEffect("ring", [mesh], occlusion=frozenset(occlusion))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+# -- 1. head occluder ----------------------------------------------------------------------
+
+def test_head_is_an_occluder_and_3d_objects_use_it_by_default(registry):
+    from arfx.effects.facepaint import KIND as PAINT_KIND
+    from arfx.effects.object3d import KIND as OBJECT_KIND
+
+    assert "head" in OCCLUDERS
+    assert OBJECT_KIND.default_occlusion == FACE_AND_HEAD
+    assert PAINT_KIND.default_occlusion == FACE_ONLY
+    assert registry.load("glasses").occlusion == FACE_AND_HEAD
+
+
+def test_manifest_switches_the_head_occluder(tmp_path):
+    from arfx.effects.registry import parse_manifest
+
+    without = parse_manifest('kind = "object3d"\nasset = "a.glb"\n[occlusion]\nhead = false\n')
+    assert without.occlusion == FACE_ONLY
+    paint = parse_manifest('kind = "facepaint"\nasset = "a.png"\n[occlusion]\nhead = true\n')
+    assert paint.occlusion == FACE_AND_HEAD
+
+
+@pytest.mark.parametrize("yaw", [-20.0, 0.0, 20.0])
+def test_a_ring_around_the_head_shows_only_its_front_half(renderer, yaw):
+    # Seen from above, so that the back of the ring would show over the head.
+    face = synthetic_face(yaw=yaw, pitch=-20.0, translation=(0.0, 0.0, -60.0))
+    background = grey()
+    with_head = drawn(renderer.render(background, [face], ring()), 128)
+    face_only = drawn(renderer.render(background, [face], ring(occlusion=FACE_ONLY)), 128)
+    front = drawn(renderer.render(background, [face], ring("front", occlusion=())), 128)
+    back = drawn(renderer.render(background, [face], ring("back", occlusion=())), 128)
+    back_only = back & ~cv2.dilate(front.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert back_only.sum() > 50, "the view must show the ring's back beside the front"
+    # The back of the ring (behind the skull) is hidden by the head, not by the face alone.
+    assert (with_head & back_only).sum() <= 0.05 * back_only.sum()
+    assert (face_only & back_only).sum() >= 0.5 * back_only.sum()
+    assert iou(with_head, front) > 0.75 > iou(face_only, front)
+
+
+@pytest.mark.parametrize("yaw", [60.0, 75.0, 90.0, -75.0])
+def test_glasses_temples_vanish_behind_the_ear(renderer, registry, yaw):
+    face = synthetic_face(yaw=yaw)
+    glasses = registry.load("glasses")
+    background = grey()
+    with_head = drawn(renderer.render(background, [face], glasses), 128)
+    face_only = drawn(renderer.render(background, [face], replace(glasses, occlusion=FACE_ONLY)), 128)
+    # The tip of the temple nearer the camera, behind that ear (canonical cm).
+    tips = [np.array([side * 7.9, 1.4, -4.9]) for side in (-1.0, 1.0)]
+    camera = [face.pose[:3, :3] @ tip + face.pose[:3, 3] for tip in tips]
+    near = max(camera, key=lambda point: point[2])
+    x, y = PerspectiveCamera().project(near[None], 400, 400)[0]
+    yy, xx = np.mgrid[:400, :400]
+    spot = (xx - x) ** 2 + (yy - y) ** 2 <= 36
+    assert face_only[spot].sum() >= 10, "without the head the temple tip shows"
+    assert with_head[spot].sum() == 0, "the ear hides the temple tip"
+    # The lenses and frame in front of the face are the same either way.
+    assert with_head.sum() >= 0.85 * face_only.sum()
+
+
+def test_head_leaves_the_glasses_in_front_of_the_face_alone(ctx, registry, astronaut):
+    rgb, landmarks, geometry = astronaut
+    renderer = Renderer(ctx, rgb.shape[1], rgb.shape[0])
+    try:
+        glasses = registry.load("glasses")
+        with_head = renderer.render(rgb, [geometry], glasses)
+        face_only = renderer.render(rgb, [geometry], replace(glasses, occlusion=FACE_ONLY))
+    finally:
+        renderer.release()
+    differs = np.abs(with_head.astype(np.int16) - face_only).max(axis=2) > 24
+    inner = (landmarks[:, 0] > landmarks[33, 0] - 5) & (landmarks[:, 0] < landmarks[263, 0] + 5)
+    x0, x1 = landmarks[inner, 0].min(), landmarks[inner, 0].max()
+    assert not differs[:, int(x0): int(x1)].any(), "the head must not cut the frame over the face"
+    assert differs.sum() < 200
+
+
+def test_head_follows_the_tracked_face(ctx):
+    """An open jaw takes the head's jaw with it; a wider face widens the head."""
+    from arfx.render.head import HeadModel
+
+    model = HeadModel.load()
+    canonical = CanonicalFace.load().vertices.astype(np.float64)
+    face = synthetic_face()
+    rest = model.fit(face.pose, face.mesh)
+    wide = canonical * np.array([1.15, 1.0, 1.0])
+    widened = model.fit(face.pose, synthetic_face(mesh=wide).mesh)
+    span = lambda v: float(v[:, 0].max() - v[:, 0].min())  # noqa: E731
+    assert span(widened) == pytest.approx(1.15 * span(rest), rel=0.03)
+    open_jaw = canonical.copy()
+    below_mouth = canonical[:, 1] < -3.0
+    open_jaw[below_mouth, 1] -= 2.0
+    opened = model.fit(face.pose, synthetic_face(mesh=open_jaw).mesh)
+    chin = np.argmin(np.linalg.norm(model.vertices - canonical[152] + np.array([0, 0, 1.0]), axis=1))
+    assert opened[chin, 1] < rest[chin, 1] - 1.5
+    back = np.argmin(model.vertices[:, 2])
+    assert np.allclose(opened[back], rest[back], atol=1e-4), "the back of the skull stays put"
+    # Every head vertex in front of the face's outline stays behind the face surface.
+    assert model.vertices[:, 2].max() < canonical[:, 2].max()
