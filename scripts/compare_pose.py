@@ -1,0 +1,306 @@
+"""arfx's PoseTracker and Segmenter against MediaPipe 0.10.21 Pose and SelfieSegmentation on the
+same frames, in the same run.
+
+Usage: python scripts/compare_pose.py [--media ../shared/media] [--venv DIR] [--repeats N] [--json F]
+
+MediaPipe pins numpy<2, so `mp.solutions.pose` / `mp.solutions.selfie_segmentation` run in their
+own virtual environment (the one scripts/bench_vs_mediapipe.py creates and caches) as a child
+process; arfx runs in this process. Both get the same RGB pixels (cv2 decode, BGR->RGB) and the
+same options. Settings:
+- pose on the photos (static_image_mode=True, enable_segmentation=True);
+- pose on every frame of short_hamilton_clip.mp4 in video mode, MediaPipe's defaults
+  (smooth_landmarks, enable_segmentation, smooth_segmentation), and the same without smoothing;
+- selfie segmentation (model_selection 0 and 1) on the clip and on the photos; arfx as MediaPipe
+  runs it (smoothing=0, refine_edges=False) and with its own defaults (smoothing 0.7 and the
+  guided-filter edges), which MediaPipe has no counterpart for.
+Reported per setting:
+- frames with a pose for MediaPipe / arfx / both, and the agreement on which frames have one;
+- landmark NME: mean 33-point distance over MediaPipe's torso size (mid-shoulder to mid-hip),
+  in percent: mean / median / 95th percentile over frames where both find a pose;
+- world landmark error (cm, mean) and visibility difference (mean absolute);
+- mask IoU (both masks > 0.5): mean and worst over frames where both have a mask;
+- ms per frame, median over frames of each frame's best time over --repeats passes; the two
+  sides' passes are interleaved so that a busy machine loads both alike; ratio arfx / MediaPipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from arfx.tracking.pose import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, PoseTracker  # noqa: E402
+from arfx.tracking.segmentation import Segmenter  # noqa: E402
+from bench_vs_mediapipe import decode, ensure_venv  # noqa: E402  (a sibling script)
+
+IMAGES = ("obama.jpg", "biden.jpg", "alex-lacamoire.png", "lin-manuel-miranda.png", "rose_leslie_img1.jpg",
+          "two_people.jpg", "kit_with_rose.jpg", "obama_and_biden.jpg", "obama_partial_face.jpg")
+CLIP = "short_hamilton_clip.mp4"
+
+
+@dataclass(frozen=True)
+class Setting:
+    label: str
+    kind: str              # "pose" or "selfie"
+    frames: str            # "photos" or "clip"
+    mediapipe: dict        # options for MediaPipe's solution
+    arfx: dict = field(default_factory=dict)  # options for arfx's class
+
+
+# Runs inside MediaPipe's environment: argv[1] is a JSON job (frame files, settings). Each stdin
+# line names a setting; the answer is one pass over its frames as a JSON line; masks (> 0.5,
+# bit-packed) go to the file named in the request.
+WORKER = r"""
+import json, sys, time
+import numpy as np
+import mediapipe as mp
+job = json.load(open(sys.argv[1]))
+frame_sets = {name: [np.load(p, mmap_mode="r") for p in paths] for name, paths in job["frames"].items()}
+for line in sys.stdin:
+    request = json.loads(line)
+    s = job["settings"][request["setting"]]
+    if s["kind"] == "pose":
+        make = lambda: mp.solutions.pose.Pose(**s["mediapipe"])
+    else:
+        make = lambda: mp.solutions.selfie_segmentation.SelfieSegmentation(**s["mediapipe"])
+    static = s["mediapipe"].get("static_image_mode", False) or s["kind"] == "selfie"
+    times, found, masks = [], [], []
+    solution = make()
+    for clip in frame_sets[s["frames"]]:
+        if request["warm"]:
+            solution.process(np.ascontiguousarray(clip[0]))
+            break
+        for frame in clip:
+            frame = np.ascontiguousarray(frame)
+            height, width = frame.shape[:2]
+            t0 = time.perf_counter()
+            result = solution.process(frame)
+            times.append((time.perf_counter() - t0) * 1000)
+            mask = result.segmentation_mask
+            masks.append(None if mask is None else np.packbits(mask > 0.5))
+            if s["kind"] == "pose" and result.pose_landmarks is not None:
+                found.append({
+                    "landmarks": [[p.x * width, p.y * height, p.z * width] for p in result.pose_landmarks.landmark],
+                    "visibility": [p.visibility for p in result.pose_landmarks.landmark],
+                    "world": [[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark]})
+            else:
+                found.append(None)
+        if s["mediapipe"].get("static_image_mode") is False:
+            solution.close()
+            solution = make()  # each clip starts afresh
+    solution.close()
+    if request.get("masks"):
+        packed = np.empty(len(masks), dtype=object)
+        for i, m in enumerate(masks):
+            packed[i] = m
+        np.save(request["masks"], packed, allow_pickle=True)
+    print(json.dumps({"ms": times, "found": found}), flush=True)
+"""
+
+
+class MediaPipeWorker:
+    """MediaPipe in a child process of MediaPipe's environment, one pass per request."""
+
+    def __init__(self, python: Path, job_file: Path, log_file) -> None:
+        self._child = subprocess.Popen([str(python), "-c", WORKER, str(job_file)], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=log_file, text=True)
+
+    def run(self, setting: int, warm: bool = False, masks: str | None = None) -> dict:
+        self._child.stdin.write(json.dumps({"setting": setting, "warm": warm, "masks": masks}) + "\n")
+        self._child.stdin.flush()
+        line = self._child.stdout.readline()
+        if not line:
+            raise RuntimeError("the MediaPipe worker stopped (see its log)")
+        answer = json.loads(line)
+        if masks:
+            answer["masks"] = list(np.load(masks, allow_pickle=True))
+        return answer
+
+    def close(self) -> None:
+        try:
+            self._child.stdin.close()
+        except OSError:
+            pass
+        self._child.wait()
+
+
+def arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> dict:
+    times, found, masks = [], [], []
+    for clip in clips:  # a fresh tracker per clip or photo
+        if setting.kind == "pose":
+            tool = PoseTracker(**setting.mediapipe)
+        else:
+            tool = Segmenter(model_selection=setting.mediapipe["model_selection"], **setting.arfx)
+        for frame in clip:
+            t0 = time.perf_counter()
+            if setting.kind == "pose":
+                bodies = tool.process(frame)
+                times.append((time.perf_counter() - t0) * 1000)
+                body = bodies[0] if bodies else None
+                found.append(None if body is None else {"landmarks": body.landmarks, "visibility": body.visibility,
+                                                        "world": body.world})
+                mask = None if body is None else body.mask
+            else:
+                mask = tool.process(frame)
+                times.append((time.perf_counter() - t0) * 1000)
+                found.append(None)
+            if keep_masks:
+                masks.append(None if mask is None else np.packbits(mask > 0.5))
+        tool.close()
+    return {"ms": times, "found": found, "masks": masks}
+
+
+def torso(points: np.ndarray) -> float:
+    shoulders = points[[LEFT_SHOULDER, RIGHT_SHOULDER], :2].mean(axis=0)
+    hips = points[[LEFT_HIP, RIGHT_HIP], :2].mean(axis=0)
+    return float(np.linalg.norm(shoulders - hips))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.unpackbits(a).astype(bool), np.unpackbits(b).astype(bool)
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0
+
+
+def summarise(setting: Setting, ours: dict, theirs: dict) -> dict:
+    row: dict = {"setting": setting.label, "frames": len(ours["ms"])}
+    if setting.kind == "pose":
+        ours_found = np.array([f is not None for f in ours["found"]])
+        mp_found = np.array([f is not None for f in theirs["found"]])
+        errors, world, visibility = [], [], []
+        for a, b in zip(ours["found"], theirs["found"]):
+            if a is None or b is None:
+                continue
+            reference = np.asarray(b["landmarks"])
+            distance = np.linalg.norm(np.asarray(a["landmarks"])[:, :2] - reference[:, :2], axis=1)
+            errors.append(100 * distance.mean() / max(torso(reference), 1e-6))
+            world.append(100 * np.linalg.norm(np.asarray(a["world"]) - np.asarray(b["world"]), axis=1).mean())
+            visibility.append(np.abs(np.asarray(a["visibility"]) - np.asarray(b["visibility"])).mean())
+        row.update(
+            mediapipe_frames=int(mp_found.sum()), arfx_frames=int(ours_found.sum()),
+            both_frames=int((ours_found & mp_found).sum()),
+            agreement=float((ours_found == mp_found).mean()),
+            nme_mean=float(np.mean(errors)) if errors else None,
+            nme_median=float(np.median(errors)) if errors else None,
+            nme_p95=float(np.percentile(errors, 95)) if errors else None,
+            world_cm=float(np.mean(world)) if world else None,
+            visibility_diff=float(np.mean(visibility)) if visibility else None)
+    ious = [iou(a, b) for a, b in zip(ours["masks"], theirs["masks"]) if a is not None and b is not None]
+    row.update(mask_frames=len(ious), iou_mean=float(np.mean(ious)) if ious else None,
+               iou_min=float(np.min(ious)) if ious else None,
+               arfx_ms=statistics.median(ours["ms"]), mediapipe_ms=statistics.median(theirs["ms"]))
+    row["ratio"] = row["arfx_ms"] / row["mediapipe_ms"]
+    return row
+
+
+def best_times(passes: list[dict]) -> dict:
+    """Each frame's fastest time over the passes, with the results of the last pass."""
+    result = dict(passes[-1])
+    result["ms"] = [min(ms) for ms in zip(*(p["ms"] for p in passes))]
+    return result
+
+
+def load_image(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"cannot read {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def settings() -> list[Setting]:
+    still = {"static_image_mode": True, "enable_segmentation": True}
+    video = {"static_image_mode": False, "enable_segmentation": True}
+    raw = {"static_image_mode": False, "enable_segmentation": True, "smooth_landmarks": False,
+           "smooth_segmentation": False}
+    plain = {"smoothing": 0.0, "refine_edges": False}
+    rows = [Setting("pose photos static", "pose", "photos", still),
+            Setting("pose clip video", "pose", "clip", video),
+            Setting("pose clip video, no smoothing", "pose", "clip", raw)]
+    for selection, name in ((0, "general"), (1, "landscape")):
+        rows += [Setting(f"selfie {name} clip", "selfie", "clip", {"model_selection": selection}, plain),
+                 Setting(f"selfie {name} clip, arfx defaults", "selfie", "clip", {"model_selection": selection}, {})]
+    rows.append(Setting("selfie general photos", "selfie", "photos", {"model_selection": 0}, plain))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media")
+    parser.add_argument("--venv", type=Path, default=Path.home() / ".cache" / "arfx" / "mediapipe-venv")
+    parser.add_argument("--wheel", help="a local mediapipe wheel for the environment (default: from the index)")
+    parser.add_argument("--repeats", type=int, default=2, help="passes per side and setting (best time kept)")
+    parser.add_argument("--frames", type=int, default=None, help="only the first N clip frames")
+    parser.add_argument("--only", nargs="*", help="only settings whose label contains one of these words")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    python = ensure_venv(args.venv, args.wheel)
+    frame_sets = {"photos": [load_image(args.media / name)[None] for name in IMAGES],
+                  "clip": [decode(args.media / CLIP, args.frames)]}
+    chosen = [s for s in settings() if not args.only or any(word in s.label for word in args.only)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for key, clips in frame_sets.items():
+            files[key] = []
+            for clip in clips:
+                files[key].append(str(Path(tmp) / f"{key}{len(files[key])}.npy"))
+                np.save(files[key][-1], clip)
+        job = Path(tmp) / "job.json"
+        job.write_text(json.dumps({"frames": files, "settings": [s.__dict__ for s in chosen]}))
+        with open(Path(tmp) / "mediapipe.log", "w") as log_file:
+            worker = MediaPipeWorker(python, job, log_file)
+            try:
+                for index, setting in enumerate(chosen):
+                    clips = frame_sets[setting.frames]
+                    worker.run(index, warm=True)
+                    arfx_pass([clips[0][:1]], setting, False)  # start-up is not a per-frame cost
+                    ours, theirs = [], []
+                    for repeat in range(args.repeats):
+                        last = repeat == args.repeats - 1
+                        for who in ((0, 1) if repeat % 2 == 0 else (1, 0)):
+                            if who == 0:
+                                ours.append(arfx_pass(clips, setting, last))
+                            else:
+                                theirs.append(worker.run(index, masks=str(Path(tmp) / "masks.npy") if last else None))
+                    row = summarise(setting, best_times(ours), best_times(theirs))
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+            finally:
+                worker.close()
+
+    def number(value, digits=2) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    print()
+    print(f"{'setting':36} {'frames mp/arfx/both':>20} {'agree':>6} {'NME% mean/med/p95':>18} {'world cm':>8} "
+          f"{'IoU mean/min':>12} {'ms arfx':>8} {'ms mp':>7} {'ratio':>6}")
+    for r in rows:
+        if "agreement" in r:
+            found = f"{r['mediapipe_frames']}/{r['arfx_frames']}/{r['both_frames']}"
+            nme = f"{number(r['nme_mean'])}/{number(r['nme_median'])}/{number(r['nme_p95'])}"
+            agree, world = number(r["agreement"], 3), number(r["world_cm"])
+        else:
+            found, nme, agree, world = f"{r['frames']}", "-", "-", "-"
+        masks = f"{number(r['iou_mean'], 3)}/{number(r['iou_min'], 3)}"
+        print(f"{r['setting']:36} {found:>20} {agree:>6} {nme:>18} {world:>8} {masks:>12} "
+              f"{r['arfx_ms']:>8.2f} {r['mediapipe_ms']:>7.2f} {r['ratio']:>6.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
