@@ -83,7 +83,6 @@ class Recorder:
         self.crf = crf
         self.threads = threads
         self.frames_written = 0
-        self.encode_seconds = 0.0
         self.encode_times: list[float] = []  # seconds per frame, for benchmarks
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_size))
         self._temp = temp_path_for(self.path)
@@ -263,7 +262,6 @@ class Recorder:
                 self._copy_audio_until(seconds)
                 self.frames_written += 1
                 elapsed = time.perf_counter() - t0
-                self.encode_seconds += elapsed
                 self.encode_times.append(elapsed)
             except BaseException as error:  # reported to the producer by write()/close()
                 log.debug("encoder failed", exc_info=True)

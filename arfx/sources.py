@@ -487,11 +487,6 @@ class ThreadedFeed:
             last = frame.index
             yield frame
 
-    def poll(self) -> Frame | None:
-        """The newest unread frame without waiting (None if nothing new)."""
-        self.start()
-        return self.slot.take(0)
-
     @property
     def ended(self) -> bool:
         return self.slot.ended
@@ -626,10 +621,3 @@ def open_source(spec: str | int | os.PathLike[str], camera_size: tuple[int, int]
     except InputError:
         raise InputError(f"{path}: not a video or image arfx can read") from None
 
-
-def is_video_path(path: str | os.PathLike[str]) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
-
-
-def is_image_path(path: str | os.PathLike[str]) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES

@@ -85,13 +85,9 @@ def _cm(values) -> str:
 
 def placement_matrix(offset=(0.0, 0.0, 0.0), scale=1.0, rotation=(0.0, 0.0, 0.0)) -> np.ndarray:
     """Asset space -> canonical face space: translate @ rotate (x, then y, then z; degrees) @ scale."""
-    from scipy.spatial.transform import Rotation
+    from arfx.geometry.transforms import translate_rotate_scale
 
-    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (3,))
-    matrix = np.eye(4)
-    matrix[:3, :3] = Rotation.from_euler("xyz", rotation, degrees=True).as_matrix() @ np.diag(scale)
-    matrix[:3, 3] = offset
-    return matrix.astype(np.float32)
+    return translate_rotate_scale(offset, rotation, scale).astype(np.float32)
 
 
 @dataclass(eq=False)

@@ -48,7 +48,6 @@ from arfx.resources import resource_dir
 log = logging.getLogger(__name__)
 
 MANIFEST = "effect.toml"
-SOURCES = ("built-in", "user", "dir")
 STACK_SEPARATOR = "+"
 
 

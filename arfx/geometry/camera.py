@@ -46,15 +46,9 @@ class PerspectiveCamera:
 
     def projection_matrix(self, aspect: float) -> np.ndarray:
         """The OpenGL projection matrix for a frame of `aspect` = width / height."""
-        f = self.focal
-        n, far = self.near, self.far
-        m = np.zeros((4, 4), dtype=np.float64)
-        m[0, 0] = f / aspect
-        m[1, 1] = f
-        m[2, 2] = (far + n) / (n - far)
-        m[2, 3] = 2.0 * far * n / (n - far)
-        m[3, 2] = -1.0
-        return m.astype(np.float32)
+        from arfx.geometry.transforms import perspective
+
+        return perspective(self.fov_y, aspect, self.near, self.far).astype(np.float32)
 
     def project(self, points: np.ndarray, width: int, height: int) -> np.ndarray:
         """Camera-space points [N,3] (cm) -> pixel coordinates [N,2] (float32).

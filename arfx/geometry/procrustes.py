@@ -27,13 +27,6 @@ class Similarity:
     scale: float
     translation: np.ndarray  # float64 [3]
 
-    def matrix(self) -> np.ndarray:
-        """The transform as a float64 4x4 matrix acting on column vectors."""
-        m = np.eye(4)
-        m[:3, :3] = self.scale * self.rotation
-        m[:3, 3] = self.translation
-        return m
-
     def apply(self, points: np.ndarray) -> np.ndarray:
         return self.scale * (np.asarray(points, dtype=np.float64) @ self.rotation.T) + self.translation
 
