@@ -218,11 +218,12 @@ def test_fuzz_texture(workdir, data):
 # ---------------------------------------------------------------------------- manifest parser
 
 KEYS = ["name", "kind", "asset", "description", "placement", "paint", "offset", "scale",
-        "rotation", "blend", "opacity", "nme", "colour"]
+        "rotation", "blend", "opacity", "nme", "colour", "units", "fit_width", "anchor"]
 TOML_VALUES = ['"../../outside.glb"', '"glasses"', '"object3d"', '"facepaint"', '"mesh"', '"glasses.glb"', '"paint.png"',
                '"../glasses.glb"', '"/etc/passwd"', '"' + "a" * 300 + '.glb"', '"normal"', '"add"',
                "1.0", "0", "-1", "3", "nan", "inf", "true", "[1, 2]", "[1, 2, 3]", "[[1], 2, 3]",
-               '["a", 1, 2]', "{ x = 1 }", "1979-05-27", '"\\u0000"', "[" * 40 + "]" * 40]
+               '["a", 1, 2]', "{ x = 1 }", "1979-05-27", '"\\u0000"', "[" * 40 + "]" * 40,
+               '"m"', '"cm"', '"mm"', '"inch"', '"face.head_top"', '"face.eyes"', "0.05", "1e9", "0.1", "1000"]
 
 
 @st.composite
@@ -257,6 +258,9 @@ def test_fuzz_manifest_parser(data):
             assert len(manifest.options[key]) == 3 and np.isfinite(manifest.options[key]).all()
     if "opacity" in manifest.options:
         assert 0.0 <= manifest.options["opacity"] <= 1.0
+    if manifest.kind == "object3d":
+        assert manifest.options["units"] in (None, "m", "cm", "mm")
+        assert manifest.options["fit_width"] is None or 0.1 <= manifest.options["fit_width"] <= 1000
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +283,63 @@ def test_fuzz_manifest_in_an_effects_folder(effect_dir, data):
         assert info.asset is None or info.asset.resolve().is_relative_to(effect_dir.resolve())
     else:
         assert isinstance(info.broken, str) and info.broken and "\n" not in info.broken.strip()
+
+
+# ---------------------------------------------------------------------------- list = load (issue 13)
+
+PLACEMENTS = st.sampled_from(["", 'units = "cm"', 'units = "mm"', "fit_width = 0.1", "fit_width = 1000",
+                              'units = "mm"\nscale = 1e-3', "scale = 1e6\noffset = [1e30, 0, 0]"])
+ANCHORS = st.sampled_from(["", 'anchor = "face.head_top"\n', 'anchor = "face.eyes"\n'])
+
+
+def _verify_then_load(folder: Path) -> None:
+    """What `arfx list` says OK loads; what it says BROKEN does not; nothing else escapes."""
+    from arfx.effects.registry import EffectRegistry
+
+    empty = folder.parent / "no-built-ins"
+    empty.mkdir(exist_ok=True)
+    registry = EffectRegistry([folder], include_user=False, builtin_dir=empty)
+    registry.verify()
+    for info in registry.effects().values():  # what each name loads
+        if not info.ok:
+            assert info.broken.strip() and "\n" not in info.broken.strip()
+            with pytest.raises(EffectError):
+                registry.load(info.name)
+            continue
+        effect = EffectRegistry([folder], include_user=False, builtin_dir=empty).load(info.name)
+        placement = getattr(effect, "placement", None)
+        if placement is not None:
+            assert placement.shape == (4, 4) and np.isfinite(placement).all()
+
+
+@FUZZ
+@given(case=st.one_of(
+    mutated_tree(GLASSES_TREE).map(lambda t: (t, GLASSES_BIN)),
+    mutated_tree(TEXTURED_TREE).map(lambda t: (t, TEXTURED_BIN)),
+), placement=PLACEMENTS, anchor=ANCHORS, loose=st.booleans())
+def test_fuzz_list_says_ok_only_for_what_loads(workdir, case, placement, anchor, loose):
+    """Mutated glTF JSON in a manifest (random units/fit/anchor) and as a bare file (GLB or a
+    loose .gltf with its buffer and a texture next to it)."""
+    import base64
+    import shutil
+
+    tree, binary = case
+    folder = workdir / "listed"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "fx").mkdir(parents=True)
+    (folder / "fx" / "thing.glb").write_bytes(glb_bytes(tree, binary))
+    (folder / "fx" / "effect.toml").write_text(
+        f'kind = "object3d"\nasset = "thing.glb"\n{anchor}[placement]\n{placement}\n')
+    if loose:
+        loose_tree = copy.deepcopy(tree)
+        if isinstance(loose_tree, dict) and isinstance(loose_tree.get("buffers"), list) and loose_tree["buffers"]:
+            if isinstance(loose_tree["buffers"][0], dict):
+                loose_tree["buffers"][0]["uri"] = "thing.bin"
+        if isinstance(loose_tree, dict) and isinstance(loose_tree.setdefault("images", []), list):
+            loose_tree["images"].append({"uri": "thing.png"})
+        (folder / "thing.bin").write_bytes(binary)
+        (folder / "thing.png").write_bytes(small_png())
+        (folder / "thing.gltf").write_text(json.dumps(loose_tree))
+    else:
+        (folder / "thing.glb").write_bytes(glb_bytes(tree, binary))
+    _verify_then_load(folder)
