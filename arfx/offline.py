@@ -193,7 +193,8 @@ def _render_image(pipeline: FramePipeline, source: ImageSource, out: Path,
     frame = next(iter(source))
     pipeline.check_renderable(frame, source.name)
     rgb, faces = _analyse_and_process(pipeline, frame, on_frame)
-    write_image(out, rgb, overwrite=options.encode.overwrite)
+    write_image(out, rgb, overwrite=options.encode.overwrite, source=source.path,
+                quality=options.encode.jpeg_quality)
     return RenderResult(out, 1, int(faces > 0), time.perf_counter() - t0, pipeline.times, faces)
 
 
@@ -211,7 +212,8 @@ def _render_folder(pipeline: FramePipeline, source: FolderSource, out: Path, opt
             pipeline.check_renderable(frame, str(source.files[frame.index]))
             rgb, faces = _analyse_and_process(pipeline, frame, on_frame)
             t1 = time.perf_counter()
-            write_image(out / source.files[frame.index].name, rgb, overwrite=options.encode.overwrite)
+            write_image(out / source.files[frame.index].name, rgb, overwrite=options.encode.overwrite,
+                        source=source.files[frame.index], quality=options.encode.jpeg_quality)
             pipeline.times.add("encode", time.perf_counter() - t1)
             done += 1
             with_faces += faces > 0

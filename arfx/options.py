@@ -50,6 +50,8 @@ class EncodeOptions:
     copy_audio: bool = True
     #: Replace an existing output.
     overwrite: bool = False
+    #: JPEG/WebP quality of image outputs (which also keep the input's colour profile and EXIF).
+    jpeg_quality: int = 95
 
 
 @dataclass(frozen=True)

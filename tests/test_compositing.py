@@ -190,3 +190,77 @@ def test_head_follows_the_tracked_face(ctx):
     assert np.allclose(opened[back], rest[back], atol=1e-4), "the back of the skull stays put"
     # Every head vertex in front of the face's outline stays behind the face surface.
     assert model.vertices[:, 2].max() < canonical[:, 2].max()
+
+
+# -- 6. image outputs ----------------------------------------------------------------------
+
+def _photo_with_metadata(path, orientation: int = 6):
+    """The astronaut stored rotated with EXIF Orientation 6 (as phones save portraits), an sRGB
+    profile and a camera make."""
+    from PIL import Image, ImageCms
+
+    upright = Image.fromarray(skdata.astronaut()).resize((256, 320))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # Orientation 6 turns it back
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "ArfxTestCamera"  # Make
+    stored.save(path, quality=90, icc_profile=icc, exif=exif.tobytes(), dpi=(300, 300))
+    return np.asarray(upright), icc
+
+
+def _luma_quantisation(path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return int(sum(im.quantization[0]))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_image_output_keeps_format_profile_and_exif_with_upright_orientation(tmp_path, suffix):
+    from PIL import Image
+
+    from arfx.offline import render_video
+    from arfx.options import RenderOptions
+
+    source = tmp_path / "photo.jpg"
+    upright, icc = _photo_with_metadata(source)
+    out = tmp_path / f"out{suffix}"
+    render_video("glasses", source, out, RenderOptions())
+    with Image.open(out) as im:
+        assert im.format == ("JPEG" if suffix == ".jpg" else "PNG")
+        assert im.size == (upright.shape[1], upright.shape[0]), "pixels are written upright"
+        assert im.info.get("icc_profile") == icc
+        exif = im.getexif()
+        assert exif.get(0x0112) == 1, "Orientation must be 1: the pixels are already upright"
+        assert exif.get(0x010F) == "ArfxTestCamera"
+        assert tuple(round(v) for v in im.info.get("dpi", (0, 0))) == (300, 300)
+
+
+def test_jpeg_output_quality_defaults_to_95_and_is_an_option(tmp_path):
+    from arfx.offline import render_video
+    from arfx.options import EncodeOptions, RenderOptions
+    from arfx.outputs import write_image
+
+    rgb = np.ascontiguousarray(skdata.astronaut())
+    write_image(tmp_path / "q95.jpg", rgb)
+    write_image(tmp_path / "q95b.jpg", rgb, quality=95)
+    write_image(tmp_path / "q75.jpg", rgb, quality=75)
+    assert _luma_quantisation(tmp_path / "q95.jpg") == _luma_quantisation(tmp_path / "q95b.jpg")
+    assert _luma_quantisation(tmp_path / "q95.jpg") < 0.4 * _luma_quantisation(tmp_path / "q75.jpg")
+    source = tmp_path / "photo.jpg"
+    _photo_with_metadata(source, orientation=1)
+    render_video("glasses", source, tmp_path / "low.jpg", RenderOptions(encode=EncodeOptions(jpeg_quality=60)))
+    assert _luma_quantisation(tmp_path / "low.jpg") > _luma_quantisation(tmp_path / "q75.jpg")
+
+
+def test_metadata_that_does_not_fit_an_rgb_output_is_dropped(tmp_path):
+    from PIL import Image, ImageCms
+
+    from arfx.outputs import image_metadata
+
+    grey_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    path = tmp_path / "lab.png"
+    Image.new("RGB", (8, 8)).save(path, icc_profile=grey_profile)
+    assert "icc_profile" not in image_metadata(path)
+    assert image_metadata(tmp_path / "missing.png") == {}
