@@ -179,3 +179,22 @@ def test_eyes_and_head_top_anchors_sit_where_their_names_say():
     turned.mesh[:] = vertices @ turned.pose[:3, :3].T
     moved = Anchor.parse("face.head_top").matrix(turned)[:3, 3]
     assert np.allclose(moved, turned.pose[:3, :3] @ top, atol=1e-3)
+
+
+def test_ignored_gltf_extensions_warn_when_loaded(tmp_path, caplog):
+    import json
+    import struct
+
+    from test_hardening_effects import glb_bytes, triangle_glb
+
+    glb = triangle_glb()
+    size = struct.unpack_from("<I", glb, 12)[0]
+    tree = json.loads(glb[20:20 + size])
+    tree["extensionsUsed"] = ["KHR_texture_transform"]
+    path = tmp_path / "packed.glb"
+    path.write_bytes(glb_bytes(tree, glb[20 + size + 8:]))
+    with caplog.at_level(logging.WARNING):
+        (mesh,) = load_glb(path)
+    (record,) = caplog.records
+    assert "uses the glTF extension KHR_texture_transform" in record.getMessage()
+    assert "textures may be misplaced" in record.getMessage()

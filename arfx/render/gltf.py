@@ -167,6 +167,10 @@ _UNSUPPORTED_EXTENSIONS = {
     "KHR_meshopt_compression": "export it again without meshopt compression (gltfpack without -c)",
     "KHR_texture_basisu": "export it again with PNG or JPEG textures instead of KTX2",
 }
+# Extensions arfx reads the file without; what the picture then lacks.
+_IGNORED_EXTENSIONS = {
+    "KHR_texture_transform": "texture offsets, scales and rotations are ignored, so textures may be misplaced",
+}
 _COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
 _TYPE_SIZES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 
@@ -178,6 +182,7 @@ class ModelSummary:
     meshes: int
     triangles: int  # drawn triangles: each mesh counted once per node that places it
     images: int
+    extensions: tuple[str, ...] = ()  # extensionsUsed
 
 
 class _Invalid(Exception):
@@ -417,7 +422,9 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
             start = views[view].get("byteOffset", 0)
             blob = blob[start:start + views[view]["byteLength"]]
         check_image(blob, what)
-    return ModelSummary(len(meshes), triangles, len(images))
+    used = tree.get("extensionsUsed", [])
+    used = tuple(str(name) for name in used) if isinstance(used, list) else ()
+    return ModelSummary(len(meshes), triangles, len(images), used)
 
 
 def _read_model(path: Path) -> tuple[bytes, bool]:
@@ -499,6 +506,9 @@ def load_glb(path: str | Path, units: str = "m") -> list[MeshData]:
         raise EffectError(f"3D asset {path} holds no triangle meshes")
     log.debug("loaded %s: %d meshes, %d triangles (%d in its JSON)", path.name, len(meshes),
               sum(len(m.indices) for m in meshes), summary.triangles)
+    for name in summary.extensions:
+        if name in _IGNORED_EXTENSIONS:
+            log.warning("3D asset %s uses the glTF extension %s: %s", path, name, _IGNORED_EXTENSIONS[name])
     return meshes
 
 
