@@ -124,9 +124,9 @@ def _canonical_vertices() -> np.ndarray:
 
 
 def _view_pose(yaw: float, pitch: float, centre: np.ndarray, distance: float) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
+    from arfx.geometry.transforms import rotation_xyz
 
-    rotation = Rotation.from_euler("xy", [pitch, -yaw], degrees=True).as_matrix()
+    rotation = rotation_xyz((pitch, -yaw, 0.0))  # turned by yaw, then tipped towards the viewer
     pose = np.eye(4)
     pose[:3, :3] = rotation
     pose[:3, 3] = -rotation @ centre + np.array([0.0, 0.0, -distance])
