@@ -264,3 +264,59 @@ def test_metadata_that_does_not_fit_an_rgb_output_is_dropped(tmp_path):
     Image.new("RGB", (8, 8)).save(path, icc_profile=grey_profile)
     assert "icc_profile" not in image_metadata(path)
     assert image_metadata(tmp_path / "missing.png") == {}
+
+
+# -- 5. UV template ------------------------------------------------------------------------
+
+def _template_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "make_uv_template.py"
+    spec = importlib.util.spec_from_file_location("make_uv_template", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_uv_template_is_transparent_and_the_committed_one_is_current():
+    from pathlib import Path
+
+    from PIL import Image
+
+    module = _template_module()
+    made = module.template(CanonicalFace.load(), 1024)
+    assert made.shape == (1024, 1024, 4)
+    assert (made[..., 3] == 0).mean() > 0.7, "the template must leave most of the face transparent"
+    committed = Path(__file__).resolve().parent.parent / "docs" / "uv_template.png"
+    with Image.open(committed) as im:
+        assert im.mode == "RGBA"
+        assert np.array_equal(np.asarray(im), made), "docs/uv_template.png is stale: run scripts/make_uv_template.py"
+
+
+def test_uv_template_markers_land_on_the_features(ctx):
+    """Painted on a face, each marker of the template lands where that feature's canonical
+    landmarks project (the eye markers on the eyes, not beside them)."""
+    from arfx.effects.facepaint import FacePaintEffect
+
+    module = _template_module()
+    image = module.template(CanonicalFace.load(), 1024)
+    red = (image[..., 0] > 200) & (image[..., 1] < 40) & (image[..., 3] > 200)
+    only_markers = np.where(red[..., None], image, 0).astype(np.uint8)
+    face = synthetic_face(translation=(0.0, 0.0, -30.0))
+    renderer = Renderer(ctx, 480, 480)
+    try:
+        out = renderer.render(np.zeros((480, 480, 3), np.uint8), [face], FacePaintEffect("template", only_markers))
+    finally:
+        renderer.release()
+    lit = out[..., 0] > 100
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(lit.astype(np.uint8))
+    blobs = centroids[1:][stats[1:, cv2.CC_STAT_AREA] >= 3]
+    for name, indices in module.MARKERS.items():
+        if name in ("forehead", "chin"):
+            continue  # on the mesh's edge, where a flat marker is cut by the outline
+        target = PerspectiveCamera().project(face.mesh[list(indices)].mean(axis=0, keepdims=True), 480, 480)[0]
+        nearest = np.min(np.linalg.norm(blobs - target, axis=1))
+        assert nearest < 4.0, (name, nearest)
+    eye = PerspectiveCamera().project(face.mesh[[33]], 480, 480)[0]
+    assert np.min(np.linalg.norm(blobs - eye, axis=1)) > 15, "no marker at the outer eye corner"
