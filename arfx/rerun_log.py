@@ -18,8 +18,8 @@ Each `FrameResult` is logged on the timelines `time` (seconds, the frame's times
     world/face/<id>/mesh                   the face mesh in face space (moves with the expression)
     world/face/<id>/landmarks              the metric landmarks (cm), classes as in 2D
     world/camera/image/<hand|body>/<id>/landmarks   hands and bodies, skeleton classes
-    pose/face/<id>/{yaw,pitch,roll}        head angles, degrees
-    expressions/face/<id>/<name>           expression scores 0..1
+    pose/face/<id>                         head angles in degrees: series yaw, pitch, roll
+    expressions/face/<id>                  expression scores 0..1, one series per name
     score/face/<id>                        face presence 0..1
 
 The facial feature classes are derived from the canonical mesh's topology
@@ -72,7 +72,7 @@ CLASS_ID = {name: class_id for class_id, (name, _) in CLASSES.items()}
 #: The detector's 6 face keypoints (BlazeFace's order), here placed from the landmarks.
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear_tragion", "left_ear_tragion")
 FACE_COLOURS = ((255, 90, 60), (60, 170, 255), (120, 220, 60), (240, 200, 40), (220, 90, 220), (60, 220, 200))
-VIEW_COORDINATES = "RUB"  # arfx camera space: x right, y up, z back (the camera looks down -z)
+POSE_NAMES = ("yaw", "pitch", "roll")  # the series of pose/face/<id>, degrees
 
 
 def import_rerun() -> Any:
@@ -331,6 +331,7 @@ class RerunLogger:
         self._size: tuple[int, int] | None = None
         self._shown: set[tuple[str, int]] = set()  # (kind, id) logged in the previous frame
         self._mesh_static: set[int] = set()
+        self._series: dict[int, list[str]] = {}  # face id -> its expression series names
         self._closed = False
         self.frames = 0
 
@@ -446,11 +447,18 @@ class RerunLogger:
         stream.log(f"world/face/{fid}/landmarks", rr.Points3D(
             local, class_ids=landmark_class_ids()[:468], keypoint_ids=np.arange(468, dtype=np.uint16),
             radii=rr.Radius.ui_points(1.5)))
-        yaw, pitch, roll = (float(a) for a in geometry.euler)
-        for name, value in (("yaw", yaw), ("pitch", pitch), ("roll", roll)):
-            stream.log(f"pose/face/{fid}/{name}", rr.Scalars(value))
-        for name, value in sorted((getattr(face, "expressions", None) or {}).items()):
-            stream.log(f"expressions/face/{fid}/{name}", rr.Scalars(float(value)))
+        # Scalars: one entity per face and kind, one named series per value (fewer log calls).
+        if fid not in self._series:
+            stream.log(f"pose/face/{fid}", rr.SeriesLines(names=list(POSE_NAMES)), static=True)
+            self._series[fid] = []
+        stream.log(f"pose/face/{fid}", rr.Scalars([float(a) for a in geometry.euler]))
+        expressions = getattr(face, "expressions", None) or {}
+        if expressions:
+            names = self._series[fid]
+            if not names:
+                names.extend(expressions)
+                stream.log(f"expressions/face/{fid}", rr.SeriesLines(names=names), static=True)
+            stream.log(f"expressions/face/{fid}", rr.Scalars([float(expressions.get(n, np.nan)) for n in names]))
 
     def _log_points(self, kind: str, item_id: int, item: Any) -> bool:
         """Hands, bodies and later entities: any item with `landmarks` [N, 2+] in pixels."""
@@ -512,3 +520,49 @@ def open_logger(target: str | os.PathLike[str] | "RerunLogger" | None, **options
     if target is True or target is None or str(target) == "":
         return RerunLogger(spawn=True, **options)
     return RerunLogger(target, **options)
+
+
+def measure_overhead(frames: int = 60, size: tuple[int, int] = (1280, 720), folder: str | None = None) -> dict:
+    """Milliseconds per frame that logging adds (median), with and without the JPEG frame, and
+    bytes per frame in the .rrd, on the astronaut photo scaled to `size` (one tracked face)."""
+    import tempfile
+    import time
+
+    import cv2
+    from skimage import data
+
+    from arfx.api import FaceEffects
+
+    rgb = cv2.resize(data.astronaut(), (size[1], size[1]))
+    frame = np.zeros((size[1], size[0], 3), np.uint8)
+    left = (size[0] - size[1]) // 2
+    frame[:, left:left + size[1]] = rgb
+    with FaceEffects(None) as fx:
+        results = [fx.track(frame, timestamp=i / 30.0) for i in range(frames)]
+    report: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(dir=folder) as temp:
+        for label, quality, image in (("jpeg", 80, frame), ("results_only", None, None)):
+            path = Path(temp) / f"{label}.rrd"
+            times = []
+            with RerunLogger(path, jpeg_quality=quality) as logger:
+                for result in results:
+                    t0 = time.perf_counter()
+                    logger.log(image, result)
+                    times.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+            report[f"{label}_ms"] = float(np.median(times[1:]) * 1000.0)
+            report[f"{label}_close_ms_per_frame"] = (time.perf_counter() - t0) * 1000.0 / frames
+            report[f"{label}_bytes_per_frame"] = path.stat().st_size / frames
+        encode = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+            encode.append(time.perf_counter() - t0)
+        report["jpeg_encode_ms"] = float(np.median(encode) * 1000.0)
+    return report
+
+
+if __name__ == "__main__":  # python -m arfx.rerun_log: the logging overhead per 720p frame
+    import json
+
+    print(json.dumps({key: round(value, 2) for key, value in measure_overhead().items()}, indent=1))

@@ -16,6 +16,7 @@ import pytest
 from skimage import data
 
 from arfx.cli import main
+from arfx.geometry.expressions import EXPRESSION_NAMES
 from arfx.rerun_log import (CLASS_ID, INSTALL_HINT, KEYPOINT_NAMES, feature_classes, keypoints_from_landmarks,
                             landmark_class_ids, vertex_normals)
 from arfx.track import to_arrays, track_file
@@ -75,7 +76,7 @@ def _column(batches, name: str):
     out = []
     for batch in batches:
         columns = [c for c in batch.schema.names if c.endswith(name)]
-        if not columns:
+        if not columns or "frame_idx" not in batch.schema.names:
             continue
         for frame, value in zip(batch.column("frame_idx").to_pylist(), batch.column(columns[0]).to_pylist()):
             if value is not None:
@@ -94,12 +95,15 @@ def test_track_recording_reads_back(clip, tmp_path):
     assert rows["/world/camera/image"] == {"frame_idx": FRAMES, "time": FRAMES}
     for entity in ("world/camera/image/face/0/landmarks", "world/camera/image/face/0/box",
                    "world/camera/image/face/0/keypoints", "world/face/0/landmarks",
-                   "pose/face/0/yaw", "pose/face/0/pitch", "pose/face/0/roll",
-                   "expressions/face/0/jawOpen", "expressions/face/0/eyeBlinkLeft"):
+                   ):
         assert rows["/" + entity]["frame_idx"] == WITH_FACE, entity
         assert rows["/" + entity]["time"] == WITH_FACE, entity
     assert len(_column(batches["/world/face/0"], "Transform3D:translation")) == WITH_FACE  # + 1 clear row
-    assert len(_column(batches["/score/face/0"], "Scalars:scalars")) == WITH_FACE
+    for entity in ("/score/face/0", "/pose/face/0", "/expressions/face/0"):  # + 1 clear row each
+        assert len(_column(batches[entity], "Scalars:scalars")) == WITH_FACE, entity
+    assert rows["/pose/face/0"]["static"] == 1 and rows["/expressions/face/0"]["static"] == 1  # series names
+    static = [b for b in batches["/expressions/face/0"] if "frame_idx" not in b.schema.names]
+    assert static[0].column("SeriesLines:names").to_pylist()[0] == list(EXPRESSION_NAMES)
     # Static data once: annotation context and view coordinates; the mesh's triangles.
     assert rows["/world"] == {"static": 2}
     assert rows["/world/face/0/mesh"]["static"] == 1 and rows["/world/face/0/mesh"]["frame_idx"] == WITH_FACE
@@ -116,8 +120,10 @@ def test_track_recording_reads_back(clip, tmp_path):
     np.testing.assert_allclose([t.total_seconds() for t in times], np.arange(FRAMES) / FPS, atol=1e-6)
     classes = _column(batches["/world/camera/image/face/0/landmarks"], "Points2D:class_ids")[0][1]
     assert classes[33] == CLASS_ID["right_eye"] and classes[61] == CLASS_ID["lips"]
-    yaw = [value for _, value in _column(batches["/pose/face/0/yaw"], "Scalars:scalars")]
-    np.testing.assert_allclose(np.ravel(yaw), track["face_euler"][:, 0], atol=1e-4)
+    pose = [value for _, value in _column(batches["/pose/face/0"], "Scalars:scalars")]
+    np.testing.assert_allclose(pose, track["face_euler"][:WITH_FACE], atol=1e-4)  # yaw, pitch, roll
+    scores = np.array([value for _, value in _column(batches["/expressions/face/0"], "Scalars:scalars")])
+    np.testing.assert_allclose(scores, track["face_expressions"][:WITH_FACE], atol=1e-6)
 
     # Rerun's own tool loads the file.
     rerun = Path(sys.executable).with_name("rerun")
