@@ -49,14 +49,15 @@ class FaceEffects:
     folder or asset (.glb, .png), an effect object, or a list of any of these (drawn in order).
     The tracking options are MediaPipe FaceMesh's (max_faces = max_num_faces, static =
     static_image_mode, ...); `smooth` filters landmark jitter across frames; `mirror`
-    flips the output (left/right in results stay the person's own). `rerun`: an .rrd path,
+    flips the output (left/right in results stay the person's own); `hands` tracks hands
+    into `result.hands` (automatic when an effect is anchored to a hand). `rerun`: an .rrd path,
     True for a spawned viewer, or your own `arfx.rerun_log.RerunLogger`: every tracked frame
     and its result are logged there (`pip install "arfx[rerun]"`).
     """
 
     def __init__(self, effects: EffectLike = "glasses", max_faces: int = 1, *, static: bool = False,
                  detector: str = "auto", refine: bool = False, smooth: bool = True,
-                 mirror: bool = False, min_detection_confidence: float = 0.5,
+                 mirror: bool = False, hands: bool = False, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5,
                  effects_dirs: Sequence[str | os.PathLike[str]] = (), ctx: Any = None,
                  rerun: Any = None) -> None:
@@ -70,7 +71,8 @@ class FaceEffects:
             self.rerun = open_logger("" if rerun is True else rerun)
         tracking = TrackingOptions(max_faces=max_faces, static=static, detector=detector, refine=refine,
                                    min_detection_confidence=min_detection_confidence,
-                                   min_tracking_confidence=min_tracking_confidence, smooth=smooth)
+                                   min_tracking_confidence=min_tracking_confidence, smooth=smooth,
+                                   hands=hands)
         options = RenderOptions(tracking=tracking, mirror=mirror,
                                 effects_dirs=tuple(str(d) for d in effects_dirs))
         self._pipeline = FramePipeline(resolve_effects(effects, effects_dirs), options, ctx=ctx)

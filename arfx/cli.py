@@ -49,6 +49,8 @@ def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
                             "(MediaPipe's: faces near the camera, fastest) or full (small, distant faces)")
     group.add_argument("--no-smooth", action="store_true",
                        help="turn off landmark smoothing across frames (on by default; lag-compensated)")
+    group.add_argument("--hands", action="store_true",
+                       help="track hands too (automatic when an effect is anchored to a hand)")
     group.add_argument("--refine", action="store_true",
                        help="478 landmarks with irises (attention model)")
     group.add_argument("--min-detection-confidence", type=_probability, default=0.5, metavar="P",
@@ -63,7 +65,8 @@ def _tracking_options(args: argparse.Namespace, static: bool = False):
     return TrackingOptions(
         max_faces=args.max_faces, static=static, detector=args.detector, refine=args.refine,
         min_detection_confidence=args.min_detection_confidence,
-        min_tracking_confidence=args.min_tracking_confidence, smooth=not args.no_smooth)
+        min_tracking_confidence=args.min_tracking_confidence, smooth=not args.no_smooth,
+        hands=bool(getattr(args, "hands", False)))
 
 
 def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
@@ -251,7 +254,8 @@ def _cmd_track(args: argparse.Namespace) -> int:
         write_npz(result, output, refine=args.refine, overwrite=args.overwrite)
     frames = len(result.face_count)
     with_faces = sum(1 for c in result.face_count if c)
-    print(f"{output or Path(args.input).name}: {frames} frame(s), {sum(result.face_count)} face(s); "
+    hands = f", {sum(len(h) for h in result.hands)} hand(s)" if result.track_hands else ""
+    print(f"{output or Path(args.input).name}: {frames} frame(s), {sum(result.face_count)} face(s){hands}; "
           f"faces on {with_faces} frame(s)")
     return 0
 

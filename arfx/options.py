@@ -20,7 +20,8 @@ class TrackingOptions:
     detector: "auto" (both ranges, tiled for small faces), "short" (MediaPipe's default:
     faces near the camera) or "full" (small, distant faces). smooth: lag-compensated landmark
     smoothing across frames (ignored in static mode). static: detect on every frame, as for
-    unrelated images (folders and photos are always tracked statically).
+    unrelated images (folders and photos are always tracked statically). hands, max_hands:
+    MediaPipe Hands' options, with the full models.
     """
 
     max_faces: int = 1
@@ -30,6 +31,9 @@ class TrackingOptions:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     smooth: bool = True
+    #: Track hands too (they are tracked anyway when an effect is anchored to a hand).
+    hands: bool = False
+    max_hands: int = 2
 
     def tracker_arguments(self) -> dict[str, Any]:
         """FaceTracker's keyword arguments for these options."""

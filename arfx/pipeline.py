@@ -13,10 +13,10 @@ import numpy as np
 
 from arfx.errors import InputError
 from arfx.options import RenderOptions, TrackingOptions
-from arfx.result import FaceResult, FrameResult
+from arfx.result import FaceResult, FrameResult, HandResult
 from arfx.sources import Frame
 
-STAGES = ("decode", "track", "geometry", "render", "encode")
+STAGES = ("decode", "track", "geometry", "render", "encode")  # stages may add more (e.g. "hands")
 
 
 @dataclass
@@ -68,6 +68,44 @@ class FaceStage:
         self.tracker.close()
 
 
+class HandStage:
+    """Hands: MediaPipe Hands on ONNX, lifted into camera space, with a gesture; adds `result.hands`."""
+
+    name = "hand"
+
+    def __init__(self, options: TrackingOptions, camera: Any) -> None:
+        from arfx.tracking.hands import HandTracker
+
+        self.tracker = HandTracker(static_image_mode=options.static, max_num_hands=options.max_hands,
+                                   min_detection_confidence=options.min_detection_confidence,
+                                   min_tracking_confidence=options.min_tracking_confidence)
+        self.camera = camera
+
+    def process(self, frame: Frame, result: FrameResult, times: StageTimes) -> None:
+        from arfx.geometry.hand_space import hand_in_camera_space
+        from arfx.tracking.gestures import classify_hand
+
+        t0 = time.perf_counter()
+        for hand in self.tracker.process(frame.rgb):
+            placed = hand_in_camera_space(hand.landmarks, hand.world_landmarks, result.width, result.height,
+                                          self.camera)
+            gesture = classify_hand(hand)
+            result.hands.append(HandResult(hand.id, hand.landmarks, hand.world_landmarks, hand.handedness,
+                                           float(hand.score), *(placed or (None, None)), gesture.name,
+                                           float(gesture.score)))
+        times.add("hands", time.perf_counter() - t0)
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+    def close(self) -> None:
+        self.tracker.close()
+
+
+#: Entity kind -> the stage that tracks it (added to a pipeline when options or effects need it).
+STAGE_FOR_ENTITY = {"hand": HandStage}
+
+
 class FramePipeline:
     """Tracking stages -> renderer for one stream of frames.
 
@@ -85,6 +123,8 @@ class FramePipeline:
         self.faces = FaceStage(options.tracking, self.camera)
         #: Run in order on every frame; a stage reads only what earlier stages added.
         self.stages: list[Any] = [self.faces]
+        if options.tracking.hands:
+            self.add_stage("hand")
         self._own_ctx = ctx is None
         self._ctx = ctx
         self._renderer: Any = None
@@ -114,8 +154,23 @@ class FramePipeline:
             self._renderer = Renderer(self._ctx, 16, 16, self.camera)
         return self._renderer
 
+    def add_stage(self, entity: str) -> None:
+        """Track `entity` ("hand") from now on, if not already."""
+        if all(stage.name != entity for stage in self.stages):
+            self.stages.append(STAGE_FOR_ENTITY[entity](self.options.tracking, self.camera))
+
+    def _stages_for_effect(self) -> None:
+        """Start the trackers the current effect's anchors need (a hand effect needs hands)."""
+        from arfx.render.renderer import effect_list
+
+        for item in effect_list(self.effect):
+            entity = getattr(getattr(item, "anchor", None), "entity", "face")
+            if entity in STAGE_FOR_ENTITY:
+                self.add_stage(entity)
+
     def analyse(self, frame: Frame) -> FrameResult:
         """What every tracking stage finds in one frame."""
+        self._stages_for_effect()
         h, w = frame.rgb.shape[:2]
         result = FrameResult(frame.index, frame.timestamp, w, h)
         for stage in self.stages:

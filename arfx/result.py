@@ -52,6 +52,29 @@ class FaceResult:
 
 
 @dataclass(eq=False)
+class HandResult:
+    """One tracked hand in one frame.
+
+    landmarks: float32 [21,3] image pixels (z relative depth, pixel units). world: float32
+    [21,3] metres around the hand's centre (MediaPipe's world landmarks). handedness: "left"
+    or "right", the person's own hand. pose: float32 [4,4] hand frame (cm) -> camera space
+    (arfx.geometry.hand_space); mesh: the 21 points in camera space, cm (None when the hand's
+    geometry was degenerate). gesture: open_palm, fist, pointing, victory, thumbs_up, pinch
+    or none, with its score.
+    """
+
+    id: int
+    landmarks: np.ndarray
+    world: np.ndarray
+    handedness: str
+    score: float
+    pose: np.ndarray | None = None
+    mesh: np.ndarray | None = None
+    gesture: str = "none"
+    gesture_score: float = 0.0
+
+
+@dataclass(eq=False)
 class FrameResult:
     """Everything known about one frame after tracking.
 
@@ -64,7 +87,7 @@ class FrameResult:
     width: int
     height: int
     faces: list[FaceResult] = field(default_factory=list)
-    hands: list[Any] = field(default_factory=list)
+    hands: list[HandResult] = field(default_factory=list)
     bodies: list[Any] = field(default_factory=list)
     segmentation: np.ndarray | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -74,7 +97,7 @@ class FrameResult:
         if kind == "face":
             return [face for face in self.faces if face.geometry is not None]
         if kind == "hand":
-            return list(self.hands)
+            return [hand for hand in self.hands if hand.pose is not None]
         if kind == "body":
             return list(self.bodies)
         raise ValueError(f"unknown entity kind '{kind}'; one of {', '.join(ENTITIES)}")

@@ -56,6 +56,18 @@ TRACK_KEYS: dict[str, tuple[str, str]] = {
     "face_expressions": ("float32 [F, E]", "expression scores 0..1 (NaN if no fit), columns named by expression_names"),
     "expression_names": ("str [E]", "the blendshape each face_expressions column approximates"),
 }
+#: Keys written only with `--hands` (H = hands over all frames).
+HAND_KEYS: dict[str, tuple[str, str]] = {
+    "hand_count": ("int32 [T]", "hands in each frame"),
+    "hand_offset": ("int32 [T+1]", "hands of frame i are rows hand_offset[i]:hand_offset[i+1]"),
+    "hand_id": ("int32 [H]", "stable id while a hand is tracked"),
+    "hand_score": ("float32 [H]", "hand presence, 0..1"),
+    "hand_handedness": ("str [H]", "left or right: the person's own hand"),
+    "hand_landmarks": ("float32 [H, 21, 3]", "x / width, y / height, z / width"),
+    "hand_world": ("float32 [H, 21, 3]", "metric landmarks, metres, around the hand's centre"),
+    "hand_pose": ("float32 [H, 4, 4]", "hand frame (cm) -> camera space (cm); NaN if degenerate"),
+    "hand_gesture": ("str [H]", "open_palm, fist, pointing, victory, thumbs_up, pinch or none"),
+}
 
 
 @dataclass
@@ -74,6 +86,8 @@ class TrackResult:
     meshes: list[np.ndarray] = field(default_factory=list)
     eulers: list[np.ndarray] = field(default_factory=list)
     expressions: list[np.ndarray] = field(default_factory=list)
+    hands: list[list] = field(default_factory=list)  # per frame: that frame's HandResults
+    track_hands: bool = False
     fps: float = 0.0
     fov: float | None = None
     near: float | None = None
@@ -105,33 +119,31 @@ def track_file(input_path: str | Path, options: TrackingOptions | None = None,
                progress: Progress | None = None, on_frame: FrameCallback | None = None) -> TrackResult:
     """Track every frame of an image, a folder of images or a video (`on_frame(frame, result)`
     sees each frame's FrameResult after tracking; it must not change it)."""
-    from arfx.pipeline import FaceStage, StageTimes
+    from arfx.options import RenderOptions
+    from arfx.pipeline import FramePipeline
 
     options = options or TrackingOptions()
     source, frames, fps, total, stills = _frames_of(Path(input_path))
     if stills and not options.static:
         log.info("still images are unrelated frames: detecting on each one")
         options = replace(options, static=True)
-    result = TrackResult(fps=fps)
-    stage = FaceStage(options)
-    times = StageTimes()
+    result = TrackResult(fps=fps, track_hands=options.hands)
+    pipeline = FramePipeline(None, RenderOptions(tracking=options))  # tracking stages only: no GL
     try:
         with source:
             for index, (name, frame) in enumerate(frames):
-                height, width = frame.rgb.shape[:2]
-                if fps <= 0:  # stills: no clock to smooth against
-                    frame = Frame(frame.rgb, frame.index, index / 30.0)
-                analysed = FrameResult(index, frame.timestamp, width, height)
-                stage.process(frame, analysed, times)
+                # Rows count frames in the file's order; stills get a 30 fps clock.
+                frame = Frame(frame.rgb, index, frame.timestamp if fps > 0 else index / 30.0)
+                analysed = pipeline.analyse(frame)
                 _append(result, name, analysed)
                 if on_frame is not None:
                     on_frame(frame, analysed)
                 if progress is not None:
                     progress(index + 1, total)
     finally:
-        stage.close()
-    result.fov = float(stage.geometry.camera.fov_y)
-    result.near = float(stage.geometry.camera.near)
+        pipeline.close()
+    result.fov = float(pipeline.camera.fov_y)
+    result.near = float(pipeline.camera.near)
     return result
 
 
@@ -161,6 +173,7 @@ def _append(result: TrackResult, name: str, frame: FrameResult) -> None:
         _append_geometry(result, face.geometry)
         result.expressions.append(np.array([face.expressions.get(name, np.nan) for name in EXPRESSION_NAMES],
                                            dtype=np.float32))
+    result.hands.append(list(frame.hands))
 
 
 def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
@@ -194,7 +207,32 @@ def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
         arrays["face_euler"] = (np.stack(result.eulers) if result.eulers else np.zeros((0, 3), np.float32))
         arrays["fov"] = np.float32(result.fov)
         arrays["near"] = np.float32(result.near)
+    if result.track_hands:
+        arrays.update(_hand_arrays(result))
     return arrays
+
+
+def _hand_arrays(result: TrackResult) -> dict[str, np.ndarray]:
+    """The HAND_KEYS arrays: every frame's hands, flat, landmarks normalized like faces'."""
+    hands = [(hand, w, h) for frame, w, h in zip(result.hands, result.widths, result.heights) for hand in frame]
+    counts = np.asarray([len(frame) for frame in result.hands], dtype=np.int32)
+
+    def stack(values, shape):
+        return np.stack(values).astype(np.float32) if values else np.zeros((0, *shape), np.float32)
+
+    return {
+        "hand_count": counts,
+        "hand_offset": np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
+        "hand_id": np.asarray([hand.id for hand, _, _ in hands], dtype=np.int32),
+        "hand_score": np.asarray([hand.score for hand, _, _ in hands], dtype=np.float32),
+        "hand_handedness": np.asarray([hand.handedness for hand, _, _ in hands], dtype=str),
+        "hand_landmarks": stack([hand.landmarks / np.array([w, h, w], np.float32) for hand, w, h in hands],
+                                (21, 3)),
+        "hand_world": stack([hand.world for hand, _, _ in hands], (21, 3)),
+        "hand_pose": stack([hand.pose if hand.pose is not None else np.full((4, 4), np.nan) for hand, _, _ in hands],
+                           (4, 4)),
+        "hand_gesture": np.asarray([hand.gesture for hand, _, _ in hands], dtype=str),
+    }
 
 
 def check_npz_output(output: str | Path, overwrite: bool = False) -> Path:

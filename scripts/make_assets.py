@@ -313,6 +313,7 @@ def outputs(face: CanonicalFace) -> dict[Path, bytes]:
         EFFECTS / "mesh" / "effect.toml": debug_toml("mesh", "the tracked face mesh").encode(),
         EFFECTS / "axis" / "effect.toml": debug_toml("axis", "the head pose axes").encode(),
         EFFECTS / "landmarks" / "effect.toml": debug_toml("landmarks", "the 468 landmarks").encode(),
+        EFFECTS / "hands" / "effect.toml": debug_toml("hands", "tracked hands, 21 points joined").encode(),
     }
 
 

@@ -176,3 +176,67 @@ AXIS_KIND = EffectKind("axis", lambda spec, load: axis_effect(spec.name, anchor=
 LANDMARKS_KIND = EffectKind(
     "landmarks", lambda spec, load: LandmarksEffect(name=spec.name, occlusion=spec.occlusion),
     "debug view: the tracked landmarks", default_occlusion=frozenset(), debug=True)
+
+
+@dataclass(eq=False)
+class SkeletonEffect:
+    """A tracked skeleton (hand: 21 points) as dots joined by lines, in image pixels."""
+
+    name: str = "hands"
+    connections: tuple = ()
+    color: tuple = (1.0, 0.75, 0.1, 1.0)
+    point_size: float = 5.0
+    anchor: Anchor = Anchor("hand", "origin")
+    occlusion: frozenset[str] = frozenset()
+    kind: str = "hands"
+
+    def create_pass(self, renderer) -> "SkeletonPass":
+        return SkeletonPass(self, renderer)
+
+
+class SkeletonPass:
+    _MAX_POINTS = 64
+
+    def __init__(self, effect: SkeletonEffect, renderer):
+        self.effect = effect
+        ctx = renderer.ctx
+        self.program = renderer.program("flat", "flat")
+        self.points = ctx.buffer(reserve=self._MAX_POINTS * 12, dynamic=True)
+        self.points_vao = ctx.vertex_array(self.program, [(self.points, "3f", "in_position")])
+        pairs = np.asarray(effect.connections or [(0, 0)], dtype=np.uint32).reshape(-1, 2)
+        self.lines = ctx.buffer(pairs.tobytes())
+        self.lines_vao = ctx.vertex_array(self.program, [(self.points, "3f", "in_position")],
+                                          index_buffer=self.lines, index_element_size=4)
+
+    def draw(self, frame: FrameState, entity, index: int) -> None:
+        pixels = np.asarray(entity.landmarks, dtype=np.float32)[: self._MAX_POINTS]
+        points = np.zeros((len(pixels), 3), np.float32)
+        points[:, :2] = pixels[:, :2]
+        self.points.write(points.tobytes())
+        program = self.program
+        program["u_matrix"].write(gl_matrix_bytes(frame.pixel_to_clip))
+        program["u_depth_bias"] = 0.0
+        program["u_color"] = _rgba(self.effect.color)
+        frame.set_state(depth_test=False, depth_write=False, blend="alpha")
+        if self.effect.connections:
+            program["u_round"] = False
+            program["u_point_size"] = 1.0
+            self.lines_vao.render(moderngl.LINES)
+        program["u_round"] = True
+        program["u_point_size"] = float(self.effect.point_size)
+        self.points_vao.render(moderngl.POINTS, vertices=len(points))
+
+    def release(self) -> None:
+        for item in (self.points_vao, self.lines_vao, self.points, self.lines):
+            item.release()
+
+
+def _hands_effect(spec, load) -> SkeletonEffect:
+    from arfx.tracking.hands import CONNECTIONS
+
+    return SkeletonEffect(name=spec.name, connections=tuple(CONNECTIONS), anchor=spec.anchor)
+
+
+HANDS_KIND = EffectKind("hands", _hands_effect, "debug view: tracked hands (21 points joined)",
+                        anchor_entities=("hand",), default_anchor="hand.origin",
+                        default_occlusion=frozenset(), debug=True)

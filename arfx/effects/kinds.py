@@ -12,4 +12,5 @@ KINDS: dict[str, EffectKind] = {kind.name: kind for kind in (
     debug.MESH_KIND,
     debug.AXIS_KIND,
     debug.LANDMARKS_KIND,
+    debug.HANDS_KIND,
 )}

@@ -167,7 +167,7 @@ def _parse_placement(data: dict, kind: EffectKind) -> tuple[Anchor, frozenset[st
             if key in data:
                 raise ManifestError(f"a {kind.name} effect has no {key}; set it on its members")
         return FACE_ORIGIN, kind.default_occlusion
-    anchor = FACE_ORIGIN
+    anchor = Anchor.parse(kind.default_anchor)
     if "anchor" in data:
         if not isinstance(data["anchor"], str):
             raise ManifestError(f'anchor must be text like "face.nose_tip", got {describe(data["anchor"])}')

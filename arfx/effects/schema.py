@@ -126,6 +126,7 @@ class EffectKind:
     check_asset: Callable[[Path], None] | None = None
     anchor_entities: tuple[str, ...] | None = ("face",)
     default_occlusion: frozenset[str] = frozenset({"face"})
+    default_anchor: str = "face.origin"
     debug: bool = False
 
     def parse_table(self, table: dict) -> dict:

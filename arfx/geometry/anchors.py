@@ -1,4 +1,4 @@
-"""Named anchor points that effects attach to: `face.<point>` (and later `hand.<point>`, `body.<point>`).
+"""Named anchor points that effects attach to: `face.<point>`, `hand.<point>` (and later `body.<point>`).
 
 An anchor gives each tracked entity a 4x4 matrix: the entity's rotation and scale, with its
 origin moved to the anchor point. For faces the point follows the deformed mesh (a beard on
@@ -33,8 +33,21 @@ FACE_POINTS: dict[str, tuple[int, ...]] = {
     "right_ear": (234,),
 }
 
-#: Entity -> the points it offers. Hand and body points join when their trackers land.
-ANCHOR_POINTS: dict[str, dict[str, tuple[int, ...]]] = {"face": FACE_POINTS}
+# Hand landmark indices (MediaPipe's 21-point hand) averaged for each hand point; the axes
+# are the hand frame of arfx.geometry.hand_space (origin at the wrist).
+HAND_POINTS: dict[str, tuple[int, ...]] = {
+    "origin": (),
+    "wrist": (0,),
+    "palm": (0, 5, 9, 13, 17),
+    "thumb_tip": (4,),
+    "index_tip": (8,),
+    "middle_tip": (12,),
+    "ring_tip": (16,),
+    "pinky_tip": (20,),
+}
+
+#: Entity -> the points it offers. Body points join when body tracking lands.
+ANCHOR_POINTS: dict[str, dict[str, tuple[int, ...]]] = {"face": FACE_POINTS, "hand": HAND_POINTS}
 
 #: Points that lie off the mesh: an offset (entity space, cm) from the mean of their vertices.
 #: face.head_top: the crown, above the ears (an adult head is ~22.5 cm from chin to crown;
@@ -60,7 +73,7 @@ class Anchor:
         entity, _, point = str(text).partition(".")
         point = point or "origin"
         if entity not in ANCHOR_POINTS:
-            if entity in ("hand", "body"):
+            if entity == "body":
                 raise AnchorError(f"anchor '{text}': {entity} anchors need {entity} tracking, which this "
                                   f"version of arfx does not have; use a face.<point> anchor")
             raise AnchorError(f"anchor '{text}' must start with one of: "
