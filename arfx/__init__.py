@@ -20,8 +20,12 @@ _EXPORTS = {
     "FaceEffects": "arfx.api",
     "FrameResult": "arfx.result",
     "FaceResult": "arfx.result",
+    "HandResult": "arfx.result",
+    "HandTracker": "arfx.tracking.hands",
+    "TrackingOptions": "arfx.options",
+    "EncodeOptions": "arfx.options",
     "FramePipeline": "arfx.pipeline",
-    "RenderOptions": "arfx.pipeline",
+    "RenderOptions": "arfx.options",
     "FaceTracker": "arfx.tracking.tracker",
     "Face": "arfx.tracking.tracker",
     "GeometryPipeline": "arfx.geometry.pipeline",
@@ -63,11 +67,13 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily b
     from arfx.geometry.canonical import CanonicalFace
     from arfx.geometry.pipeline import FaceGeometry, GeometryPipeline
     from arfx.offline import render_video
-    from arfx.pipeline import FramePipeline, RenderOptions
+    from arfx.options import EncodeOptions, RenderOptions, TrackingOptions
+    from arfx.pipeline import FramePipeline
     from arfx.render.context import create_headless_context
     from arfx.render.renderer import Renderer
-    from arfx.result import FaceResult, FrameResult
+    from arfx.result import FaceResult, FrameResult, HandResult
     from arfx.track import track_file
+    from arfx.tracking.hands import HandTracker
     from arfx.tracking.tracker import Face, FaceTracker
 
 
