@@ -179,6 +179,8 @@ def _parse_placement(data: dict, kind: EffectKind) -> tuple[Anchor, frozenset[st
             raise ManifestError(f"a {kind.name} effect is drawn on the {' or '.join(kind.anchor_entities)} "
                                 f"mesh; anchor '{anchor}' does not apply")
     occlusion = set(kind.default_occlusion)
+    if anchor.entity == "hand":
+        occlusion.discard("hands")  # a ring on a finger is not hidden by that finger
     table = data.get("occlusion", {})
     if not isinstance(table, dict):
         raise ManifestError(f"[occlusion] must be a table, got {describe(table)}")

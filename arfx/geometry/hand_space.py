@@ -48,3 +48,41 @@ def hand_in_camera_space(landmarks: np.ndarray, world: np.ndarray, width: int, h
     pose[:3, 0], pose[:3, 1], pose[:3, 2] = x, y, np.cross(x, y)
     pose[:3, 3] = points[WRIST]
     return pose.astype(np.float32), points.astype(np.float32)
+
+
+# The hand's bones (MediaPipe's 21-point topology) and the palm outline.
+BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (9, 10), (10, 11), (11, 12),
+         (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20), (5, 9), (9, 13), (13, 17))
+PALM = (0, 1, 5, 9, 13, 17)
+
+
+def hand_silhouette(points: np.ndarray, radius: float = 0.85, sides: int = 8) -> np.ndarray:
+    """float32 [N*3, 3] triangles covering a hand seen from the camera: a camera-facing strip
+    `radius` cm wide on each side of every bone, a disc at every joint, and the palm.
+
+    The occluder that lets a hand in front of the face hide what is drawn behind it; depths
+    follow the hand's points, so a hand behind the face hides nothing.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    triangles = []
+    for a, b in BONES:
+        view = -(p[a] + p[b]) / 2.0
+        side = np.cross(p[b] - p[a], view)
+        norm = np.linalg.norm(side)
+        if norm < 1e-9:
+            continue
+        side *= radius / norm
+        a0, a1, b0, b1 = p[a] - side, p[a] + side, p[b] - side, p[b] + side
+        triangles += [(a0, a1, b1), (a0, b1, b0)]
+    angles = np.linspace(0.0, 2.0 * np.pi, sides, endpoint=False)
+    for point in p:
+        view = -point / max(np.linalg.norm(point), 1e-9)
+        u = np.cross(view, (0.0, 1.0, 0.0) if abs(view[1]) < 0.9 else (1.0, 0.0, 0.0))
+        u /= np.linalg.norm(u)
+        v = np.cross(view, u)
+        rim = [point + radius * (np.cos(t) * u + np.sin(t) * v) for t in angles]
+        triangles += [(point, rim[i], rim[(i + 1) % sides]) for i in range(sides)]
+    palm = p[list(PALM)]
+    centre = palm.mean(axis=0)
+    triangles += [(centre, palm[i], palm[(i + 1) % len(palm)]) for i in range(len(palm))]
+    return np.asarray(triangles, dtype=np.float32).reshape(-1, 3)
