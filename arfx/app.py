@@ -47,6 +47,7 @@ class AppOptions:
     record: str | None = None
     frames: int | None = None
     mirror: bool | None = None  # None: mirror cameras, not files
+    gestures: bool = False  # hand gestures held ~0.6 s act like keys (arfx.triggers)
     render: RenderOptions = field(default_factory=RenderOptions)  # tracking, encoding (overwrite), effects
     camera_timeout: float = 3.0
     output_dir: Path = field(default_factory=Path.cwd)  # where R and S put their files
@@ -241,6 +242,14 @@ class LiveApp:
             window = create_window(max(64, int(frame_size[0] * scale)), max(64, int(frame_size[1] * scale)),
                                    title=f"arfx - {current}", vsync=False)
             glfw.set_key_callback(window.handle, self._on_key)
+            if opts.gestures:
+                from dataclasses import replace
+
+                from arfx.triggers import HeldTrigger
+
+                ropts = replace(ropts, tracking=replace(ropts.tracking, hands=True))
+                trigger = HeldTrigger()
+                log.info("gestures: %s", ", ".join(f"{g} = {a}" for g, a in trigger.actions.items()))
             pipeline = FramePipeline(None, ropts, ctx=window.ctx)
             pipeline.times = self.times  # one set of stage timings for the title and --verbose
             renderer = pipeline.renderer
@@ -312,6 +321,10 @@ class LiveApp:
                     continue
 
                 geometries = pipeline.analyse(frame)  # adds track and geometry times
+                if opts.gestures:
+                    for action in trigger.update({h.gesture for h in geometries.hands}, frame.timestamp):
+                        log.info("gesture: %s", action)
+                        self.act(action)
                 t2 = time.perf_counter()
                 effect = effects.get(current)
                 if self.debug:  # the D overlay: landmarks drawn over the effect

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--record", metavar="FILE", help="start recording to FILE at launch")
     run.add_argument("--frames", type=_count, metavar="N", help="quit after N frames")
     run.add_argument("--no-mirror", action="store_true", help="do not mirror the camera image")
+    run.add_argument("--gestures", action="store_true",
+                     help="steer with hand gestures held ~0.6 s: thumbs up = next effect, "
+                          "victory = screenshot, open palm = start/stop recording")
     run.add_argument("--overwrite", action="store_true", help="replace an existing recording")
     _add_tracker_options(run)
     _add_effect_options(run)
@@ -386,6 +389,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     options = AppOptions(
         effect=args.effect, camera=args.camera, size=parse_size(args.size), input=args.input,
         record=args.record, frames=args.frames, mirror=False if args.no_mirror else None,
+        gestures=args.gestures,
         render=_render_options(args),
         output_dir=Path.cwd())
     if args.record:
