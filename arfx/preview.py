@@ -33,6 +33,7 @@ HEAD_ALPHA = 0.55  # how much of the head covers what lies behind it
 SKULL_CENTRE = (0.0, 2.1, -4.3)
 SKULL_RADII = (7.7, 11.0, 9.5)
 CAPTION_HEIGHT = 30
+FRAME_LIMIT_CM = 500.0
 
 
 def load_target(target: str, effects_dirs=()) -> object:
@@ -134,12 +135,15 @@ def _view_pose(yaw: float, pitch: float, centre: np.ndarray, distance: float) ->
 
 
 def caption(effect) -> str:
+    """The effect's name and kind; for each 3D object (up to 3) its placed size and where its
+    centre lies in canonical face space (cm)."""
     boxes = placed_boxes(effect)
     kind = getattr(effect, "kind", type(effect).__name__)
     text = f"{effect.name} ({kind})"
     for name, low, high in boxes[:3]:
         size = " x ".join(f"{v:.3g}" for v in high - low)
-        text += f"   {name}: {size} cm (w x h x d)" if len(boxes) > 1 else f": {size} cm (w x h x d)"
+        centre = ", ".join(f"{v:.3g}" for v in (low + high) / 2.0 + 0.0)
+        text += (f"   {name}: " if len(boxes) > 1 else ": ") + f"{size} cm (w x h x d) at ({centre})"
     return text
 
 
@@ -162,7 +166,8 @@ def preview_image(effect, size: int = 400) -> np.ndarray:
                np.subtract(SKULL_CENTRE, SKULL_RADII), np.add(SKULL_CENTRE, SKULL_RADII)]
     for _, low, high in placed_boxes(effect):
         corners += [low, high]
-    corners = np.asarray(corners, dtype=np.float64)
+    # At most FRAME_LIMIT_CM from the head: what lies farther is out of view (the caption says where).
+    corners = np.clip(np.asarray(corners, dtype=np.float64), -FRAME_LIMIT_CM, FRAME_LIMIT_CM)
     low, high = corners.min(axis=0), corners.max(axis=0)
     centre = (low + high) / 2.0
     radius = float(np.linalg.norm(high - low)) / 2.0

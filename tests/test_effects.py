@@ -408,3 +408,20 @@ def test_arfx_preview_errors_are_one_line(target, fragment, tmp_path, no_user_ef
     err = capsys.readouterr().err.strip()
     assert err.startswith("arfx: error:") and "\n" not in err and fragment in err
     assert not out.exists()
+
+
+def test_preview_caption_gives_size_and_place_and_far_objects_do_not_lose_the_head(tmp_path, no_user_effects):
+    from arfx.preview import BACKGROUND, caption, load_target, preview_image
+
+    glasses = load_target("glasses")
+    text = caption(glasses)
+    assert text.startswith("glasses (object3d): 16.7 x 4.42 x 11.8 cm (w x h x d) at (0, 2.")
+    folder = tmp_path / "far"
+    folder.mkdir()
+    (folder / "g.glb").write_bytes((ROOT / "assets" / "effects" / "glasses" / "glasses.glb").read_bytes())
+    (folder / "effect.toml").write_text('kind = "object3d"\nasset = "g.glb"\n[placement]\noffset = [0, 0, 1e30]\n')
+    far = load_target(str(folder))
+    assert caption(far).endswith(", 1e+30)")
+    image = preview_image(far, 96)
+    head = np.abs(image[:96, :96].astype(np.int16) - BACKGROUND).max(axis=2) > 12
+    assert head.mean() > 0.005  # the view is framed on the head (at most 5 m around it), not lost
