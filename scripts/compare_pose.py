@@ -8,8 +8,12 @@ own virtual environment (the one scripts/bench_vs_mediapipe.py creates and cache
 process; arfx runs in this process. Both get the same RGB pixels (cv2 decode, BGR->RGB) and the
 same options. Settings:
 - pose on the photos (static_image_mode=True, enable_segmentation=True);
-- pose on every frame of short_hamilton_clip.mp4 in video mode, MediaPipe's defaults
-  (smooth_landmarks, enable_segmentation, smooth_segmentation), and the same without smoothing;
+- pose on every frame of short_hamilton_clip.mp4: static mode (every frame on its own: the
+  models, decoding and ROIs without tracking history), video mode with MediaPipe's defaults
+  (smooth_landmarks, enable_segmentation, smooth_segmentation), and video mode without
+  smoothing. In video mode each ROI comes from the previous frame's landmarks, so a small
+  difference on an unsure frame can send the two trackers to different places for many frames
+  (on a cut, one keeps a pose the other drops); compare static mode for the models themselves;
 - selfie segmentation (model_selection 0 and 1) on the clip and on the photos; arfx as MediaPipe
   runs it (smoothing=0, refine_edges=False) and with its own defaults (smoothing 0.7 and the
   guided-filter edges), which MediaPipe has no counterpart for.
@@ -205,6 +209,18 @@ def summarise(setting: Setting, ours: dict, theirs: dict) -> dict:
     return row
 
 
+def drift(found: list, reference: list) -> list[float]:
+    """Per-frame NME (% of torso) of tracked poses against a static-mode answer: how far each
+    tracker's history took it from what the frame alone gives."""
+    errors = []
+    for a, b in zip(found, reference):
+        if a is not None and b is not None:
+            ref = np.asarray(b["landmarks"])
+            distance = np.linalg.norm(np.asarray(a["landmarks"])[:, :2] - ref[:, :2], axis=1)
+            errors.append(100 * distance.mean() / max(torso(ref), 1e-6))
+    return errors
+
+
 def best_times(passes: list[dict]) -> dict:
     """Each frame's fastest time over the passes, with the results of the last pass."""
     result = dict(passes[-1])
@@ -226,6 +242,7 @@ def settings() -> list[Setting]:
            "smooth_segmentation": False}
     plain = {"smoothing": 0.0, "refine_edges": False}
     rows = [Setting("pose photos static", "pose", "photos", still),
+            Setting("pose clip static", "pose", "clip", still),
             Setting("pose clip video", "pose", "clip", video),
             Setting("pose clip video, no smoothing", "pose", "clip", raw)]
     for selection, name in ((0, "general"), (1, "landscape")):
@@ -250,7 +267,7 @@ def main() -> int:
     frame_sets = {"photos": [load_image(args.media / name)[None] for name in IMAGES],
                   "clip": [decode(args.media / CLIP, args.frames)]}
     chosen = [s for s in settings() if not args.only or any(word in s.label for word in args.only)]
-    rows = []
+    rows, kept = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
         for key, clips in frame_sets.items():
@@ -276,6 +293,7 @@ def main() -> int:
                             else:
                                 theirs.append(worker.run(index, masks=str(Path(tmp) / "masks.npy") if last else None))
                     row = summarise(setting, best_times(ours), best_times(theirs))
+                    kept[setting.label] = (ours[-1]["found"], theirs[-1]["found"])
                     rows.append(row)
                     print(json.dumps(row), flush=True)
             finally:
@@ -297,6 +315,15 @@ def main() -> int:
         masks = f"{number(r['iou_mean'], 3)}/{number(r['iou_min'], 3)}"
         print(f"{r['setting']:36} {found:>20} {agree:>6} {nme:>18} {world:>8} {masks:>12} "
               f"{r['arfx_ms']:>8.2f} {r['mediapipe_ms']:>7.2f} {r['ratio']:>6.2f}")
+    if "pose clip static" in kept:
+        reference = kept["pose clip static"][1]  # MediaPipe, every frame on its own
+        for label in ("pose clip video", "pose clip video, no smoothing"):
+            if label in kept:
+                ours, theirs = kept[label]
+                text = "; ".join(f"{name} {np.median(errors):.2f}% over {len(errors)} frames"
+                                 for name, errors in (("arfx", drift(ours, reference)),
+                                                      ("MediaPipe", drift(theirs, reference))) if errors)
+                print(f"{label}: median NME against MediaPipe's static answer on the same frame: {text}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

@@ -4,7 +4,8 @@ The model side follows MediaPipe 0.10.21's legacy selfie segmentation graph (fac
 
 - model_selection 0: the general model, input 256x256; 1: the landscape model, input 144x256
   (height x width), made for 16:9 frames and about twice as fast.
-- The whole frame is resized to the input (aspect ratio not kept, bilinear), RGB in [0, 1];
+- The whole frame is resized to the input (aspect ratio not kept, bilinear, pixel corners
+  mapped to pixel corners), RGB in [0, 1];
   the output is a person probability per input pixel (the sigmoid is inside the model), which
   MediaPipe resizes bilinearly to the frame.
 
@@ -164,7 +165,12 @@ class Segmenter:
         self._previous = None
 
     def _run(self, rgb: np.ndarray) -> np.ndarray:
-        cv2.resize(rgb, self._size, dst=self._resized, interpolation=cv2.INTER_LINEAR)
+        # Pixel corners to pixel corners (tensor px * frame/tensor = frame px), as MediaPipe
+        # samples the frame; cv2.resize's centre alignment moves the mask by up to a pixel.
+        height, width = rgb.shape[:2]
+        matrix = np.array([[width / self._size[0], 0.0, 0.0], [0.0, height / self._size[1], 0.0]])
+        cv2.warpAffine(rgb, matrix, self._size, dst=self._resized, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                       borderMode=cv2.BORDER_REPLICATE)
         np.multiply(self._resized, _UNIT, out=self._input[0], casting="unsafe")
         if rgb.shape[:2] != self._frame_shape:  # another video or image size: nothing to lean on
             self._previous, self._frame_shape = None, rgb.shape[:2]
