@@ -1,11 +1,27 @@
 #version 330 core
 // A texture laid out on the canonical face UVs. u_blend: 0 normal (alpha over),
 // 1 multiply (blend func DST_COLOR, ZERO), 2 add (blend func SRC_ALPHA, ONE).
+// u_shading (normal blend): how much of the skin's own shading shows through the paint. The
+// paint (in linear light) is multiplied by the frame's luminance under it over the face's mean
+// luminance, so highlights, shadows, pores and creases stay; 0 paints flat colour.
 in vec2 v_uv;
 uniform sampler2D u_texture;
 uniform float u_opacity;
 uniform int u_blend;
+uniform float u_shading;
+uniform sampler2D u_frame;       // the camera frame (sRGB values)
+uniform vec4 u_frame_uv;         // gl_FragCoord.xy * xy + zw -> the frame's UV
+uniform float u_face_luminance;  // the face's mean linear luminance
 out vec4 f_color;
+
+vec3 srgb_to_linear(vec3 c) {
+    return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(0.04045, c));
+}
+
+vec3 linear_to_srgb(vec3 c) {
+    c = clamp(c, 0.0, 1.0);
+    return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c));
+}
 
 void main() {
     vec4 paint = texture(u_texture, v_uv);
@@ -15,7 +31,12 @@ void main() {
     }
     if (u_blend == 1) {
         f_color = vec4(mix(vec3(1.0), paint.rgb, alpha), 1.0);
-    } else {
-        f_color = vec4(paint.rgb, alpha);
+        return;
     }
+    if (u_blend == 0 && u_shading > 0.0) {
+        vec3 skin = srgb_to_linear(texture(u_frame, gl_FragCoord.xy * u_frame_uv.xy + u_frame_uv.zw).rgb);
+        float ratio = clamp(dot(skin, vec3(0.2126, 0.7152, 0.0722)) / max(u_face_luminance, 1e-3), 0.0, 3.0);
+        paint.rgb = linear_to_srgb(srgb_to_linear(paint.rgb) * mix(1.0, ratio, u_shading));
+    }
+    f_color = vec4(paint.rgb, alpha);
 }

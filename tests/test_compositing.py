@@ -101,18 +101,18 @@ def test_head_is_an_occluder_and_3d_objects_use_it_by_default(registry):
     from arfx.effects.object3d import KIND as OBJECT_KIND
 
     assert "head" in OCCLUDERS
-    assert OBJECT_KIND.default_occlusion == FACE_AND_HEAD
-    assert PAINT_KIND.default_occlusion == FACE_ONLY
-    assert registry.load("glasses").occlusion == FACE_AND_HEAD
+    assert FACE_AND_HEAD <= OBJECT_KIND.default_occlusion
+    assert "face" in PAINT_KIND.default_occlusion and "head" not in PAINT_KIND.default_occlusion
+    assert FACE_AND_HEAD <= registry.load("glasses").occlusion
 
 
 def test_manifest_switches_the_head_occluder(tmp_path):
     from arfx.effects.registry import parse_manifest
 
     without = parse_manifest('kind = "object3d"\nasset = "a.glb"\n[occlusion]\nhead = false\n')
-    assert without.occlusion == FACE_ONLY
+    assert "head" not in without.occlusion and "face" in without.occlusion
     paint = parse_manifest('kind = "facepaint"\nasset = "a.png"\n[occlusion]\nhead = true\n')
-    assert paint.occlusion == FACE_AND_HEAD
+    assert FACE_AND_HEAD <= paint.occlusion
 
 
 @pytest.mark.parametrize("yaw", [-20.0, 0.0, 20.0])
@@ -306,7 +306,7 @@ def test_uv_template_markers_land_on_the_features(ctx):
     face = synthetic_face(translation=(0.0, 0.0, -30.0))
     renderer = Renderer(ctx, 480, 480)
     try:
-        out = renderer.render(np.zeros((480, 480, 3), np.uint8), [face], FacePaintEffect("template", only_markers))
+        out = renderer.render(np.zeros((480, 480, 3), np.uint8), [face], FacePaintEffect("template", only_markers, shading=0.0))
     finally:
         renderer.release()
     lit = out[..., 0] > 100
@@ -320,3 +320,145 @@ def test_uv_template_markers_land_on_the_features(ctx):
         assert nearest < 4.0, (name, nearest)
     eye = PerspectiveCamera().project(face.mesh[[33]], 480, 480)[0]
     assert np.min(np.linalg.norm(blobs - eye, axis=1)) > 15, "no marker at the outer eye corner"
+
+
+# -- 2. lighting from the frame, 3. paint that keeps the skin ----------------------------------
+
+def lit_face_frame(face: FaceGeometry, light, size: int = 400, background: int = 70) -> np.ndarray:
+    """A camera frame of the face mesh itself, Lambert-shaded by a light from `light` (camera
+    space, towards the light), with skin albedo, in sRGB."""
+    triangles = CanonicalFace.load().triangles
+    v = face.mesh.astype(np.float64)
+    pixels = PerspectiveCamera().project(v, size, size)
+    a, b, c = v[triangles[:, 0]], v[triangles[:, 1]], v[triangles[:, 2]]
+    normals = np.cross(b - a, c - a)
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    light = np.asarray(light, np.float64) / np.linalg.norm(light)
+    shade = 0.15 + 0.85 * np.clip(normals @ light, 0.0, 1.0)
+    albedo = np.array([0.60, 0.42, 0.33])
+    image = np.full((size, size, 3), background, np.uint8)
+    centres = (a + b + c) / 3.0
+    for i in np.argsort(centres[:, 2]):  # far to near
+        if normals[i] @ -centres[i] <= 0:
+            continue
+        linear = albedo * shade[i]
+        srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055) * 255.0
+        cv2.fillConvexPoly(image, np.round(pixels[triangles[i]] * 16).astype(np.int32),
+                           tuple(float(x) for x in srgb), cv2.LINE_AA, 4)
+    return image
+
+
+def ball(radius: float = 2.5, centre=(0.0, 0.0, 9.0)) -> Object3DEffect:
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=radius)
+    sphere.apply_translation(centre)
+    mesh = mesh_from_trimesh(sphere)
+    mesh.material = Material(base_color=(0.6, 0.6, 0.6, 1.0), roughness=0.6)
+    return Object3DEffect("ball", [mesh], occlusion=frozenset())
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float64) @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def halves(image: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Mean luminance of the left and right halves (image columns) of a mask."""
+    ys, xs = np.nonzero(mask)
+    middle = (xs.min() + xs.max()) / 2.0
+    lum = luminance(image)
+    return float(lum[ys[xs < middle], xs[xs < middle]].mean()), float(lum[ys[xs > middle], xs[xs > middle]].mean())
+
+
+def grey_paint(value: int = 150) -> np.ndarray:
+    texture = np.full((256, 256, 4), value, np.uint8)
+    texture[..., 3] = 255
+    return texture
+
+
+@pytest.mark.parametrize("yaw", [0.0, 15.0])
+def test_object_and_paint_are_brighter_on_the_side_the_frame_is_lit_from(renderer, yaw):
+    from arfx.effects.facepaint import FacePaintEffect
+
+    face = synthetic_face(yaw=yaw)
+    sphere = ball()
+    paint = FacePaintEffect("grey", grey_paint(), shading=1.0)
+    results = {}
+    for side, light in (("left", (-1.0, 0.3, 0.6)), ("right", (1.0, 0.3, 0.6))):
+        frame = lit_face_frame(face, light)
+        drawn_ball = renderer.render(frame, [face], sphere)
+        ball_mask = np.abs(drawn_ball.astype(np.int16) - frame).max(axis=2) > 0
+        painted = renderer.render(frame, [face], paint)
+        face_mask = np.abs(painted.astype(np.int16) - frame).max(axis=2) > 0
+        results[side] = (halves(drawn_ball, ball_mask), halves(painted, face_mask))
+    for kind in (0, 1):  # the ball, the paint
+        (l_left, r_left), (l_right, r_right) = results["left"][kind], results["right"][kind]
+        assert l_left > 1.15 * r_left, ("lit from image-left", kind, results)
+        assert r_right > 1.15 * l_right, ("lit from image-right", kind, results)
+
+
+def test_astronaut_relit_from_either_side_lights_objects_and_paint_from_that_side(ctx, astronaut):
+    from arfx.effects.facepaint import FacePaintEffect
+
+    rgb, landmarks, geometry = astronaut
+    renderer = Renderer(ctx, rgb.shape[1], rgb.shape[0])
+    x = np.linspace(0.0, 1.0, rgb.shape[1])[None, :, None]
+    frames = {"left": np.clip(rgb * (1.7 - 1.4 * x), 0, 255).astype(np.uint8),
+              "right": np.clip(rgb * (0.3 + 1.4 * x), 0, 255).astype(np.uint8)}
+    nose = geometry.mesh[1]
+    sphere = ball(centre=tuple(np.linalg.inv(geometry.pose)[:3, :3] @ (nose - geometry.pose[:3, 3])
+                               + np.array([0.0, 0.0, 4.0])))
+    paint = FacePaintEffect("grey", grey_paint(), shading=1.0)
+    ratios = {}
+    try:
+        for side, frame in frames.items():
+            out = renderer.render(frame, [geometry], sphere)
+            left, right = halves(out, np.abs(out.astype(np.int16) - frame).max(axis=2) > 0)
+            painted = renderer.render(frame, [geometry], paint)
+            p_left, p_right = halves(painted, np.abs(painted.astype(np.int16) - frame).max(axis=2) > 0)
+            ratios[side] = (left / right, p_left / p_right)
+    finally:
+        renderer.release()
+    assert ratios["left"][0] > 1.05 * ratios["right"][0], ratios
+    assert ratios["left"][1] > 1.15 * ratios["right"][1], ratios
+
+
+def test_a_dark_frame_dims_objects(ctx, astronaut):
+    rgb, _, geometry = astronaut
+    renderer = Renderer(ctx, rgb.shape[1], rgb.shape[0])
+    try:
+        sphere = ball(centre=(0.0, 0.0, 12.0))
+        bright = renderer.render(rgb, [geometry], sphere)
+        dim_frame = (rgb * 0.3).astype(np.uint8)
+        dim = renderer.render(dim_frame, [geometry], sphere)
+        mask = np.abs(bright.astype(np.int16) - rgb).max(axis=2) > 0
+        assert luminance(dim)[mask].mean() < 0.6 * luminance(bright)[mask].mean()
+        fixed = Renderer(ctx, rgb.shape[1], rgb.shape[0], lighting="fixed")
+        try:
+            assert np.array_equal(fixed.render(rgb, [geometry], sphere)[mask], fixed.render(dim_frame, [geometry], sphere)[mask])
+        finally:
+            fixed.release()
+    finally:
+        renderer.release()
+    with pytest.raises(Exception, match="lighting must be one of"):
+        Renderer(ctx, 64, 64, lighting="sunny")
+
+
+def test_paint_keeps_the_skins_shading_unless_told_not_to(renderer, astronaut, ctx):
+    from arfx.effects.facepaint import FacePaintEffect
+    from arfx.effects.registry import parse_manifest
+
+    rgb, landmarks, geometry = astronaut
+    full = Renderer(ctx, rgb.shape[1], rgb.shape[0])
+    try:
+        flat = full.render(rgb, [geometry], FacePaintEffect("flat", grey_paint(), shading=0.0))
+        shaded = full.render(rgb, [geometry], FacePaintEffect("skin", grey_paint(), shading=1.0))
+    finally:
+        full.release()
+    mask = np.abs(shaded.astype(np.int16) - rgb).max(axis=2) > 0
+    mask &= np.abs(flat.astype(np.int16) - rgb).max(axis=2) > 0
+    skin = luminance(rgb)[mask]
+    assert luminance(flat)[mask].std() < 1.0, "flat paint is one colour"
+    assert np.corrcoef(skin, luminance(shaded)[mask])[0, 1] > 0.8, "shaded paint follows the skin's shading"
+    # The per-effect choice lives in the [paint] table.
+    assert parse_manifest('kind = "facepaint"\nasset = "a.png"\n[paint]\nshading = 0.0\n').options["shading"] == 0.0
+    with pytest.raises(Exception, match="shading"):
+        parse_manifest('kind = "facepaint"\nasset = "a.png"\n[paint]\nshading = 2\n')

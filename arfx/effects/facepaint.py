@@ -18,6 +18,10 @@ from arfx.render.renderer import DEFAULT_OCCLUSION, FrameState
 log = logging.getLogger(__name__)
 
 BLEND_MODES = {"normal": 0, "multiply": 1, "add": 2}
+#: How much of the skin's shading (highlights, shadows, texture) shows through normal-blended
+#: paint by default: 0 is flat colour, 1 the skin's full shading. Multiply and add keep the
+#: skin by their nature.
+PAINT_SHADING = 0.8
 _BLEND_STATE = {"normal": "alpha", "multiply": "multiply", "add": "add"}
 
 
@@ -41,6 +45,7 @@ class FacePaintEffect:
     occlusion: frozenset[str] = DEFAULT_OCCLUSION
     kind: str = "facepaint"
     anchor: Anchor = FACE_ORIGIN  # paint covers the whole face mesh
+    shading: float = PAINT_SHADING
 
     def __post_init__(self) -> None:
         if self.blend not in BLEND_MODES:
@@ -48,14 +53,18 @@ class FacePaintEffect:
                               f"{', '.join(BLEND_MODES)}, not '{self.blend}'")
         if not 0.0 <= float(self.opacity) <= 1.0:
             raise EffectError(f"face paint '{self.name}': opacity must be between 0 and 1")
+        if not 0.0 <= float(self.shading) <= 1.0:
+            raise EffectError(f"face paint '{self.name}': shading must be between 0 and 1")
         texture = np.asarray(self.texture)
         if texture.dtype != np.uint8 or texture.ndim != 3 or texture.shape[2] != 4:
             raise EffectError(f"face paint '{self.name}': texture must be uint8 RGBA")
 
     @classmethod
     def from_file(cls, name: str, path: str | Path, blend: str = "normal", opacity: float = 1.0,
-                  occlusion: frozenset[str] = DEFAULT_OCCLUSION) -> "FacePaintEffect":
-        return cls(name, load_texture(path), blend, float(opacity), frozenset(occlusion))
+                  occlusion: frozenset[str] = DEFAULT_OCCLUSION, shading: float = PAINT_SHADING
+                  ) -> "FacePaintEffect":
+        return cls(name, load_texture(path), blend, float(opacity), frozenset(occlusion),
+                   shading=float(shading))
 
     def create_pass(self, renderer) -> "FacePaintPass":
         return FacePaintPass(self, renderer)
@@ -79,6 +88,14 @@ class FacePaintPass:
         program["u_texture"] = 0
         program["u_opacity"] = float(self.effect.opacity)
         program["u_blend"] = BLEND_MODES[self.effect.blend]
+        shading = float(self.effect.shading) if self.effect.blend == "normal" else 0.0
+        light = frame.face_light(face) if shading > 0.0 else None
+        program["u_shading"] = shading if light is not None else 0.0
+        if light is not None:
+            frame.frame_texture().use(1)
+            program["u_frame"] = 1
+            program["u_frame_uv"] = frame.frame_uv_transform
+            program["u_face_luminance"] = float(light.face_luminance)
         frame.renderer.upload_face(face)
         self.texture.use(0)
         # Same vertices and shader as the occluder, so '<=' passes exactly on the face itself.
@@ -102,7 +119,8 @@ def _check_asset(path: Path) -> None:
 
 KIND = EffectKind(
     "facepaint", _build, "an image laid over the face mesh (canonical UVs)", table="paint",
-    fields=(Field("blend", "normal", one_of(tuple(BLEND_MODES))), Field("opacity", 1.0, number_in(0, 1))),
+    fields=(Field("blend", "normal", one_of(tuple(BLEND_MODES))), Field("opacity", 1.0, number_in(0, 1)),
+            Field("shading", PAINT_SHADING, number_in(0, 1))),
     asset_suffixes=(".png", ".jpg", ".jpeg"), bare_suffixes=(".png", ".jpg", ".jpeg"),
     check_asset=_check_asset,
     # Paint lies on the face mesh: only faces hide it (the head sits behind the face surface).

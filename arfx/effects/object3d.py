@@ -175,6 +175,7 @@ class Object3DPass:
         program = self.program
         program["u_projection"].write(gl_matrix_bytes(frame.projection))
         program["u_texture"] = 0
+        frame.renderer.apply_lighting(program, frame, face)  # light from the frame, or the fixed one
         model_view = self.effect.anchor.matrix(face) @ self.effect.placement
         for mesh in self._opaque:
             frame.set_state(depth_test=True, depth_write=True,

@@ -56,6 +56,54 @@ class FrameState:
     height: int
     mirrored_winding: bool
     result: FrameResult | None = None  # everything tracked in this frame
+    rgb: np.ndarray | None = None  # the input frame as tracked (never mirrored), uint8 [H, W, 3]
+    viewport: tuple[int, int, int, int] = (0, 0, 0, 0)
+    flip: tuple[float, float] = (1.0, -1.0)
+    _lights: dict = field(default_factory=dict)
+    _small: np.ndarray | None = None
+
+    def face_light(self, face):
+        """The light on `face` estimated from this frame (arfx.render.lighting.FaceLight), or
+        None (no frame, or too little skin seen). Cached per frame."""
+        if self.rgb is None:
+            return None
+        key = id(face)
+        if key not in self._lights:
+            from arfx.render.lighting import estimate_face_light
+
+            self._lights[key] = estimate_face_light(
+                self.small_frame(), face, self.renderer.camera, self.rgb.shape[1], self.rgb.shape[0],
+                self.renderer.face_triangles)
+        return self._lights[key]
+
+    def small_frame(self) -> np.ndarray:
+        """The frame at a quarter size (area-averaged), computed once per frame."""
+        if self._small is None:
+            from arfx.render.lighting import small_frame
+
+            self._small = small_frame(self.rgb)
+        return self._small
+
+    def frame_texture(self) -> moderngl.Texture:
+        """The input frame as a texture (uploaded at most once per frame); sample it at
+        gl_FragCoord.xy * frame_uv_transform[:2] + frame_uv_transform[2:]."""
+        return self.renderer._frame_sample_texture(self.rgb)
+
+    @property
+    def frame_uv_transform(self) -> tuple[float, float, float, float]:
+        """(scale x, scale y, offset x, offset y): gl_FragCoord.xy -> the frame texture's UV
+        (row 0 at the top of the image), for this target's viewport, flips and mirroring."""
+        x, y, w, h = self.viewport
+        sx = 1.0 / w if self.flip[0] > 0 else -1.0 / w
+        ox = -x / w if self.flip[0] > 0 else 1.0 + x / w
+        # Offscreen targets are drawn upside down (flip y < 0): fragment row 0 is the top.
+        sy = 1.0 / h if self.flip[1] < 0 else -1.0 / h
+        oy = -y / h if self.flip[1] < 0 else 1.0 + y / h
+        return (sx, sy, ox, oy)
+
+    def environment_texture(self) -> moderngl.Texture:
+        """The quarter-size frame, mipmapped: what shiny objects reflect."""
+        return self.renderer._environment_texture(self.small_frame())
 
     def set_state(self, depth_test: bool = True, depth_write: bool = True, blend: str | None = None,
                   cull: bool = False) -> None:
@@ -107,6 +155,8 @@ class Effect(Protocol):
     def create_pass(self, renderer: "Renderer") -> EffectPass: ...
 
 
+#: Renderer lighting modes: light estimated from each frame, or a fixed studio light.
+LIGHTING_MODES = ("frame", "fixed")
 #: Frames after which an effect's GPU pass that was not drawn is released.
 PASS_MAX_IDLE = 600
 #: Occluders every effect gets unless it says otherwise (its `occlusion`).
@@ -142,14 +192,20 @@ class _Target:
 class Renderer:
     """Draws frames with effects into an offscreen target (render) or a window (draw)."""
 
-    def __init__(self, ctx: moderngl.Context, width: int, height: int, camera=None, samples: int = 0):
+    def __init__(self, ctx: moderngl.Context, width: int, height: int, camera=None, samples: int = 0,
+                 lighting: str = "frame"):
         if camera is None:
             from arfx.geometry.camera import PerspectiveCamera
 
             camera = PerspectiveCamera()
+        if lighting not in LIGHTING_MODES:
+            raise RenderError(f"lighting must be one of {', '.join(LIGHTING_MODES)}, not '{lighting}'")
         self.ctx = ctx
         self.camera = camera
         self.samples = int(samples)
+        #: "frame": objects lit by each face's light estimated from the frame (arfx.render.lighting);
+        #: "fixed": a fixed studio light (key from the upper left, fill, ambient).
+        self.lighting = lighting
         with ctx:
             self._create_resources(width, height)
 
@@ -174,6 +230,11 @@ class Renderer:
             index_buffer=self.face_index_buffer, index_element_size=4)
 
         self._head = None  # (model, position buffer, vao), made on first use of the head occluder
+        self._sample_texture: moderngl.Texture | None = None  # the frame, for passes that read it
+        self._sample_rgba: np.ndarray | None = None
+        self._sample_frame = -1  # frame number it holds
+        self._env_texture: moderngl.Texture | None = None
+        self._env_frame = -1
 
         self._background_program = self.program("background", "background")
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
@@ -280,6 +341,10 @@ class Renderer:
             for item in reversed(self._head[1:]):
                 item.release()
             self._head = None
+        for texture in (self._sample_texture, self._env_texture):
+            if texture is not None:
+                texture.release()
+        self._sample_texture = self._env_texture = None
         for item in (self._frame_texture, self._background_vao, self._quad, self.occluder_vao,
                      self.face_positions, self.face_uv_buffer, self.face_index_buffer,
                      *self._programs.values()):
@@ -372,7 +437,7 @@ class Renderer:
             ctx=ctx, renderer=self, target=target, projection=projection,
             pixel_to_clip=flip_matrix @ _pixel_to_ndc(self.width, self.height),
             width=self.width, height=self.height, mirrored_winding=flip[0] * flip[1] < 0,
-            result=result)
+            result=result, rgb=rgb, viewport=tuple(int(v) for v in viewport), flip=tuple(flip))
 
         # Effects in a row with the same occluders share the depth buffer (each hides the
         # next); an effect with other occluders starts from a buffer holding only its own.
@@ -431,6 +496,51 @@ class Renderer:
         for face in result.entities("face"):
             positions.write(model.fit(face.pose, face.mesh).tobytes())
             vao.render(moderngl.TRIANGLES)
+
+    def _frame_sample_texture(self, rgb: np.ndarray) -> moderngl.Texture:
+        """The frame as an RGBA texture, uploaded once per drawn frame."""
+        if self._sample_texture is None or self._sample_texture.size != (self.width, self.height):
+            if self._sample_texture is not None:
+                self._sample_texture.release()
+            self._sample_texture = self.ctx.texture((self.width, self.height), 4)
+            self._sample_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._sample_rgba = np.full((self.height, self.width, 4), 255, np.uint8)
+            self._sample_frame = -1
+        if self._sample_frame != self._frames_drawn:
+            cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._sample_rgba)
+            self._sample_texture.write(self._sample_rgba)
+            self._sample_frame = self._frames_drawn
+        return self._sample_texture
+
+    def _environment_texture(self, small: np.ndarray) -> moderngl.Texture:
+        """The small frame as a mipmapped texture (reflections), uploaded once per drawn frame."""
+        size = (small.shape[1], small.shape[0])
+        if self._env_texture is None or self._env_texture.size != size:
+            if self._env_texture is not None:
+                self._env_texture.release()
+            self._env_texture = self.ctx.texture(size, 4)
+            self._env_texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+            self._env_texture.repeat_x = self._env_texture.repeat_y = False
+            self._env_frame = -1
+        if self._env_frame != self._frames_drawn:
+            self._env_texture.write(cv2.cvtColor(small, cv2.COLOR_RGB2RGBA))
+            self._env_texture.build_mipmaps()
+            self._env_frame = self._frames_drawn
+        return self._env_texture
+
+    def apply_lighting(self, program: moderngl.Program, frame: FrameState, face, texture_unit: int = 1) -> None:
+        """Set a lit program's light uniforms for one face: the light estimated from the frame
+        (u_frame_light, u_sh, u_key_*, u_environment on `texture_unit`), or the fixed light."""
+        light = frame.face_light(face) if self.lighting == "frame" else None
+        program["u_frame_light"] = light is not None
+        if light is None:
+            return
+        program["u_sh"].write(np.ascontiguousarray(light.sh, dtype=np.float32).tobytes())
+        program["u_key_direction"] = tuple(float(v) for v in light.key_direction)
+        program["u_key_strength"] = float(light.key_strength * light.level)
+        if "u_environment" in program:
+            frame.environment_texture().use(texture_unit)
+            program["u_environment"] = texture_unit
 
     def upload_face(self, face) -> None:
         """Make `face`'s camera-space mesh the face mesh the next draw reads."""

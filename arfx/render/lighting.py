@@ -1,0 +1,171 @@
+"""Lighting from the camera frame: each face's light, estimated from its own shading.
+
+The face is a light probe. Its skin is sampled at the tracked mesh's vertices (on a blurred
+quarter-size copy of the frame, in linear light) and fitted, against the mesh's camera-space
+normals, with second-order spherical harmonics per colour channel (9 coefficients; the
+quadratic terms held small by a ridge term, since only the front half of the sphere is seen).
+What comes out is irradiance E(n) for any normal n in camera space: a 3D object's diffuse
+colour is base * E(n), so an object is bright on the side the face is bright.
+
+Skin colour is taken out (each channel divided by its mean over the face, so the light is
+grey), and the overall level is the face's mean luminance over a nominal skin albedo,
+clamped, so a dim scene dims objects without a dark-skinned face turning them black.
+The linear terms also give a key direction for highlights. Eyes, brows, lips and the face's
+outer edge (hair, background) are left out of the fit, and so are vertices seen edge-on.
+
+Frames: `rgb` is the input frame as tracked (never mirrored); the face mesh and normals are
+in the unmirrored camera space the shaders light in.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: Nominal linear diffuse albedo of skin: the face's mean luminance over it is the light level.
+SKIN_ALBEDO = 0.5
+#: The light level is kept within this range (a black or blown-out frame must not make
+#: objects vanish or glow).
+LEVEL_RANGE = (0.2, 1.4)
+#: Ridge weights of the 9 coefficients (times the sample count): constant, linear, quadratic.
+RIDGE = np.array([0.0, 0.02, 0.02, 0.02, 0.4, 0.4, 0.4, 0.4, 0.4])
+#: Fewer usable skin samples than this: no estimate (the fixed studio light is used).
+MIN_SAMPLES = 40
+#: Frames are sampled at 1/DOWNSAMPLE size (a box filter over skin pores and noise).
+DOWNSAMPLE = 4
+
+# MediaPipe face-mesh vertices that are not skin: eye contours, brows, lips.
+_EYES = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246,
+         263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+_BROWS = (46, 53, 52, 65, 55, 107, 66, 105, 63, 70, 276, 283, 282, 295, 285, 336, 296, 334, 293, 300)
+_LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+
+
+@dataclass(frozen=True)
+class FaceLight:
+    """One face's light in camera space.
+
+    sh: float32 [9, 3] irradiance coefficients per RGB channel over sh_basis(n).
+    key_direction: unit vector towards the strongest light; key_strength: its share (0..1).
+    level: the scene's light level (1: a face of nominal albedo at full brightness).
+    face_luminance: the face's mean linear luminance (what face paint shades against).
+    """
+
+    sh: np.ndarray
+    key_direction: np.ndarray
+    key_strength: float
+    level: float
+    face_luminance: float
+
+    def irradiance(self, normals: np.ndarray) -> np.ndarray:
+        """float [N, 3] irradiance for unit normals [N, 3] (clamped at 0)."""
+        return np.maximum(sh_basis(np.asarray(normals, np.float64)) @ self.sh, 0.0)
+
+
+def sh_basis(normals: np.ndarray) -> np.ndarray:
+    """[N, 9] real SH basis (constant factors dropped; the shader uses the same): 1, x, y, z,
+    xy, yz, 3z^2 - 1, xz, x^2 - y^2."""
+    x, y, z = normals[:, 0], normals[:, 1], normals[:, 2]
+    return np.stack([np.ones_like(x), x, y, z, x * y, y * z, 3.0 * z * z - 1.0, x * z, x * x - y * y], axis=1)
+
+
+def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (the canonical winding faces +z, out of the face)."""
+    v = np.asarray(vertices, np.float64)
+    a, b, c = v[triangles[:, 0]], v[triangles[:, 1]], v[triangles[:, 2]]
+    face_normals = np.cross(b - a, c - a)
+    normals = np.zeros_like(v)
+    for corner in range(3):
+        np.add.at(normals, triangles[:, corner], face_normals)
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+
+
+@functools.lru_cache(maxsize=1)
+def skin_vertices() -> np.ndarray:
+    """Indices of the canonical face's vertices that are skin: not eyes, brows, lips (nor
+    within 0.6 cm of them), nor on the mesh's outer edge or behind the cheeks (z < 0)."""
+    from arfx.geometry.canonical import CanonicalFace
+
+    face = CanonicalFace.load()
+    v = face.vertices.astype(np.float64)
+    keep = v[:, 2] > 0.0
+    features = v[list(_EYES + _BROWS + _LIPS)]
+    distance = np.min(np.linalg.norm(v[:, None, :] - features[None, :, :], axis=2), axis=1)
+    keep &= distance > 0.6
+    counts: dict[tuple[int, int], int] = {}
+    for tri in face.triangles:
+        for i in range(3):
+            edge = tuple(sorted((int(tri[i]), int(tri[(i + 1) % 3]))))
+            counts[edge] = counts.get(edge, 0) + 1
+    edge_vertices = {i for edge, count in counts.items() if count == 1 for i in edge}
+    keep[list(edge_vertices)] = False
+    return np.nonzero(keep)[0]
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    c = np.asarray(values, np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def small_frame(rgb: np.ndarray) -> np.ndarray:
+    """The frame at 1/DOWNSAMPLE size (area-averaged), uint8 RGB."""
+    height, width = rgb.shape[:2]
+    size = (max(1, width // DOWNSAMPLE), max(1, height // DOWNSAMPLE))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def estimate_face_light(small: np.ndarray, face, camera, width: int, height: int,
+                        triangles: np.ndarray) -> FaceLight | None:
+    """The light on one tracked face (pose, mesh) from the downsampled frame `small`
+    (small_frame of the width x height frame); None when too little skin is seen."""
+    mesh = np.asarray(face.mesh, np.float64)[:468]
+    if not np.isfinite(mesh).all():
+        return None
+    normals = vertex_normals(mesh, triangles)
+    skin = skin_vertices()
+    points, normals = mesh[skin], normals[skin]
+    towards_camera = -points / np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-9)
+    facing = np.einsum("ij,ij->i", normals, towards_camera) > 0.25
+    pixels = camera.project(points, width, height)
+    sy, sx = small.shape[0] / height, small.shape[1] / width
+    col = np.floor(pixels[:, 0] * sx).astype(np.int64)
+    row = np.floor(pixels[:, 1] * sy).astype(np.int64)
+    inside = (col >= 0) & (col < small.shape[1]) & (row >= 0) & (row < small.shape[0])
+    use = facing & inside
+    if use.sum() < MIN_SAMPLES:
+        return None
+    colours = srgb_to_linear(small[row[use], col[use]] / 255.0)
+    basis = sh_basis(normals[use])
+    weights = np.ones(len(basis))
+    for _ in range(2):  # fit, then again without outliers (stray hair, a hand, a specular spot)
+        coefficients = _ridge_fit(basis, colours, weights)
+        residual = np.abs(basis @ coefficients - colours).mean(axis=1)
+        spread = np.median(residual) * 1.4826 + 1e-4
+        weights = (residual < 3.0 * spread).astype(np.float64)
+        if weights.sum() < MIN_SAMPLES:
+            weights[:] = 1.0
+            break
+    mean = np.maximum((colours * weights[:, None]).sum(0) / weights.sum(), 1e-4)
+    luminance = float(mean @ np.array([0.2126, 0.7152, 0.0722]))
+    level = float(np.clip(luminance / SKIN_ALBEDO, *LEVEL_RANGE))
+    # Skin colour out (each channel's mean over the face becomes 1), then the level in.
+    sh = coefficients / mean[None, :] * level
+    # The fit's mean over the samples is the mean of the colours: scale so that a face-average
+    # normal gets `level`.
+    linear = sh[1:4].mean(axis=1)
+    norm = float(np.linalg.norm(linear))
+    key = linear / norm if norm > 1e-6 else np.array([0.0, 0.0, 1.0])
+    strength = float(np.clip(norm / max(float(sh[0].mean()) + norm, 1e-6), 0.0, 1.0))
+    return FaceLight(sh.astype(np.float32), key.astype(np.float32), strength, level, luminance)
+
+
+def _ridge_fit(basis: np.ndarray, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    weighted = basis * weights[:, None]
+    normal = weighted.T @ basis + np.diag(RIDGE * max(weights.sum(), 1.0))
+    return np.linalg.solve(normal, weighted.T @ values)
