@@ -175,6 +175,8 @@ def preview_image(effect, size: int = 400) -> np.ndarray:
     panels = []
     try:
         renderer = Renderer(ctx, size, size)
+        if hasattr(renderer, "lighting"):
+            renderer.lighting = "fixed"  # the studio light: a plain background has no light to estimate
         half_fov = math.radians(renderer.camera.fov_y) / 2.0
         distance = max(radius / math.sin(half_fov) * 0.9, radius + 2.0 * renderer.camera.near)
         background = np.empty((size, size, 3), np.uint8)
