@@ -97,19 +97,44 @@ def test_a_spec_file_is_worn_as_authored_without_a_manifest(tmp_path, no_user_ef
 
 
 @pytest.mark.parametrize("units", ["cm", "mm"])
-def test_a_bare_file_in_other_units_is_fitted_to_the_head_with_a_warning(units, tmp_path, no_user_effects,
-                                                                        caplog):
+def test_a_bare_file_in_cm_or_mm_is_read_in_them_with_a_warning(units, tmp_path, no_user_effects, caplog,
+                                                                 renderer):
     (tmp_path / f"big_{units}.glb").write_bytes(glasses_in(units))
+    (tmp_path / "spec.glb").write_bytes(glasses_in("m"))
+    registry = EffectRegistry([tmp_path])
     with caplog.at_level(logging.WARNING):
-        effect = EffectRegistry([tmp_path]).load(f"big_{units}")
+        effect = registry.load(f"big_{units}")
+    (record,) = caplog.records
+    spec = registry.load("spec")
+    assert np.allclose(effect.box(), spec.box(), atol=1e-3)  # worn as authored
+    assert drawn_box(renderer, effect) == drawn_box(renderer, spec)
+    message = record.getMessage()
+    width = {"cm": "1.67e+03", "mm": "1.67e+04"}[units]  # 16.7 cm glasses read as metres
+    assert f"big_{units}.glb read in metres (glTF's unit) is {width} x " in message
+    assert f"read in {units} it fits a head (16.7 x 4.42 x 11.8 cm)" in message
+    assert f'declare units = "{units}"' in message
+
+
+@pytest.mark.parametrize("case", ["huge", "far"])
+def test_a_bare_file_no_unit_makes_wearable_is_fitted_to_the_head(case, tmp_path, no_user_effects, caplog):
+    import trimesh
+
+    scene = trimesh.load(GLASSES, force="scene")
+    if case == "huge":
+        scene = scene.scaled(1e5)  # 16.7 km
+    else:
+        scene.apply_translation((0.0, 0.0, 50.0))  # 50 m behind the head: glTF's metres, wrong origin
+    (tmp_path / f"{case}.glb").write_bytes(scene.export(file_type="glb"))
+    with caplog.at_level(logging.WARNING):
+        effect = EffectRegistry([tmp_path]).load(case)
     low, high = effect.box()
     assert high[0] - low[0] == pytest.approx(HEAD_WIDTH_CM, rel=1e-4)
     assert np.allclose((low + high) / 2.0, 0.0, atol=1e-3)  # bounding box centred on the anchor
     (record,) = caplog.records
     message = record.getMessage()
-    width = {"cm": "1.67e+03", "mm": "1.67e+04"}[units]  # 16.7 cm glasses read as metres
-    assert f"big_{units}.glb read in metres (glTF's unit) is {width} x " in message
-    assert "fitted to 15 cm wide at face.origin" in message and "declare units or fit_width" in message
+    assert f"{case}.glb read in metres (glTF's unit) is " in message
+    assert "cannot be worn in m, cm or mm; fitted to 15 cm wide at face.origin" in message
+    assert "declare units or fit_width" in message
 
 
 def test_fit_width_fits_the_bounding_box_on_the_anchor(tmp_path, no_user_effects):

@@ -10,8 +10,10 @@ How a file is placed (`Object3DEffect.from_file`, the [placement] table):
    a hat sits on the head). Units then do not matter.
 3. A bare file (or a manifest that sets neither `units` nor `fit_width`) is worn as
    authored when, read in metres, it measures 1 cm to 1 m across and its centre lies within
-   1 m of the anchor; otherwise (a file in other units, or far from its origin) it is fitted
-   to HEAD_WIDTH_CM wide, with a warning saying how to declare what it is.
+   1 m of the anchor. Otherwise the first of cm, mm under which it would be is taken (files
+   exported without the spec's metres are most often 100x or 1000x off), and failing both
+   (far from its origin, or no size fits) it is fitted to HEAD_WIDTH_CM wide; either way a
+   warning says what was done and how to declare it.
 4. Then `scale`, `rotation` (degrees about x, then y, then z) and `offset` (cm) apply about
    the anchor. A placement that ends up under 1 cm or over 1 m across, or centred over 1 m
    away from its anchor, logs a warning with the numbers.
@@ -113,7 +115,7 @@ class Object3DEffect:
                   fit_width: float | None = None) -> "Object3DEffect":
         """Load a GLB/glTF file and place it by the rules in this module's docstring.
 
-        units: "m" (glTF's), "cm" or "mm"; None: metres, fitted when that cannot be worn.
+        units: "m" (glTF's), "cm" or "mm"; None: metres, else cm or mm, else fitted (rule 3).
         fit_width: cm; fit the bounding box to this width on the anchor.
         """
         path = Path(path)
@@ -124,11 +126,21 @@ class Object3DEffect:
             base = fit_matrix(low, high, float(fit_width), anchor)
         elif units is None and not _wearable(low, high):
             size = high - low
-            log.warning("effect '%s': %s read in metres (glTF's unit) is %s cm, centred %.3g cm from "
-                        "its origin, which cannot be worn; fitted to %g cm wide at %s (declare units "
-                        "or fit_width in its effect.toml [placement])", name, path.name, _cm(size),
-                        float(np.linalg.norm((low + high) / 2.0)), HEAD_WIDTH_CM, anchor)
-            base = fit_matrix(low, high, HEAD_WIDTH_CM, anchor)
+            found = f"{path.name} read in metres (glTF's unit) is {_cm(size)} cm, centred " \
+                    f"{float(np.linalg.norm((low + high) / 2.0)):.3g} cm from its origin"
+            guess = next((g for g in ("cm", "mm") if _wearable(low * UNITS[g] / UNITS["m"],
+                                                                 high * UNITS[g] / UNITS["m"])), None)
+            if guess is not None:
+                factor = UNITS[guess] / UNITS["m"]
+                base = np.diag([factor, factor, factor, 1.0])
+                log.warning("effect '%s': %s; read in %s it fits a head (%s cm), so it is worn so "
+                            "(declare units = \"%s\" in its effect.toml [placement] to say so)", name, found,
+                            guess, _cm(size * factor), guess)
+            else:
+                log.warning("effect '%s': %s, which cannot be worn in m, cm or mm; fitted to %g cm wide "
+                            "at %s (declare units or fit_width in its effect.toml [placement])", name, found,
+                            HEAD_WIDTH_CM, anchor)
+                base = fit_matrix(low, high, HEAD_WIDTH_CM, anchor)
         placement = placement_matrix(offset, scale, rotation).astype(np.float64) @ base
         effect = cls(name, meshes, placement.astype(np.float32), anchor, frozenset(occlusion))
         effect.warn_if_unwearable(path.name)
