@@ -1,4 +1,4 @@
-"""Debug effects: the face mesh (tinted fill + wireframe), the landmarks as points, the pose axes."""
+"""Debug effects: the face mesh (tinted fill + wireframe), tracked points (face landmarks, hands), the pose axes."""
 
 from __future__ import annotations
 
@@ -90,24 +90,32 @@ class MeshPass:
 
 
 @dataclass(eq=False)
-class LandmarksEffect:
-    """Each landmark as a round dot: the tracker's pixels (irises too), else the projected mesh."""
+class PointsEffect:
+    """Tracked points as round dots, optionally joined by lines (`connections`), in image pixels.
+
+    The landmarks view (a face's 468/478 points; the projected mesh for geometry without
+    pixel landmarks) and the hands view (21 points and their bones) are both this effect.
+    """
 
     name: str = "landmarks"
     color: tuple = (0.1, 1.0, 0.3, 1.0)
     point_size: float = 3.0
+    connections: tuple = ()
     kind: str = "landmarks"
     anchor: Anchor = FACE_ORIGIN
     occlusion: frozenset[str] = frozenset()  # dots stay visible over everything
 
-    def create_pass(self, renderer) -> "LandmarksPass":
-        return LandmarksPass(self, renderer)
+    def create_pass(self, renderer) -> "PointsPass":
+        return PointsPass(self, renderer)
 
 
-class LandmarksPass:
+LandmarksEffect = PointsEffect  # the face landmarks view: PointsEffect's defaults
+
+
+class PointsPass:
     _MAX_POINTS = 1024
 
-    def __init__(self, effect: LandmarksEffect, renderer):
+    def __init__(self, effect: PointsEffect, renderer):
         self.effect = effect
         ctx = renderer.ctx
         self.renderer = renderer
@@ -115,18 +123,21 @@ class LandmarksPass:
         self.mesh_vao = ctx.vertex_array(self.program, [(renderer.face_positions, "3f", "in_position")])
         self.points = ctx.buffer(reserve=self._MAX_POINTS * 12, dynamic=True)
         self.points_vao = ctx.vertex_array(self.program, [(self.points, "3f", "in_position")])
+        pairs = np.asarray(effect.connections or [(0, 0)], dtype=np.uint32).reshape(-1, 2)
+        self.lines = ctx.buffer(pairs.tobytes())
+        self.lines_vao = ctx.vertex_array(self.program, [(self.points, "3f", "in_position")],
+                                          index_buffer=self.lines, index_element_size=4)
 
-    def draw(self, frame: FrameState, face, index: int) -> None:
+    def draw(self, frame: FrameState, entity, index: int) -> None:
         program = self.program
         program["u_color"] = _rgba(self.effect.color)
-        program["u_round"] = True
-        program["u_point_size"] = float(self.effect.point_size)
         program["u_depth_bias"] = 0.0
         frame.set_state(depth_test=False, depth_write=False, blend="alpha")
-        pixels = face.landmarks
-        if pixels is None:
-            frame.renderer.upload_face(face)
+        pixels = entity.landmarks
+        if pixels is None:  # geometry without the tracker's pixels: the projected face mesh
+            frame.renderer.upload_face(entity)
             program["u_matrix"].write(gl_matrix_bytes(frame.projection))
+            self._points_style(program)
             self.mesh_vao.render(moderngl.POINTS, vertices=self.renderer.face_vertex_count)
             return
         pixels = np.asarray(pixels, dtype=np.float32)[: self._MAX_POINTS]
@@ -134,10 +145,19 @@ class LandmarksPass:
         points[:, :2] = pixels[:, :2]
         self.points.write(points.tobytes())
         program["u_matrix"].write(gl_matrix_bytes(frame.pixel_to_clip))
+        if self.effect.connections:
+            program["u_round"] = False
+            program["u_point_size"] = 1.0
+            self.lines_vao.render(moderngl.LINES)
+        self._points_style(program)
         self.points_vao.render(moderngl.POINTS, vertices=len(points))
 
+    def _points_style(self, program) -> None:
+        program["u_round"] = True
+        program["u_point_size"] = float(self.effect.point_size)
+
     def release(self) -> None:
-        for item in (self.mesh_vao, self.points_vao, self.points):
+        for item in (self.mesh_vao, self.points_vao, self.lines_vao, self.points, self.lines):
             item.release()
 
 
@@ -178,63 +198,11 @@ LANDMARKS_KIND = EffectKind(
     "debug view: the tracked landmarks", default_occlusion=frozenset(), debug=True)
 
 
-@dataclass(eq=False)
-class SkeletonEffect:
-    """A tracked skeleton (hand: 21 points) as dots joined by lines, in image pixels."""
-
-    name: str = "hands"
-    connections: tuple = ()
-    color: tuple = (1.0, 0.75, 0.1, 1.0)
-    point_size: float = 5.0
-    anchor: Anchor = Anchor("hand", "origin")
-    occlusion: frozenset[str] = frozenset()
-    kind: str = "hands"
-
-    def create_pass(self, renderer) -> "SkeletonPass":
-        return SkeletonPass(self, renderer)
-
-
-class SkeletonPass:
-    _MAX_POINTS = 64
-
-    def __init__(self, effect: SkeletonEffect, renderer):
-        self.effect = effect
-        ctx = renderer.ctx
-        self.program = renderer.program("flat", "flat")
-        self.points = ctx.buffer(reserve=self._MAX_POINTS * 12, dynamic=True)
-        self.points_vao = ctx.vertex_array(self.program, [(self.points, "3f", "in_position")])
-        pairs = np.asarray(effect.connections or [(0, 0)], dtype=np.uint32).reshape(-1, 2)
-        self.lines = ctx.buffer(pairs.tobytes())
-        self.lines_vao = ctx.vertex_array(self.program, [(self.points, "3f", "in_position")],
-                                          index_buffer=self.lines, index_element_size=4)
-
-    def draw(self, frame: FrameState, entity, index: int) -> None:
-        pixels = np.asarray(entity.landmarks, dtype=np.float32)[: self._MAX_POINTS]
-        points = np.zeros((len(pixels), 3), np.float32)
-        points[:, :2] = pixels[:, :2]
-        self.points.write(points.tobytes())
-        program = self.program
-        program["u_matrix"].write(gl_matrix_bytes(frame.pixel_to_clip))
-        program["u_depth_bias"] = 0.0
-        program["u_color"] = _rgba(self.effect.color)
-        frame.set_state(depth_test=False, depth_write=False, blend="alpha")
-        if self.effect.connections:
-            program["u_round"] = False
-            program["u_point_size"] = 1.0
-            self.lines_vao.render(moderngl.LINES)
-        program["u_round"] = True
-        program["u_point_size"] = float(self.effect.point_size)
-        self.points_vao.render(moderngl.POINTS, vertices=len(points))
-
-    def release(self) -> None:
-        for item in (self.points_vao, self.lines_vao, self.points, self.lines):
-            item.release()
-
-
-def _hands_effect(spec, load) -> SkeletonEffect:
+def _hands_effect(spec, load) -> PointsEffect:
     from arfx.tracking.hands import CONNECTIONS
 
-    return SkeletonEffect(name=spec.name, connections=tuple(CONNECTIONS), anchor=spec.anchor)
+    return PointsEffect(name=spec.name, color=(1.0, 0.75, 0.1, 1.0), point_size=5.0,
+                        connections=tuple(CONNECTIONS), kind="hands", anchor=spec.anchor)
 
 
 HANDS_KIND = EffectKind("hands", _hands_effect, "debug view: tracked hands (21 points joined)",
