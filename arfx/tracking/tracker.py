@@ -76,8 +76,8 @@ class _Found:
         return self.points[:468, :2].mean(axis=0)
 
     def iod(self) -> float:
-        a, b = EYE_CORNERS
-        return float(np.linalg.norm(self.points[a, :2] - self.points[b, :2]))
+        a, b = self.points[EYE_CORNERS[0]], self.points[EYE_CORNERS[1]]
+        return math.hypot(float(a[0] - b[0]), float(a[1] - b[1]))
 
 
 class FaceTracker:
@@ -258,6 +258,8 @@ class FaceTracker:
     @staticmethod
     def _dedupe(found: list[_Found]) -> list[_Found]:
         """One entry per face: tracked faces first (oldest id first), then new ones by rank."""
+        if len(found) < 2:
+            return found
         found = sorted(found, key=lambda f: (f.track is None,
                                              f.track.id if f.track is not None else f.order))
         kept: list[_Found] = []
@@ -282,7 +284,6 @@ class FaceTracker:
             found = self._process_compat(rgb)
         else:
             found = self._dedupe(self._process(rgb, t))
-        if not self.mediapipe_compat:
             # the faces kept: followed ones first, then new ones in detection order
             followed = [f for f in found if f.track is not None]
             new = [f for f in found if f.track is None]
