@@ -340,12 +340,17 @@ class RerunLogger:
     def _blueprint(self) -> Any:
         import rerun.blueprint as rrb
 
+        eye = {}
+        if hasattr(rrb, "EyeControls3D"):  # the 3D view from beside the camera, towards the faces
+            eye["eye_controls"] = rrb.EyeControls3D(position=(38.0, 20.0, 0.0), look_target=(0.0, 0.0, -40.0),
+                                                    eye_up=(0.0, 1.0, 0.0))
         return rrb.Blueprint(rrb.Horizontal(
             rrb.Vertical(rrb.Spatial2DView(name="image", origin="world/camera/image"),
-                         rrb.Spatial3DView(name="3D (camera space, cm)", origin="world")),
+                         rrb.Spatial3DView(name="3D (camera space, cm)", origin="world", **eye),
+                         row_shares=[3, 2]),
             rrb.Vertical(rrb.TimeSeriesView(name="head pose (degrees)", origin="pose"),
                          rrb.TimeSeriesView(name="expressions", origin="expressions"),
-                         rrb.TimeSeriesView(name="face score", origin="score")),
+                         rrb.TimeSeriesView(name="face score", origin="score"), row_shares=[2, 2, 1]),
             column_shares=[3, 2]), collapse_panels=True)
 
     def _log_static(self) -> None:
@@ -377,7 +382,7 @@ class RerunLogger:
         if size != self._size:
             focal = 0.5 * size[1] / np.tan(np.radians(self.fov_y) / 2.0)
             stream.log("world/camera", rr.Pinhole(focal_length=float(focal), width=size[0], height=size[1],
-                                                  camera_xyz=rr.ViewCoordinates.RUB, image_plane_distance=30.0))
+                                                  camera_xyz=rr.ViewCoordinates.RUB, image_plane_distance=20.0))
             self._size = size
         if frame_rgb is not None and self.jpeg_quality is not None:
             stream.log("world/camera/image", rr.EncodedImage(contents=self._jpeg(frame_rgb), media_type="image/jpeg"))
@@ -440,7 +445,7 @@ class RerunLogger:
         triangles = np.asarray(geometry.triangles, dtype=np.uint32)
         if fid not in self._mesh_static:
             stream.log(f"world/face/{fid}/mesh", rr.Mesh3D.from_fields(
-                triangle_indices=triangles, albedo_factor=(*colour, 110)), static=True)
+                triangle_indices=triangles, albedo_factor=(*colour, 160)), static=True)
             self._mesh_static.add(fid)
         stream.log(f"world/face/{fid}/mesh", rr.Mesh3D.from_fields(
             vertex_positions=local, vertex_normals=vertex_normals(local, triangles)))
