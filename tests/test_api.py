@@ -115,7 +115,8 @@ def test_stacks_from_a_list_a_plus_name_and_a_manifest_agree(astronaut, no_user_
     paint_only = _changed(alone["facepaint"], astronaut) & ~_changed(alone["glasses"], astronaut)
     glasses_only = _changed(alone["glasses"], astronaut) & ~_changed(alone["facepaint"], astronaut)
     assert paint_only.sum() > 200 and glasses_only.sum() > 200
-    assert (stacked[paint_only] == alone["facepaint"][paint_only]).mean() > 0.95
+    # (Near the frame the paint is a little darker in the stack: the glasses' contact shadow.)
+    assert (~_changed(stacked, alone["facepaint"]))[paint_only].mean() > 0.95
     assert (stacked[glasses_only] == alone["glasses"][glasses_only]).mean() > 0.95
 
 

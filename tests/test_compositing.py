@@ -462,3 +462,45 @@ def test_paint_keeps_the_skins_shading_unless_told_not_to(renderer, astronaut, c
     assert parse_manifest('kind = "facepaint"\nasset = "a.png"\n[paint]\nshading = 0.0\n').options["shading"] == 0.0
     with pytest.raises(Exception, match="shading"):
         parse_manifest('kind = "facepaint"\nasset = "a.png"\n[paint]\nshading = 2\n')
+
+
+# -- 4. soft contact -------------------------------------------------------------------------
+
+def test_glasses_darken_the_face_where_they_touch_it(renderer, registry, monkeypatch):
+    import arfx.render.contact as contact
+
+    face = synthetic_face(yaw=20.0, translation=(0.0, 0.0, -35.0))
+    frame = lit_face_frame(face, (0.0, 0.3, 1.0))
+    glasses = registry.load("glasses")
+    with_contact = renderer.render(frame, [face], glasses).astype(np.int16)
+    monkeypatch.setattr(contact, "STRENGTH", 0.0)
+    without = renderer.render(frame, [face], glasses).astype(np.int16)
+    darker = (without - with_contact).max(axis=2)
+    assert (with_contact <= without + 1).all(), "contact only darkens"
+    shaded = darker > 4
+    assert shaded.sum() > 100
+    # Where it darkens, the glasses are near: within 25 px of a pixel they cover.
+    covered = np.abs(without - frame).max(axis=2) > 30
+    near = cv2.dilate(covered.astype(np.uint8), np.ones((51, 51), np.uint8)).astype(bool)
+    assert not (shaded & ~near).any()
+    # Under the bridge, on the nose, it is darker; at the chin nothing changes.
+    nose, chin = PerspectiveCamera().project(face.mesh[[6, 152]], 400, 400)
+    yy, xx = np.mgrid[:400, :400]
+    assert darker[(xx - nose[0]) ** 2 + (yy - nose[1]) ** 2 <= 64].max() > 8
+    assert darker[(xx - chin[0]) ** 2 + (yy - chin[1]) ** 2 <= 100].max() == 0
+
+
+def test_contact_field_measures_distance_to_the_object():
+    from arfx.render.contact import distance_field
+
+    box = trimesh.creation.box(extents=(2.0, 2.0, 2.0))
+    field = distance_field([(box.vertices, box.faces)], radius=1.2)
+    cell = (field.high - field.low) / np.array(field.values.shape[::-1])
+
+    def at(point):
+        index = np.floor((np.asarray(point) - field.low) / cell).astype(int)
+        return float(field.values[index[2], index[1], index[0]])
+
+    assert at((1.0, 0.0, 0.0)) < 0.25  # on the face of the box
+    assert at((1.7, 0.0, 0.0)) == pytest.approx(0.7, abs=0.25)  # within a cell (0.2 cm)
+    assert at((2.15, 0.0, 0.0)) >= 0.8  # beyond the shadow radius

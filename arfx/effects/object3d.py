@@ -182,13 +182,20 @@ class Object3DPass:
         self.meshes = [GpuMesh(renderer.ctx, self.program, mesh) for mesh in effect.meshes]
         self._opaque = [m for m in self.meshes if not m.material.blended]
         self._blended = [m for m in self.meshes if m.material.blended]
+        from arfx.render.contact import object_field
+
+        self.contact_field = object_field(effect)  # soft contact shadow on the face (None: none)
+        self.contact_texture = renderer.contact_texture(self.contact_field) if self.contact_field else None
 
     def draw(self, frame: FrameState, face, index: int) -> None:
         program = self.program
         program["u_projection"].write(gl_matrix_bytes(frame.projection))
         program["u_texture"] = 0
         frame.renderer.apply_lighting(program, frame, face)  # light from the frame, or the fixed one
-        model_view = self.effect.anchor.matrix(face) @ self.effect.placement
+        anchor_matrix = self.effect.anchor.matrix(face)
+        model_view = anchor_matrix @ self.effect.placement
+        if self.contact_texture is not None:
+            frame.renderer.draw_contact_shadow(frame, face, self.contact_field, self.contact_texture, anchor_matrix)
         for mesh in self._opaque:
             frame.set_state(depth_test=True, depth_write=True,
                             cull=not mesh.material.double_sided)
@@ -225,6 +232,9 @@ class Object3DPass:
         for mesh in self.meshes:
             mesh.release()
         self.meshes = []
+        if self.contact_texture is not None:
+            self.contact_texture.release()
+            self.contact_texture = None
 
 
 def _build(spec: EffectSpec, load) -> Object3DEffect:

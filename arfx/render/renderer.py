@@ -235,6 +235,7 @@ class Renderer:
         self._sample_frame = -1  # frame number it holds
         self._env_texture: moderngl.Texture | None = None
         self._env_frame = -1
+        self._contact = None  # (program, vao) of the contact shadow, made on first use
 
         self._background_program = self.program("background", "background")
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
@@ -345,6 +346,9 @@ class Renderer:
             if texture is not None:
                 texture.release()
         self._sample_texture = self._env_texture = None
+        if self._contact is not None:
+            self._contact[1].release()
+            self._contact = None
         for item in (self._frame_texture, self._background_vao, self._quad, self.occluder_vao,
                      self.face_positions, self.face_uv_buffer, self.face_index_buffer,
                      *self._programs.values()):
@@ -527,6 +531,46 @@ class Renderer:
             self._env_texture.build_mipmaps()
             self._env_frame = self._frames_drawn
         return self._env_texture
+
+    def contact_texture(self, field) -> moderngl.Texture:
+        """A 3D texture holding a distance field (arfx.render.contact.DistanceField)."""
+        values = np.ascontiguousarray(field.values, dtype=np.float32)
+        texture = self.ctx.texture3d((values.shape[2], values.shape[1], values.shape[0]), 1,
+                                     values.tobytes(), dtype="f4")
+        texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        texture.repeat_x = texture.repeat_y = texture.repeat_z = False
+        return texture
+
+    def draw_contact_shadow(self, frame: FrameState, face, field, texture: moderngl.Texture,
+                            anchor_matrix: np.ndarray) -> None:
+        """Darken `face` where the object (its distance field, anchored by `anchor_matrix`:
+        anchor space -> camera space) comes within arfx.render.contact.RADIUS_CM of it."""
+        from arfx.render import contact
+
+        mesh = getattr(face, "mesh", None)
+        if field is None or mesh is None or len(mesh) < self.face_vertex_count:
+            return  # only faces receive contact shadows
+        if self._contact is None:
+            program = self.program("contact", "contact")
+            vao = self.ctx.vertex_array(program, [(self.face_positions, "3f", "in_position")],
+                                        index_buffer=self.face_index_buffer, index_element_size=4)
+            self._contact = (program, vao)
+        program, vao = self._contact
+        try:
+            object_from_camera = np.linalg.inv(np.asarray(anchor_matrix, np.float64))
+        except np.linalg.LinAlgError:
+            return
+        program["u_projection"].write(gl_matrix_bytes(frame.projection))
+        program["u_object_from_camera"].write(gl_matrix_bytes(object_from_camera))
+        program["u_field_low"] = tuple(float(v) for v in field.low)
+        program["u_field_size"] = tuple(float(v) for v in field.high - field.low)
+        program["u_radius"] = contact.RADIUS_CM
+        program["u_strength"] = contact.STRENGTH
+        texture.use(2)
+        program["u_distance"] = 2
+        self.upload_face(face)
+        frame.set_state(depth_test=True, depth_write=False, blend="multiply")
+        vao.render(moderngl.TRIANGLES)
 
     def apply_lighting(self, program: moderngl.Program, frame: FrameState, face, texture_unit: int = 1) -> None:
         """Set a lit program's light uniforms for one face: the light estimated from the frame
