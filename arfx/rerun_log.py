@@ -17,7 +17,8 @@ Each `FrameResult` is logged on the timelines `time` (seconds, the frame's times
     world/face/<id>                        the head pose (canonical face space -> camera space)
     world/face/<id>/mesh                   the face mesh in face space (moves with the expression)
     world/face/<id>/landmarks              the metric landmarks (cm), classes as in 2D
-    world/camera/image/<hand|body>/<id>/landmarks   hands and bodies, skeleton classes
+    world/camera/image/<hand|body>/<id>/{landmarks,box}  hands and bodies: skeleton classes, label
+    world/<hand|body>/<id>/landmarks       their camera-space points (cm), when the stage has them
     pose/face/<id>                         head angles in degrees: series yaw, pitch, roll
     expressions/face/<id>                  expression scores 0..1, one series per name
     score/face/<id>                        face presence 0..1
@@ -328,7 +329,7 @@ class RerunLogger:
         if name:
             self._stream.send_recording_name(name)
         self._static_done = False
-        self._size: tuple[int, int] | None = None
+        self._size: tuple[int, int, float] | None = None
         self._shown: set[tuple[str, int]] = set()  # (kind, id) logged in the previous frame
         self._mesh_static: set[int] = set()
         self._series: dict[int, list[str]] = {}  # face id -> its expression series names
@@ -378,9 +379,11 @@ class RerunLogger:
             self._log_static()
         stream.set_time(TIMELINE_FRAME, sequence=int(result.index))
         stream.set_time(TIMELINE_TIME, duration=float(result.timestamp))
-        size = (int(result.width), int(result.height))
-        if size != self._size:
-            focal = 0.5 * size[1] / np.tan(np.radians(self.fov_y) / 2.0)
+        camera = getattr(result, "camera", None)  # the camera the geometry was lifted with, when known
+        fov = float(getattr(camera, "fov_y", None) or self.fov_y)
+        size = (int(result.width), int(result.height), round(fov, 4))
+        if size != self._size:  # logged again when the frame size or the field of view changes
+            focal = 0.5 * size[1] / np.tan(np.radians(fov) / 2.0)
             stream.log("world/camera", rr.Pinhole(focal_length=float(focal), width=size[0], height=size[1],
                                                   camera_xyz=rr.ViewCoordinates.RUB, image_plane_distance=20.0))
             self._size = size
@@ -473,10 +476,19 @@ class RerunLogger:
         xy = np.asarray(landmarks, dtype=np.float32).reshape(len(landmarks), -1)[:, :2]
         count = len(xy)
         class_id = CLASS_ID["hand"] if count == 21 else CLASS_ID["body"] if count == 33 else CLASS_ID["points"]
-        label = " ".join(str(part) for part in (kind, item_id, getattr(item, "handedness", None)) if part is not None)
+        gesture = getattr(item, "gesture", None)
+        label = " ".join(str(part) for part in (kind, item_id, getattr(item, "handedness", None),
+                                                 None if gesture in (None, "none") else gesture) if part is not None)
         score = getattr(item, "score", None)
         if score is not None:
             label += f" {float(score):.2f}"
+        mesh = getattr(item, "mesh", None)  # camera-space points (cm), when the stage lifts them
+        if mesh is not None and np.shape(mesh) == (count, 3):
+            self._stream.log(f"world/{kind}/{item_id}/landmarks", self._rr.Points3D(
+                np.asarray(mesh, dtype=np.float32), class_ids=np.full(count, class_id, np.uint16),
+                keypoint_ids=np.arange(count, dtype=np.uint16), radii=self._rr.Radius.ui_points(2.5)))
+        else:
+            self._stream.log(f"world/{kind}/{item_id}", self._rr.Clear(recursive=True))
         self._stream.log(f"world/camera/image/{kind}/{item_id}/landmarks", self._rr.Points2D(
             xy, class_ids=np.full(count, class_id, np.uint16), keypoint_ids=np.arange(count, dtype=np.uint16),
             radii=self._rr.Radius.ui_points(2.5)))
@@ -489,9 +501,9 @@ class RerunLogger:
         """An entity that left the frame: its lines end here instead of staying on screen."""
         clear = self._rr.Clear(recursive=True)
         self._stream.log(f"world/camera/image/{kind}/{item_id}", clear)
+        self._stream.log(f"world/{kind}/{item_id}", clear)
         if kind == "face":
-            for path in (f"world/face/{item_id}", f"pose/face/{item_id}", f"expressions/face/{item_id}",
-                         f"score/face/{item_id}"):
+            for path in (f"pose/face/{item_id}", f"expressions/face/{item_id}", f"score/face/{item_id}"):
                 self._stream.log(path, clear)
 
     # -------------------------------------------------------------------------------- closing

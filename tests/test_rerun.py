@@ -249,3 +249,37 @@ def test_keypoints_and_normals():
     normals = vertex_normals(canonical.vertices, canonical.triangles)
     np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
     assert normals[1, 2] > 0.9  # the nose tip faces the viewer (+z, counter-clockwise winding)
+
+
+@needs_rerun
+def test_hands_and_bodies_log_as_skeletons(tmp_path):
+    from types import SimpleNamespace
+
+    from arfx.result import FrameResult, HandResult
+    from arfx.rerun_log import RerunLogger
+    from arfx.tracking.hands import CONNECTIONS as HAND_BONES
+
+    rng = np.random.default_rng(0)
+    hand = HandResult(3, rng.uniform(100, 200, (21, 3)).astype(np.float32), np.zeros((21, 3), np.float32),
+                      "left", 0.9, mesh=rng.uniform(-5, 5, (21, 3)).astype(np.float32), gesture="victory")
+    body = SimpleNamespace(landmarks=rng.uniform(0, 300, (33, 4)).astype(np.float32), score=0.8)  # no id, no mesh
+    with RerunLogger(tmp_path / "skeletons.rrd", jpeg_quality=None) as logger:
+        logger.log(None, FrameResult(0, 0.0, 320, 240, hands=[hand], bodies=[body]))
+        logger.log(None, FrameResult(1, 0.04, 320, 240))  # both gone
+    rows, batches = _read(tmp_path / "skeletons.rrd")
+    assert "/world/camera/image" not in rows  # no frame given: no image
+    classes = _column(batches["/world/camera/image/hand/3/landmarks"], "Points2D:class_ids")
+    assert classes == [(0, [CLASS_ID["hand"]] * 21)]
+    positions = _column(batches["/world/hand/3/landmarks"], "Points3D:positions")
+    np.testing.assert_allclose(positions[0][1], hand.mesh, atol=1e-6)
+    assert _column(batches["/world/camera/image/hand/3/box"], "Boxes2D:labels")[0][1] == ["hand 3 left victory 0.90"]
+    assert _column(batches["/world/camera/image/body/0/landmarks"], "Points2D:class_ids")[0][1] == \
+        [CLASS_ID["body"]] * 33
+    for entity in ("/world/camera/image/hand/3", "/world/hand/3", "/world/camera/image/body/0"):
+        assert _column(batches[entity], "Clear:is_recursive")[-1] == (1, [True]), entity
+    context = [b for b in batches["/world"] if "AnnotationContext:context" in b.schema.names]
+    classes = {entry["class_description"]["info"]["label"]: entry["class_description"]
+               for entry in context[0].column("AnnotationContext:context").to_pylist()[0][0]}
+    bones = [(c["keypoint0"], c["keypoint1"]) for c in classes["hand"]["keypoint_connections"]]
+    assert bones == [tuple(pair) for pair in HAND_BONES]
+    assert len(classes["body"]["keypoint_connections"]) > 30 and len(classes["left_eye"]["keypoint_connections"]) == 16
