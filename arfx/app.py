@@ -1,7 +1,10 @@
 """The live loop: a window showing the effect on a camera or file, with keys and recording.
 
-Threads: a capture thread fills a one-slot buffer (latest frame wins); this thread tracks,
-renders (it owns the GL context) and shows; the recorder encodes in its own thread. A
+Threads: a capture thread fills a one-slot buffer (latest frame wins for cameras; a file
+being recorded, or played with `no_drop`, waits for the app instead, so every frame is kept);
+this thread tracks, renders (it owns the GL context) and shows; the recorder and the live
+outputs (network stream, virtual camera) encode in their own threads. Frames the app could
+not keep up with are counted and reported (window title, overlay, a warning at the end). A
 recording is finalised however the session ends: quit key, window close, Ctrl-C/SIGTERM,
 camera loss, end of the input, or interpreter exit. Once finishing has begun, further
 Ctrl-C/SIGTERM are ignored (with a note) so an impatient second press cannot cost the file.
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 STILL_FPS = 30.0
 MAX_WINDOW = (1280, 720)
 KEYS_HELP = ("Left/Right/Tab: effect  R: record  S: screenshot  M: mirror  D: debug  "
-             "Esc/Q: quit")
+             "H: help  Esc/Q: quit")
 
 
 @dataclass
@@ -51,6 +54,13 @@ class AppOptions:
     render: RenderOptions = field(default_factory=RenderOptions)  # tracking, encoding (overwrite), effects
     camera_timeout: float = 3.0
     output_dir: Path = field(default_factory=Path.cwd)  # where R and S put their files
+    #: Keep every frame of a file input (playback slows to the app's pace); a file being
+    #: recorded always does. Cameras always show their latest frame.
+    no_drop: bool = False
+    stream: str | None = None  # udp:// or tcp:// URL: MPEG-TS H.264 (arfx.stream)
+    vcam: str | None = None  # "" = the first v4l2loopback device; else a /dev/videoN (arfx.vcam)
+    window: bool = True  # False: no window (needs --stream, --vcam or --record)
+    overlay: bool = True  # the on-screen interface drawn in the window (arfx.overlay)
 
 
 @dataclass
@@ -62,6 +72,12 @@ class SessionResult:
     interrupted: bool = False
     #: Set when the session ended because its source failed (a camera unplugged or stalled).
     source_error: str | None = None
+    #: Source frames the app could not keep up with (never shown or recorded).
+    dropped: int = 0
+    #: Frames the source delivered (shown + dropped).
+    delivered: int = 0
+    #: Seconds from capture to display, per shown frame of a live source (empty for files).
+    latencies: list[float] = field(default_factory=list)
 
 
 def _repeat_still(rgb: np.ndarray) -> Iterator[Frame]:
@@ -92,7 +108,11 @@ def _fit(frame_size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int, i
 
 
 class LiveApp:
-    """One live session. Build it, call run(); run() always finalises a recording."""
+    """One live session. Build it, call run(); run() always finalises a recording.
+
+    run() is: _start (effects, source, signals, window or headless context, outputs), then
+    _step until it says stop (_handle_actions, _next_frame, _show), then _teardown.
+    """
 
     def __init__(self, options: AppOptions, source: Source | None = None) -> None:
         self.options = options
@@ -109,6 +129,24 @@ class LiveApp:
         self._insisted = False
         self.times = StageTimes()
         self.debug = False
+        self.show_help = False
+        #: Set True to keep a copy of each frame as shown in the window (overlay included).
+        self.grab_window = False
+        self.window_pixels: np.ndarray | None = None
+        self.latencies: list[float] = []
+        self.outputs: list[Any] = []  # live outputs: arfx.stream.StreamOutput, arfx.vcam.VirtualCamera
+        # Set by _start:
+        self.feed: ThreadedFeed | None = None
+        self.window: Any = None
+        self.pipeline: FramePipeline | None = None
+        self.overlay: Any = None
+        self._handlers: dict[int, Any] = {}
+        self._pending: Frame | None = None
+        self._ending: str | None = None
+        self._recording_since = 0.0
+        self._dropped_at_start = 0
+        self.frames = 0
+        self.end_reason = "quit"
 
     # -- requests from keys and signals -------------------------------------------------
 
@@ -117,7 +155,7 @@ class LiveApp:
         self._stop.set()
 
     def act(self, action: str) -> None:
-        """Queue a key action (quit, next, previous, record, screenshot, mirror, debug)."""
+        """Queue a key action (quit, next, previous, record, screenshot, mirror, debug, help)."""
         self._actions.append(action)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
@@ -147,7 +185,7 @@ class LiveApp:
         mapping = {
             glfw.KEY_ESCAPE: "quit", glfw.KEY_Q: "quit", glfw.KEY_RIGHT: "next", glfw.KEY_TAB: "next",
             glfw.KEY_LEFT: "previous", glfw.KEY_R: "record", glfw.KEY_S: "screenshot",
-            glfw.KEY_M: "mirror", glfw.KEY_D: "debug",
+            glfw.KEY_M: "mirror", glfw.KEY_D: "debug", glfw.KEY_H: "help",
         }
         if key == glfw.KEY_TAB and mods & glfw.MOD_SHIFT:
             self.act("previous")
@@ -167,12 +205,16 @@ class LiveApp:
                                  audio_from=video.path if video is not None else None,
                                  audio_offset=video.start_time if video is not None else 0.0)
         atexit.register(self.recorder.close)
+        self._recording_since = time.monotonic()
+        self._dropped_at_start = self.dropped
+        self._set_keep_all()
         log.info("recording to %s", path)
 
     def stop_recording(self) -> None:
         recorder, self.recorder = self.recorder, None
         if recorder is None:
             return
+        self._set_keep_all()
         try:
             recorder.close()
         finally:
@@ -182,8 +224,50 @@ class LiveApp:
             if saved is not None:
                 self.recordings.append(saved)
                 log.info("recorded %d frames to %s", recorder.frames_written, saved)
+                skipped = self.dropped - self._dropped_at_start
+                if skipped:
+                    log.warning("the recording %s skipped %d frame(s) the app could not keep up with; "
+                                "%s", saved, skipped, _NO_DROP_HINT)
 
-    # -- the loop ------------------------------------------------------------------------
+    def _set_keep_all(self) -> None:
+        """No-drop for files: always with `no_drop`, and while a recording runs."""
+        if self.feed is not None and self._source is not None and self._drops_count:
+            keep = self.options.no_drop or self.recorder is not None
+            self.feed.slot.keep_all = keep and not self._source.live
+
+    # -- pacing --------------------------------------------------------------------------
+
+    @property
+    def _drops_count(self) -> bool:
+        """Whether skipped source frames are real losses (a still image repeated is not)."""
+        return self._source is not None and not isinstance(self._source, ImageSource)
+
+    @property
+    def dropped(self) -> int:
+        """Source frames the app could not keep up with, so far."""
+        if self.feed is None or not self._drops_count:
+            return 0
+        return self.feed.slot.dropped
+
+    # -- the session ---------------------------------------------------------------------
+
+    def run(self) -> SessionResult:
+        self.frames = 0
+        self.end_reason = "quit"
+        try:
+            self._start()
+            while self._step():
+                pass
+        except KeyboardInterrupt:
+            self._interrupted = True
+            self.end_reason = "interrupted"
+        finally:
+            self._teardown()
+        self._report()
+        delivered = self.feed.slot.delivered if self.feed is not None and self._drops_count else self.frames
+        return SessionResult(self.frames, self.recordings, self.screenshots, self.end_reason,
+                             self._interrupted, self._source_error, self.dropped, delivered,
+                             list(self.latencies))
 
     def _open_source(self) -> tuple[Source, ThreadedFeed, bool]:
         source = self._source
@@ -192,6 +276,8 @@ class LiveApp:
             source = CameraSource(opts.camera, opts.size, timeout=opts.camera_timeout) \
                 if opts.input is None else open_source(opts.input)
         if isinstance(source, CameraSource):
+            if opts.no_drop:
+                log.info("no-drop: a camera always shows its latest frame")
             feed = source.feed()
         elif isinstance(source, ImageSource):
             feed = ThreadedFeed(_repeat_still(source.rgb), paced=True, wait_for_clock=True).start()
@@ -199,201 +285,324 @@ class LiveApp:
             # Playback starts when the window is ready (run() starts the clock), so the
             # seconds spent loading models and shaders skip no frames of a file.
             feed = ThreadedFeed(source, paced=True, wait_for_clock=True,
-                                stall_timeout=opts.camera_timeout if source.live else None).start()
+                                stall_timeout=opts.camera_timeout if source.live else None,
+                                keep_all=opts.no_drop and not source.live).start()
         mirror = source.live if opts.mirror is None else opts.mirror
         self._source = source
         return source, feed, mirror
 
-    def run(self) -> SessionResult:
-        from arfx.effects.registry import STACK_SEPARATOR, EffectRegistry
+    def _start(self) -> None:
+        """Effects, source and signals; the first frame; window (or headless context), outputs."""
         from arfx.effects.debug import LandmarksEffect
+        from arfx.effects.registry import STACK_SEPARATOR, EffectRegistry
+
+        opts = self.options
+        if not opts.window and not (opts.stream or opts.vcam is not None or opts.record):
+            raise ArfxError("no window and nothing to send frames to: add --stream URL, --vcam or --record FILE")
+        self.registry = registry = EffectRegistry(opts.render.effects_dirs)
+        names = [name for name, info in registry.effects().items() if info.ok]
+        stacked = STACK_SEPARATOR in opts.effect  # e.g. facepaint+glasses: loaded as one stack
+        self.current = opts.effect if stacked else registry.info(opts.effect).name
+        self.effects: dict[str, Any] = {self.current: registry.load(self.current)}
+        if self.current not in names:
+            names.append(self.current)
+        self.effect_names = sorted(names)
+        self.debug_effect = LandmarksEffect(name="debug")
+
+        source, self.feed, self.mirror = self._open_source()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._handlers[sig] = signal.signal(sig, self._on_signal)
+        # A file's first frame may take a while to decode; a camera gets its own timeout.
+        first = self.feed.slot.take(timeout=opts.camera_timeout if source.live
+                                    else max(opts.camera_timeout, 5.0))
+        if first is None:
+            if self.feed.error is not None:
+                raise self.feed.error
+            raise InputError(f"{source.name}: opened but delivered no frames")
+        self._pending: Frame | None = first
+        self.frame_size = (first.rgb.shape[1], first.rgb.shape[0])
+        self.fps_source = getattr(source, "fps", None)
+        ropts = opts.render
+        if opts.gestures:
+            from dataclasses import replace
+
+            from arfx.triggers import HeldTrigger
+
+            ropts = replace(ropts, tracking=replace(ropts.tracking, hands=True))
+            self.trigger = HeldTrigger()
+            log.info("gestures: %s", ", ".join(f"{g} = {a}" for g, a in self.trigger.actions.items()))
+        self.gesture = ""
+        if opts.window:
+            self._open_window()
+        self.pipeline = FramePipeline(None, ropts, ctx=self.window.ctx if self.window else None)
+        self.pipeline.times = self.times  # one set of stage timings for the title and --verbose
+        self._open_outputs()
+        if opts.record:
+            self.start_recording(Path(opts.record), self.frame_size, self.fps_source)
+        else:
+            self._set_keep_all()
+        if opts.window:
+            log.info("keys: %s", KEYS_HELP)
+        self.feed.start_clock()
+        self._t_title = self._t_frame = time.monotonic()
+        self._t_loop = time.perf_counter()
+        self._loop_times: list[float] = []
+
+    def _open_window(self) -> None:
         from arfx.render.context import create_window
         import glfw
 
+        w, h = self.frame_size
+        scale = min(1.0, MAX_WINDOW[0] / w, MAX_WINDOW[1] / h)
+        self.window = create_window(max(64, int(w * scale)), max(64, int(h * scale)),
+                                    title=f"arfx - {self.current}", vsync=False)
+        glfw.set_key_callback(self.window.handle, self._on_key)
+        if self.options.overlay:
+            from arfx.overlay import Overlay
+
+            self.overlay = Overlay(self.window.ctx)
+
+    def _open_outputs(self) -> None:
         opts = self.options
-        ropts = opts.render
-        registry = EffectRegistry(ropts.effects_dirs)
-        effect_names = [name for name, info in registry.effects().items() if info.ok]
-        stacked = STACK_SEPARATOR in opts.effect  # e.g. facepaint+glasses: loaded as one stack
-        current = opts.effect if stacked else registry.info(opts.effect).name
-        effects: dict[str, Any] = {current: registry.load(current)}
-        if current not in effect_names:
-            effect_names.append(current)
-        effect_names.sort()
+        fps = self.fps_source or STILL_FPS
+        if opts.stream:
+            from arfx.stream import StreamOutput
 
-        source, feed, mirror = self._open_source()
-        handlers = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                handlers[sig] = signal.signal(sig, self._on_signal)
-        window = pipeline = None
-        frames = 0
-        end_reason = "quit"
-        try:
-            # A file's first frame may take a while to decode; a camera gets its own timeout.
-            first = feed.slot.take(timeout=opts.camera_timeout if source.live
-                                   else max(opts.camera_timeout, 5.0))
-            if first is None:
-                if feed.error is not None:
-                    raise feed.error
-                raise InputError(f"{source.name}: opened but delivered no frames")
-            frame_size = (first.rgb.shape[1], first.rgb.shape[0])
-            scale = min(1.0, MAX_WINDOW[0] / frame_size[0], MAX_WINDOW[1] / frame_size[1])
-            window = create_window(max(64, int(frame_size[0] * scale)), max(64, int(frame_size[1] * scale)),
-                                   title=f"arfx - {current}", vsync=False)
-            glfw.set_key_callback(window.handle, self._on_key)
-            if opts.gestures:
-                from dataclasses import replace
+            self.outputs.append(StreamOutput(opts.stream, *self.frame_size, fps=fps))
+        if opts.vcam is not None:
+            from arfx.vcam import VirtualCamera
 
-                from arfx.triggers import HeldTrigger
+            self.outputs.append(VirtualCamera(opts.vcam or None, *self.frame_size, fps=fps))
 
-                ropts = replace(ropts, tracking=replace(ropts.tracking, hands=True))
-                trigger = HeldTrigger()
-                log.info("gestures: %s", ", ".join(f"{g} = {a}" for g, a in trigger.actions.items()))
-            pipeline = FramePipeline(None, ropts, ctx=window.ctx)
-            pipeline.times = self.times  # one set of stage timings for the title and --verbose
-            renderer = pipeline.renderer
-            overlay = LandmarksEffect(name="debug")
-            fps_source = getattr(source, "fps", None)
-            if opts.record:
-                self.start_recording(Path(opts.record), frame_size, fps_source)
-            log.info("keys: %s", KEYS_HELP)
-            feed.start_clock()
-            frame: Frame | None = first
-            t_title = t_frame = time.monotonic()
-            t_loop = time.perf_counter()
-            loop_times: list[float] = []
-            while True:
-                if self._stop.is_set():
-                    end_reason = self._stop_reason
-                    break
-                window.poll()
-                if window.should_close():
-                    end_reason = "window closed"
-                    break
-                for action in self._actions:
-                    if action == "quit":
-                        self.request_stop("quit")
-                    elif action in ("next", "previous"):
-                        i = effect_names.index(current)
-                        current = effect_names[(i + (1 if action == "next" else -1)) % len(effect_names)]
-                        if current not in effects:
-                            try:
-                                effects[current] = registry.load(current)
-                            except ArfxError as error:
-                                log.warning("%s", error)
-                                effects[current] = None
-                        log.info("effect: %s", current)
-                    elif action == "record":
-                        try:
-                            if self.recorder is None:
-                                self.start_recording(None, frame_size, fps_source)
-                            else:
-                                self.stop_recording()
-                        except ArfxError as error:  # e.g. the output folder is gone or read-only
-                            log.warning("recording: %s", error)
-                    elif action == "screenshot":
-                        self._actions.append("_shot")
-                    elif action == "mirror":
-                        mirror = not mirror
-                    elif action == "debug":
-                        self.debug = not self.debug
-                self._actions = [a for a in self._actions if a == "_shot"]
-                if self._stop.is_set():
-                    end_reason = self._stop_reason
-                    break
-                if frame is None:
-                    frame = feed.slot.take(timeout=0.02)
-                    if frame is None:
-                        if feed.ended:
-                            end_reason = self._feed_end(feed, source)
-                            break
-                        if source.live and time.monotonic() - t_frame > opts.camera_timeout:
-                            end_reason = f"{source.name}: no frame for {opts.camera_timeout:g} s"
-                            self._source_error = end_reason
-                            log.warning("%s; ending the session", end_reason)
-                            break
-                        continue
-                t_frame = time.monotonic()
-                if (frame.rgb.shape[1], frame.rgb.shape[0]) != frame_size:
-                    log.warning("%s: frame size changed; skipping frame", source.name)
-                    frame = None
-                    continue
+    def _step(self) -> bool:
+        """One turn of the loop; False when the session ends (self.end_reason says why)."""
+        if not self._handle_actions():
+            return False
+        frame = self._next_frame()
+        if frame is None:
+            if self._ending is not None:
+                self.end_reason = self._ending
+                return False
+            return True
+        self._show(frame)
+        self.frames += 1
+        if self.options.frames is not None and self.frames >= self.options.frames:
+            self.end_reason = f"{self.frames} frames done"
+            return False
+        self._update_title()
+        return True
 
-                geometries = pipeline.analyse(frame)  # adds track and geometry times
-                if opts.gestures:
-                    for action in trigger.update({h.gesture for h in geometries.hands}, frame.timestamp):
-                        log.info("gesture: %s", action)
-                        self.act(action)
-                t2 = time.perf_counter()
-                effect = effects.get(current)
-                if self.debug:  # the D overlay: landmarks drawn over the effect
-                    effect = [effect, overlay] if effect is not None else overlay
-                box = window.framebuffer_size()
-                viewport = _fit(frame_size, box)
-                screen = window.ctx.screen
-                need_pixels = self.recorder is not None or "_shot" in self._actions
-                if need_pixels:
-                    out = renderer.render(frame.rgb, geometries, effect, mirror=mirror)
-                    screen.use()
-                    screen.viewport = (0, 0, *box)
-                    screen.clear(0.0, 0.0, 0.0, 1.0)
-                    renderer.draw(out, [], None, screen, viewport=viewport)
-                    if self.recorder is not None:
-                        self.recorder.write(out, timestamp=frame.timestamp)
-                    if "_shot" in self._actions:
-                        self._actions.remove("_shot")
-                        try:
-                            shot = write_image(_stamp("arfx", ".png", opts.output_dir), out)
-                        except ArfxError as error:
-                            log.warning("screenshot not saved: %s", error)
-                        else:
-                            self.screenshots.append(shot)
-                            log.info("screenshot saved to %s", shot)
-                else:
-                    screen.use()
-                    screen.viewport = (0, 0, *box)
-                    screen.clear(0.0, 0.0, 0.0, 1.0)
-                    renderer.draw(frame.rgb, geometries, effect, screen, viewport=viewport,
-                                  mirror=mirror)
-                t3 = time.perf_counter()
-                window.swap()
-                self.times.add("render", t3 - t2)
-                now = time.perf_counter()
-                loop_times.append(now - t_loop)
-                t_loop = now
-                frames += 1
-                frame = None
-                if opts.frames is not None and frames >= opts.frames:
-                    end_reason = f"{frames} frames done"
-                    break
-                if time.monotonic() - t_title > 0.5:
-                    t_title = t_frame = time.monotonic()
-                    glfw.set_window_title(window.handle, self._title(current, loop_times))
-                    loop_times = loop_times[-30:]
-        except KeyboardInterrupt:
-            self._interrupted = True
-            end_reason = "interrupted"
-        finally:
-            for sig in handlers:
-                signal.signal(sig, self._on_signal_while_finishing)
-            try:
+    def _handle_actions(self) -> bool:
+        """Window events and queued actions (keys, gestures, tests); False to end the session."""
+        if self._stop.is_set():
+            self.end_reason = self._stop_reason
+            return False
+        if self.window is not None:
+            self.window.poll()
+            if self.window.should_close():
+                self.end_reason = "window closed"
+                return False
+        actions, self._actions = self._actions, [a for a in self._actions if a == "_shot"]
+        for action in actions:
+            if action == "quit":
+                self.request_stop("quit")
+            elif action in ("next", "previous"):
+                self._switch_effect(1 if action == "next" else -1)
+            elif action == "record":
                 try:
-                    feed.stop()
-                finally:
-                    self.stop_recording()
+                    if self.recorder is None:
+                        self.start_recording(None, self.frame_size, self.fps_source)
+                    else:
+                        self.stop_recording()
+                except ArfxError as error:  # e.g. the output folder is gone or read-only
+                    log.warning("recording: %s", error)
+            elif action == "screenshot":
+                self._actions.append("_shot")
+            elif action == "mirror":
+                self.mirror = not self.mirror
+            elif action == "debug":
+                self.debug = not self.debug
+            elif action == "help":
+                self.show_help = not self.show_help
+        if self._stop.is_set():
+            self.end_reason = self._stop_reason
+            return False
+        return True
+
+    def _switch_effect(self, step: int) -> None:
+        i = self.effect_names.index(self.current)
+        self.current = self.effect_names[(i + step) % len(self.effect_names)]
+        if self.current not in self.effects:
+            try:
+                self.effects[self.current] = self.registry.load(self.current)
+            except ArfxError as error:
+                log.warning("%s", error)
+                self.effects[self.current] = None
+        if self.overlay is not None:
+            self.overlay.announce(self.current)
+        log.info("effect: %s", self.current)
+
+    def _next_frame(self) -> Frame | None:
+        """The next frame to show, or None (none yet, or the source ended: see _ending)."""
+        frame, self._pending = self._pending, None
+        if frame is None:
+            frame = self.feed.slot.take(timeout=0.02)
+        if frame is None:
+            source = self._source
+            if self.feed.ended:
+                self._ending = self._feed_end(self.feed, source)
+            elif source.live and time.monotonic() - self._t_frame > self.options.camera_timeout:
+                self._ending = f"{source.name}: no frame for {self.options.camera_timeout:g} s"
+                self._source_error = self._ending
+                log.warning("%s; ending the session", self._ending)
+            return None
+        self._t_frame = time.monotonic()
+        if (frame.rgb.shape[1], frame.rgb.shape[0]) != self.frame_size:
+            log.warning("%s: frame size changed; skipping frame", self._source.name)
+            return None
+        return frame
+
+    def _show(self, frame: Frame) -> None:
+        """Track, render, show, and hand the picture to the recording and outputs."""
+        pipeline = self.pipeline
+        renderer = pipeline.renderer
+        result = pipeline.analyse(frame)  # adds track and geometry times
+        if self.options.gestures:
+            gestures = {h.gesture for h in result.hands}
+            self.gesture = next((g for g in sorted(gestures) if g in self.trigger.actions), "")
+            for action in self.trigger.update(gestures, frame.timestamp):
+                log.info("gesture: %s", action)
+                self.act(action)
+        t0 = time.perf_counter()
+        effect = self.effects.get(self.current)
+        if self.debug:  # the D overlay: landmarks drawn over the effect
+            effect = [effect, self.debug_effect] if effect is not None else self.debug_effect
+        shot = "_shot" in self._actions
+        out = None
+        if self.recorder is not None or shot or self.outputs or self.window is None:
+            out = renderer.render(frame.rgb, result, effect, mirror=self.mirror)
+            if self.recorder is not None:
+                self.recorder.write(out, timestamp=frame.timestamp)
+            for output in self.outputs:
+                output.write(out, timestamp=frame.timestamp)
+            if shot:
+                self._actions.remove("_shot")
+                self._save_screenshot(out)
+        if self.window is not None:
+            self._draw_window(frame, result, effect, out)
+        self.times.add("render", time.perf_counter() - t0)
+        if self.window is not None:
+            self.window.swap()
+        if frame.captured is not None:
+            self.latencies.append(time.monotonic() - frame.captured)
+        now = time.perf_counter()
+        self._loop_times.append(now - self._t_loop)
+        self._t_loop = now
+
+    def _draw_window(self, frame: Frame, result: Any, effect: Any, out: np.ndarray | None) -> None:
+        window = self.window
+        renderer = self.pipeline.renderer
+        box = window.framebuffer_size()
+        viewport = _fit(self.frame_size, box)
+        screen = window.ctx.screen
+        screen.use()
+        screen.viewport = (0, 0, *box)
+        screen.clear(0.0, 0.0, 0.0, 1.0)
+        if out is not None:  # already rendered for a recording or output: show that picture
+            renderer.draw(out, [], None, screen, viewport=viewport)
+        else:
+            renderer.draw(frame.rgb, result, effect, screen, viewport=viewport, mirror=self.mirror)
+        if self.overlay is not None:
+            self.overlay.draw(screen, viewport, self._status())
+        if self.grab_window:
+            with window.ctx:
+                screen.use()
+                data = screen.read(viewport=(0, 0, *box), components=3, alignment=1)
+            self.window_pixels = np.frombuffer(data, np.uint8).reshape(box[1], box[0], 3)[::-1].copy()
+
+    def _status(self) -> dict[str, Any]:
+        """What the on-screen interface shows."""
+        fps = (len(self._loop_times) / max(1e-6, sum(self._loop_times))) if self._loop_times else 0.0
+        status: dict[str, Any] = {"effect": self.current, "fps": fps, "dropped": self.dropped,
+                                  "help": KEYS_HELP if self.show_help else None,
+                                  "gesture": self.gesture or None}
+        if self.recorder is not None:
+            status["recording"] = time.monotonic() - self._recording_since
+        if self.latencies:
+            status["latency_ms"] = 1000.0 * float(np.median(self.latencies[-30:]))
+        if self.debug:
+            ms = self.times.median_ms()
+            status["stages"] = {k: ms[k] for k in ("track", "geometry", "render") if k in ms}
+        return status
+
+    def _save_screenshot(self, out: np.ndarray) -> None:
+        try:
+            shot = write_image(_stamp("arfx", ".png", self.options.output_dir), out)
+        except ArfxError as error:
+            log.warning("screenshot not saved: %s", error)
+        else:
+            self.screenshots.append(shot)
+            log.info("screenshot saved to %s", shot)
+
+    def _update_title(self) -> None:
+        if time.monotonic() - self._t_title <= 0.5:
+            return
+        self._t_title = self._t_frame = time.monotonic()
+        if self.window is not None:
+            import glfw
+
+            glfw.set_window_title(self.window.handle, self._title(self.current, self._loop_times))
+        self._loop_times = self._loop_times[-30:]
+
+    def _teardown(self) -> None:
+        """Stop the feed, finish the recording and outputs, release GL, window, source, signals."""
+        for sig in self._handlers:
+            signal.signal(sig, self._on_signal_while_finishing)
+        try:
+            try:
+                if self.feed is not None:
+                    self.feed.stop()
             finally:
                 try:
-                    if pipeline is not None:
-                        pipeline.close()  # the window's context is not the pipeline's to release
-                    if window is not None:
-                        window.close()
-                    source.close()
+                    self.stop_recording()
                 finally:
-                    for sig, old in handlers.items():
-                        signal.signal(sig, old)
-        return SessionResult(frames, self.recordings, self.screenshots, end_reason, self._interrupted,
-                             self._source_error)
+                    self._close_outputs()
+        finally:
+            try:
+                if self.overlay is not None:
+                    self.overlay.release()
+                if self.pipeline is not None:
+                    self.pipeline.close()  # the window's context is not the pipeline's to release
+                if self.window is not None:
+                    self.window.close()
+                if self._source is not None:
+                    self._source.close()
+            finally:
+                for sig, old in self._handlers.items():
+                    signal.signal(sig, old)
+                self._handlers = {}
+
+    def _close_outputs(self) -> None:
+        outputs, self.outputs = self.outputs, []
+        for output in outputs:
+            try:
+                output.close()
+            except ArfxError as error:
+                log.warning("%s", error)
+            if output.dropped:
+                log.warning("%s: %d frame(s) skipped (its encoder could not keep up)",
+                            output.name, output.dropped)
+
+    def _report(self) -> None:
+        dropped = self.dropped
+        if dropped and self.feed is not None:
+            log.warning("%d of %d frames from %s were dropped (the app could not keep up); %s",
+                        dropped, self.feed.slot.delivered, self._source.name, _NO_DROP_HINT)
+        if self.latencies:
+            ms = np.asarray(self.latencies) * 1000.0
+            log.info("capture to display: p50 %.1f ms, p95 %.1f ms over %d frames",
+                     float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), len(ms))
 
     def _feed_end(self, feed: ThreadedFeed, source: Source) -> str:
         error = feed.error
@@ -411,7 +620,9 @@ class LiveApp:
     def _title(self, effect: str, loop_times: Sequence[float]) -> str:
         title = f"arfx - {effect}"
         if self.recorder is not None:
-            title += "  [REC]"
+            title += f"  [REC {_clock(time.monotonic() - self._recording_since)}]"
+        if self.dropped:
+            title += f"  dropped {self.dropped}"
         if self.debug and loop_times:
             fps = len(loop_times) / max(1e-6, sum(loop_times))
             ms = self.times.median_ms()
@@ -421,6 +632,15 @@ class LiveApp:
             for values in self.times.samples.values():
                 del values[:-60]
         return title
+
+
+_NO_DROP_HINT = ("--no-drop keeps every frame of a file (playback slows down); "
+                 "`arfx render` renders a file offline with every frame")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
 def run_app(options: AppOptions, source: Source | None = None) -> SessionResult:

@@ -37,6 +37,19 @@ def _probability(text: str) -> float:
     return value
 
 
+def _fov(text: str) -> float | str:
+    """A vertical field of view in degrees, or 'auto'."""
+    from arfx.geometry.fov import parse_fov
+
+    try:
+        value = parse_fov(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give degrees (e.g. 55) or 'auto'")
+    return value
+
+
 def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
     from arfx.options import DETECTORS, TrackingOptions
 
@@ -53,6 +66,10 @@ def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
                        help="track hands too (automatic when an effect is anchored to a hand)")
     group.add_argument("--refine", action="store_true",
                        help="478 landmarks with irises (attention model)")
+    group.add_argument("--fov", type=_fov, default=defaults.fov, metavar="DEGREES|auto",
+                       help="the camera's vertical field of view in degrees (default: from the photo's or "
+                            "video's metadata when it has some, else 63, MediaPipe's); auto estimates it "
+                            "from the face as it moves nearer, farther and across the frame")
     group.add_argument("--min-detection-confidence", type=_probability, default=0.5, metavar="P",
                        help="detections below this score are ignored (0..1, default 0.5)")
     group.add_argument("--min-tracking-confidence", type=_probability, default=0.5, metavar="P",
@@ -66,7 +83,7 @@ def _tracking_options(args: argparse.Namespace, static: bool = False):
         max_faces=args.max_faces, static=static, detector=args.detector, refine=args.refine,
         min_detection_confidence=args.min_detection_confidence,
         min_tracking_confidence=args.min_tracking_confidence, smooth=not args.no_smooth,
-        hands=bool(getattr(args, "hands", False)))
+        hands=bool(getattr(args, "hands", False)), fov=getattr(args, "fov", None))
 
 
 def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
@@ -139,6 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="steer with hand gestures held ~0.6 s: thumbs up = next effect, "
                           "victory = screenshot, open palm = start/stop recording")
     run.add_argument("--overwrite", action="store_true", help="replace an existing recording")
+    run.add_argument("--no-drop", action="store_true",
+                     help="keep every frame of an --input file, slowing playback when rendering cannot "
+                          "keep up (always on while recording a file)")
+    run.add_argument("--stream", metavar="URL",
+                     help="also send the picture as MPEG-TS H.264 to URL: udp://HOST:PORT or tcp://HOST:PORT "
+                          "(open it in ffplay, VLC or OBS as a media source)")
+    run.add_argument("--vcam", nargs="?", const="", metavar="DEVICE",
+                     help="also send the picture to a v4l2loopback virtual camera (Linux; default: the "
+                          "first one found, e.g. /dev/video10) for video calls")
+    run.add_argument("--no-window", action="store_true",
+                     help="no window: only --stream, --vcam and --record get the picture")
+    run.add_argument("--no-overlay", action="store_true",
+                     help="no on-screen interface in the window (effect, fps, REC, dropped frames)")
     _add_tracker_options(run)
     _add_effect_options(run)
 
@@ -259,7 +289,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     with_faces = sum(1 for c in result.face_count if c)
     hands = f", {sum(len(h) for h in result.hands)} hand(s)" if result.track_hands else ""
     print(f"{output or Path(args.input).name}: {frames} frame(s), {sum(result.face_count)} face(s){hands}; "
-          f"faces on {with_faces} frame(s)")
+          f"faces on {with_faces} frame(s); field of view {result.fov:.1f} degrees ({result.fov_source})")
     return 0
 
 
@@ -391,7 +421,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         record=args.record, frames=args.frames, mirror=False if args.no_mirror else None,
         gestures=args.gestures,
         render=_render_options(args),
-        output_dir=Path.cwd())
+        output_dir=Path.cwd(), no_drop=args.no_drop, stream=args.stream, vcam=args.vcam,
+        window=not args.no_window, overlay=not args.no_overlay)
     if args.record:
         from arfx.outputs import check_output_path
         from arfx.recorder import VIDEO_FORMATS
@@ -402,7 +433,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"recording saved: {path}")
     for path in result.screenshots:
         print(f"screenshot saved: {path}")
-    print(f"arfx: {result.frames} frame(s); ended: {result.end_reason}", file=sys.stderr)
+    dropped = f"; {result.dropped} of {result.delivered} dropped" if result.dropped else ""
+    print(f"arfx: {result.frames} frame(s){dropped}; ended: {result.end_reason}", file=sys.stderr)
     if result.interrupted:
         return 130
     if result.source_error:

@@ -35,6 +35,10 @@ class Frame:
     rgb: np.ndarray
     index: int
     timestamp: float
+    #: time.monotonic() when a live source captured it (for latency measurement), else None.
+    captured: float | None = None
+    #: Vertical field of view of the upright picture from its file's metadata (degrees), else None.
+    fov: float | None = None
 
 
 class Source:
@@ -59,6 +63,11 @@ class Source:
     @property
     def size(self) -> tuple[int, int] | None:
         """(width, height) when known before decoding, else None."""
+        return None
+
+    @property
+    def fov(self) -> float | None:
+        """Vertical field of view (degrees) the file's metadata gives for its upright pictures, else None."""
         return None
 
     def __iter__(self) -> Iterator[Frame]:
@@ -132,6 +141,25 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(f"{path}: cannot read image ({error})") from None
 
 
+def image_fov(path: Path) -> float | None:
+    """The vertical field of view of an image file's upright picture from its EXIF (focal
+    length in 35 mm film, or focal length and focal-plane resolution), else None."""
+    from PIL import Image
+
+    from arfx.geometry.fov import exif_fov
+
+    try:
+        with Image.open(path) as im:
+            found = exif_fov(im.getexif(), im.size)
+    except Exception:  # unreadable metadata is no metadata; read_image reports unreadable pictures
+        log.debug("%s: no readable EXIF", path, exc_info=True)
+        return None
+    if found is not None:
+        log.debug("%s: vertical field of view %.1f degrees from %s", path, *found)
+        return found[0]
+    return None
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
@@ -150,10 +178,15 @@ class ImageSource(Source):
         self.path = Path(path)
         self.name = str(self.path)
         self._rgb = read_image(self.path)  # read now so errors surface at open time
+        self._fov = image_fov(self.path)
 
     @property
     def size(self) -> tuple[int, int]:
         return self._rgb.shape[1], self._rgb.shape[0]
+
+    @property
+    def fov(self) -> float | None:
+        return self._fov
 
     @property
     def frame_count(self) -> int:
@@ -164,7 +197,7 @@ class ImageSource(Source):
         return self._rgb
 
     def __iter__(self) -> Iterator[Frame]:
-        yield Frame(self._rgb, 0, 0.0)
+        yield Frame(self._rgb, 0, 0.0, fov=self._fov)
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -202,7 +235,7 @@ class FolderSource(Source):
 
     def __iter__(self) -> Iterator[Frame]:
         for i, file in enumerate(self.files):
-            yield Frame(read_image(file), i, i / self._fps)
+            yield Frame(read_image(file), i, i / self._fps, fov=image_fov(file))
 
 
 def _rotate(rgb: np.ndarray, rotation: float) -> np.ndarray:
@@ -245,6 +278,10 @@ class VideoSource(Source):
             raise InputError(f"{self.path}: video stream has no picture size")
         self._size = (ctx.width, ctx.height)
         self._rate = self._stream.average_rate or self._stream.guessed_rate or self._stream.base_rate
+        from arfx.geometry.fov import metadata_35mm
+
+        self._focal_35mm = metadata_35mm({**dict(self._container.metadata), **dict(self._stream.metadata)})
+        self._fov: float | None = None
         self._start: float | None = None
         self._closed = False
 
@@ -278,6 +315,19 @@ class VideoSource(Source):
     def size(self) -> tuple[int, int]:
         """(width, height) as stored; frames may come out rotated (see `rotation`)."""
         return self._size
+
+    @property
+    def fov(self) -> float | None:
+        """From a 35 mm equivalent focal length in the metadata (exact once a frame is decoded:
+        the upright picture's shape decides which side is vertical)."""
+        if self._fov is None and self._focal_35mm is not None:
+            return self._fov_of(*reversed(self._size))
+        return self._fov
+
+    def _fov_of(self, height: int, width: int) -> float | None:
+        from arfx.geometry.fov import fov_from_35mm
+
+        return None if self._focal_35mm is None else fov_from_35mm(self._focal_35mm, width, height)
 
     @property
     def has_audio(self) -> bool:
@@ -323,9 +373,12 @@ class VideoSource(Source):
                     t = frame.time - start
                 else:
                     t = index / (self.fps or DEFAULT_FOLDER_FPS)
-                rgb = frame.to_ndarray(format="rgb24")
-                rotation = getattr(frame, "rotation", 0) or 0
-                yield Frame(_rotate(rgb, rotation), index, float(t))
+                rgb = _rotate(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0) or 0)
+                if index == 0 and self._focal_35mm is not None:
+                    self._fov = self._fov_of(*rgb.shape[:2])
+                    log.debug("%s: vertical field of view %.1f degrees from a 35 mm equivalent focal "
+                              "length of %g mm in its metadata", self.path, self._fov, self._focal_35mm)
+                yield Frame(rgb, index, float(t), fov=self._fov)
                 index += 1
         except av.FFmpegError as error:
             if index == 0:
@@ -354,20 +407,40 @@ class CaptureDevice(Protocol):
 
 
 class LatestFrameSlot:
-    """A one-slot buffer: a new frame replaces an unread one; readers see frames in order."""
+    """A one-slot buffer: a new frame replaces an unread one; readers see frames in order.
 
-    def __init__(self) -> None:
+    With `keep_all` (settable at any time) the writer waits for the reader instead, so no
+    frame is dropped: a file is then paced by its consumer. `dropped` counts replaced frames,
+    `delivered` every frame put.
+    """
+
+    def __init__(self, keep_all: bool = False) -> None:
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._ended = False
+        self._keep_all = keep_all
         self.dropped = 0
+        self.delivered = 0
         self.end_reason: str | None = None
+
+    @property
+    def keep_all(self) -> bool:
+        return self._keep_all
+
+    @keep_all.setter
+    def keep_all(self, value: bool) -> None:
+        with self._cond:
+            self._keep_all = bool(value)
+            self._cond.notify_all()
 
     def put(self, frame: Frame) -> None:
         with self._cond:
+            while self._keep_all and self._frame is not None and not self._ended:
+                self._cond.wait()
             if self._frame is not None:
                 self.dropped += 1
             self._frame = frame
+            self.delivered += 1
             self._cond.notify_all()
 
     def end(self, reason: str | None = None) -> None:
@@ -393,6 +466,7 @@ class LatestFrameSlot:
                     return None
                 self._cond.wait(remaining)
             frame, self._frame = self._frame, None
+            self._cond.notify_all()  # a keep_all writer may go on
             return frame
 
 
@@ -400,7 +474,10 @@ class ThreadedFeed:
     """Reads a source in a background thread into a LatestFrameSlot.
 
     With `paced`, file frames are released at their timestamps (playback speed), so a slow
-    consumer skips frames instead of falling behind. Frames are never delivered out of order.
+    consumer skips frames instead of falling behind; with `keep_all` (no-drop, also settable
+    later through `slot.keep_all`) a slow consumer gets every frame instead, playback slowing
+    to its pace (the clock is moved on, so no burst follows a slow stretch). Frames are never
+    delivered out of order.
     The first frame is released at once; the playback clock starts when it is decoded, or,
     with `wait_for_clock`, only when the consumer calls `start_clock()` (a consumer that
     needs the first frame to set itself up loses no frames to its set-up time).
@@ -408,12 +485,12 @@ class ThreadedFeed:
 
     def __init__(self, source: Source | Iterator[Frame], paced: bool = False,
                  stall_timeout: float | None = None, name: str = "arfx-capture",
-                 wait_for_clock: bool = False) -> None:
+                 wait_for_clock: bool = False, keep_all: bool = False) -> None:
         self.source = source
         self.paced = paced
         self.wait_for_clock = wait_for_clock
         self.stall_timeout = stall_timeout
-        self.slot = LatestFrameSlot()
+        self.slot = LatestFrameSlot(keep_all=keep_all)
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._clock = threading.Event()
@@ -460,6 +537,8 @@ class ThreadedFeed:
                         if delay > 0 and self._stop.wait(delay):
                             reason = "stopped"
                             break
+                        if delay < 0 and self.slot.keep_all:
+                            self._t0 -= delay  # late (a slow consumer): play on from here
                 self.slot.put(frame)
         except BaseException as error:  # handed to the consumer thread
             self.error = error
@@ -497,6 +576,7 @@ class ThreadedFeed:
 
     def stop(self, join_timeout: float = 2.0) -> None:
         self._stop.set()
+        self.slot.end("stopped")  # wakes a keep_all writer waiting for the consumer
         if self._started:
             self._thread.join(join_timeout)
 
@@ -549,7 +629,7 @@ class CameraSource(Source):
             if t0 is None:
                 t0 = now
             rgb = image[:, :, ::-1] if self._bgr else image
-            yield Frame(to_rgb8(rgb, self.name), index, now - t0)
+            yield Frame(to_rgb8(rgb, self.name), index, now - t0, captured=now)
             index += 1
 
     def feed(self) -> ThreadedFeed:

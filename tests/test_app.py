@@ -65,7 +65,8 @@ def test_recording_a_video_input_keeps_its_sound(display: str, tmp_path: Path) -
     audio_start = float(packets[0].pts * packets[0].time_base)
     audio_end = float((packets[-1].pts + packets[-1].duration) * packets[-1].time_base)
     video_end = float(frames[-1].time) + 1 / 30
-    assert len(frames) >= 40
+    assert len(frames) == 45, stderr  # a file being recorded is paced by the app: nothing dropped
+    assert "dropped" not in stderr
     assert abs(audio_start) <= 0.05 and abs(audio_end - video_end) <= 0.1
 
 
@@ -148,7 +149,7 @@ def test_keys_switch_effect_screenshot_record_and_quit(display: str, tmp_path: P
     try:
         _wait_for(lines, "keys:", proc)
         press("Right")
-        _wait_for(lines, "effect: landmarks", proc)
+        _wait_for(lines, "effect: ", proc)  # the next effect after glasses, whichever it is
         press("s")
         _wait_for(lines, "screenshot saved to", proc)
         press("r")
@@ -221,10 +222,12 @@ def test_input_file_recording_keeps_every_frame_from_the_first(display: str, tmp
         recorded = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
     with av.open(str(clip)) as container:
         source = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
-    assert len(recorded) >= 88, stderr  # a slow machine may skip one or two
-    # The recording starts with the clip's first frames, in order (set-up time used to skip them).
-    closest = [int(np.argmin([np.abs(r - f).mean() for f in source[:12]])) for r in recorded[:4]]
-    assert closest == [0, 1, 2, 3]
+    # Every frame, however slow the machine: a file being recorded waits for the app (no-drop).
+    assert len(recorded) == len(source) == 90, stderr
+    # In order from the clip's first frame (set-up time used to skip the first ones).
+    closest = [int(np.argmin([np.abs(r - f).mean() for f in source[max(0, i - 3):i + 4]])) + max(0, i - 3)
+               for i, r in enumerate(recorded)]
+    assert closest == list(range(90))
 
 
 def test_screenshot_and_record_into_missing_folder_keep_running(display: str, tmp_path: Path,
