@@ -50,15 +50,17 @@ class FaceEffects:
     The tracking options are MediaPipe FaceMesh's (max_faces = max_num_faces, static =
     static_image_mode, ...); `smooth` filters landmark jitter across frames; `mirror`
     flips the output (left/right in results stay the person's own); `hands` tracks hands
-    into `result.hands` (automatic when an effect is anchored to a hand). `rerun`: an .rrd path,
-    True for a spawned viewer, or your own `arfx.rerun_log.RerunLogger`: every tracked frame
-    and its result are logged there (`pip install "arfx[rerun]"`).
+    into `result.hands` (automatic when an effect is anchored to a hand). `fov`: the camera's
+    vertical field of view in degrees, or "auto" to estimate it from the faces as they move
+    (63 degrees, MediaPipe's, until then and by default; `result.camera` is the one used).
+    `rerun`: an .rrd path, True for a spawned viewer, or your own `arfx.rerun_log.RerunLogger`:
+    every tracked frame and its result are logged there (`pip install "arfx[rerun]"`).
     """
 
     def __init__(self, effects: EffectLike = "glasses", max_faces: int = 1, *, static: bool = False,
                  detector: str = "auto", refine: bool = False, smooth: bool = True,
                  mirror: bool = False, hands: bool = False, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5, fov: float | str | None = None,
                  effects_dirs: Sequence[str | os.PathLike[str]] = (), ctx: Any = None,
                  rerun: Any = None) -> None:
         #: The RerunLogger every tracked frame goes to (None without `rerun`).
@@ -72,7 +74,7 @@ class FaceEffects:
         tracking = TrackingOptions(max_faces=max_faces, static=static, detector=detector, refine=refine,
                                    min_detection_confidence=min_detection_confidence,
                                    min_tracking_confidence=min_tracking_confidence, smooth=smooth,
-                                   hands=hands)
+                                   hands=hands, fov=fov)
         options = RenderOptions(tracking=tracking, mirror=mirror,
                                 effects_dirs=tuple(str(d) for d in effects_dirs))
         self._pipeline = FramePipeline(resolve_effects(effects, effects_dirs), options, ctx=ctx)

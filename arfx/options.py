@@ -21,7 +21,10 @@ class TrackingOptions:
     faces near the camera) or "full" (small, distant faces). smooth: lag-compensated landmark
     smoothing across frames (ignored in static mode). static: detect on every frame, as for
     unrelated images (folders and photos are always tracked statically). hands, max_hands:
-    MediaPipe Hands' options, with the full models.
+    MediaPipe Hands' options, with the full models. fov: the camera's vertical field of view
+    for the metric geometry and the 3D rendering: None (the input's metadata when it has some,
+    else 63 degrees, MediaPipe's), degrees, or "auto" (estimated from the faces as they move,
+    see arfx.geometry.fov; metadata or 63 degrees until the estimate is confident).
     """
 
     max_faces: int = 1
@@ -34,6 +37,12 @@ class TrackingOptions:
     #: Track hands too (they are tracked anyway when an effect is anchored to a hand).
     hands: bool = False
     max_hands: int = 2
+    fov: float | str | None = None
+
+    def __post_init__(self) -> None:
+        from arfx.geometry.fov import parse_fov
+
+        object.__setattr__(self, "fov", parse_fov(self.fov))  # ValueError names a bad value
 
     def tracker_arguments(self) -> dict[str, Any]:
         """FaceTracker's keyword arguments for these options."""

@@ -4,6 +4,7 @@ to their own sources and sinks."""
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from arfx.result import FaceResult, FrameResult, HandResult
 from arfx.sources import Frame
 
 STAGES = ("decode", "track", "geometry", "render", "encode")  # stages may add more (e.g. "hands")
+#: fov="auto": frames between two estimates of the field of view.
+FOV_ESTIMATE_EVERY = 15
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,11 +120,24 @@ class FramePipeline:
     """
 
     def __init__(self, effect: Any, options: RenderOptions | None = None, ctx: Any = None) -> None:
-        from arfx.geometry.camera import PerspectiveCamera
+        from arfx.geometry.camera import DEFAULT_FOV, PerspectiveCamera
 
         self.options = options = options or RenderOptions()
         self.effect = resolve_effect(effect, options.effects_dirs)
-        self.camera = PerspectiveCamera()
+        fov = options.tracking.fov
+        self.camera = PerspectiveCamera(fov if isinstance(fov, float) else DEFAULT_FOV)
+        #: Where the camera's field of view comes from: "option", "metadata" (the frame's
+        #: `fov`, from its file), "auto" (estimated from the faces) or "default".
+        self.fov_source = "option" if isinstance(fov, float) else "default"
+        #: fov="auto": the estimator every frame's faces go to, and its latest estimate.
+        self.fov_estimator: Any = None
+        self.fov_estimate: Any = None
+        if fov == "auto":
+            from arfx.geometry.fov import FovEstimator
+
+            self.fov_estimator = FovEstimator(max_frames=150)
+        self._since_estimate = 0
+        self._fov_logged: tuple[float, str] | None = None
         self.faces = FaceStage(options.tracking, self.camera)
         #: Run in order on every frame; a stage reads only what earlier stages added.
         self.stages: list[Any] = [self.faces]
@@ -168,19 +186,75 @@ class FramePipeline:
             if entity in STAGE_FOR_ENTITY:
                 self.add_stage(entity)
 
+    def set_fov(self, fov: float, source: str = "option") -> None:
+        """Lift and render with a camera of vertical field of view `fov` (degrees) from now on."""
+        camera = self.camera.with_fov(fov)
+        if camera is not self.camera:
+            self.camera = camera
+            self.faces.geometry.camera = camera
+            for stage in self.stages:
+                if hasattr(stage, "camera"):
+                    stage.camera = camera
+            if self._renderer is not None:
+                self._renderer.camera = camera
+        self.fov_source = source
+        if self._fov_logged != (round(camera.fov_y, 1), source):
+            self._fov_logged = (round(camera.fov_y, 1), source)
+            log.debug("camera: vertical field of view %.1f degrees (%s)", camera.fov_y, source)
+
+    def _choose_fov(self, frame: Frame) -> None:
+        """The camera for this frame: the option, else a confident estimate (auto), else the
+        frame's metadata, else the default."""
+        from arfx.geometry.camera import DEFAULT_FOV
+
+        option = self.options.tracking.fov
+        if isinstance(option, float):
+            if self._fov_logged is None:
+                self.set_fov(option, "option")
+            return
+        if self.fov_estimate is not None and self.fov_estimate.confident:
+            return
+        metadata = getattr(frame, "fov", None)
+        if metadata:
+            self.set_fov(metadata, "metadata")
+        else:
+            self.set_fov(DEFAULT_FOV, "default")
+
+    def _estimate_fov(self, result: FrameResult, frame: Frame) -> None:
+        """fov="auto": add this frame's faces; now and then, estimate and switch when confident."""
+        from arfx.geometry.camera import DEFAULT_FOV
+
+        self.fov_estimator.add_result(result)
+        self._since_estimate += 1
+        if self._since_estimate < FOV_ESTIMATE_EVERY:
+            return
+        self._since_estimate = 0
+        estimate = self.fov_estimator.estimate(getattr(frame, "fov", None) or DEFAULT_FOV)
+        if self.fov_estimate is None or estimate.confident != self.fov_estimate.confident:
+            log.debug("field of view estimate: %s", estimate.reason)
+        self.fov_estimate = estimate
+        if estimate.confident and (self.fov_source != "auto" or abs(estimate.fov - self.camera.fov_y) >= 0.5):
+            self.set_fov(estimate.fov, "auto")
+
     def analyse(self, frame: Frame) -> FrameResult:
         """What every tracking stage finds in one frame."""
         self._stages_for_effect()
+        self._choose_fov(frame)
         h, w = frame.rgb.shape[:2]
         result = FrameResult(frame.index, frame.timestamp, w, h)
+        result.camera = self.camera
         for stage in self.stages:
             stage.process(frame, result, self.times)
+        if self.fov_estimator is not None:
+            self._estimate_fov(result, frame)
         return result
 
     def process(self, frame: Frame, analysed: FrameResult | None = None) -> tuple[np.ndarray, int]:
         """The rendered frame and how many faces were drawn (`analysed`: from analyse(), if done)."""
         result = analysed if analysed is not None else self.analyse(frame)
         t0 = time.perf_counter()
+        # The camera this frame's geometry was lifted with (analysis may run frames ahead).
+        self.renderer.camera = result.camera if result.camera is not None else self.camera
         out = self.renderer.render(frame.rgb, result, self.effect, mirror=self.options.mirror)
         self.times.add("render", time.perf_counter() - t0)
         return out, len(result.entities("face"))

@@ -79,7 +79,8 @@ class FrameResult:
     """Everything known about one frame after tracking.
 
     `hands`, `bodies` and `segmentation` are filled by the stages that track them (empty
-    when none runs); `extras` is for stage outputs that have no field yet.
+    when none runs); `extras` is for stage outputs that have no field yet. `camera`: the
+    PerspectiveCamera the geometry was lifted with (and the frame is rendered with).
     """
 
     index: int
@@ -91,6 +92,7 @@ class FrameResult:
     bodies: list[Any] = field(default_factory=list)
     segmentation: np.ndarray | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    camera: Any = None
 
     def entities(self, kind: str) -> list[Any]:
         """The drawable entities of one kind ('face', 'hand', 'body'), in tracking order."""

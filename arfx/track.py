@@ -43,7 +43,14 @@ TRACK_KEYS: dict[str, tuple[str, str]] = {
     "width": ("int32, or [T] when sizes differ", "frame width in pixels"),
     "height": ("int32, or [T] when sizes differ", "frame height in pixels"),
     "fps": ("float32", "the video's frame rate (0 for images)"),
-    "fov": ("float32", "vertical field of view of the metric camera, degrees"),
+    "fov": ("float32", "vertical field of view of the metric camera, degrees (the last frame's; "
+                       "frame_fov has each frame's)"),
+    "frame_fov": ("float32 [T]", "vertical field of view each frame was lifted with, degrees (differs "
+                                 "between photos with different EXIF)"),
+    "fov_source": ("str", "where fov came from: option (--fov), metadata (EXIF or the video's), auto "
+                          "(estimated from the faces) or default (63, MediaPipe's)"),
+    "fov_uncertainty": ("float32", "--fov auto: one standard deviation of the estimate, degrees "
+                                   "(inf when the motion did not constrain it; NaN without auto)"),
     "near": ("float32", "near plane of the metric camera, cm"),
     "face_count": ("int32 [T]", "faces in each frame"),
     "face_offset": ("int32 [T+1]", "faces of frame i are rows face_offset[i]:face_offset[i+1]"),
@@ -91,6 +98,9 @@ class TrackResult:
     fps: float = 0.0
     fov: float | None = None
     near: float | None = None
+    fovs: list[float] = field(default_factory=list)  # per frame
+    fov_source: str = "default"
+    fov_uncertainty: float = float("nan")
 
 
 def _frames_of(path: Path) -> tuple[Source, Iterator[tuple[str, Frame]], float, int | None, bool]:
@@ -133,30 +143,65 @@ def track_file(input_path: str | Path, options: TrackingOptions | None = None,
         with source:
             for index, (name, frame) in enumerate(frames):
                 # Rows count frames in the file's order; stills get a 30 fps clock.
-                frame = Frame(frame.rgb, index, frame.timestamp if fps > 0 else index / 30.0)
+                frame = Frame(frame.rgb, index, frame.timestamp if fps > 0 else index / 30.0, fov=frame.fov)
                 analysed = pipeline.analyse(frame)
                 _append(result, name, analysed)
+                result.fovs.append(float(analysed.camera.fov_y))
                 if on_frame is not None:
                     on_frame(frame, analysed)
                 if progress is not None:
                     progress(index + 1, total)
+        if pipeline.fov_estimator is not None:
+            _relift(result, pipeline, fallback=frame.fov if result.fovs else None)
     finally:
         pipeline.close()
     result.fov = float(pipeline.camera.fov_y)
     result.near = float(pipeline.camera.near)
+    result.fov_source = pipeline.fov_source
+    log.info("field of view: %.1f degrees (%s)", result.fov, result.fov_source)
     return result
+
+
+def _relift(result: TrackResult, pipeline, fallback: float | None) -> None:
+    """fov="auto": estimate the field of view from every frame's faces, then lift every face
+    (and hand) again with that one camera, so the whole file shares it."""
+    from arfx.geometry.camera import DEFAULT_FOV
+    from arfx.geometry.hand_space import hand_in_camera_space
+
+    estimate = pipeline.fov_estimator.estimate(fallback or DEFAULT_FOV)
+    log.info("field of view estimate: %s", estimate.reason)
+    result.fov_uncertainty = float(estimate.uncertainty)
+    pipeline.set_fov(estimate.fov, "auto" if estimate.confident else ("metadata" if fallback else "default"))
+    geometry = pipeline.geometry
+    row = 0
+    for i, count in enumerate(result.face_count):
+        w, h = result.widths[i], result.heights[i]
+        for j in range(row, row + count):
+            pixels = result.landmarks[j] * np.array([w, h, w], dtype=np.float32)
+            placed = geometry.estimate(pixels, w, h, result.face_id[j])
+            result.poses[j], result.meshes[j], result.eulers[j] = _geometry_arrays(placed)
+        row += count
+        for hand in result.hands[i]:
+            placed = hand_in_camera_space(hand.landmarks, hand.world, w, h, pipeline.camera)
+            hand.pose, hand.mesh = placed or (None, None)
+    result.fovs = [float(pipeline.camera.fov_y)] * len(result.fovs)
+
+
+def _geometry_arrays(geometry: FaceGeometry | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pose, mesh and Euler angles of one face; NaN where the fit was degenerate."""
+    if geometry is None:
+        return (np.full((4, 4), np.nan, np.float32), np.full((468, 3), np.nan, np.float32),
+                np.full(3, np.nan, np.float32))
+    return (np.asarray(geometry.pose, dtype=np.float32), np.asarray(geometry.mesh, dtype=np.float32)[:468],
+            np.asarray(geometry.euler, dtype=np.float32))
 
 
 def _append_geometry(result: TrackResult, geometry: FaceGeometry | None) -> None:
     """Pose, mesh and Euler angles of one face; NaN where the fit was degenerate."""
-    if geometry is None:
-        result.poses.append(np.full((4, 4), np.nan, np.float32))
-        result.meshes.append(np.full((468, 3), np.nan, np.float32))
-        result.eulers.append(np.full(3, np.nan, np.float32))
-        return
-    result.poses.append(np.asarray(geometry.pose, dtype=np.float32))
-    result.meshes.append(np.asarray(geometry.mesh, dtype=np.float32)[:468])
-    result.eulers.append(np.asarray(geometry.euler, dtype=np.float32))
+    pose, mesh, euler = _geometry_arrays(geometry)
+    result.poses.append(pose)
+    result.meshes.append(mesh)
+    result.eulers.append(euler)
 
 
 def _append(result: TrackResult, name: str, frame: FrameResult) -> None:
@@ -207,6 +252,9 @@ def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
         arrays["face_euler"] = (np.stack(result.eulers) if result.eulers else np.zeros((0, 3), np.float32))
         arrays["fov"] = np.float32(result.fov)
         arrays["near"] = np.float32(result.near)
+        arrays["fov_source"] = np.asarray(result.fov_source)
+        arrays["fov_uncertainty"] = np.float32(result.fov_uncertainty)
+        arrays["frame_fov"] = np.asarray(result.fovs, dtype=np.float32)
     if result.track_hands:
         arrays.update(_hand_arrays(result))
     return arrays

@@ -20,12 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The vertical field of view assumed when neither the user nor the input says (MediaPipe's).
+DEFAULT_FOV = 63.0
+
 
 @dataclass(frozen=True)
 class PerspectiveCamera:
     """A pinhole camera by vertical field of view (degrees) and clip planes (cm)."""
 
-    fov_y: float = 63.0
+    fov_y: float = DEFAULT_FOV
     near: float = 1.0
     far: float = 10000.0
 
@@ -39,6 +42,10 @@ class PerspectiveCamera:
     def focal(self) -> float:
         """cot(fov_y / 2): NDC y per unit of y/(-z)."""
         return 1.0 / math.tan(math.radians(self.fov_y) / 2.0)
+
+    def with_fov(self, fov_y: float) -> "PerspectiveCamera":
+        """The same camera with another vertical field of view (degrees)."""
+        return self if float(fov_y) == self.fov_y else PerspectiveCamera(float(fov_y), self.near, self.far)
 
     def focal_pixels(self, height: int) -> float:
         """Pixels per unit of x/(-z) (and y/(-z)) in a frame `height` pixels tall."""
