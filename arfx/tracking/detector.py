@@ -172,20 +172,31 @@ class FaceDetector:
         self._model = None
 
 
-def merge_detections(detections: list[Detection], threshold: float = 0.3) -> list[Detection]:
-    """Detections from several passes (ranges, tiles) merged by weighted NMS, best first."""
-    if len(detections) <= 1:
-        return list(detections)
-    boxes = np.array([d.box for d in detections], dtype=np.float32)
-    corners = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
-    keypoints = np.stack([d.keypoints for d in detections])
-    scores = np.array([d.score for d in detections], dtype=np.float32)
-    merged = []
-    for box, kps, score in weighted_nms(corners, keypoints, scores, threshold):
-        merged.append(Detection(box=np.array([box[0], box[1], box[2] - box[0], box[3] - box[1]],
-                                             dtype=np.float32),
-                                keypoints=kps.astype(np.float32), score=score))
-    return merged
+def _corners(d: Detection) -> np.ndarray:
+    return np.array([d.box[0], d.box[1], d.box[0] + d.box[2], d.box[1] + d.box[3]], np.float32)
+
+
+def merge_detections(passes: list[list[Detection]], threshold: float = 0.3) -> list[Detection]:
+    """Detections of several passes (ranges, tiles), each already merged by weighted NMS,
+    as one list, best score first: a detection overlapping (IoU > threshold) one of an
+    earlier pass is dropped, so a face the first pass finds keeps exactly its detection
+    (the short-range model's, as MediaPipe has it) and later passes only add faces."""
+    kept: list[Detection] = []
+    for found in passes:
+        if not kept:
+            kept = list(found)
+            continue
+        boxes = np.stack([_corners(d) for d in kept])
+        for d in found:
+            c = _corners(d)
+            lo = np.maximum(boxes[:, :2], c[:2])
+            hi = np.minimum(boxes[:, 2:], c[2:])
+            inter = np.clip(hi - lo, 0, None).prod(axis=1)
+            union = (boxes[:, 2:] - boxes[:, :2]).prod(axis=1) + (c[2:] - c[:2]).prod() - inter
+            if not np.any(inter / np.maximum(union, 1e-12) > threshold):
+                kept.append(d)
+                boxes = np.vstack([boxes, c[None]])
+    return sorted(kept, key=lambda d: -d.score)
 
 
 def tile_grid(width: int, height: int, min_side: int = 800,
@@ -269,10 +280,8 @@ class FaceFinder:
         if not every_pass and len(passes) > 1:
             passes = [passes[self._turn % len(passes)]]
             self._turn += 1
-        found: list[Detection] = []
-        for detector, tile in passes:
-            found += self._run(detector, rgb, tile)
-        return merge_detections(found) if len(passes) > 1 else found
+        found = [self._run(detector, rgb, tile) for detector, tile in passes]
+        return merge_detections(found) if len(found) > 1 else found[0]
 
     def detect_near(self, rgb: np.ndarray, cx: float, cy: float, size: float) -> list[Detection]:
         """Faces in the square of side `size` around (cx, cy) (clipped to the frame)."""
