@@ -107,3 +107,40 @@ def test_hand_anchor_names_are_checked():
         parse_manifest('kind = "object3d"\nasset = "a.glb"\nanchor = "hand.thumb"\n')
     with pytest.raises(ManifestError, match="drawn on the face"):
         parse_manifest('kind = "facepaint"\nasset = "a.png"\nanchor = "hand.palm"\n')
+
+
+def test_a_hand_in_front_of_the_face_hides_face_paint_and_one_behind_does_not(no_user_effects):
+    """The hands occluder: paint is hidden where a hand covers the face from the camera, at the
+    hand's depth (a synthetic flat hand placed over the nose, then behind the head)."""
+    from skimage import data as skdata
+
+    from arfx.result import HandResult
+
+    rgb = np.ascontiguousarray(skdata.astronaut())
+    red = np.zeros((64, 64, 4), np.uint8)
+    red[..., 0] = red[..., 3] = 255
+    with arfx.FaceEffects(arfx.FacePaintEffect("red", red), static=True) as fx:
+        result = fx.track(rgb)
+        face = result.faces[0]
+        nose = face.mesh[4].astype(np.float64)  # camera space, cm
+        # A flat hand-sized fan of 21 points around the line of sight through the nose.
+        angles = np.linspace(0, 2 * np.pi, 21, endpoint=False)
+        flat = np.stack([2.5 * np.cos(angles), 2.5 * np.sin(angles), np.zeros(21)], axis=1)
+
+        def painted_with_hand(depth_shift: float) -> np.ndarray:
+            scale = (-nose[2] + depth_shift) / -nose[2]  # same place on screen, nearer or farther
+            points = (nose + flat) * scale
+            hand = HandResult(0, np.zeros((21, 3), np.float32), np.zeros((21, 3), np.float32), "right", 1.0,
+                              np.eye(4, dtype=np.float32), points.astype(np.float32))
+            result.hands = [hand]
+            return fx._pipeline.renderer.render(rgb, result, fx.effect)
+
+        result.hands = []
+        alone = fx._pipeline.renderer.render(rgb, result, fx.effect)
+        in_front = painted_with_hand(-8.0)   # 8 cm nearer the camera than the nose
+        behind = painted_with_hand(+25.0)    # behind the head
+    x, y = face.landmarks[4, :2].astype(int)
+    window = (slice(y - 6, y + 7), slice(x - 6, x + 7))
+    assert np.abs(alone[window].astype(int) - rgb[window].astype(int)).max() > 20   # the nose is painted
+    assert np.array_equal(in_front[window], rgb[window])                         # the hand hides the paint
+    assert np.array_equal(behind[window], alone[window])                         # a hand behind hides nothing

@@ -13,10 +13,13 @@ from arfx.effects.schema import EffectKind, EffectSpec, Field, number_in, one_of
 from arfx.errors import EffectError
 from arfx.geometry.anchors import FACE_ORIGIN, Anchor
 from arfx.geometry.camera import gl_matrix_bytes
-from arfx.render.renderer import DEFAULT_OCCLUSION, FrameState
+from arfx.render.renderer import FrameState
 
 log = logging.getLogger(__name__)
 
+#: What hides face paint unless its [occlusion] says otherwise: the face itself (so only the
+#: visible side is painted) and tracked hands in front of it.
+PAINT_OCCLUSION = frozenset({"face", "hands"})
 BLEND_MODES = {"normal": 0, "multiply": 1, "add": 2}
 #: How much of the skin's shading (highlights, shadows, texture) shows through normal-blended
 #: paint by default: 0 is flat colour, 1 the skin's full shading. Multiply and add keep the
@@ -42,7 +45,7 @@ class FacePaintEffect:
     texture: np.ndarray  # uint8 [H, W, 4], laid out on the canonical UVs (v from the top)
     blend: str = "normal"
     opacity: float = 1.0
-    occlusion: frozenset[str] = DEFAULT_OCCLUSION
+    occlusion: frozenset[str] = PAINT_OCCLUSION
     kind: str = "facepaint"
     anchor: Anchor = FACE_ORIGIN  # paint covers the whole face mesh
     shading: float = PAINT_SHADING
@@ -61,7 +64,7 @@ class FacePaintEffect:
 
     @classmethod
     def from_file(cls, name: str, path: str | Path, blend: str = "normal", opacity: float = 1.0,
-                  occlusion: frozenset[str] = DEFAULT_OCCLUSION, shading: float = PAINT_SHADING
+                  occlusion: frozenset[str] = PAINT_OCCLUSION, shading: float = PAINT_SHADING
                   ) -> "FacePaintEffect":
         return cls(name, load_texture(path), blend, float(opacity), frozenset(occlusion),
                    shading=float(shading))
@@ -123,5 +126,6 @@ KIND = EffectKind(
             Field("shading", PAINT_SHADING, number_in(0, 1))),
     asset_suffixes=(".png", ".jpg", ".jpeg"), bare_suffixes=(".png", ".jpg", ".jpeg"),
     check_asset=_check_asset,
-    # Paint lies on the face mesh: only faces hide it (the head sits behind the face surface).
-    default_occlusion=frozenset({"face"}))
+    # Paint lies on the face mesh: faces and hands in front hide it (the head sits behind the
+    # face surface, so it never does).
+    default_occlusion=PAINT_OCCLUSION)

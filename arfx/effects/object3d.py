@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 #: What hides a 3D object unless its [occlusion] table says otherwise: the tracked face mesh
 #: and the head fitted to it (skull, ears, neck), so temples vanish behind the ears and the
 #: back of a hat behind the head.
-OBJECT_OCCLUSION = frozenset({"face", "head"})
+OBJECT_OCCLUSION = frozenset({"face", "head", "hands"})
 
 _ALPHA_CODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 

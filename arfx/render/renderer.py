@@ -67,6 +67,13 @@ class FrameState:
         None (no frame, or too little skin seen). Cached per frame."""
         if self.rgb is None:
             return None
+        if len(getattr(face, "mesh", None) if getattr(face, "mesh", None) is not None else ()) \
+                != self.renderer.face_vertex_count:
+            # Not a face (a hand, a body): lit like the first face in the frame, if any.
+            faces = self.result.entities("face") if self.result is not None else []
+            if not faces:
+                return None
+            face = faces[0]
         key = id(face)
         if key not in self._lights:
             from arfx.render.lighting import estimate_face_light
@@ -102,8 +109,10 @@ class FrameState:
         return (sx, sy, ox, oy)
 
     def environment_texture(self) -> moderngl.Texture:
-        """The quarter-size frame, mipmapped: what shiny objects reflect."""
-        return self.renderer._environment_texture(self.small_frame())
+        """A tiny copy of the frame (1/16 size, linearly filtered): what shiny objects reflect."""
+        from arfx.render.lighting import ENVIRONMENT_DOWNSAMPLE, small_frame
+
+        return self.renderer._environment_texture(small_frame(self.rgb, ENVIRONMENT_DOWNSAMPLE))
 
     def set_state(self, depth_test: bool = True, depth_write: bool = True, blend: str | None = None,
                   cull: bool = False) -> None:
@@ -230,6 +239,7 @@ class Renderer:
             index_buffer=self.face_index_buffer, index_element_size=4)
 
         self._head = None  # (model, position buffer, vao), made on first use of the head occluder
+        self._hand_buffer = None  # (buffer, vao) for hand silhouettes, made on first use
         self._sample_texture: moderngl.Texture | None = None  # the frame, for passes that read it
         self._sample_rgba: np.ndarray | None = None
         self._sample_frame = -1  # frame number it holds
@@ -338,6 +348,10 @@ class Renderer:
         self._passes.clear()
         if self._target is not None:
             self._target.release()
+        if self._hand_buffer is not None:
+            for item in reversed(self._hand_buffer):
+                item.release()
+            self._hand_buffer = None
         if self._head is not None:
             for item in reversed(self._head[1:]):
                 item.release()
@@ -501,6 +515,26 @@ class Renderer:
             positions.write(model.fit(face.pose, face.mesh).tobytes())
             vao.render(moderngl.TRIANGLES)
 
+    def draw_hand_occluders(self, frame: FrameState, result: FrameResult) -> None:
+        """Every tracked hand's silhouette (arfx.geometry.hand_space) into depth, at its depths."""
+        hands = result.entities("hand")
+        if not hands:
+            return
+        from arfx.geometry.hand_space import hand_silhouette
+
+        vertices = np.ascontiguousarray(np.concatenate([hand_silhouette(hand.mesh) for hand in hands]))
+        if self._hand_buffer is None or self._hand_buffer[0].size < vertices.nbytes:
+            if self._hand_buffer is not None:
+                for item in self._hand_buffer:
+                    item.release()
+            buffer = self.ctx.buffer(reserve=max(vertices.nbytes, 64 * 1024), dynamic=True)
+            self._hand_buffer = (buffer, self.ctx.vertex_array(self.face_program,
+                                                                [(buffer, "3f", "in_position")]))
+        buffer, vao = self._hand_buffer
+        buffer.write(vertices.tobytes())
+        self.face_program["u_projection"].write(gl_matrix_bytes(frame.projection))
+        vao.render(moderngl.TRIANGLES, vertices=len(vertices))
+
     def _frame_sample_texture(self, rgb: np.ndarray) -> moderngl.Texture:
         """The frame as an RGBA texture, uploaded once per drawn frame."""
         if self._sample_texture is None or self._sample_texture.size != (self.width, self.height):
@@ -517,18 +551,17 @@ class Renderer:
         return self._sample_texture
 
     def _environment_texture(self, small: np.ndarray) -> moderngl.Texture:
-        """The small frame as a mipmapped texture (reflections), uploaded once per drawn frame."""
+        """The tiny frame as a texture (reflections), uploaded once per drawn frame."""
         size = (small.shape[1], small.shape[0])
         if self._env_texture is None or self._env_texture.size != size:
             if self._env_texture is not None:
                 self._env_texture.release()
             self._env_texture = self.ctx.texture(size, 4)
-            self._env_texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+            self._env_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
             self._env_texture.repeat_x = self._env_texture.repeat_y = False
             self._env_frame = -1
         if self._env_frame != self._frames_drawn:
             self._env_texture.write(cv2.cvtColor(small, cv2.COLOR_RGB2RGBA))
-            self._env_texture.build_mipmaps()
             self._env_frame = self._frames_drawn
         return self._env_texture
 
@@ -596,8 +629,11 @@ class Renderer:
 
 #: Occluder name -> what writes it into depth; effect.toml's [occlusion] table names these.
 #: face: the tracked face mesh itself. head: a canonical head (skull, jaw, ears, neck) fitted
-#: to the tracked face, its front 1 cm behind the face surface (arfx.render.head).
-OCCLUDERS = {"face": Renderer.draw_face_occluders, "head": Renderer.draw_head_occluders}
+#: to the tracked face, its front 1 cm behind the face surface (arfx.render.head). hands: each
+#: tracked hand's silhouette at its depths (arfx.geometry.hand_space; nothing when no hands are
+#: tracked).
+OCCLUDERS = {"face": Renderer.draw_face_occluders, "head": Renderer.draw_head_occluders,
+             "hands": Renderer.draw_hand_occluders}
 
 
 def _check_frame(rgb: np.ndarray) -> np.ndarray:
