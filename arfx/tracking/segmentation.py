@@ -17,7 +17,7 @@ What arfx adds (MediaPipe's SelfieSegmentation has neither):
   edges, noise) move slowly, so they stop flickering. MediaPipe Pose smooths its own mask the
   same way (ratio 0.7) and `PoseTracker` uses `blend_with_previous` for it.
 - Edge refinement (`refine_edges`): a guided filter (He et al.) with the frame's luminance as
-  the guide, at a working resolution (long side `REFINE_SIDE`, about 1.5x the model's), then
+  the guide, at a working resolution (long side near `REFINE_SIDE`, about 1.5x the model's), then
   resized to the frame. The mask's edges snap to the image's edges (hair, shoulders) instead of
   the model's 256-pixel grid. With refinement the temporal smoothing runs on the refined mask
   (so it also steadies what the guide's noise adds), without it on the model's output.
@@ -28,6 +28,7 @@ What arfx adds (MediaPipe's SelfieSegmentation has neither):
 from __future__ import annotations
 
 import logging
+import math
 
 import cv2
 import numpy as np
@@ -61,10 +62,24 @@ def blend_with_previous(new: np.ndarray, previous: np.ndarray | None, ratio: flo
     return (new + (previous - new) * weight).astype(np.float32, copy=False)
 
 
+def working_size(height: int, width: int, side: int) -> tuple[int, int]:
+    """(width, height) of the frame shrunk by a whole number that brings its long side near
+    `side`, preferring one that divides both sides (OpenCV's area averaging by an exact integer
+    factor is several times faster than by a fractional one): 1280x720 -> 320x180, 1920x1080
+    -> 384x216, 640x360 -> 320x180, 512x512 -> itself."""
+    target = max(height, width) / side
+    common = math.gcd(height, width)
+    exact = [f for f in range(1, common + 1) if common % f == 0 and f <= 2 * target + 1]
+    factor = min(exact, key=lambda f: abs(math.log(f / target)) if target > 0 else f)
+    if abs(math.log(factor / max(target, 1e-6))) > math.log(1.5):  # no good divisor: round
+        factor = max(1, round(target))
+    return max(1, width // factor), max(1, height // factor)
+
+
 class GuidedUpsampler:
     """A low-resolution mask resized to the frame with its edges fitted to the frame's.
 
-    Guided filter at a working size (long side `side`, never above the frame's): in every
+    Guided filter at a working size (`working_size`): in every
     (2 radius + 1)^2 window fit mask = a * luminance + b, average a and b over windows and apply
     them to the luminance there; the result is resized to the frame bilinearly. (Applying a and
     b to the full-resolution luminance instead would pass the camera's pixel noise into the
@@ -76,10 +91,9 @@ class GuidedUpsampler:
         self._shape: tuple[int, int] | None = None
 
     def _allocate(self, height: int, width: int) -> None:
-        k = min(1.0, self.side / max(height, width))
-        self._small = (max(1, round(width * k)), max(1, round(height * k)))
+        self._small = working_size(height, width, self.side)
         sw, sh = self._small
-        self._gray = np.empty((height, width), np.uint8)
+        self._rgb_small = np.empty((sh, sw, 3), np.uint8)
         self._gray_small = np.empty((sh, sw), np.uint8)
         self._s = {name: np.empty((sh, sw), np.float32)
                    for name in ("i", "p", "mi", "mp", "t", "mt", "a", "b")}
@@ -91,8 +105,8 @@ class GuidedUpsampler:
         if self._shape != (height, width):
             self._allocate(height, width)
         s, box, border = self._s, (2 * self.radius + 1,) * 2, cv2.BORDER_REFLECT
-        cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=self._gray)
-        cv2.resize(self._gray, self._small, dst=self._gray_small, interpolation=cv2.INTER_AREA)
+        cv2.resize(rgb, self._small, dst=self._rgb_small, interpolation=cv2.INTER_AREA)
+        cv2.cvtColor(self._rgb_small, cv2.COLOR_RGB2GRAY, dst=self._gray_small)
         np.multiply(self._gray_small, _UNIT, out=s["i"], casting="unsafe")
         cv2.resize(mask.astype(np.float32, copy=False), self._small, dst=s["p"], interpolation=cv2.INTER_LINEAR)
         cv2.boxFilter(s["i"], cv2.CV_32F, box, dst=s["mi"], borderType=border)
