@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from arfx.tracking.segmentation import (GuidedUpsampler, Segmenter, blend_with_previous, guided_upsample,
-                                        uncertainty)
+                                        uncertainty, working_size)
 
 
 def _astronaut() -> np.ndarray:
@@ -67,6 +67,13 @@ def test_guided_upsampling_puts_the_edge_where_the_image_has_it():
     np.testing.assert_allclose(refined[:, 180:], 1.0, atol=1e-3)
     flat = GuidedUpsampler()(np.full((60, 80), 0.3, np.float32), guide)
     np.testing.assert_allclose(flat, 0.3, atol=1e-3)           # nothing to fit: unchanged
+
+
+@pytest.mark.parametrize("frame,expected", [((720, 1280), (320, 180)), ((1080, 1920), (384, 216)),
+                                            ((360, 640), (320, 180)), ((512, 512), (512, 512)),
+                                            ((240, 320), (320, 240)), ((1137, 910), (303, 379))])
+def test_working_size_divides_the_frame_when_it_can(frame, expected):
+    assert working_size(*frame, side=384) == expected
 
 
 # ----- the Segmenter on a real photo -----------------------------------------------------------
