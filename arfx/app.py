@@ -299,6 +299,15 @@ class LiveApp:
         opts = self.options
         if not opts.window and not (opts.stream or opts.vcam is not None or opts.record):
             raise ArfxError("no window and nothing to send frames to: add --stream URL, --vcam or --record FILE")
+        # Outputs that cannot work fail now, before models load (they open once the frame size is known).
+        if opts.stream:
+            from arfx.stream import check_stream_url
+
+            check_stream_url(opts.stream)
+        if opts.vcam is not None:
+            from arfx.vcam import find_device
+
+            find_device(opts.vcam or None)
         self.registry = registry = EffectRegistry(opts.render.effects_dirs)
         names = [name for name, info in registry.effects().items() if info.ok]
         stacked = STACK_SEPARATOR in opts.effect  # e.g. facepaint+glasses: loaded as one stack
@@ -590,6 +599,7 @@ class LiveApp:
                 output.close()
             except ArfxError as error:
                 log.warning("%s", error)
+            log.info("%s: sent %d frames", output.name, output.frames_sent)
             if output.dropped:
                 log.warning("%s: %d frame(s) skipped (its encoder could not keep up)",
                             output.name, output.dropped)
