@@ -25,7 +25,7 @@ REFRESH_S = 0.25
 WHITE = (255, 255, 255, 255)
 RED = (235, 40, 40, 255)
 AMBER = (255, 190, 40, 255)
-BOX_ALPHA = 150
+BOX_ALPHA = 190
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -51,7 +51,7 @@ def status_lines(status: dict[str, Any]) -> list[tuple[str, tuple[int, int, int,
 def draw_status(width: int, height: int, status: dict[str, Any], announce: str | None) -> np.ndarray:
     """The overlay as a premultiplied RGBA image (top row first), transparent where empty."""
     image = np.zeros((height, width, 4), np.uint8)
-    scale = max(0.35, min(1.0, height / 720.0 * 0.7))
+    scale = max(0.45, min(1.0, height / 720.0 * 0.8))
     thickness = 1 if scale < 0.6 else 2
     pad = max(3, int(8 * scale))
     line_h = int(30 * scale) + pad
@@ -79,15 +79,21 @@ def draw_status(width: int, height: int, status: dict[str, Any], announce: str |
         (tw, th), _ = cv2.getTextSize(announce, FONT, big, thickness + 1)
         text_box(announce, max(pad, (width - tw) // 2), height // 2 - th, WHITE, big)
     if status.get("help"):
-        help_text = status["help"]
-        # Shrink until it fits the width.
-        font = scale
-        while font > 0.25 and cv2.getTextSize(help_text, FONT, font, 1)[0][0] > width - 4 * pad:
-            font *= 0.9
-        (tw, th), base = cv2.getTextSize(help_text, FONT, font, 1)
-        y = height - pad - base
-        cv2.rectangle(image, (0, y - th - pad), (width - 1, height - 1), (0, 0, 0, BOX_ALPHA), -1)
-        cv2.putText(image, help_text, (2 * pad, y), FONT, font, WHITE, 1, cv2.LINE_AA)
+        # The key list, wrapped at its double spaces into lines that fit the width.
+        font = max(0.4, scale * 0.85)
+        lines: list[str] = []
+        for item in status["help"].split("  "):
+            candidate = f"{lines[-1]}  {item}" if lines else item
+            if lines and cv2.getTextSize(candidate, FONT, font, 1)[0][0] <= width - 4 * pad:
+                lines[-1] = candidate
+            else:
+                lines.append(item)
+        (_, th), base = cv2.getTextSize("Ag", FONT, font, 1)
+        step = th + base + pad
+        top = height - step * len(lines) - pad
+        cv2.rectangle(image, (0, top), (width - 1, height - 1), (0, 0, 0, BOX_ALPHA), -1)
+        for i, text in enumerate(lines):
+            cv2.putText(image, text, (2 * pad, top + pad + th + i * step), FONT, font, WHITE, 1, cv2.LINE_AA)
     # Premultiply: what was drawn over the box keeps its colour, the box darkens.
     alpha = image[:, :, 3:4].astype(np.uint16)
     image[:, :, :3] = (image[:, :, :3].astype(np.uint16) * alpha // 255).astype(np.uint8)

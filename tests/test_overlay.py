@@ -1,0 +1,118 @@
+"""The on-screen interface: drawn with GL over the picture in the live window (Xvfb), read back
+from the window's framebuffer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from arfx.demo import astronaut_image
+from arfx.overlay import AMBER, RED, draw_status
+
+pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+
+
+def shots(tmp_path: Path) -> Path:
+    """Where window captures go: $ARFX_TEST_SHOTS (to look at them) or the test's temp folder."""
+    import os
+
+    folder = Path(os.environ.get("ARFX_TEST_SHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def grey_still(tmp_path: Path, size=(480, 640)) -> Path:
+    path = tmp_path / "grey.png"
+    Image.fromarray(np.full((*size, 3), 128, np.uint8)).save(path)
+    return path
+
+
+def run_window(tmp_path: Path, display: str, monkeypatch, actions=(), overlay=True, frames=6,
+               still: Path | None = None):
+    from arfx.app import AppOptions, LiveApp
+
+    monkeypatch.setenv("DISPLAY", display)
+    app = LiveApp(AppOptions(effect="axis", input=str(still or grey_still(tmp_path)), frames=frames,
+                             overlay=overlay, output_dir=tmp_path))
+    app.grab_window = True
+    for action in actions:
+        app.act(action)
+    result = app.run()
+    return app, result
+
+
+def red(pixels: np.ndarray) -> np.ndarray:
+    r, g, b = (pixels[..., i].astype(int) for i in range(3))
+    return (r > 180) & (g < 90) & (b < 90)
+
+
+def white(pixels: np.ndarray) -> np.ndarray:
+    return (pixels.min(axis=-1) > 220)
+
+
+def test_overlay_pixels_in_the_window(display: str, tmp_path: Path, monkeypatch) -> None:
+    """Recording and help on: a REC dot and text top left, a help line along the bottom; the
+    picture elsewhere untouched. Without the overlay the window is the picture alone."""
+    app, result = run_window(tmp_path, display, monkeypatch, actions=("record", "help"))
+    assert result.frames == 6 and len(result.recordings) == 1
+    shown = app.window_pixels
+    h, w = shown.shape[:2]
+    assert (w, h) == (640, 480)
+    Image.fromarray(shown).save(shots(tmp_path) / "overlay_window.png")
+    top_left = shown[: h // 5, : w // 3]
+    assert red(top_left).sum() > 30, "no REC indicator"
+    assert white(top_left).sum() > 30, "no status text"
+    assert (top_left.max(axis=-1) < 100).sum() > 300, "no dark box behind the text"
+    bottom = shown[-12:]
+    assert white(shown[-24:]).sum() > 100 and (bottom.max(axis=-1) < 100).mean() > 0.5, "no help line"
+    middle = shown[h // 3: 2 * h // 3, w // 3: 2 * w // 3]
+    assert np.abs(middle.astype(int) - 128).max() <= 2  # the grey picture, nothing over it
+    # The recording has the picture without the interface.
+    import av
+
+    with av.open(str(result.recordings[0])) as container:
+        recorded = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert not red(recorded).any() and np.abs(recorded.astype(int) - 128).max() <= 3
+
+    (tmp_path / "plain").mkdir()
+    plain, _ = run_window(tmp_path / "plain", display, monkeypatch, overlay=False)
+    assert np.abs(plain.window_pixels.astype(int) - 128).max() <= 2
+
+
+def test_help_toggles_and_effect_name_is_announced(display: str, tmp_path: Path, monkeypatch) -> None:
+    app, _ = run_window(tmp_path, display, monkeypatch, actions=("next",))
+    shown = app.window_pixels
+    h = shown.shape[0]
+    assert not white(shown[-24:]).any(), "help shown before H"
+    # The new effect's name in the middle of the picture (for ANNOUNCE_S seconds).
+    assert white(shown[h // 3: h // 2]).sum() > 50
+
+
+def test_status_image_colours() -> None:
+    image = draw_status(320, 240, {"fps": 12.0, "dropped": 4, "recording": 65.0, "latency_ms": 80.0},
+                        None)
+    assert image.shape == (240, 320, 4)
+    rgb = image[..., :3]
+    assert (np.abs(rgb.astype(int) - RED[:3]).sum(axis=-1) < 60).any()
+    assert (np.abs(rgb.astype(int) - AMBER[:3]).sum(axis=-1) < 60).any()
+    assert image[-20:].max() == 0  # no help line asked for: the bottom stays transparent
+
+
+def test_overlay_over_a_face(display: str, tmp_path: Path, monkeypatch) -> None:
+    """A look at it ($ARFX_TEST_SHOTS/overlay_face.png): the astronaut with glasses and the interface."""
+    still = tmp_path / "face.png"
+    Image.fromarray(astronaut_image()[:400, 60:460]).save(still)
+    from arfx.app import AppOptions, LiveApp
+
+    monkeypatch.setenv("DISPLAY", display)
+    app = LiveApp(AppOptions(effect="glasses", input=str(still), frames=4, output_dir=tmp_path))
+    app.grab_window = True
+    app.act("record")
+    app.act("help")
+    app.run()
+    Image.fromarray(app.window_pixels).save(shots(tmp_path) / "overlay_face.png")
+    assert red(app.window_pixels[:80, :200]).sum() > 20
