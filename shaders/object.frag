@@ -1,29 +1,53 @@
 #version 330 core
-// Lit in linear light; base colour textures are sRGB textures (decoded by the sampler) and
-// the result is encoded to sRGB here because the render target stores sRGB values.
-// u_frame_light: the face's light estimated from the camera frame (arfx.render.lighting):
-// diffuse from second-order spherical harmonics (u_sh, camera space), a highlight from its
-// key direction, and reflections of the frame (u_environment). Otherwise a fixed studio
-// light: Lambert + Blinn-Phong from a key and a fill light, and an ambient term.
+// glTF 2.0 metallic-roughness shading (the spec's appendix B BRDF) in linear light; colour
+// textures (base, emissive) are sRGB textures decoded by the sampler, and the result is
+// encoded to sRGB here because the render target stores sRGB values.
+//   BRDF: F = F0 + (1 - F0)(1 - V.H)^5, F0 = mix(0.04, base, metallic);
+//         diffuse = (1 - F) base (1 - metallic) / pi;
+//         specular = F D Vis, D GGX (alpha = roughness^2), Vis the height-correlated Smith term.
+// Lights. u_frame_light: the face's light estimated from the camera frame (arfx.render.lighting):
+// diffuse from second-order spherical harmonics (u_sh, camera space, already divided by pi:
+// base x irradiance(n) is the diffuse colour), a punctual key light (u_key_direction,
+// u_key_strength, specular only: its diffuse part is in the harmonics), and image-based
+// specular: the frame (u_environment) in the reflected direction, blending towards the
+// harmonics' light in that direction as roughness grows, weighted by an analytic fit of the
+// split-sum environment BRDF. Otherwise the neutral studio light: a key and a fill
+// directional light and a uniform ambient of AMBIENT (diffuse and, through the same
+// environment BRDF, specular).
+// Occlusion darkens only the ambient/image-based parts; emissive is added on top.
 in vec3 v_position;
 in vec3 v_normal;
 in vec2 v_uv;
+in vec2 v_uv1;
 in vec4 v_color;
+in vec4 v_tangent;
 uniform vec4 u_base_color;      // linear RGBA (glTF baseColorFactor)
-uniform bool u_has_texture;
-uniform sampler2D u_texture;
 uniform float u_metallic;
 uniform float u_roughness;
+uniform vec3 u_emissive;        // linear, emissive strength included
 uniform int u_alpha_mode;       // 0 opaque, 1 mask, 2 blend
 uniform float u_alpha_cutoff;
 uniform bool u_unlit;
+// Maps: 0 base colour, 1 metallic-roughness, 2 normal, 3 occlusion, 4 emissive.
+uniform bool u_has_texture;     // base colour
+uniform sampler2D u_texture;
+uniform bool u_has_map[5];
+uniform sampler2D u_metallic_roughness;
+uniform sampler2D u_normal_map;
+uniform sampler2D u_occlusion;
+uniform sampler2D u_emissive_map;
+uniform mat3 u_uv_transform[5];  // KHR_texture_transform
+uniform int u_uv_set[5];         // TEXCOORD_0 or _1
+uniform bvec2 u_mirror[5];       // mirrored repeat on u, v
+uniform float u_map_scale[5];    // normal scale, occlusion strength
 uniform bool u_frame_light;
 uniform vec3 u_sh[9];           // irradiance over 1, x, y, z, xy, yz, 3z^2-1, xz, x^2-y^2
 uniform vec3 u_key_direction;   // camera space, towards the light
 uniform float u_key_strength;
-uniform sampler2D u_environment; // the frame, small and mipmapped (sRGB values)
+uniform sampler2D u_environment; // the frame at 1/16 size (sRGB values)
 out vec4 f_color;
 
+const float PI = 3.14159265;
 const vec3 KEY_DIR = normalize(vec3(-0.4, 0.6, 0.7));   // camera space, towards the light
 const vec3 FILL_DIR = normalize(vec3(0.6, -0.1, 0.5));
 const vec3 AMBIENT = vec3(0.22);
@@ -44,10 +68,60 @@ vec3 irradiance(vec3 n) {
     return max(e, vec3(0.0));
 }
 
+vec2 map_uv(int i) {
+    vec2 uv = u_uv_set[i] == 1 ? v_uv1 : v_uv;
+    uv = (u_uv_transform[i] * vec3(uv, 1.0)).xy;
+    // Mirrored repeat: fold into 0..1 every other period.
+    vec2 folded = 1.0 - abs(mod(uv, 2.0) - 1.0);
+    return vec2(u_mirror[i].x ? folded.x : uv.x, u_mirror[i].y ? folded.y : uv.y);
+}
+
+// GGX normal distribution and the height-correlated Smith visibility (spec appendix B).
+float distribution(float n_h, float alpha) {
+    float a2 = alpha * alpha;
+    float d = n_h * n_h * (a2 - 1.0) + 1.0;
+    return a2 / (PI * d * d);
+}
+
+float visibility(float n_l, float n_v, float alpha) {
+    float a2 = alpha * alpha;
+    float gl = n_v * sqrt(n_l * n_l * (1.0 - a2) + a2);
+    float gv = n_l * sqrt(n_v * n_v * (1.0 - a2) + a2);
+    float g = gl + gv;
+    return g > 0.0 ? 0.5 / g : 0.0;
+}
+
+// Radiance reflected towards the viewer from a directional light of irradiance `strength`
+// (perpendicular to it) from `l`: (diffuse + specular BRDF) x strength x N.L.
+void punctual(vec3 n, vec3 view, vec3 l, float strength, vec3 c_diff, vec3 f0, float alpha,
+              inout vec3 diffuse, inout vec3 specular) {
+    float n_l = max(dot(n, l), 0.0);
+    if (n_l <= 0.0) return;
+    vec3 h = normalize(l + view);
+    float n_v = max(dot(n, view), 1e-4);
+    float v_h = max(dot(view, h), 0.0);
+    vec3 fresnel = f0 + (vec3(1.0) - f0) * pow(1.0 - v_h, 5.0);
+    // strength is the light's irradiance x pi, so that a white Lambert surface facing it
+    // shows `strength` (the older Lambert model's scale).
+    diffuse += strength * n_l * (vec3(1.0) - fresnel) * c_diff;
+    specular += strength * n_l * PI * fresnel * distribution(max(dot(n, h), 0.0), alpha)
+        * visibility(n_l, n_v, alpha);
+}
+
+// Analytic fit of the split-sum environment BRDF (scale, bias on F0) for image-based specular.
+vec3 environment_brdf(vec3 f0, float roughness, float n_v) {
+    const vec4 c0 = vec4(-1.0, -0.0275, -0.572, 0.022);
+    const vec4 c1 = vec4(1.0, 0.0425, 1.04, -0.04);
+    vec4 r = roughness * c0 + c1;
+    float a004 = min(r.x * r.x, exp2(-9.28 * n_v)) * r.x + r.y;
+    vec2 ab = vec2(-1.04, 1.04) * a004 + r.zw;
+    return f0 * ab.x + ab.y;
+}
+
 void main() {
     vec4 base = u_base_color * v_color;
     if (u_has_texture) {
-        base *= texture(u_texture, v_uv);
+        base *= texture(u_texture, map_uv(0));
     }
     if (u_alpha_mode == 1 && base.a < u_alpha_cutoff) {
         discard;
@@ -57,43 +131,77 @@ void main() {
         f_color = vec4(linear_to_srgb(base.rgb), alpha);
         return;
     }
-    vec3 n = normalize(v_normal);
+    float metallic = u_metallic;
+    float roughness = u_roughness;
+    if (u_has_map[1]) {
+        vec4 mr = texture(u_metallic_roughness, map_uv(1));
+        roughness *= mr.g;
+        metallic *= mr.b;
+    }
+    roughness = clamp(roughness, 0.03, 1.0);
+    metallic = clamp(metallic, 0.0, 1.0);
+    float alpha_r = roughness * roughness;
+
     vec3 view = normalize(-v_position);
+    vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) {
         n = -n;
     }
-    float shininess = clamp(2.0 / max(pow(u_roughness, 4.0), 1e-4) - 2.0, 4.0, 512.0);
-    vec3 specular_color = mix(vec3(0.04), base.rgb, u_metallic);
-    vec3 diffuse_color = base.rgb * (1.0 - u_metallic);
-    vec3 diffuse;
+    if (u_has_map[2]) {
+        vec3 t;
+        float handedness;
+        if (v_tangent.w != 0.0) {
+            t = v_tangent.xyz;
+            handedness = v_tangent.w;
+        } else {
+            // No tangents: from the screen-space derivatives of position and uv.
+            vec2 uv = map_uv(2);
+            vec3 dp_dx = dFdx(v_position), dp_dy = dFdy(v_position);
+            vec2 duv_dx = dFdx(uv), duv_dy = dFdy(uv);
+            t = duv_dy.t * dp_dx - duv_dx.t * dp_dy;
+            handedness = 1.0;
+        }
+        t = normalize(t - n * dot(n, t));
+        vec3 b = cross(n, t) * handedness;
+        if (!gl_FrontFacing) {
+            b = -b;  // the flipped normal mirrors the frame
+        }
+        vec3 m = texture(u_normal_map, map_uv(2)).xyz * 2.0 - 1.0;
+        m.xy *= u_map_scale[2];
+        n = normalize(mat3(t, b, n) * m);
+    }
+    float occlusion = 1.0;
+    if (u_has_map[3]) {
+        occlusion = 1.0 + u_map_scale[3] * (texture(u_occlusion, map_uv(3)).r - 1.0);
+    }
+    vec3 emissive = u_emissive;
+    if (u_has_map[4]) {
+        emissive *= texture(u_emissive_map, map_uv(4)).rgb;
+    }
+
+    vec3 c_diff = base.rgb * (1.0 - metallic);
+    vec3 f0 = mix(vec3(0.04), base.rgb, metallic);
+    float n_v = max(dot(n, view), 1e-4);
+    vec3 env_brdf = environment_brdf(f0, roughness, n_v);
+    vec3 diffuse = vec3(0.0);
     vec3 specular = vec3(0.0);
     if (u_frame_light) {
-        diffuse = diffuse_color * irradiance(n);
-        float lambert = max(dot(n, u_key_direction), 0.0);
-        vec3 h = normalize(u_key_direction + view);
-        float spec = pow(max(dot(n, h), 0.0), shininess) * (shininess + 8.0) / 25.0;
-        specular = u_key_strength * lambert * specular_color * spec;
-        // Reflections of the frame: the reflected ray's direction picks a point of the frame,
-        // blurrier the rougher the surface.
+        diffuse = c_diff * irradiance(n) * occlusion;
+        vec3 no_diffuse = vec3(0.0);
+        punctual(n, view, u_key_direction, u_key_strength, vec3(0.0), f0, alpha_r, no_diffuse, specular);
+        // Reflections of the frame: the reflected ray's direction picks a point of a tiny,
+        // blurry copy of the frame; rough surfaces see the harmonics' light instead.
         vec3 r = reflect(-view, n);
         vec2 uv = vec2(0.5 + 0.5 * r.x, 0.5 - 0.5 * r.y);
-        vec3 environment = srgb_to_linear(textureLod(u_environment, uv, u_roughness * 6.0).rgb);
-        float grazing = pow(1.0 - max(dot(n, view), 0.0), 5.0);
-        vec3 fresnel = specular_color + (vec3(1.0) - specular_color) * grazing;
         // Half strength: the frame shows what is in front of the person, not what they face.
-        float sharp = 1.0 - u_roughness;
-        specular += 0.5 * environment * fresnel * sharp * sharp;
+        vec3 environment = 0.5 * srgb_to_linear(texture(u_environment, uv).rgb);
+        vec3 prefiltered = mix(environment, irradiance(r), smoothstep(0.0, 0.8, roughness));
+        specular += prefiltered * env_brdf * occlusion;
     } else {
-        diffuse = AMBIENT * base.rgb;
-        vec3 dirs[2] = vec3[2](KEY_DIR, FILL_DIR);
-        float strengths[2] = float[2](0.95, 0.35);
-        for (int i = 0; i < 2; ++i) {
-            float lambert = max(dot(n, dirs[i]), 0.0);
-            vec3 h = normalize(dirs[i] + view);
-            float spec = pow(max(dot(n, h), 0.0), shininess) * (shininess + 8.0) / 25.0;
-            diffuse += strengths[i] * lambert * diffuse_color;
-            specular += strengths[i] * lambert * specular_color * spec;
-        }
+        diffuse = AMBIENT * c_diff * occlusion;
+        punctual(n, view, KEY_DIR, 0.95, c_diff, f0, alpha_r, diffuse, specular);
+        punctual(n, view, FILL_DIR, 0.35, c_diff, f0, alpha_r, diffuse, specular);
+        specular += AMBIENT * env_brdf * occlusion;
     }
     if (u_alpha_mode == 2) {
         // A reflection is not dimmed by the surface's transparency: glossy lenses keep
@@ -101,5 +209,5 @@ void main() {
         float shine = max(max(specular.r, specular.g), specular.b);
         alpha = clamp(alpha + shine, 0.0, 1.0);
     }
-    f_color = vec4(linear_to_srgb(diffuse + specular), alpha);
+    f_color = vec4(linear_to_srgb(diffuse + specular + emissive), alpha);
 }

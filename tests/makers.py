@@ -17,7 +17,9 @@ def box_glb(path: Path, centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255), node_off
     from trimesh.visual.material import PBRMaterial
 
     box = trimesh.creation.box(extents=(size, size, size))
-    box.visual = trimesh.visual.TextureVisuals(material=PBRMaterial(baseColorFactor=list(color)))
+    # metallicFactor 0: glTF's default is 1 (a metal), which would make the test box a mirror.
+    box.visual = trimesh.visual.TextureVisuals(material=PBRMaterial(baseColorFactor=list(color), metallicFactor=0.0,
+                                                                    roughnessFactor=0.5))
     scene = trimesh.Scene()
     transform = np.eye(4)
     transform[:3, 3] = centre if node_offset is None else node_offset

@@ -269,7 +269,7 @@ def test_arfx_list_loads_what_it_lists_so_nothing_ok_fails_at_render(tmp_path, n
     assert scan_folder(drop, "dir")[0].ok  # the scan's header checks pass it
     assert cli.main(["list", "--effects-dir", str(drop)]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:-1]}
-    assert "BROKEN: cannot decode texture of mesh" in lines["cutpixels"] and "truncated" in lines["cutpixels"]
+    assert "BROKEN: cannot decode texture image 0" in lines["cutpixels"] and "truncated" in lines["cutpixels"]
     assert "BROKEN" in lines["gang"] and "unknown effect 'nosuch'" in lines["gang"]
     assert "BROKEN" not in lines["pair"] and "BROKEN" not in lines["glasses"]
     source = tmp_path / "in.png"

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from arfx.effects.facepaint import load_texture
 from arfx.effects.registry import scan_folder, parse_manifest
 from arfx.errors import EffectError
-from arfx.render.gltf import MAX_TRIANGLES, load_glb
+from arfx.render.gltf import MAX_TRIANGLES, VERTEX_FLOATS, load_glb
 from arfx.render.texture import MAX_TEXTURE_SIDE
 from test_hardening_effects import glb_bytes, png_bytes, small_png, triangle_glb
 
@@ -130,7 +130,7 @@ def _try_glb(path: Path, data: bytes) -> None:
     assert meshes
     assert sum(len(m.indices) for m in meshes) <= MAX_TRIANGLES
     for mesh in meshes:
-        assert mesh.vertices.dtype == np.float32 and mesh.vertices.shape[1] == 12
+        assert mesh.vertices.dtype == np.float32 and mesh.vertices.shape[1] == VERTEX_FLOATS
         assert np.isfinite(mesh.positions).all()
         assert mesh.indices.dtype == np.uint32
         assert len(mesh.indices) == 0 or mesh.indices.max() < len(mesh.vertices)

@@ -17,6 +17,11 @@ How a file is placed (`Object3DEffect.from_file`, the [placement] table):
 4. Then `scale`, `rotation` (degrees about x, then y, then z) and `offset` (cm) apply about
    the anchor. A placement that ends up under 1 cm or over 1 m across, or centred over 1 m
    away from its anchor, logs a warning with the numbers.
+
+Animation (`[placement.animation]`: clip, speed, play): a file's glTF animation plays on the
+frames' timestamps from the first frame the object is drawn in, looped by default; skins and
+morph targets are deformed on the CPU (arfx.render.gltf_anim). Placement and fit use the
+rest pose.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ import numpy as np
 
 from arfx.geometry.anchors import FACE_ORIGIN, Anchor
 from arfx.geometry.camera import gl_matrix_bytes
-from arfx.render.gltf import UNITS, GpuMesh, MeshData, bounds, load_glb
-from arfx.effects.schema import EffectKind, EffectSpec, Field, number_in, numbers, one_of
+
+from arfx.render.gltf import TEXTURE_UNITS, UNITS, GpuMesh, MeshData, bounds, load_model
+from arfx.effects.schema import EffectKind, EffectSpec, Field, ManifestError, describe, number_in, numbers, one_of
 from arfx.render.renderer import FrameState
 
 log = logging.getLogger(__name__)
@@ -107,19 +113,31 @@ class Object3DEffect:
     anchor: Anchor = FACE_ORIGIN
     occlusion: frozenset[str] = OBJECT_OCCLUSION
     kind: str = "object3d"
+    model: object = None  # arfx.render.gltf_load.Model when read from a file (animations)
+    animation: dict = field(default_factory=dict)  # clip, speed, play (see ANIMATION_DEFAULTS)
 
     @classmethod
     def from_file(cls, name: str, path: str | Path, offset=(0.0, 0.0, 0.0), scale=1.0,
                   rotation=(0.0, 0.0, 0.0), anchor: Anchor = FACE_ORIGIN,
                   occlusion: frozenset[str] = OBJECT_OCCLUSION, units: str | None = None,
-                  fit_width: float | None = None) -> "Object3DEffect":
+                  fit_width: float | None = None, animation: dict | None = None) -> "Object3DEffect":
         """Load a GLB/glTF file and place it by the rules in this module's docstring.
 
         units: "m" (glTF's), "cm" or "mm"; None: metres, else cm or mm, else fitted (rule 3).
         fit_width: cm; fit the bounding box to this width on the anchor.
+        animation: {"clip": name or index, "speed": factor, "play": "loop" | "once"}.
         """
+        from arfx.render.gltf_anim import clip_index
+
         path = Path(path)
-        meshes = load_glb(path, units or "m")
+        model = load_model(path, units or "m")
+        meshes = model.meshes
+        animation = {**ANIMATION_DEFAULTS, **(animation or {})}
+        if model.animations or animation["clip"] is not None:
+            try:
+                clip_index(model, animation["clip"])
+            except Exception as error:
+                raise type(error)(f"effect '{name}' ({path.name}): {error}") from error
         low, high = bounds(meshes)
         base = np.eye(4)
         if fit_width is not None:
@@ -142,7 +160,8 @@ class Object3DEffect:
                             HEAD_WIDTH_CM, anchor)
                 base = fit_matrix(low, high, HEAD_WIDTH_CM, anchor)
         placement = placement_matrix(offset, scale, rotation).astype(np.float64) @ base
-        effect = cls(name, meshes, placement.astype(np.float32), anchor, frozenset(occlusion))
+        effect = cls(name, meshes, placement.astype(np.float32), anchor, frozenset(occlusion),
+                     model=model, animation=animation)
         effect.warn_if_unwearable(path.name)
         return effect
 
@@ -175,22 +194,68 @@ class Object3DEffect:
         return Object3DPass(self, renderer)
 
 
+#: Blended meshes up to this many triangles are sorted triangle by triangle every draw.
+SORT_TRIANGLES_MAX = 50_000
+_MAP_ORDER = ("base", "metallic_roughness", "normal", "occlusion", "emissive")
+_SAMPLER_NAMES = {"base": "u_texture", "metallic_roughness": "u_metallic_roughness",
+                  "normal": "u_normal_map", "occlusion": "u_occlusion", "emissive": "u_emissive_map"}
+
+
+def _set(program, name: str, value) -> None:
+    if name in program:  # uniforms a driver optimised away are absent
+        uniform = program[name]
+        if isinstance(value, list):  # arrays may be cut to the elements the shader reads
+            value = value[:uniform.array_length]
+        uniform.value = value
+
+
 class Object3DPass:
     def __init__(self, effect: Object3DEffect, renderer):
+        from arfx.render.gltf_anim import Player
+
         self.effect = effect
         self.program = renderer.program("object", "object")
         self.meshes = [GpuMesh(renderer.ctx, self.program, mesh) for mesh in effect.meshes]
         self._opaque = [m for m in self.meshes if not m.material.blended]
         self._blended = [m for m in self.meshes if m.material.blended]
+        self.player = None
+        model = effect.model
+        if model is not None and (model.animations or any(m.deformable for m in effect.meshes)):
+            options = {**ANIMATION_DEFAULTS, **effect.animation}
+            player = Player(model, options["clip"], options["speed"], options["play"])
+            self.player = player if player.active else None
+        for slot, mesh in enumerate(self.meshes):
+            mesh.slot = slot
+        self._transforms = [m.data.transform for m in self.meshes]
+        self._posed_at: float | None = None
         from arfx.render.contact import object_field
 
         self.contact_field = object_field(effect)  # soft contact shadow on the face (None: none)
         self.contact_texture = renderer.contact_texture(self.contact_field) if self.contact_field else None
 
+    def _animate(self, frame: FrameState) -> None:
+        """Pose the meshes for this frame's timestamp (once per frame, shared by every face)."""
+        from arfx.render.gltf_anim import deform
+
+        if self.player is None:
+            return
+        timestamp = float(frame.result.timestamp) if frame.result is not None else 0.0
+        if timestamp == self._posed_at:
+            return
+        self._posed_at = timestamp
+        pose = self.player.pose(timestamp)
+        for i, mesh in enumerate(self.meshes):
+            transform, vertices = deform(self.player.model, mesh.data, pose)
+            self._transforms[i] = transform
+            if vertices is not None:
+                mesh.update_vertices(vertices)
+
     def draw(self, frame: FrameState, face, index: int) -> None:
         program = self.program
+        self._animate(frame)
         program["u_projection"].write(gl_matrix_bytes(frame.projection))
-        program["u_texture"] = 0
+        for role in _MAP_ORDER:
+            _set(program, _SAMPLER_NAMES[role], TEXTURE_UNITS[role])
         frame.renderer.apply_lighting(program, frame, face)  # light from the frame, or the fixed one
         anchor_matrix = self.effect.anchor.matrix(face)
         model_view = anchor_matrix @ self.effect.placement
@@ -201,17 +266,33 @@ class Object3DPass:
                             cull=not mesh.material.double_sided)
             self._draw_mesh(mesh, model_view)
         if self._blended:
-            # Back to front, without depth writes, so lenses behind lenses still show.
-            depths = [(model_view @ np.append(m.data.centroid(), 1.0))[2] for m in self._blended]
+            # Back to front, without depth writes, so lenses behind lenses still show; within
+            # a mesh its triangles are sorted too (far first), so its own back faces never
+            # cover its front.
+            depths = [(model_view @ self._transform(m) @ np.append(m.data.centroid_local(), 1.0))[2]
+                      for m in self._blended]
             for order in np.argsort(depths):
                 mesh = self._blended[order]
+                self._sort_triangles(mesh, model_view)
                 frame.set_state(depth_test=True, depth_write=False, blend="alpha",
                                 cull=not mesh.material.double_sided)
                 self._draw_mesh(mesh, model_view)
 
+    def _transform(self, mesh: GpuMesh) -> np.ndarray:
+        return self._transforms[mesh.slot]
+
+    def _sort_triangles(self, mesh: GpuMesh, model_view: np.ndarray) -> None:
+        indices = mesh.data.indices
+        if len(indices) < 2 or len(indices) > SORT_TRIANGLES_MAX:
+            return
+        matrix = (model_view @ self._transform(mesh)).astype(np.float64)
+        centres = mesh.data.vertices[:, :3][indices].mean(axis=1)  # (posed vertices when deformed)
+        depth = centres @ matrix[2, :3] + matrix[2, 3]
+        mesh.update_indices(indices[np.argsort(depth, kind="stable")])
+
     def _draw_mesh(self, mesh: GpuMesh, model_view: np.ndarray) -> None:
         program = self.program
-        matrix = model_view @ mesh.data.transform
+        matrix = model_view @ self._transform(mesh)
         linear = matrix[:3, :3]
         normal_matrix = np.linalg.inv(linear).T if abs(np.linalg.det(linear)) > 1e-12 else linear
         program["u_model_view"].write(gl_matrix_bytes(matrix))
@@ -220,12 +301,32 @@ class Object3DPass:
         program["u_base_color"] = tuple(material.base_color)
         program["u_metallic"] = material.metallic
         program["u_roughness"] = material.roughness
+        _set(program, "u_emissive", tuple(material.emissive))
         program["u_alpha_mode"] = _ALPHA_CODES.get(material.alpha_mode, 0)
         program["u_alpha_cutoff"] = material.alpha_cutoff
-        program["u_unlit"] = material.unlit
-        program["u_has_texture"] = mesh.texture is not None
-        if mesh.texture is not None:
-            mesh.texture.use(0)
+        _set(program, "u_unlit", material.unlit)
+        _set(program, "u_has_texture", "base" in mesh.textures)
+        has, sets, mirror, scale = [], [], [], []
+        transforms = []
+        for role in _MAP_ORDER:
+            texture_map = mesh.maps.get(role)
+            texture = mesh.textures.get(role)
+            has.append(texture is not None)
+            if texture is not None:
+                texture.use(TEXTURE_UNITS[role])
+            sets.append(texture_map.texcoord if texture_map is not None else 0)
+            mirror.append(tuple(w == 33648 for w in texture_map.wrap) if texture_map is not None
+                          else (False, False))
+            scale.append(float(texture_map.scale) if texture_map is not None else 1.0)
+            transform = texture_map.transform if texture_map is not None else np.eye(3)
+            transforms.append(np.asarray(transform, np.float32).T)  # column-major
+        _set(program, "u_has_map", has)
+        _set(program, "u_uv_set", sets)
+        _set(program, "u_mirror", mirror)
+        _set(program, "u_map_scale", scale)
+        if "u_uv_transform" in program:
+            length = program["u_uv_transform"].array_length
+            program["u_uv_transform"].write(np.ascontiguousarray(transforms[:length], np.float32).tobytes())
         mesh.vao.render()
 
     def release(self) -> None:
@@ -248,6 +349,30 @@ def _check_asset(path: Path) -> None:
     inspect_model(path)
 
 
+#: [placement.animation] defaults: the first clip, real time, looped.
+ANIMATION_DEFAULTS = {"clip": None, "speed": 1.0, "play": "loop"}
+
+
+def _animation(value, what: str) -> dict:
+    """[placement.animation]: clip (name or index), speed (0 to 100, 1 real time), play (loop | once)."""
+    if not isinstance(value, dict):
+        raise ManifestError(f"{what} must be a table (clip, speed, play), got {describe(value)}")
+    from arfx.effects.schema import check_keys
+
+    check_keys(value, tuple(ANIMATION_DEFAULTS), f"in [{what}]")
+    out = dict(ANIMATION_DEFAULTS)
+    clip = value.get("clip")
+    if clip is not None and not (isinstance(clip, str) or (isinstance(clip, int) and not isinstance(clip, bool)
+                                                          and clip >= 0)):
+        raise ManifestError(f"{what}.clip must be a clip name or a number from 0, got {describe(clip)}")
+    out["clip"] = clip
+    if "speed" in value:
+        out["speed"] = number_in(0.0, 100.0)(value["speed"], f"{what}.speed")
+    if "play" in value:
+        out["play"] = one_of(("loop", "once"))(value["play"], f"{what}.play")
+    return out
+
+
 def _optional(parse):
     """A field that may be left out (its default None means: not declared)."""
     def parse_optional(value, what: str):
@@ -261,6 +386,7 @@ KIND = EffectKind(
             Field("scale", 1.0, numbers(3, allow_scalar=True, positive=True)),
             Field("rotation", [0.0, 0.0, 0.0], numbers(3)),
             Field("units", None, _optional(one_of(tuple(UNITS)))),
-            Field("fit_width", None, _optional(number_in(0.1, 1000.0)))),
+            Field("fit_width", None, _optional(number_in(0.1, 1000.0))),
+            Field("animation", {}, _animation)),
     asset_suffixes=(".glb", ".gltf"), bare_suffixes=(".glb", ".gltf"), check_asset=_check_asset,
     anchor_entities=None, default_occlusion=OBJECT_OCCLUSION)

@@ -1,4 +1,8 @@
-"""GLB/glTF scenes -> flat lists of meshes with world transforms and PBR base colour (trimesh).
+"""GLB/glTF scenes -> flat lists of meshes with world transforms and glTF PBR materials.
+
+The file's structure is checked first (inspect_model, here); arfx.render.gltf_load then reads
+it with numpy (materials with every map, skins, morph targets, animations) and
+arfx.render.gltf_anim plays its animations.
 
 glTF's unit is the metre; arfx's face space is in centimetres. `load_glb` reads a file in
 metres (or the units its effect declares: UNITS) and hands back meshes whose transforms
@@ -7,7 +11,6 @@ convert them to centimetres.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import struct
@@ -23,14 +26,20 @@ log = logging.getLogger(__name__)
 # GL_SRGB8_ALPHA8: base colour textures hold sRGB values; the sampler decodes them to linear.
 GL_SRGB8_ALPHA8 = 0x8C43
 ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")
-VERTEX_FLOATS = 12  # position 3, normal 3, uv 2, colour 4
+VERTEX_FLOATS = 18  # position 3, normal 3, uv 2, colour 4, tangent 4 (w 0: none), uv set 1 2
 #: Centimetres per file unit: glTF files are in metres; `units` in effect.toml overrides it.
 UNITS = {"m": 100.0, "cm": 1.0, "mm": 0.1}
 
 
 @dataclass
 class Material:
-    """glTF metallic-roughness material, reduced to what the renderer uses."""
+    """glTF metallic-roughness material.
+
+    The dataclass defaults (metallic 0, roughness 0.5) are for meshes arfx makes itself;
+    materials read from glTF files get the spec's defaults (metallic 1, roughness 1).
+    `maps` holds the textures by role: "base" (also `texture`), "metallic_roughness" (G
+    roughness, B metallic), "normal", "occlusion" (R), "emissive" (arfx.render.gltf_load.TextureMap).
+    """
 
     base_color: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)  # linear RGBA
     texture: np.ndarray | None = None  # uint8 [H, W, 4], sRGB, first row = top of the image
@@ -40,6 +49,8 @@ class Material:
     alpha_cutoff: float = 0.5
     double_sided: bool = False
     unlit: bool = False
+    emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)  # linear, strength included
+    maps: dict = field(default_factory=dict)
 
     @property
     def blended(self) -> bool:
@@ -50,20 +61,48 @@ class Material:
 class MeshData:
     """One drawable part: interleaved vertices in its node's space plus that node's world matrix."""
 
-    vertices: np.ndarray  # float32 [N, 12]: position, normal, uv, colour (linear RGBA)
+    vertices: np.ndarray  # float32 [N, 18]: position, normal, uv, colour (linear RGBA), tangent, uv1
     indices: np.ndarray  # uint32 [M, 3]
     transform: np.ndarray  # float32 [4, 4], node -> asset space
     material: Material = field(default_factory=Material)
     name: str = ""
+    node: int | None = None  # the glTF node that places it (animations move it)
+    skin: int | None = None  # index into the model's skins when skinned
+    joints: np.ndarray | None = None  # int [N, 4]
+    weights: np.ndarray | None = None  # float [N, 4], rows summing to 1
+    morph_positions: np.ndarray | None = None  # float32 [T, N, 3]
+    morph_normals: np.ndarray | None = None  # float32 [T, N, 3]
+    morph_weights: np.ndarray | None = None  # the file's default weights [T]
+    rest_vertices: np.ndarray | None = None  # undeformed vertices (morphed/skinned meshes)
+
+    def __post_init__(self) -> None:
+        self.vertices = pad_vertices(self.vertices)
+
+    @property
+    def deformable(self) -> bool:
+        return self.skin is not None or self.morph_positions is not None
 
     @property
     def positions(self) -> np.ndarray:
         return self.vertices[:, :3]
 
+    def centroid_local(self) -> np.ndarray:
+        """Centre of the part's vertices in its own space."""
+        return self.positions.mean(axis=0) if len(self.vertices) else np.zeros(3, np.float32)
+
     def centroid(self) -> np.ndarray:
         """Centre of the part in asset space (for back-to-front sorting of blended parts)."""
         centre = self.positions.mean(axis=0) if len(self.vertices) else np.zeros(3, np.float32)
         return (self.transform @ np.append(centre, 1.0))[:3]
+
+
+def pad_vertices(vertices: np.ndarray) -> np.ndarray:
+    """Rows of the older 12-float layout (no tangent, no second UV set) widened to VERTEX_FLOATS."""
+    vertices = np.asarray(vertices, dtype=np.float32)
+    if vertices.ndim == 2 and vertices.shape[1] == 12:
+        vertices = np.concatenate([vertices, np.zeros((len(vertices), 4), np.float32), vertices[:, 6:8]],
+                                  axis=1)
+    return np.ascontiguousarray(vertices)
 
 
 def srgb_to_linear(values: np.ndarray) -> np.ndarray:
@@ -160,16 +199,12 @@ MAX_NODES = 10_000
 _GLB_MAGIC = b"glTF"
 _CHUNK_JSON = 0x4E4F534A
 _CHUNK_BIN = 0x004E4942
-# Extensions a file may require that trimesh cannot decode, with what to do instead.
+# Extensions a file may require that arfx cannot decode, with what to do instead.
 _UNSUPPORTED_EXTENSIONS = {
     "KHR_draco_mesh_compression": "export it again without Draco compression",
     "EXT_meshopt_compression": "export it again without meshopt compression (gltfpack without -c)",
     "KHR_meshopt_compression": "export it again without meshopt compression (gltfpack without -c)",
     "KHR_texture_basisu": "export it again with PNG or JPEG textures instead of KTX2",
-}
-# Extensions arfx reads the file without; what the picture then lacks.
-_IGNORED_EXTENSIONS = {
-    "KHR_texture_transform": "texture offsets, scales and rotations are ignored, so textures may be misplaced",
 }
 _COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
 _TYPE_SIZES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
@@ -290,10 +325,15 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
     required = tree.get("extensionsRequired", [])
     if not isinstance(required, list):
         raise _Invalid("'extensionsRequired' must be a list of names")
+    from arfx.render.gltf_load import SUPPORTED_EXTENSIONS
+
     for name in required:
         if name in _UNSUPPORTED_EXTENSIONS:
             raise _Invalid(f"it needs the glTF extension {name}, which arfx does not read; "
                            f"{_UNSUPPORTED_EXTENSIONS[name]}")
+        if name not in SUPPORTED_EXTENSIONS:
+            raise _Invalid(f"it needs the glTF extension {name}, which arfx does not read; "
+                           "export it again without it")
     accessors = _items(tree, "accessors")
     for i, accessor in enumerate(accessors):
         count = accessor.get("count")
@@ -398,7 +438,7 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
             raise _Invalid(f"{what} is sparse, which arfx does not support")
         view = _index(accessor, "bufferView", views, what)
         if view is None:
-            raise _Invalid(f"{what} has no bufferView")
+            continue  # all zeros (the spec)
         element = _COMPONENT_BYTES[component] * _TYPE_SIZES[kind]
         start = accessor.get("byteOffset", 0)
         stride = views[view].get("byteStride") or element
@@ -469,13 +509,20 @@ def inspect_model(path: str | Path, data: bytes | None = None) -> ModelSummary:
 
 
 def load_glb(path: str | Path, units: str = "m") -> list[MeshData]:
-    """Every mesh node of a GLB/glTF file with its world transform (scene graph flattened).
+    """Every mesh of a GLB/glTF file with its world transform (scene graph flattened), in its
+    rest pose; see load_model for the file's nodes, skins and animations too."""
+    return load_model(path, units).meshes
+
+
+def load_model(path: str | Path, units: str = "m"):
+    """The file's meshes, nodes, skins and animations (arfx.render.gltf_load.Model).
 
     The file is read in `units` (glTF's metre unless its effect declares otherwise, see
     UNITS); each mesh's transform maps it into centimetres. The file is checked first
-    (inspect_model); anything trimesh still fails on becomes an EffectError naming the file.
+    (inspect_model); anything still wrong becomes an EffectError naming the file.
     """
-    import trimesh
+    from arfx.render.gltf_anim import rest_pose
+    from arfx.render.gltf_load import parse_json, read_model
 
     if units not in UNITS:
         raise EffectError(f"unknown units '{units}' for a 3D asset; use one of {', '.join(UNITS)}")
@@ -485,31 +532,29 @@ def load_glb(path: str | Path, units: str = "m") -> list[MeshData]:
     summary = inspect_model(path, data)
     try:
         if binary_format:
-            scene = trimesh.load(io.BytesIO(data), file_type="glb", force="scene")
+            text, binary = _split_glb(data)
         else:
-            resolver = trimesh.resolvers.FilePathResolver(str(path))
-            scene = trimesh.load(io.BytesIO(data), file_type="gltf", force="scene", resolver=resolver)
-        meshes = []
-        for node in scene.graph.nodes_geometry:
-            transform, geometry_name = scene.graph[node]
-            geometry = scene.geometry.get(geometry_name)
-            if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
-                continue
-            meshes.append(mesh_from_trimesh(geometry, to_cm @ np.asarray(transform, np.float64),
-                                            name=str(node), source=path))
+            text, binary = data, None
+        tree = parse_json(text, path)
+        model = read_model(tree, binary, path.parent, path, to_cm)
+        rest_pose(model)
+    except _Invalid as error:
+        raise EffectError(f"cannot use 3D asset {path}: {error}") from error
     except EffectError:
         raise
-    except Exception as error:  # trimesh/numpy raise many types for malformed content
+    except Exception as error:  # numpy raises many types for malformed content
         raise EffectError(f"cannot read 3D asset {path}: malformed glTF content "
                           f"({type(error).__name__}: {error})") from error
-    if not meshes:
+    if not model.meshes:
         raise EffectError(f"3D asset {path} holds no triangle meshes")
-    log.debug("loaded %s: %d meshes, %d triangles (%d in its JSON)", path.name, len(meshes),
-              sum(len(m.indices) for m in meshes), summary.triangles)
-    for name in summary.extensions:
-        if name in _IGNORED_EXTENSIONS:
-            log.warning("3D asset %s uses the glTF extension %s: %s", path, name, _IGNORED_EXTENSIONS[name])
-    return meshes
+    for mesh in model.meshes:
+        if not np.isfinite(mesh.transform).all():
+            raise EffectError(f"3D asset {path}: node '{mesh.name}' has a transform that is not a "
+                              "finite 4x4 matrix")
+    log.debug("loaded %s: %d meshes, %d triangles (%d in its JSON), %d animations", path.name,
+              len(model.meshes), sum(len(m.indices) for m in model.meshes), summary.triangles,
+              len(model.animations))
+    return model
 
 
 def bounds(meshes: list[MeshData]) -> tuple[np.ndarray, np.ndarray]:
@@ -551,31 +596,75 @@ def referenced_files(path: str | Path) -> set[Path]:
     return found
 
 
+#: Texture unit of each material map in the object program (1 is the frame's reflection,
+#: 2 the contact shadow's distance field).
+TEXTURE_UNITS = {"base": 0, "metallic_roughness": 3, "normal": 4, "occlusion": 5, "emissive": 6}
+_SRGB_MAPS = ("base", "emissive")
+_GL_CLAMP, _GL_MIRROR = 33071, 33648
+_NEAREST_MIN = {9728: False, 9729: False, 9984: True, 9985: True, 9986: True, 9987: True}
+
+
 class GpuMesh:
-    """A MeshData uploaded to one GL context, drawable with the object program."""
+    """A MeshData uploaded to one GL context, drawable with the object program.
+
+    `textures` maps a material map's role to its GL texture; deformable meshes (skins, morph
+    targets) keep a dynamic vertex buffer that `update_vertices` rewrites.
+    """
 
     def __init__(self, ctx, program, data: MeshData):
-        import moderngl
-
         self.data = data
         self.material = data.material
-        self.vbo = ctx.buffer(data.vertices.tobytes())
-        self.ibo = ctx.buffer(data.indices.tobytes())
+        self.vbo = ctx.buffer(data.vertices.tobytes(), dynamic=data.deformable)
+        self.ibo = ctx.buffer(data.indices.tobytes(), dynamic=data.material.blended)
         self.vao = ctx.vertex_array(
             program,
-            [(self.vbo, "3f 3f 2f 4f", "in_position", "in_normal", "in_uv", "in_color")],
+            [(self.vbo, "3f 3f 2f 4f 4f 2f", "in_position", "in_normal", "in_uv", "in_color",
+              "in_tangent", "in_uv1")],
             index_buffer=self.ibo, index_element_size=4,
         )
-        self.texture = None
-        if data.material.texture is not None:
-            image = data.material.texture
-            self.texture = ctx.texture((image.shape[1], image.shape[0]), 4, image.tobytes(),
-                                       internal_format=GL_SRGB8_ALPHA8)
-            self.texture.build_mipmaps()
-            self.texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-            self.texture.repeat_x = self.texture.repeat_y = True
+        self.textures = {}
+        maps = dict(data.material.maps)
+        if data.material.texture is not None and "base" not in maps:
+            from arfx.render.gltf_load import TextureMap
+
+            maps["base"] = TextureMap(data.material.texture)
+        for role, texture_map in maps.items():
+            if role in TEXTURE_UNITS:
+                self.textures[role] = _upload(ctx, texture_map, srgb=role in _SRGB_MAPS)
+        self.maps = maps
+        self.texture = self.textures.get("base")
+
+    def update_vertices(self, vertices: np.ndarray) -> None:
+        self.vbo.write(np.ascontiguousarray(vertices, dtype=np.float32).tobytes())
+
+    def update_indices(self, indices: np.ndarray) -> None:
+        self.ibo.write(np.ascontiguousarray(indices, dtype=np.uint32).tobytes())
 
     def release(self) -> None:
-        for resource in (self.vao, self.vbo, self.ibo, self.texture):
+        for resource in (self.vao, self.vbo, self.ibo, *self.textures.values()):
             if resource is not None:
                 resource.release()
+        self.textures = {}
+
+
+def _upload(ctx, texture_map, srgb: bool):
+    import moderngl
+
+    image = texture_map.image
+    texture = ctx.texture((image.shape[1], image.shape[0]), 4, image.tobytes(),
+                          internal_format=GL_SRGB8_ALPHA8 if srgb else None)
+    mipmaps = _NEAREST_MIN.get(texture_map.min_filter, True)
+    nearest_min = texture_map.min_filter in (9728, 9984, 9986)
+    nearest_mag = texture_map.mag_filter == 9728
+    if mipmaps:
+        texture.build_mipmaps()
+        minify = moderngl.NEAREST_MIPMAP_NEAREST if texture_map.min_filter == 9984 else \
+            moderngl.LINEAR_MIPMAP_NEAREST if texture_map.min_filter == 9985 else \
+            moderngl.NEAREST_MIPMAP_LINEAR if texture_map.min_filter == 9986 else moderngl.LINEAR_MIPMAP_LINEAR
+    else:
+        minify = moderngl.NEAREST if nearest_min else moderngl.LINEAR
+    texture.filter = (minify, moderngl.NEAREST if nearest_mag else moderngl.LINEAR)
+    # Mirrored repeat is done in the shader (u_mirror) on a repeating texture.
+    texture.repeat_x = texture_map.wrap[0] != _GL_CLAMP
+    texture.repeat_y = texture_map.wrap[1] != _GL_CLAMP
+    return texture
