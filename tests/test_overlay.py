@@ -84,6 +84,9 @@ def test_overlay_pixels_in_the_window(display: str, tmp_path: Path, monkeypatch)
 
 
 def test_help_toggles_and_effect_name_is_announced(display: str, tmp_path: Path, monkeypatch) -> None:
+    import arfx.overlay
+
+    monkeypatch.setattr(arfx.overlay, "ANNOUNCE_S", 600.0)  # however slow the machine is today
     app, _ = run_window(tmp_path, display, monkeypatch, actions=("next",))
     shown = app.window_pixels
     h = shown.shape[0]
