@@ -172,31 +172,13 @@ class FaceDetector:
         self._model = None
 
 
-def _corners(d: Detection) -> np.ndarray:
-    return np.array([d.box[0], d.box[1], d.box[0] + d.box[2], d.box[1] + d.box[3]], np.float32)
-
-
-def merge_detections(passes: list[list[Detection]], threshold: float = 0.3) -> list[Detection]:
-    """Detections of several passes (ranges, tiles), each already merged by weighted NMS,
-    as one list, best score first: a detection overlapping (IoU > threshold) one of an
-    earlier pass is dropped, so a face the first pass finds keeps exactly its detection
-    (the short-range model's, as MediaPipe has it) and later passes only add faces."""
-    kept: list[Detection] = []
-    for found in passes:
-        if not kept:
-            kept = list(found)
-            continue
-        boxes = np.stack([_corners(d) for d in kept])
-        for d in found:
-            c = _corners(d)
-            lo = np.maximum(boxes[:, :2], c[:2])
-            hi = np.minimum(boxes[:, 2:], c[2:])
-            inter = np.clip(hi - lo, 0, None).prod(axis=1)
-            union = (boxes[:, 2:] - boxes[:, :2]).prod(axis=1) + (c[2:] - c[:2]).prod() - inter
-            if not np.any(inter / np.maximum(union, 1e-12) > threshold):
-                kept.append(d)
-                boxes = np.vstack([boxes, c[None]])
-    return sorted(kept, key=lambda d: -d.score)
+def in_pass_order(passes: list[list[Detection]]) -> list[Detection]:
+    """Detections of several passes (ranges, tiles; each already merged by weighted NMS) as
+    one list: pass by pass, best score first within a pass. A face several passes find
+    appears several times; the tracker takes the first detection of a face whose landmarks
+    pass its check and skips the others (so a face the short-range pass finds keeps exactly
+    its detection, as MediaPipe has it), and falls back to the next pass's when they fail."""
+    return [d for found in passes for d in sorted(found, key=lambda d: -d.score)]
 
 
 def tile_grid(width: int, height: int, min_side: int = 800,
@@ -275,13 +257,12 @@ class FaceFinder:
         return found
 
     def detect(self, rgb: np.ndarray, every_pass: bool = True) -> list[Detection]:
-        """Faces in the frame, best first: every pass, or (video) the next pass in turn."""
+        """Faces in the frame (see `in_pass_order`): every pass, or (video) the next pass."""
         passes = self.passes(rgb.shape[1], rgb.shape[0])
         if not every_pass and len(passes) > 1:
             passes = [passes[self._turn % len(passes)]]
             self._turn += 1
-        found = [self._run(detector, rgb, tile) for detector, tile in passes]
-        return merge_detections(found) if len(found) > 1 else found[0]
+        return in_pass_order([self._run(detector, rgb, tile) for detector, tile in passes])
 
     def detect_near(self, rgb: np.ndarray, cx: float, cy: float, size: float) -> list[Detection]:
         """Faces in the square of side `size` around (cx, cy) (clipped to the frame)."""
