@@ -1,8 +1,10 @@
-"""Triggers: a gesture (or any named per-frame signal) held long enough fires an action once.
+"""Triggers: tracked signals (expression scores, hand gestures) that make things happen.
 
-The live app maps hand gestures to its key actions with these, so it can be steered without
-the keyboard: a gesture must be held for `hold` seconds to fire (a passing hand shape does
-nothing), and fires again only after it has been let go.
+- HeldTrigger: the live app maps hand gestures to its key actions, so it can be steered
+  without the keyboard: a gesture must be held for `hold` seconds to fire (a passing hand
+  shape does nothing), and fires again only after it has been let go.
+- ShowWhen: effect.toml's `[[trigger]] when = "jawOpen > 0.5"` shows an effect on a face (or
+  `gesture == thumbs_up` on a hand) only while the condition holds, with hysteresis.
 """
 
 from __future__ import annotations
@@ -37,3 +39,75 @@ class HeldTrigger:
                 self._fired.add(signal)
                 fired.append(self.actions[signal])
         return fired
+
+
+# -- effect triggers ---------------------------------------------------------------------------
+
+#: Hysteresis of a score condition: once on, it stays on until the score is back this far.
+HYSTERESIS = 0.1
+_OPERATORS = (">", "<", "==")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`signal op value`: an expression score against a number ("jawOpen > 0.5") or a hand's
+    gesture by name ("gesture == thumbs_up")."""
+
+    signal: str
+    op: str
+    value: float | str
+
+    @classmethod
+    def parse(cls, text: str) -> "Condition":
+        """A condition from effect.toml's `when`; ValueError says what is wrong."""
+        from arfx.geometry.expressions import EXPRESSION_NAMES
+
+        for op in _OPERATORS:
+            left, found, right = str(text).partition(op)
+            if found:
+                break
+        else:
+            raise ValueError(f"'{text}' must read like \"jawOpen > 0.5\" or \"gesture == thumbs_up\"")
+        signal, right = left.strip(), right.strip()
+        if signal == "gesture":
+            if op != "==" or not right.isidentifier():
+                raise ValueError(f"'{text}': write gesture == <name>, e.g. gesture == thumbs_up")
+            return cls(signal, op, right)
+        if signal not in EXPRESSION_NAMES:
+            import difflib
+
+            close = difflib.get_close_matches(signal, EXPRESSION_NAMES, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"'{text}': unknown score '{signal}'{hint}; one of {', '.join(EXPRESSION_NAMES)}")
+        try:
+            value = float(right)
+        except ValueError:
+            raise ValueError(f"'{text}': {right!r} is not a number") from None
+        if op == "==" or not 0.0 <= value <= 1.0:
+            raise ValueError(f"'{text}': compare a score with > or < and a number from 0 to 1")
+        return cls(signal, op, value)
+
+    def holds(self, entity, was_on: bool) -> bool:
+        """Whether the condition holds for one tracked entity (with hysteresis when `was_on`)."""
+        if self.signal == "gesture":
+            return getattr(entity, "gesture", None) == self.value
+        score = getattr(entity, "expressions", {}).get(self.signal)
+        if score is None:
+            return False
+        margin = HYSTERESIS if was_on else 0.0
+        return score > self.value - margin if self.op == ">" else score < self.value + margin
+
+
+@dataclass
+class ShowWhen:
+    """An effect drawn on an entity only while any of its conditions holds there (per entity
+    id, with hysteresis, so a score hovering at the threshold does not flicker)."""
+
+    conditions: tuple[Condition, ...]
+    _on: dict = field(default_factory=dict)
+
+    def visible(self, entity) -> bool:
+        key = getattr(entity, "id", id(entity))
+        on = any(c.holds(entity, self._on.get(key, False)) for c in self.conditions)
+        self._on[key] = on
+        return on

@@ -209,6 +209,48 @@ def glasses_bytes(face: CanonicalFace) -> bytes:
     return scene.export(file_type="glb", include_normals=True)
 
 
+# -- flames (a triggered effect) ------------------------------------------------------------
+
+def flames_bytes() -> bytes:
+    """Tongues of fire coming out of an open mouth: cones in anchor space (face.mouth, metres),
+    pointing forward and fanning out, hot yellow inside, orange outside."""
+    import trimesh
+    from trimesh.visual.material import PBRMaterial
+
+    scene = trimesh.Scene()
+    layers = (("outer", (1.0, 0.35, 0.02, 0.75), 1.0), ("inner", (1.0, 0.85, 0.2, 0.9), 0.6))
+    for name, colour, size in layers:
+        material = PBRMaterial(name=name, baseColorFactor=list(colour), metallicFactor=0.0, roughnessFactor=1.0,
+                               emissiveFactor=list(colour[:3]), alphaMode="BLEND", doubleSided=True)
+        for k, (yaw, pitch, length) in enumerate(((0, -50, 14), (-35, -40, 11), (35, -40, 11), (-15, -65, 10),
+                                                  (15, -65, 10))):
+            cone = trimesh.creation.cone(radius=1.6 * size, height=length * size, sections=20)
+            # Built along +z from its base: turn it out of the mouth (z towards the viewer).
+            cone.apply_transform(trimesh.transformations.euler_matrix(np.radians(-pitch), np.radians(yaw), 0, "sxyz"))
+            cone.apply_translation((0.0, -0.3, 0.6))
+            cone.apply_scale(0.01)  # cm -> m
+            cone.vertex_normals = np.round(cone.vertex_normals, 5) + 0.0
+            cone.visual = trimesh.visual.TextureVisuals(material=material)
+            scene.add_geometry(cone, node_name=f"{name}_{k}", geom_name=f"{name}_{k}")
+    return scene.export(file_type="glb", include_normals=True)
+
+
+FLAMES_TOML = """\
+# Built-in: fire from the mouth, shown only while the mouth is open (a triggered effect).
+name = "flames"
+kind = "object3d"
+asset = "flames.glb"
+description = "fire from an open mouth (open your mouth)"
+anchor = "face.mouth"
+
+[placement]
+units = "m"
+
+[[trigger]]
+when = "jawOpen > 0.35"      # shown while the mouth is open (off again below 0.25)
+"""
+
+
 # -- face paint ------------------------------------------------------------------------------
 
 def _smoothstep(edge0, edge1, x):
@@ -314,6 +356,8 @@ def outputs(face: CanonicalFace) -> dict[Path, bytes]:
         EFFECTS / "axis" / "effect.toml": debug_toml("axis", "the head pose axes").encode(),
         EFFECTS / "landmarks" / "effect.toml": debug_toml("landmarks", "the 468 landmarks").encode(),
         EFFECTS / "hands" / "effect.toml": debug_toml("hands", "tracked hands, 21 points joined").encode(),
+        EFFECTS / "flames" / "flames.glb": flames_bytes(),
+        EFFECTS / "flames" / "effect.toml": FLAMES_TOML.encode(),
     }
 
 

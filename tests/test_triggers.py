@@ -42,3 +42,39 @@ def test_live_app_takes_a_screenshot_on_a_held_gesture(display, tmp_path, monkey
     result = app.run()
     assert result.frames == 30
     assert len(result.screenshots) == 1 and result.screenshots[0].is_file()
+
+
+def test_trigger_conditions_parse_with_one_line_reasons():
+    from arfx.effects.registry import parse_manifest
+    from arfx.effects.schema import ManifestError
+
+    base = 'kind = "object3d"\nasset = "a.glb"\n'
+    manifest = parse_manifest(base + '[[trigger]]\nwhen = "jawOpen > 0.5"\n[[trigger]]\nwhen = "gesture == pinch"\n')
+    assert [(c.signal, c.op, c.value) for c in manifest.trigger] == [("jawOpen", ">", 0.5),
+                                                                     ("gesture", "==", "pinch")]
+    for when, message in (("jawOpn > 0.5", "did you mean jawOpen"), ("jawOpen > 2", "number from 0 to 1"),
+                          ("gesture > 1", "gesture == <name>"), ("smile", "must read like")):
+        with pytest.raises(ManifestError, match=message):
+            parse_manifest(base + f'[[trigger]]\nwhen = "{when}"\n')
+    with pytest.raises(ManifestError, match="unknown key 'if'"):
+        parse_manifest(base + '[[trigger]]\nif = "jawOpen > 0.5"\n')
+
+
+def test_flames_show_only_while_the_mouth_is_open_with_hysteresis(no_user_effects):
+    """The built-in flames: hidden on the closed-mouth astronaut, shown once jawOpen passes 0.35,
+    kept while it hovers just under (0.3), gone when the mouth closes (0.2)."""
+    import numpy as np
+    from skimage import data as skdata
+
+    import arfx
+
+    rgb = np.ascontiguousarray(skdata.astronaut())
+    with arfx.FaceEffects("flames", static=True) as fx:
+        result = fx.track(rgb)
+        face = result.faces[0]
+        drawn = []
+        for score in (face.expressions["jawOpen"], 0.8, 0.3, 0.2):
+            face.expressions["jawOpen"] = score
+            out = fx._pipeline.renderer.render(rgb, result, fx.effect)
+            drawn.append(int((np.abs(out.astype(int) - rgb.astype(int)).max(axis=2) > 40).sum()))
+    assert drawn[0] == 0 and drawn[1] > 500 and drawn[2] > 500 and drawn[3] == 0, drawn

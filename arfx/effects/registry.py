@@ -65,6 +65,7 @@ class EffectInfo:
     anchor: Anchor = FACE_ORIGIN
     occlusion: frozenset[str] = frozenset({"face"})
     description: str = ""
+    trigger: tuple = ()  # arfx.triggers.Condition: shown only while one holds; () always
 
     @property
     def ok(self) -> bool:
@@ -77,7 +78,10 @@ class EffectInfo:
         return bool(kind and kind.debug)
 
     def spec(self) -> EffectSpec:
-        return EffectSpec(self.name, self.kind, self.asset, self.options, self.anchor, self.occlusion)
+        from arfx.triggers import ShowWhen
+
+        return EffectSpec(self.name, self.kind, self.asset, self.options, self.anchor, self.occlusion,
+                          ShowWhen(self.trigger) if self.trigger else None)
 
 
 def user_effects_dir() -> Path:
@@ -98,7 +102,7 @@ MAX_NAME_LENGTH = 64
 # Every key a manifest may hold at the top level; each kind adds its own table. Unknown
 # keys are refused (with the closest known key as a hint): a misspelt `ofset` silently
 # ignored would place the object wrongly and leave the user guessing why.
-_COMMON_KEYS = ("name", "kind", "asset", "description", "anchor", "occlusion")
+_COMMON_KEYS = ("name", "kind", "asset", "description", "anchor", "occlusion", "trigger")
 
 
 def _table_owners() -> dict[str, str]:
@@ -116,6 +120,7 @@ class Manifest:
     anchor: Anchor = FACE_ORIGIN
     occlusion: frozenset[str] = frozenset({"face"})
     description: str = ""
+    trigger: tuple = ()
 
 
 def _decode(text: str | bytes) -> dict:
@@ -221,7 +226,28 @@ def parse_manifest(text: str | bytes) -> Manifest:
             raise ManifestError(f"[{table}] applies to {owner} effects only, not {kind.name}")
     options = kind.parse_table(data.get(kind.table, {})) if kind.table else {}
     anchor, occlusion = _parse_placement(data, kind)
-    return Manifest(name, kind.name, asset, options, anchor, occlusion, description)
+    return Manifest(name, kind.name, asset, options, anchor, occlusion, description, _parse_trigger(data))
+
+
+def _parse_trigger(data: dict) -> tuple:
+    """[[trigger]] tables: `when = "jawOpen > 0.5"` (a face's score) or `"gesture == pinch"` (a hand's)."""
+    from arfx.triggers import Condition
+
+    tables = data.get("trigger", [])
+    if isinstance(tables, dict):
+        tables = [tables]
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ManifestError(f'trigger must be [[trigger]] tables with when = "...", got {describe(tables)}')
+    conditions = []
+    for table in tables:
+        check_keys(table, ("when",), "in [[trigger]]")
+        if not isinstance(table.get("when"), str):
+            raise ManifestError('[[trigger]] needs when = "jawOpen > 0.5" (or "gesture == thumbs_up")')
+        try:
+            conditions.append(Condition.parse(table["when"]))
+        except ValueError as error:
+            raise ManifestError(f"trigger when {error}") from error
+    return tuple(conditions)
 
 
 def resolve_asset(folder: Path, asset: str) -> Path:
@@ -279,9 +305,9 @@ def _read_manifest(folder: Path, source: str) -> EffectInfo:
             check_asset(kind, asset)
         except EffectError as error:
             return EffectInfo(name, kind, source, folder, asset, parsed.options, str(error), parsed.anchor,
-                              parsed.occlusion, parsed.description)
+                              parsed.occlusion, parsed.description, parsed.trigger)
     return EffectInfo(name, kind, source, folder, asset, parsed.options, None, parsed.anchor,
-                      parsed.occlusion, parsed.description)
+                      parsed.occlusion, parsed.description, parsed.trigger)
 
 
 def _bare_asset(path: Path, source: str) -> EffectInfo | None:
@@ -432,7 +458,11 @@ def create_effect(info: EffectInfo, load=None):
         raise EffectError(f"effect '{info.name}' refers to '{member}'; load it through an EffectRegistry")
 
     try:
-        return kind.build(info.spec(), load or no_loader)
+        spec = info.spec()
+        effect = kind.build(spec, load or no_loader)
+        if spec.trigger is not None:
+            effect.trigger = spec.trigger  # the renderer draws it only where the trigger holds
+        return effect
     except EffectError as error:
         if str(error).startswith(f"effect '{info.name}'"):
             raise

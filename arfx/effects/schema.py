@@ -146,3 +146,4 @@ class EffectSpec:
     options: dict = field(default_factory=dict, compare=False, hash=False)
     anchor: Any = None  # arfx.geometry.anchors.Anchor
     occlusion: frozenset[str] = frozenset({"face"})
+    trigger: Any = None  # arfx.triggers.ShowWhen, or None: always shown

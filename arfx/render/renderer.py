@@ -463,6 +463,9 @@ class Renderer:
         for item in effects:
             anchor = getattr(item, "anchor", FACE_ORIGIN)
             entities = result.entities(anchor.entity)
+            trigger = getattr(item, "trigger", None)  # e.g. shown only while the mouth is open
+            if trigger is not None:
+                entities = [entity for entity in entities if trigger.visible(entity)]
             if not entities:
                 continue
             wanted = frozenset(getattr(item, "occlusion", DEFAULT_OCCLUSION))
@@ -511,9 +514,13 @@ class Renderer:
             self._head = (model, positions, indices, vao)
         model, positions, _, vao = self._head
         self.face_program["u_projection"].write(gl_matrix_bytes(frame.projection))
+        # The head's parts are closed and wound outwards: their back faces are always behind
+        # their front faces, so culling them leaves the depth the same at half the work.
+        self.ctx.enable(moderngl.CULL_FACE)
         for face in result.entities("face"):
             positions.write(model.fit(face.pose, face.mesh).tobytes())
             vao.render(moderngl.TRIANGLES)
+        self.ctx.disable(moderngl.CULL_FACE)
 
     def draw_hand_occluders(self, frame: FrameState, result: FrameResult) -> None:
         """Every tracked hand's silhouette (arfx.geometry.hand_space) into depth, at its depths."""
