@@ -298,7 +298,7 @@ class RerunLogger:
 
     path: the .rrd file to write (no viewer); spawn=True opens the viewer instead (needs a
     display). jpeg_quality: of the logged frames (None logs no image). fov_y: vertical field
-    of view of the metric camera (arfx's default camera when None), for the 3D view's pinhole.
+    of view for the 3D view's pinhole when a FrameResult carries no `camera` (arfx's default).
     name: the recording's name in the viewer. Calls from one thread at a time.
     """
 
@@ -324,7 +324,17 @@ class RerunLogger:
             self._stream.save(target, default_blueprint=layout)
             log.info("logging to Rerun recording %s", target)
         else:
-            self._stream.spawn(default_blueprint=layout)
+            try:  # the viewer from PATH, else the one installed next to this Python (a venv not on PATH)
+                import shutil
+
+                beside = Path(sys.executable).with_name("rerun")
+                executable = shutil.which("rerun") or (str(beside) if beside.exists() else None)
+                rr.spawn(executable_path=executable, recording=self._stream, default_blueprint=layout)
+            except Exception as error:  # noqa: BLE001 - the viewer binary or its port: one line
+                from arfx.errors import reason
+
+                raise ArfxError(f"could not start the Rerun viewer ({reason(error)}): save a recording "
+                                "with --rerun FILE.rrd and open it with `rerun FILE.rrd`") from None
             log.info("logging to a spawned Rerun viewer")
         if name:
             self._stream.send_recording_name(name)

@@ -283,3 +283,29 @@ def test_hands_and_bodies_log_as_skeletons(tmp_path):
     bones = [(c["keypoint0"], c["keypoint1"]) for c in classes["hand"]["keypoint_connections"]]
     assert bones == [tuple(pair) for pair in HAND_BONES]
     assert len(classes["body"]["keypoint_connections"]) > 30 and len(classes["left_eye"]["keypoint_connections"]) == 16
+
+
+@needs_rerun
+def test_spawn_finds_the_viewer_beside_python_and_fails_in_one_line(monkeypatch):
+    import rerun
+
+    import arfx
+    from arfx.rerun_log import RerunLogger
+
+    calls = []
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setenv("PATH", "/nonexistent")  # a venv's bin not on PATH, as with .venv/bin/arfx
+    monkeypatch.setattr(rerun, "spawn", lambda **kwargs: calls.append(kwargs))
+    logger = RerunLogger(spawn=True)
+    beside = Path(sys.executable).with_name("rerun")
+    assert calls[0]["executable_path"] == (str(beside) if beside.exists() else None)
+    assert calls[0]["recording"] is logger._stream
+    logger.close()
+
+    def broken(**kwargs):
+        raise RuntimeError("Failed to find Rerun Viewer executable in PATH.\nsecond line")
+
+    monkeypatch.setattr(rerun, "spawn", broken)
+    with pytest.raises(arfx.ArfxError) as error:
+        RerunLogger(spawn=True)
+    assert str(error.value).startswith("could not start the Rerun viewer") and "\n" not in str(error.value)
