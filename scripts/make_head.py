@@ -75,14 +75,16 @@ def push_behind_face(vertices: np.ndarray, face: CanonicalFace, margin: float = 
     return out
 
 
-def build_head(face: CanonicalFace) -> tuple[np.ndarray, np.ndarray]:
+def build_head(face: CanonicalFace, detail: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The head's vertices (cm) and triangles; `detail` is the skull's icosphere subdivision
+    (3: 1280 triangles, ~1.4 cm edges; each step quadruples the triangles)."""
     parts = [
-        ellipsoid((0.0, 2.5, -3.2), (7.45, 10.6, 9.4), 4),   # skull
-        ellipsoid((0.0, -3.6, -1.8), (6.6, 6.2, 6.6), 3),    # jaw and cheeks, behind the face
+        ellipsoid((0.0, 2.5, -3.2), (7.45, 10.6, 9.4), detail),       # skull
+        ellipsoid((0.0, -3.6, -1.8), (6.6, 6.2, 6.6), detail - 1),    # jaw and cheeks, behind the face
     ]
     for side in (-1.0, 1.0):
         # Ear: a flattened ellipsoid behind the face edge, its back edge flaring out.
-        parts.append(ellipsoid((side * 7.9, 0.6, -5.0), (1.0, 3.3, 1.75), 3, rotation_y_deg=side * 12.0))
+        parts.append(ellipsoid((side * 7.9, 0.6, -5.0), (1.0, 3.3, 1.75), 2, rotation_y_deg=side * 12.0))
     parts.append(neck())
     vertices, triangles, offset = [], [], 0
     for v, t in parts:
@@ -109,8 +111,9 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", default=str(ROOT / "assets" / "head" / "head.npz"))
+    parser.add_argument("--detail", type=int, default=3, help="skull subdivision (3: 1280 triangles)")
     args = parser.parse_args()
-    vertices, triangles = build_head(CanonicalFace.load())
+    vertices, triangles = build_head(CanonicalFace.load(), args.detail)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(npz_bytes({"vertices": vertices, "triangles": triangles}))

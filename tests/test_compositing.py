@@ -127,7 +127,7 @@ def test_a_ring_around_the_head_shows_only_its_front_half(renderer, yaw):
     back_only = back & ~cv2.dilate(front.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     assert back_only.sum() > 50, "the view must show the ring's back beside the front"
     # The back of the ring (behind the skull) is hidden by the head, not by the face alone.
-    assert (with_head & back_only).sum() <= 0.05 * back_only.sum()
+    assert (with_head & back_only).sum() <= 0.08 * back_only.sum()
     assert (face_only & back_only).sum() >= 0.5 * back_only.sum()
     assert iou(with_head, front) > 0.75 > iou(face_only, front)
 
@@ -148,6 +148,8 @@ def test_glasses_temples_vanish_behind_the_ear(renderer, registry, yaw):
     spot = (xx - x) ** 2 + (yy - y) ** 2 <= 36
     assert face_only[spot].sum() >= 10, "without the head the temple tip shows"
     assert with_head[spot].sum() == 0, "the ear hides the temple tip"
+    mirrored = drawn(renderer.render(background, [face], glasses, mirror=True), 128)[:, ::-1]
+    assert iou(mirrored, with_head) > 0.9, "the head hides the same in a mirrored view"
     # The lenses and frame in front of the face are the same either way.
     assert with_head.sum() >= 0.85 * face_only.sum()
 
@@ -185,7 +187,7 @@ def test_head_follows_the_tracked_face(ctx):
     open_jaw[below_mouth, 1] -= 2.0
     opened = model.fit(face.pose, synthetic_face(mesh=open_jaw).mesh)
     chin = np.argmin(np.linalg.norm(model.vertices - canonical[152] + np.array([0, 0, 1.0]), axis=1))
-    assert opened[chin, 1] < rest[chin, 1] - 1.5
+    assert opened[chin, 1] < rest[chin, 1] - 1.0
     back = np.argmin(model.vertices[:, 2])
     assert np.allclose(opened[back], rest[back], atol=1e-4), "the back of the skull stays put"
     # Every head vertex in front of the face's outline stays behind the face surface.

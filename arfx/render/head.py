@@ -40,8 +40,9 @@ class HeadModel:
 
     vertices: np.ndarray  # float32 [N, 3]
     triangles: np.ndarray  # uint32 [T, 3]
-    neighbours: np.ndarray  # int64 [N, K] face vertex indices
-    weights: np.ndarray  # float32 [N, K], rows sum to the follow factor (0..1)
+    followers: np.ndarray  # int64 [F]: the head vertices near enough to the face to follow it
+    neighbours: np.ndarray  # int64 [F, K] face vertex indices
+    weights: np.ndarray  # float32 [F, K], rows sum to the follow factor (0..1]
     canonical: np.ndarray  # float32 [468, 3] canonical face vertices
 
     @staticmethod
@@ -65,7 +66,8 @@ class HeadModel:
         scale[2] = scale[0]
         scale = np.clip(scale, 0.6, 1.6)  # a broken fit must not blow the head up
         displacement = local - canonical * scale
-        head = self.vertices * scale + np.einsum("nk,nkc->nc", self.weights, displacement[self.neighbours])
+        head = self.vertices * scale
+        head[self.followers] += np.einsum("nk,nkc->nc", self.weights, displacement[self.neighbours])
         return (head @ linear.T + pose[:3, 3]).astype(np.float32)
 
 
@@ -107,5 +109,8 @@ def _load_cached() -> HeadModel:
         raise RenderError(f"head occluder mesh {path} is malformed; regenerate it with scripts/make_head.py")
     canonical = CanonicalFace.load().vertices
     neighbours, weights = skinning(vertices.astype(np.float64), canonical.astype(np.float64))
-    log.debug("head occluder: %d vertices, %d triangles", len(vertices), len(triangles))
-    return HeadModel(vertices, triangles, neighbours, weights, np.asarray(canonical, np.float32))
+    followers = np.nonzero(weights.sum(axis=1) > 0)[0]
+    log.debug("head occluder: %d vertices (%d follow the face), %d triangles", len(vertices),
+              len(followers), len(triangles))
+    return HeadModel(vertices, triangles, followers, neighbours[followers], weights[followers],
+                     np.asarray(canonical, np.float32))
