@@ -143,6 +143,7 @@ class LiveApp:
         self._handlers: dict[int, Any] = {}
         self._pending: Frame | None = None
         self._ending: str | None = None
+        self._drops_before = self._delivered_before = 0
         self._recording_since = 0.0
         self._dropped_at_start = 0
         self.frames = 0
@@ -244,10 +245,18 @@ class LiveApp:
 
     @property
     def dropped(self) -> int:
-        """Source frames the app could not keep up with, so far."""
+        """Source frames the app could not keep up with since the session started (frames a
+        camera delivered while models and the window were being set up are not counted)."""
         if self.feed is None or not self._drops_count:
             return 0
-        return self.feed.slot.dropped
+        return self.feed.slot.dropped - self._drops_before
+
+    @property
+    def delivered(self) -> int:
+        """Source frames delivered since the session started (shown, dropped or waiting)."""
+        if self.feed is None or not self._drops_count:
+            return self.frames
+        return self.feed.slot.delivered - self._delivered_before
 
     # -- the session ---------------------------------------------------------------------
 
@@ -264,9 +273,8 @@ class LiveApp:
         finally:
             self._teardown()
         self._report()
-        delivered = self.feed.slot.delivered if self.feed is not None and self._drops_count else self.frames
         return SessionResult(self.frames, self.recordings, self.screenshots, self.end_reason,
-                             self._interrupted, self._source_error, self.dropped, delivered,
+                             self._interrupted, self._source_error, self.dropped, self.delivered,
                              list(self.latencies))
 
     def _open_source(self) -> tuple[Source, ThreadedFeed, bool]:
@@ -353,6 +361,10 @@ class LiveApp:
             self._set_keep_all()
         if opts.window:
             log.info("keys: %s", KEYS_HELP)
+        if source.live:  # what a camera delivered during set-up was no live frame to keep up with
+            delivered, self._drops_before, pending = self.feed.slot.counts()
+            # The first frame is shown; one waiting in the slot is still to be shown or dropped.
+            self._delivered_before = delivered - 1 - int(pending)
         self.feed.start_clock()
         self._t_title = self._t_frame = time.monotonic()
         self._t_loop = time.perf_counter()
@@ -494,15 +506,17 @@ class LiveApp:
             if self.recorder is not None:
                 self.recorder.write(out, timestamp=frame.timestamp)
             for output in self.outputs:
-                output.write(out, timestamp=frame.timestamp)
+                output.write(out, timestamp=frame.timestamp, captured=frame.captured)
             if shot:
                 self._actions.remove("_shot")
                 self._save_screenshot(out)
         if self.window is not None:
             self._draw_window(frame, result, effect, out)
-        self.times.add("render", time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        self.times.add("render", t1 - t0)
         if self.window is not None:
             self.window.swap()
+            self.times.add("swap", time.perf_counter() - t1)
         if frame.captured is not None:
             self.latencies.append(time.monotonic() - frame.captured)
         now = time.perf_counter()
@@ -608,7 +622,7 @@ class LiveApp:
         dropped = self.dropped
         if dropped and self.feed is not None:
             log.warning("%d of %d frames from %s were dropped (the app could not keep up); %s",
-                        dropped, self.feed.slot.delivered, self._source.name, _NO_DROP_HINT)
+                        dropped, self.delivered, self._source.name, _NO_DROP_HINT)
         if self.latencies:
             ms = np.asarray(self.latencies) * 1000.0
             log.info("capture to display: p50 %.1f ms, p95 %.1f ms over %d frames",

@@ -454,6 +454,11 @@ class LatestFrameSlot:
     def ended(self) -> bool:
         return self._ended
 
+    def counts(self) -> tuple[int, int, bool]:
+        """(delivered, dropped, whether an unread frame waits), read together."""
+        with self._cond:
+            return self.delivered, self.dropped, self._frame is not None
+
     def take(self, timeout: float | None = None) -> Frame | None:
         """The newest unread frame; None once the stream has ended (or on timeout)."""
         deadline = None if timeout is None else time.monotonic() + timeout

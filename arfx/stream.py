@@ -57,7 +57,7 @@ class LiveOutput:
         self.width, self.height = even_size(int(width), int(height))
         self.fps = float(fps or 30.0)
         self.frames_sent = 0
-        #: Seconds from write() to the frame's packets leaving the muxer, per frame.
+        #: Seconds from capture (or write()) to the frame's packets leaving the muxer, per frame.
         self.send_latencies: list[float] = []
         self.container: Any = None
         self.stream: Any = None
@@ -79,8 +79,9 @@ class LiveOutput:
         """Frames replaced before the encoder took them (it could not keep up)."""
         return self._slot.dropped
 
-    def write(self, rgb: np.ndarray, timestamp: float | None = None) -> None:
-        """Hand on one RGB frame (never blocks); `timestamp` in seconds, else the arrival time."""
+    def write(self, rgb: np.ndarray, timestamp: float | None = None, captured: float | None = None) -> None:
+        """Hand on one RGB frame (never blocks); `timestamp` in seconds, else the arrival time;
+        `captured`: time.monotonic() when its source captured it (latency is measured from it)."""
         if self._error is not None:
             raise OutputError(f"{self.name}: sending failed ({reason(self._error)})")
         if self._closed:
@@ -93,7 +94,7 @@ class LiveOutput:
             if self._t0 is None:
                 self._t0 = now
             timestamp = now - self._t0
-        self._slot.put(Frame(rgb, self._index, float(timestamp), captured=now))
+        self._slot.put(Frame(rgb, self._index, float(timestamp), captured=now if captured is None else captured))
         self._index += 1
 
     def _frame(self, rgb: np.ndarray) -> Any:

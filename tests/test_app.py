@@ -252,3 +252,25 @@ def test_screenshot_and_record_into_missing_folder_keep_running(display: str, tm
     assert any("screenshot not saved" in w and "shots" in w for w in warnings), warnings
     assert any("recording" in w and "does not exist" in w for w in warnings), warnings
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face.png", "notes.txt"]
+
+
+def test_camera_capture_to_display_latency_and_drops_are_reported(display: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A 30 fps camera: each shown frame's capture-to-display time is measured; the camera keeps
+    its latest frame (the app never waits), and what it skipped is counted."""
+    from arfx.app import AppOptions, LiveApp
+    from arfx.sources import CameraSource
+
+    monkeypatch.setenv("DISPLAY", display)
+    face = np.ascontiguousarray(astronaut_image()[:320, 80:400][:, :, ::-1])
+    camera = CameraSource(0, device=FakeCamera(good=200, image=face), timeout=2.0)
+    with caplog.at_level("INFO", logger="arfx.app"):
+        result = LiveApp(AppOptions(effect="glasses", frames=30, output_dir=tmp_path), source=camera).run()
+    assert result.frames == 30 and len(result.latencies) == 30
+    assert all(0.0 < t < 30.0 for t in result.latencies)
+    # Every frame the camera delivered was shown, skipped (counted) or still waiting at the end.
+    assert result.frames + result.dropped <= result.delivered <= result.frames + result.dropped + 1
+    assert any("capture to display: p50" in r.getMessage() for r in caplog.records)
+    if result.dropped:
+        assert any("were dropped" in r.getMessage() for r in caplog.records)
