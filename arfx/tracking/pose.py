@@ -11,7 +11,10 @@ The pipeline follows MediaPipe 0.10.21's legacy Pose graphs (facts, not code):
   NMS at IoU 0.3; the best detection is the person (MediaPipe Pose follows one person).
 - Body ROI from a detection: centred on the mid-hip keypoint, rotated so that mid-hip ->
   full-body point points straight up, side 2 x that distance x 1.25, square.
-- Landmarks: the ROI cropped to 256x256 (RGB in [0, 1], zero border). The model gives 39
+- Landmarks: the ROI cropped to 256x256, RGB in [0, 1], the frame's edge pixels repeated
+  where the ROI leaves the frame (it often does: the ROI spans the whole body; with a zero
+  border instead the astronaut's landmarks land 28% of her torso away from MediaPipe's, with
+  repeated edges 0.9%). The model gives 39
   points x (x, y, z, visibility logit, presence logit) in crop pixels (33 body landmarks, then 2
   auxiliary points for the next ROI: body centre and the full-body size/rotation point), a pose
   flag (a probability; below min_tracking_confidence there is no person and detection runs
@@ -26,14 +29,15 @@ The pipeline follows MediaPipe 0.10.21's legacy Pose graphs (facts, not code):
 - Mask: sigmoid of the logits, warped from the crop back into the frame (zero outside the ROI).
 - Video mode: detection runs only when no person is tracked. The two auxiliary points that
   set the next ROI always pass a One Euro filter (min cutoff 0.01, beta 10, derivative cutoff
-  1; speed in ROI sizes), with or without smooth_landmarks (measured: MediaPipe with
-  smooth_landmarks=False follows the clip's person on 0.94 of the frames arfx does this way,
-  0.58 without it). Smoothing (smooth_landmarks): One Euro filters on the landmarks (0.05, 80,
+  1; speed in ROI sizes), with or without smooth_landmarks (measured on the first 80 frames
+  of the Hamilton clip with smooth_landmarks=False: arfx and MediaPipe agree on which frames
+  have a pose on 94% of them this way, 58% with unsmoothed points, so MediaPipe smooths them
+  too). Smoothing (smooth_landmarks): One Euro filters on the landmarks (0.05, 80,
   1) and on the world landmarks (0.1, 40, 1; metres, unscaled); visibility low-passed with
-  alpha 0.1. Mask
-  smoothing (smooth_segmentation): each new value pulled towards the previous frame's by
-  0.7 x its uncertainty (see arfx.tracking.segmentation). Frames are 1/30 s apart unless
-  timestamps are given (MediaPipe's Python solutions assume the same).
+  alpha 0.1. Mask smoothing (smooth_segmentation): each new value pulled towards the previous
+  frame's by 0.7 x its uncertainty (see arfx.tracking.segmentation). Frames are 1/30 s apart
+  unless timestamps are given (MediaPipe's Python solutions assume the same).
+- Static mode: detection on every frame, no smoothing; every image's person gets a new id.
 
 Left and right: MediaPipe's pose landmark names are the person's own sides (on an unmirrored
 photo of someone facing the camera, `left_shoulder` is on the image's right), unlike its hand
