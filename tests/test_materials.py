@@ -336,3 +336,32 @@ def test_msaa_smooths_edges(tmp_path):
         levels[samples] = len(np.unique(out[..., 0]))
     ctx.release()
     assert levels[0] <= 2 < levels[4]  # black and white only, then edge coverage in between
+
+
+def test_msaa_window_path_shows_the_offscreen_picture(tmp_path):
+    """Renderer.draw with MSAA (the window's path) resolves offscreen and shows the same picture
+    as render()."""
+    from arfx.render.context import create_headless_context
+    from arfx.render.renderer import Renderer
+
+    path = sphere_file(tmp_path, pbrMetallicRoughness={"baseColorFactor": [0.9, 0.5, 0.1, 1]})
+    ctx = create_headless_context()
+    r = Renderer(ctx, W, H, lighting="fixed", samples=4)
+    try:
+        effect = Object3DEffect.from_file("m", path, occlusion=frozenset())
+        frame = np.zeros((H, W, 3), np.uint8)
+        frame[:, : W // 2] = (30, 90, 150)
+        for mirror in (False, True):
+            expected = r.render(frame, [face()], effect, mirror=mirror)
+            with ctx:
+                screen = ctx.framebuffer(color_attachments=[ctx.texture((W, H), 4)])
+            r.draw(frame, [face()], effect, screen, mirror=mirror)
+            with ctx:
+                shown = np.frombuffer(screen.read(components=3, alignment=1), np.uint8).reshape(H, W, 3)[::-1]
+                screen.color_attachments[0].release()
+                screen.release()
+            difference = np.abs(shown.astype(np.int16) - expected.astype(np.int16))
+            assert difference.max() <= 2, mirror
+    finally:
+        r.release()
+        ctx.release()

@@ -304,7 +304,9 @@ class Renderer:
         attachments = [color, depth]
         resolve = None
         if samples:
-            resolved = ctx.renderbuffer((width, height), 4)
+            # A texture, so that the window path can draw the resolved picture (Renderer.draw).
+            resolved = ctx.texture((width, height), 4)
+            resolved.filter = (moderngl.LINEAR, moderngl.LINEAR)
             resolve = ctx.framebuffer(color_attachments=[resolved])
             attachments.append(resolved)
         return _Target(fbo, resolve, attachments, None if samples else color)
@@ -407,14 +409,34 @@ class Renderer:
 
     def draw(self, rgb: np.ndarray, geometries: Sequence, effect, framebuffer: moderngl.Framebuffer,
              viewport: tuple[int, int, int, int] | None = None, mirror: bool = False) -> None:
-        """Render one frame into `framebuffer` (e.g. a window's) at `viewport` (x, y, w, h)."""
+        """Render one frame into `framebuffer` (e.g. a window's) at `viewport` (x, y, w, h).
+
+        With MSAA (samples > 1) the frame is drawn into the multisampled offscreen target,
+        resolved, and the resolved picture drawn into the viewport (a window's own framebuffer
+        has no samples)."""
         with self.ctx:
             rgb = _check_frame(rgb)
             self.resize(rgb.shape[1], rgb.shape[0])
             if viewport is None:
                 viewport = (0, 0, *framebuffer.size)
-            self._draw(rgb, geometries, effect, framebuffer, viewport,
-                       flip=(-1.0 if mirror else 1.0, 1.0))
+            target = self._target
+            if target.resolve is None:
+                self._draw(rgb, geometries, effect, framebuffer, viewport,
+                           flip=(-1.0 if mirror else 1.0, 1.0))
+                return
+            # Upside down as in render(): the resolved texture's row 0 is the picture's top,
+            # as a frame texture's is, so the background quad shows it upright.
+            self._draw(rgb, geometries, effect, target.fbo, (0, 0, self.width, self.height),
+                       flip=(-1.0 if mirror else 1.0, -1.0))
+            self.ctx.copy_framebuffer(target.resolve, target.fbo)
+            framebuffer.viewport = tuple(int(v) for v in viewport)
+            framebuffer.use()
+            self.ctx.enable_only(moderngl.NOTHING)
+            target.resolve.color_attachments[0].use(0)
+            self._background_program["u_frame"] = 0
+            self._background_program["u_flip"] = (1.0, 1.0)
+            self.ctx.front_face = "ccw"
+            self._background_vao.render(moderngl.TRIANGLE_STRIP)
 
     def _draw(self, rgb, geometries, effect, target, viewport, flip, background: bool = True) -> None:
         """Background (unless the frame is already in `target`), occluders, then effect passes."""
