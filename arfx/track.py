@@ -139,6 +139,7 @@ def track_file(input_path: str | Path, options: TrackingOptions | None = None,
         options = replace(options, static=True)
     result = TrackResult(fps=fps, track_hands=options.hands)
     pipeline = FramePipeline(None, RenderOptions(tracking=options))  # tracking stages only: no GL
+    pipeline.fov_estimate_every = 0  # fov auto: one estimate from every frame, at the end
     try:
         with source:
             for index, (name, frame) in enumerate(frames):

@@ -56,6 +56,13 @@ PIXEL_Y_DIMENSION = 0xA003
 #: FocalPlaneResolutionUnit -> millimetres (1 = none, treated as inches as the standard's default).
 _UNIT_MM = {1: 25.4, 2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
 
+#: Terms of a face's own shape: its mean, and linear in the x and y of its forward axis.
+TURN_TERMS = 3
+#: How much of a true change of perspective the face landmark model's points show (measured
+#: by scripts/measure_fov.py on rendered clips of known field of view): the estimate is scaled
+#: back by it (tan(fov / 2) of the landmarks' best fit over this).
+TRACKER_PERSPECTIVE_GAIN = 0.81
+
 #: Video metadata keys holding a 35 mm equivalent focal length (compared lower case).
 VIDEO_35MM_KEYS = ("com.apple.quicktime.camera.focal_length.35mm_equivalent", "focal_length_35mm",
                    "focallengthin35mmfilm", "focal_length_35mm_equivalent")
@@ -191,7 +198,8 @@ class FovEstimator:
 
     def __init__(self, fallback: float = DEFAULT_FOV, *, max_frames: int = 300, min_frames: int = 12,
                  max_uncertainty: float = 3.0, search: tuple[float, float] = (20.0, 120.0),
-                 canonical: Any = None) -> None:
+                 canonical: Any = None, points: Any = None,
+                 perspective_gain: float = TRACKER_PERSPECTIVE_GAIN) -> None:
         from arfx.geometry.canonical import CanonicalFace
 
         canonical = canonical if canonical is not None else CanonicalFace.load()
@@ -200,7 +208,9 @@ class FovEstimator:
         self.min_frames = int(min_frames)
         self.max_uncertainty = float(max_uncertainty)
         self.search = (float(search[0]), float(search[1]))
-        self._ids = np.asarray(canonical.landmark_ids, dtype=np.int64)
+        #: The share of a true change of perspective the landmarks show (1: exact landmarks).
+        self.perspective_gain = float(perspective_gain)
+        self._ids = np.asarray(rigid_points(canonical) if points is None else points, dtype=np.int64)
         points = canonical.vertices[self._ids].astype(np.float64)
         self._canonical_mean = points.mean(axis=0)
         self._canonical = points - self._canonical_mean  # centred [N,3]
@@ -213,6 +223,13 @@ class FovEstimator:
 
     def __len__(self) -> int:
         return len(self._obs)
+
+    def copy(self) -> "FovEstimator":
+        """An estimator holding the same observations (to estimate on while this one collects)."""
+        other = object.__new__(FovEstimator)
+        other.__dict__.update(self.__dict__)
+        other._obs, other._heights, other._groups = list(self._obs), list(self._heights), list(self._groups)
+        return other
 
     def reset(self) -> None:
         self._obs.clear()
@@ -258,38 +275,94 @@ class FovEstimator:
         sums, count = self._sums(fovs)
         return sums / count
 
-    def _sums(self, fovs: np.ndarray) -> tuple[np.ndarray, int]:
-        """Sum of squared deviations of each observation's canonical-frame shape from its face's
-        mean shape, per candidate fov, and how many coordinates went into it."""
+    def _sums(self, fovs: np.ndarray, frames: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Sum of squared deviations of each observation's shape (in the canonical frame, cm) from
+        its face's mean shape, per candidate fov, and how many coordinates went into it."""
+        return self._scatter(*self._shapes(fovs), frames)
+
+    def _shapes(self, fovs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[K,T,N,2]: each observation's shape for each candidate fov: every landmark lifted onto
+        its camera ray at the depth of the perspective pose fit of the canonical face, in the
+        canonical frame, less the canonical face (across the rays; along them nothing is seen);
+        and [K,T,2], the x and y of the face's forward axis in that fit."""
         obs = np.stack(self._obs)  # [T,N,3]
         heights = np.asarray(self._heights)
         focal = 0.5 * heights[None, :] / np.tan(np.radians(fovs) / 2.0)[:, None]  # [K,T] pixels
-        screen = obs[None] / focal[:, :, None, None]  # near plane (near = 1), z like x
-        depth = screen[..., 2] + 1.0  # [K,T,N]: the face's mean depth at the near plane
-        lifted = np.empty_like(screen)
-        lifted[..., :2] = screen[..., :2] * depth[..., None]
-        lifted[..., 2] = -depth
-        centre = lifted.mean(axis=2, keepdims=True)
-        centred = lifted - centre
-        cov = np.einsum("ktni,nj->ktij", centred, self._canonical)  # target x source
+        seen = obs[None, ..., :2] / focal[..., None, None]  # [K,T,N,2]: x / depth, y / depth
+        rotation, translation = self._initial_poses(seen, obs[None, ..., 2] / focal[..., None])
+        for _ in range(self.iterations):
+            rotation, translation = self._gauss_newton(seen, rotation, translation)
+        placed = np.einsum("nj,ktij->ktni", self._canonical, rotation) + translation[..., None, :]
+        depth = np.maximum(-placed[..., 2], 1e-6)
+        across = (seen - placed[..., :2] / depth[..., None]) * depth[..., None]  # [K,T,N,2] cm
+        shapes = np.einsum("ktni,ktij->ktnj", across, rotation[..., :2, :])  # R^T (dx, dy, 0)
+        return shapes, rotation[..., :2, 2]  # and where the face looks (x, y of its forward axis)
+
+    def _scatter(self, shapes: np.ndarray, forward: np.ndarray,
+                 frames: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Per candidate: the squared scatter of the shapes about each face's own shape (over the
+        observations selected by the boolean mask `frames`), and the coordinates counted.
+
+        A face's own shape is its mean plus a part linear in where it looks (the x and y of its
+        forward axis): the tracker's landmarks drift with the head's turn, which says nothing
+        about the camera (and a face unlike the canonical one changes so as it turns)."""
+        groups = np.asarray(self._groups)
+        use = np.ones(len(groups), bool) if frames is None else frames
+        total = np.zeros(shapes.shape[0])
+        count = 0
+        for group in np.unique(groups[use]):
+            select = (groups == group) & use
+            members = shapes[:, select].reshape(shapes.shape[0], int(select.sum()), -1)  # [K,Tg,M]
+            if members.shape[1] < 2 * TURN_TERMS:
+                continue
+            design = np.concatenate([np.ones(members.shape[:2] + (1,)), forward[:, select]], axis=-1)
+            fit, *_ = _lstsq(design, members)
+            total += ((members - design @ fit) ** 2).sum(axis=(1, 2))
+            count += members.shape[1] * members.shape[2]
+        return total, max(count, 1)
+
+    #: Gauss-Newton steps of the perspective pose fit (from the landmark model's own depths).
+    iterations = 2
+
+    def _initial_poses(self, seen: np.ndarray, relative_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Poses (canonical cm -> camera cm) from lifting with the landmark model's depths, as
+        the geometry pipeline does: the similarity's scale is taken out into the distance."""
+        depth = relative_z + 1.0
+        lifted = np.concatenate([seen * depth[..., None], -depth[..., None]], axis=-1)
+        centre = lifted.mean(axis=2)
+        cov = np.einsum("ktni,nj->ktij", lifted - centre[..., None, :], self._canonical)
         u, sv, vt = np.linalg.svd(cov)
         d = np.sign(np.linalg.det(u @ vt))
         u[..., :, 2] *= d[..., None]
         sv[..., 2] *= d
-        rotation = u @ vt  # canonical -> lifted
-        scale = sv.sum(axis=-1) / self._spread  # [K,T]
-        # Back into the canonical frame: R^T (p - centre) / scale (rows: p @ R).
-        shape = np.einsum("ktni,ktij->ktnj", centred, rotation) / scale[..., None, None]
-        groups = np.asarray(self._groups)
-        total = np.zeros(len(fovs))
-        count = 0
-        for group in np.unique(groups):
-            members = shape[:, groups == group]
-            if members.shape[1] < 2:
-                continue
-            total += ((members - members.mean(axis=1, keepdims=True)) ** 2).sum(axis=(1, 2, 3))
-            count += members.shape[1] * members.shape[2] * 3
-        return total, max(count, 1)
+        scale = np.maximum(sv.sum(axis=-1) / self._spread, 1e-12)
+        return u @ vt, centre / scale[..., None]
+
+    def _gauss_newton(self, seen: np.ndarray, rotation: np.ndarray,
+                      translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One Gauss-Newton step of the reprojection error over (rotation, translation), batched."""
+        turned = np.einsum("nj,ktij->ktni", self._canonical, rotation)  # R p, [K,T,N,3]
+        placed = turned + translation[..., None, :]
+        depth = np.maximum(-placed[..., 2], 1e-6)
+        inv = 1.0 / depth
+        residual = placed[..., :2] * inv[..., None] - seen  # [K,T,N,2]
+        # d(x/depth, y/depth)/dQ with depth = -Qz: [[1/d, 0, x/d^2], [0, 1/d, y/d^2]].
+        dproj = np.zeros(placed.shape[:-1] + (2, 3))
+        dproj[..., 0, 0] = inv
+        dproj[..., 1, 1] = inv
+        dproj[..., :, 2] = placed[..., :2] * (inv * inv)[..., None]
+        # dQ/d(omega) = -[R p]_x for a small rotation exp([omega]_x) R.
+        x, y, z = turned[..., 0], turned[..., 1], turned[..., 2]
+        zero = np.zeros_like(x)
+        skew = np.stack([np.stack([zero, z, -y], -1), np.stack([-z, zero, x], -1),
+                         np.stack([y, -x, zero], -1)], -2)
+        jacobian = np.concatenate([dproj @ skew, dproj], axis=-1)  # [K,T,N,2,6]
+        jacobian = jacobian.reshape(*jacobian.shape[:2], -1, 6)
+        residual = residual.reshape(*residual.shape[:2], -1)
+        normal = np.einsum("ktmi,ktmj->ktij", jacobian, jacobian)
+        normal += np.eye(6) * (1e-9 + 1e-6 * np.trace(normal, axis1=-2, axis2=-1))[..., None, None]
+        step = -np.linalg.solve(normal, np.einsum("ktmi,ktm->kti", jacobian, residual)[..., None])[..., 0]
+        return _rotate_by(step[..., :3]) @ rotation, translation + step[..., 3:]
 
     def estimate(self, fallback: float | None = None) -> FovEstimate:
         """The field of view that keeps the face's shape most constant over the frames."""
@@ -298,34 +371,103 @@ class FovEstimator:
         if frames < self.min_frames:
             return FovEstimate(fallback, None, math.inf, False, frames,
                                f"{frames} face observation(s); need {self.min_frames}")
-        low, high = self.search
-        coarse = np.arange(low, high + 1e-9, 4.0)
+        # The search runs over the landmarks' apparent field of view; the camera's is their
+        # best fit scaled back by the gain.
+        low, high = (_apparent(v, self.perspective_gain) for v in self.search)
+        coarse = np.arange(low, high + 1e-9, 5.0)
         coarse_cost, _ = self._sums(coarse)
         if not np.all(np.isfinite(coarse_cost)):
             return FovEstimate(fallback, None, math.inf, False, frames, "degenerate landmarks")
         best = int(np.argmin(coarse_cost))
-        fine = np.arange(max(low, coarse[best] - 6.0), min(high, coarse[best] + 6.0) + 1e-9, 0.5)
-        fine_cost, count = self._sums(fine)
-        i = int(np.argmin(fine_cost))
-        centre = float(fine[i])
-        near = np.abs(fine - centre) <= 3.0
-        a, b, _ = np.polyfit(fine[near] - centre, fine_cost[near], 2)
-        estimated = centre - b / (2.0 * a) if a > 0 else centre
-        estimated = float(np.clip(estimated, fine[near].min(), fine[near].max()))
-        # Least squares: var = sigma^2 / a, sigma^2 = residual sum over its degrees of freedom
-        # (coordinates less each face's mean shape and each observation's similarity).
+        fine = np.arange(max(low, coarse[best] - 6.0), min(high, coarse[best] + 6.0) + 1e-9, 1.0)
+        shapes, forward = self._shapes(fine)
+        fine_cost, count = self._scatter(shapes, forward)
+        estimated, curvature = _parabola_minimum(fine, fine_cost)
+        # Least squares: var = sigma^2 / curvature, sigma^2 = residual sum over its degrees of
+        # freedom (coordinates less each face's mean shape and each observation's pose).
         faces = len(set(self._groups))
-        dof = max(count - faces * 3 * len(self._ids) - 7 * frames - 1, 1)
-        sigma2 = float(fine_cost[i]) / dof
-        uncertainty = math.sqrt(sigma2 / a) if a > 0 else math.inf
+        dof = max(count - faces * 2 * TURN_TERMS * len(self._ids) - 6 * frames - 1, 1)
+        sigma2 = float(fine_cost.min()) / dof
+        spread = math.sqrt(sigma2 / curvature) if curvature > 0 else math.inf
+        # Tracker errors are not independent from frame to frame: also the jackknife spread of
+        # the estimates leaving out each of JACKNIFE_BLOCKS runs of consecutive observations.
+        blocks = np.array_split(np.arange(frames), self.jackknife_blocks)
+        partial = []
+        for block in blocks:
+            use = np.ones(frames, bool)
+            use[block] = False
+            value, _ = _parabola_minimum(fine, self._scatter(shapes, forward, use)[0])
+            partial.append(value)
+        partial = np.asarray([_actual(v, self.perspective_gain) for v in partial])
+        n = len(partial)
+        jackknife = math.sqrt((n - 1) / n * float(((partial - partial.mean()) ** 2).sum()))
         at_edge = best in (0, len(coarse) - 1) or estimated <= low + 1.0 or estimated >= high - 1.0
+        if math.isfinite(spread):
+            spread = abs(_actual(estimated + spread, self.perspective_gain) - _actual(estimated, self.perspective_gain))
+        estimated = _actual(estimated, self.perspective_gain)
+        uncertainty = max(spread, jackknife)
         confident = (not at_edge) and uncertainty <= self.max_uncertainty
         if at_edge:
             reason = f"best fit at the edge of {low:g}-{high:g} degrees"
         elif not confident:
-            reason = (f"the motion does not pin it down (+-{uncertainty:.1f} degrees; "
+            reason = (f"the motion does not pin it down ({estimated:.1f} +- {uncertainty:.1f} degrees; "
                       "the face needs to move nearer and farther or across the frame)")
         else:
             reason = f"{estimated:.1f} +- {uncertainty:.1f} degrees from {frames} face observations"
         return FovEstimate(estimated if confident else fallback, estimated, uncertainty, confident, frames,
                            reason)
+
+    #: Runs of observations left out in turn for the jackknife uncertainty.
+    jackknife_blocks = 6
+
+
+def _apparent(fov: float, gain: float) -> float:
+    """The field of view whose perspective is `gain` times that of `fov` (degrees)."""
+    return math.degrees(2.0 * math.atan(gain * math.tan(math.radians(fov) / 2.0)))
+
+
+def _actual(apparent: float, gain: float) -> float:
+    """The inverse of `_apparent`."""
+    return math.degrees(2.0 * math.atan(math.tan(math.radians(apparent) / 2.0) / gain))
+
+
+def _lstsq(design: np.ndarray, values: np.ndarray) -> tuple[np.ndarray]:
+    """Batched least squares: [K,T,P] design, [K,T,M] values -> [K,P,M] coefficients."""
+    normal = np.einsum("ktp,ktq->kpq", design, design) + 1e-9 * np.eye(design.shape[-1])
+    return (np.linalg.solve(normal, np.einsum("ktp,ktm->kpm", design, values)),)
+
+
+def _parabola_minimum(fovs: np.ndarray, cost: np.ndarray) -> tuple[float, float]:
+    """The minimum of a parabola through the cost's lowest point and its neighbours (within 3
+    degrees), kept among those points, and the parabola's curvature (cost per degree^2)."""
+    i = int(np.argmin(cost))
+    centre = float(fovs[i])
+    near = np.abs(fovs - centre) <= 3.0
+    if near.sum() < 3:
+        return centre, 0.0
+    a, b, _ = np.polyfit(fovs[near] - centre, cost[near], 2)
+    value = centre - b / (2.0 * a) if a > 0 else centre
+    return float(np.clip(value, fovs[near].min(), fovs[near].max())), float(a)
+
+
+def rigid_points(canonical: Any, every: int = 3) -> np.ndarray:
+    """Vertex ids of the face's rigid parts: forehead, temples, nose, cheeks (every `every`-th),
+    leaving out the eyes and eyelids and the mouth and jaw, which move with expressions."""
+    v = np.asarray(canonical.vertices, dtype=np.float64)
+    mouth = v[[61, 291, 13, 14]].mean(axis=0)
+    eyes = [v[[33, 133, 159, 145]].mean(axis=0), v[[362, 263, 386, 374]].mean(axis=0)]
+    keep = (np.linalg.norm(v - mouth, axis=1) > 2.5) & (v[:, 1] > mouth[1] + 0.5)
+    for eye in eyes:
+        keep &= np.linalg.norm(v - eye, axis=1) > 1.6
+    return np.flatnonzero(keep)[::every]
+
+
+def _rotate_by(omega: np.ndarray) -> np.ndarray:
+    """Rotation matrices [...,3,3] for rotation vectors [...,3] (Rodrigues)."""
+    angle = np.linalg.norm(omega, axis=-1)
+    axis = omega / np.maximum(angle, 1e-12)[..., None]
+    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
+    zero = np.zeros_like(x)
+    k = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
+    sin, cos = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
+    return np.eye(3) + sin * k + (1.0 - cos) * (k @ k)

@@ -1,0 +1,253 @@
+"""Measure `--fov auto` (arfx.geometry.fov.FovEstimator) on synthetic clips made with a KNOWN field of view.
+
+    .venv/bin/python scripts/measure_fov.py [--fovs 40,45,...,75] [--frames 90] [--seeds 3]
+        [--no-landmarks] [--no-tracker] [--save-clip DIR]
+
+Two kinds of clip, each for every field of view asked for:
+- landmarks: the canonical face mesh posed in 3D and projected with the known field of view
+  straight into tracker-style landmarks (x, y pixels; z the relative depth scaled like x), with
+  Gaussian noise (--noise px) and a face of another shape than the canonical one (nose 25 %
+  deeper, cheeks 15 % flatter, 8 % wider: a per-seed random mix), for several kinds of motion
+  (depth + across + turning, depth only, across only, turning only, still);
+- tracker: the astronaut photo warped onto the posed canonical mesh (each of its 898 triangles
+  taken from where the tracker finds that triangle in the photo, painted far to near, back faces
+  left out) and rendered with the known field of view at 640x480, then tracked by arfx's own
+  FaceTracker: the estimate from real tracker landmarks (its z included).
+The clip's apparent motion is the same at every field of view (the face from about half the
+frame height down to a fifth, across the frame and turning); what changes is the camera.
+Printed per clip: the estimate, its error, the estimator's uncertainty and whether it is
+confident (else the fallback, 63, is what arfx would use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from arfx.geometry import CanonicalFace, rotation_from_euler  # noqa: E402
+from arfx.geometry.fov import FovEstimator  # noqa: E402
+
+FACE_HEIGHT_CM = 17.0  # about the canonical mesh's chin-to-forehead extent
+
+MOTIONS = {  # name: (depth range as face height / frame height, across (of the free half-width), turn)
+    "depth+across+turn": ((0.5, 0.2), 0.7, 1.0),
+    "depth only": ((0.5, 0.2), 0.0, 0.0),
+    "across only": ((0.3, 0.3), 0.7, 0.0),
+    "turn only": ((0.3, 0.3), 0.0, 1.0),
+    "still": ((0.3, 0.3), 0.0, 0.0),
+}
+
+
+def poses(fov: float, frames: int, width: int, height: int, motion: str):
+    """(rotation, translation cm) per frame for a motion, seen the same way at any fov."""
+    (near_frac, far_frac), across, turn = MOTIONS[motion]
+    tan = math.tan(math.radians(fov) / 2)
+    for t in np.linspace(0.0, 1.0, frames):
+        # Depth from the face's apparent height: a smooth sweep near -> far -> near.
+        frac = near_frac + (far_frac - near_frac) * 0.5 * (1 - math.cos(2 * math.pi * t))
+        depth = FACE_HEIGHT_CM / (2 * tan * frac)
+        half_w, half_h = tan * depth * width / height, tan * depth
+        free_x, free_y = max(half_w - 0.6 * FACE_HEIGHT_CM, 0), max(half_h - 0.6 * FACE_HEIGHT_CM, 0)
+        centre = np.array([across * free_x * math.sin(2 * math.pi * 1.3 * t),
+                           0.5 * across * free_y * math.sin(2 * math.pi * 0.7 * t + 1.0), -depth])
+        angles = turn * np.array([25 * math.sin(2 * math.pi * 1.1 * t), 12 * math.sin(2 * math.pi * 0.8 * t),
+                                  8 * math.sin(2 * math.pi * 0.5 * t)])
+        yield rotation_from_euler(*angles), centre
+
+
+def project(points: np.ndarray, fov: float, width: int, height: int) -> np.ndarray:
+    """Camera-space points -> tracker-style landmarks (pixels; z relative depth scaled like x)."""
+    f = 0.5 * height / math.tan(math.radians(fov) / 2)
+    depth = -points[:, 2]
+    z = (depth - depth.mean()) * f / depth.mean()
+    return np.column_stack([0.5 * width + f * points[:, 0] / depth, 0.5 * height - f * points[:, 1] / depth, z])
+
+
+def other_face(canonical: CanonicalFace, rng: np.random.Generator) -> np.ndarray:
+    """The canonical face made into someone else's: deeper nose, flatter cheeks, wider."""
+    v = canonical.vertices.astype(np.float64).copy()
+    nose, cheeks, wide = rng.uniform(0.0, 1.0, 3)
+    v[:, 2] *= np.where(v[:, 2] > 3.0, 1.0 + 0.25 * nose, 1.0 - 0.15 * cheeks)
+    v[:, 0] *= 1.0 + 0.08 * wide
+    return v
+
+
+def landmark_clip(fov, frames, motion, seed, noise, width=1280, height=720):
+    rng = np.random.default_rng(seed)
+    shape = other_face(CanonicalFace.load(), rng)
+    for rotation, centre in poses(fov, frames, width, height, motion):
+        yield project(shape @ rotation.T + centre, fov, width, height) + rng.normal(0, noise, (468, 3))
+
+
+def estimate(observations, width, height, tracker: bool = False) -> tuple:
+    """The estimate for ideal landmarks, or (`tracker`) as arfx makes it for its tracker's."""
+    estimator = FovEstimator(**({} if tracker else {"perspective_gain": 1.0}))
+    for lm in observations:
+        estimator.add(lm, width, height)
+    return estimator.estimate()
+
+
+def row(label: str, fov: float, est) -> str:
+    value = est.estimated if est.estimated is not None else float("nan")
+    return (f"{label:<28} {fov:5.1f}  {value:7.2f}  {value - fov:+6.2f}  {est.uncertainty:6.2f}  "
+            f"{'yes' if est.confident else 'no ':<4} {est.fov:6.2f}  {est.frames}")
+
+
+HEADER = f"{'clip':<28} {'fov':>5}  {'estim.':>7}  {'error':>6}  {'+-':>6}  conf {'used':>6}  obs"
+
+
+# --- rendered clips, tracked ---------------------------------------------------------------------
+
+
+class PhotoFace:
+    """A photo's face (the astronaut by default), to be warped onto a posed canonical mesh."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        from arfx.tracking import FaceTracker
+
+        if path is None:
+            from skimage import data
+
+            self.name, self.image = "astronaut", np.ascontiguousarray(data.astronaut()[:, :, :3])
+        else:
+            from arfx.sources import read_image
+
+            self.name, self.image = path.stem, read_image(path)
+        with FaceTracker(static_image_mode=True) as tracker:
+            faces = tracker.process(self.image)
+        if not faces:
+            raise SystemExit(f"no face found in {self.name}")
+        self.source = faces[0].landmarks[:468, :2].astype(np.float32)
+        self.triangles = CanonicalFace.load().triangles
+
+    def render(self, points: np.ndarray, fov: float, width: int, height: int,
+               background: np.ndarray) -> np.ndarray:
+        """The face with camera-space vertices `points` drawn over `background` (far to near)."""
+        import cv2
+
+        f = 0.5 * height / math.tan(math.radians(fov) / 2)
+        depth = -points[:, 2]
+        pixels = np.column_stack([0.5 * width + f * points[:, 0] / depth,
+                                  0.5 * height - f * points[:, 1] / depth]).astype(np.float32)
+        out = background.copy()
+        tri = self.triangles
+        a, b, c = pixels[tri[:, 0]], pixels[tri[:, 1]], pixels[tri[:, 2]]
+        # Counter-clockwise seen from the front is clockwise with y down: negative area faces away.
+        area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+        order = np.argsort(-depth[tri].mean(axis=1))
+        for i in order:
+            if area[i] >= 0:
+                continue
+            dst = pixels[tri[i]]
+            src = self.source[tri[i]]
+            x0, y0 = np.floor(dst.min(axis=0)).astype(int)
+            x1, y1 = np.ceil(dst.max(axis=0)).astype(int) + 1
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            m = cv2.getAffineTransform(src, dst - np.array([x0, y0], np.float32))
+            patch = cv2.warpAffine(self.image, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REFLECT)
+            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.fillConvexPoly(mask, np.round((dst - [x0, y0]) * 16).astype(np.int32), 1, cv2.LINE_AA, 4)
+            region = out[y0:y1, x0:x1]
+            region[mask > 0] = patch[mask > 0]
+        return out
+
+
+def tracked_clip(photo: PhotoFace, fov, frames, motion, width=640, height=480, save: Path | None = None,
+                 cache: Path | None = None):
+    """Landmarks the tracker finds on the rendered clip (frames without a face are skipped);
+    kept in `cache` (a folder) when given, and read from there on later runs."""
+    from arfx.tracking import FaceTracker
+
+    cached = None if cache is None else cache / f"{photo.name}_{motion.replace(' ', '_')}_{fov:g}_{frames}.npy"
+    if cached is not None and cached.exists():
+        return list(np.load(cached))
+
+    canonical = CanonicalFace.load().vertices.astype(np.float64)
+    yy, xx = np.mgrid[0:height, 0:width]
+    background = np.stack([60 + 40 * xx / width, 70 + 30 * yy / height, 90 + 0 * xx], axis=2).astype(np.uint8)
+    found = []
+    with FaceTracker(detector="auto", smooth=False) as tracker:
+        for i, (rotation, centre) in enumerate(poses(fov, frames, width, height, motion)):
+            rgb = photo.render(canonical @ rotation.T + centre, fov, width, height, background)
+            if save is not None:
+                import cv2
+
+                save.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(save / f"fov{fov:g}_{i:03d}.jpg"), rgb[:, :, ::-1])
+            faces = tracker.process(rgb, i / 30.0)
+            if faces:
+                found.append(faces[0].landmarks[:468])
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached, np.asarray(found, dtype=np.float32).reshape(-1, 468, 3))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fovs", default="40,45,50,55,60,63,70,75")
+    parser.add_argument("--frames", type=int, default=90)
+    parser.add_argument("--seeds", type=int, default=3, help="landmark clips per fov and motion")
+    parser.add_argument("--noise", type=float, default=1.0, help="landmark noise, pixels (1280x720)")
+    parser.add_argument("--no-landmarks", action="store_true")
+    parser.add_argument("--no-tracker", action="store_true")
+    parser.add_argument("--tracker-motions", default="depth+across+turn")
+    parser.add_argument("--save-clip", type=Path, help="write the rendered frames here (JPEG)")
+    parser.add_argument("--photos", default="", help="comma-separated face photos to render (default: the astronaut)")
+    parser.add_argument("--cache", type=Path, help="keep the tracked landmarks of each clip here and reuse them")
+    args = parser.parse_args()
+    fovs = [float(v) for v in args.fovs.split(",")]
+
+    if not args.no_landmarks:
+        print(f"landmark clips: 1280x720, {args.frames} frames, noise {args.noise:g} px, "
+              f"{args.seeds} faces unlike the canonical one per fov\n{HEADER}")
+        summary: dict[str, list[float]] = {}
+        confident: dict[str, int] = {}
+        for motion in MOTIONS:
+            for fov in fovs:
+                for seed in range(args.seeds):
+                    est = estimate(landmark_clip(fov, args.frames, motion, seed, args.noise), 1280, 720)
+                    print(row(motion, fov, est))
+                    if est.confident:
+                        summary.setdefault(motion, []).append(abs(est.estimated - fov))
+                    confident[motion] = confident.get(motion, 0) + int(est.confident)
+        print("\nlandmark clips, |error| of confident estimates (degrees):")
+        total = len(fovs) * args.seeds
+        for motion in MOTIONS:
+            errors = np.asarray(summary.get(motion, [np.nan]))
+            print(f"  {motion:<20} confident {confident.get(motion, 0)}/{total}  mean {np.nanmean(errors):.2f}  "
+                  f"max {np.nanmax(errors) if np.isfinite(errors).any() else float('nan'):.2f}")
+
+    if not args.no_tracker:
+        photos = [PhotoFace(Path(p)) for p in args.photos.split(",") if p] or [PhotoFace()]
+        print(f"\nrendered clips tracked by FaceTracker: 640x480, {args.frames} frames\n{HEADER}")
+        errors = []
+        for photo in photos:
+            for motion in args.tracker_motions.split(","):
+                for fov in fovs:
+                    t0 = time.perf_counter()
+                    found = tracked_clip(photo, fov, args.frames, motion, save=args.save_clip, cache=args.cache)
+                    est = estimate(found, 640, 480, tracker=True)
+                    print(row(f"{photo.name[:8]} {motion}", fov, est) + f"  ({len(found)}/{args.frames} "
+                          f"frames with a face, {time.perf_counter() - t0:.0f} s)", flush=True)
+                    if est.estimated is not None:
+                        errors.append(est.estimated - fov)
+        if errors:
+            errors = np.asarray(errors)
+            print(f"\ntracked clips: mean error {errors.mean():+.2f}, mean |error| {np.abs(errors).mean():.2f}, "
+                  f"max |error| {np.abs(errors).max():.2f} degrees")
+
+
+if __name__ == "__main__":
+    main()
