@@ -59,7 +59,8 @@ class FaceEffects:
 
     def __init__(self, effects: EffectLike = "glasses", max_faces: int = 1, *, static: bool = False,
                  detector: str = "auto", refine: bool = False, smooth: bool = True,
-                 mirror: bool = False, hands: bool = False, min_detection_confidence: float = 0.5,
+                 mirror: bool = False, hands: bool = False, pose: bool = False,
+                 min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, fov: float | str | None = None,
                  effects_dirs: Sequence[str | os.PathLike[str]] = (), ctx: Any = None,
                  rerun: Any = None) -> None:
@@ -74,7 +75,7 @@ class FaceEffects:
         tracking = TrackingOptions(max_faces=max_faces, static=static, detector=detector, refine=refine,
                                    min_detection_confidence=min_detection_confidence,
                                    min_tracking_confidence=min_tracking_confidence, smooth=smooth,
-                                   hands=hands, fov=fov)
+                                   hands=hands, pose=pose, fov=fov)
         options = RenderOptions(tracking=tracking, mirror=mirror,
                                 effects_dirs=tuple(str(d) for d in effects_dirs))
         self._pipeline = FramePipeline(resolve_effects(effects, effects_dirs), options, ctx=ctx)

@@ -64,6 +64,8 @@ def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
                        help="turn off landmark smoothing across frames (on by default; lag-compensated)")
     group.add_argument("--hands", action="store_true",
                        help="track hands too (automatic when an effect is anchored to a hand)")
+    group.add_argument("--pose", action="store_true",
+                       help="track the body pose too, one person (automatic for body-anchored effects)")
     group.add_argument("--refine", action="store_true",
                        help="478 landmarks with irises (attention model)")
     group.add_argument("--fov", type=_fov, default=defaults.fov, metavar="DEGREES|auto",
@@ -83,7 +85,8 @@ def _tracking_options(args: argparse.Namespace, static: bool = False):
         max_faces=args.max_faces, static=static, detector=args.detector, refine=args.refine,
         min_detection_confidence=args.min_detection_confidence,
         min_tracking_confidence=args.min_tracking_confidence, smooth=not args.no_smooth,
-        hands=bool(getattr(args, "hands", False)), fov=getattr(args, "fov", None))
+        hands=bool(getattr(args, "hands", False)), pose=bool(getattr(args, "pose", False)),
+        fov=getattr(args, "fov", None))
 
 
 def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
@@ -192,9 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_effect_options(render)
     _add_rerun_option(render)
 
-    track = sub.add_parser("track", parents=[verbose], help="write landmarks, pose and mesh for every frame to .npz")
+    track = sub.add_parser("track", parents=[verbose],
+                           help="write landmarks, pose and mesh for every frame to .npz, .jsonl or .csv")
     track.add_argument("input", help="image, folder of images, or video")
-    track.add_argument("-o", "--output", metavar="OUT.npz", help="the .npz to write (needed unless --rerun)")
+    track.add_argument("-o", "--output", metavar="OUT",
+                       help="the file to write: .npz, .jsonl or .csv (needed unless --rerun)")
+    track.add_argument("--format", choices=("npz", "jsonl", "csv"),
+                       help="output format (default: from the output's suffix)")
     track.add_argument("--static", action="store_true", help="detect on every frame (no tracking)")
     # Smoothing is on by default everywhere now; --smooth stays accepted for old scripts.
     track.add_argument("--smooth", action="store_true", help=argparse.SUPPRESS)
@@ -256,11 +263,15 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def _cmd_track(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from arfx.track import check_npz_output, track_file, write_npz
+    from arfx.export import check_track_output, write_track
+    from arfx.track import track_file
 
     if args.output is None and args.rerun is None:
         raise ArfxError("nothing to write: give -o OUT.npz, --rerun FILE.rrd, or both")
-    output = check_npz_output(Path(args.output), args.overwrite) if args.output else None  # before any work
+    output, fmt = (check_track_output(Path(args.output), args.overwrite, args.format) if args.output
+                   else (None, None))  # before any work
+    if fmt == "csv" and (args.hands or getattr(args, "pose", False)):
+        raise ArfxError("CSV holds one row per face, not hands or bodies: write .npz or .jsonl (--format jsonl)")
     options = _tracking_options(args, static=args.static)
     logger = _open_rerun(args, Path(args.input).name)
     bar = None
@@ -284,10 +295,11 @@ def _cmd_track(args: argparse.Namespace) -> int:
             bar.close()
         _close_rerun(logger, failed)
     if output is not None:
-        write_npz(result, output, refine=args.refine, overwrite=args.overwrite)
+        write_track(result, output, fmt, refine=args.refine, overwrite=args.overwrite)
     frames = len(result.face_count)
     with_faces = sum(1 for c in result.face_count if c)
     hands = f", {sum(len(h) for h in result.hands)} hand(s)" if result.track_hands else ""
+    hands += f", {sum(len(b) for b in result.bodies)} body pose(s)" if result.track_pose else ""
     print(f"{output or Path(args.input).name}: {frames} frame(s), {sum(result.face_count)} face(s){hands}; "
           f"faces on {with_faces} frame(s); field of view {result.fov:.1f} degrees ({result.fov_source})")
     return 0

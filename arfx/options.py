@@ -37,6 +37,10 @@ class TrackingOptions:
     #: Track hands too (they are tracked anyway when an effect is anchored to a hand).
     hands: bool = False
     max_hands: int = 2
+    #: Track the body pose (one person) and the person mask (both automatic when an effect
+    #: needs them: body anchors, backgrounds).
+    pose: bool = False
+    segmentation: bool = False
     fov: float | str | None = None
 
     def __post_init__(self) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from arfx.errors import InputError
 from arfx.options import RenderOptions, TrackingOptions
-from arfx.result import FaceResult, FrameResult, HandResult
+from arfx.result import BodyResult, FaceResult, FrameResult, HandResult
 from arfx.sources import Frame
 
 STAGES = ("decode", "track", "geometry", "render", "encode")  # stages may add more (e.g. "hands")
@@ -121,8 +121,63 @@ class HandStage:
         self.tracker.close()
 
 
-#: Entity kind -> the stage that tracks it (added to a pipeline when options or effects need it).
-STAGE_FOR_ENTITY = {"hand": HandStage}
+class BodyStage:
+    """Body pose: MediaPipe Pose on ONNX (one person), lifted into camera space; adds `result.bodies`."""
+
+    name = "body"
+
+    def __init__(self, options: TrackingOptions, camera: Any) -> None:
+        from arfx.tracking.pose import PoseTracker
+
+        self.tracker = PoseTracker(static_image_mode=options.static, smooth_landmarks=options.smooth,
+                                   min_detection_confidence=options.min_detection_confidence,
+                                   min_tracking_confidence=options.min_tracking_confidence)
+        self.camera = camera
+
+    def process(self, frame: Frame, result: FrameResult, times: StageTimes) -> None:
+        from arfx.geometry.body_space import body_in_camera_space
+
+        t0 = time.perf_counter()
+        for body in self.tracker.process(frame.rgb, frame.timestamp):
+            placed = body_in_camera_space(body.landmarks, body.world_landmarks, result.width, result.height,
+                                          self.camera)
+            result.bodies.append(BodyResult(body.id, body.landmarks, body.world_landmarks, body.visibility,
+                                            body.presence, float(body.score), *(placed or (None, None))))
+        times.add("pose", time.perf_counter() - t0)
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+    def close(self) -> None:
+        self.tracker.close()
+
+
+class SegmentationStage:
+    """The person mask: MediaPipe's selfie segmentation, smoothed over time, edges fitted to the
+    frame; sets `result.segmentation` (float32 HxW person probability)."""
+
+    name = "frame"
+
+    def __init__(self, options: TrackingOptions, camera: Any) -> None:
+        from arfx.tracking.segmentation import Segmenter
+
+        self.segmenter = Segmenter(smoothing=0.0 if options.static else 0.7)
+
+    def process(self, frame: Frame, result: FrameResult, times: StageTimes) -> None:
+        t0 = time.perf_counter()
+        result.segmentation = self.segmenter.process(frame.rgb)
+        times.add("segmentation", time.perf_counter() - t0)
+
+    def reset(self) -> None:
+        self.segmenter.reset()
+
+    def close(self) -> None:
+        self.segmenter.close()
+
+
+#: Entity kind -> the stage that tracks it (added to a pipeline when options or effects need
+#: it; "frame" effects, e.g. backgrounds, need the person mask).
+STAGE_FOR_ENTITY = {"hand": HandStage, "body": BodyStage, "frame": SegmentationStage}
 
 
 class FramePipeline:
@@ -152,11 +207,19 @@ class FramePipeline:
             self.fov_estimator = FovEstimator(max_frames=150)
         self._since_estimate = 0
         self._fov_logged: tuple[float, str] | None = None
+        #: Estimate in a background thread (a second or so on 2 cores) so frames do not wait.
+        self.fov_in_background = True
+        #: Frames between two estimates while frames come (0: only collect; arfx track
+        #: estimates once at the end and lifts every frame again).
+        self.fov_estimate_every = FOV_ESTIMATE_EVERY
+        self._fov_job: Any = None  # (thread, [estimate]) while one runs
         self.faces = FaceStage(options.tracking, self.camera)
         #: Run in order on every frame; a stage reads only what earlier stages added.
         self.stages: list[Any] = [self.faces]
-        if options.tracking.hands:
-            self.add_stage("hand")
+        for entity, wanted in (("hand", options.tracking.hands), ("body", options.tracking.pose),
+                               ("frame", options.tracking.segmentation)):
+            if wanted:
+                self.add_stage(entity)
         self._own_ctx = ctx is None
         self._ctx = ctx
         self._renderer: Any = None
@@ -240,12 +303,31 @@ class FramePipeline:
         """fov="auto": add this frame's faces; now and then, estimate and switch when confident."""
         from arfx.geometry.camera import DEFAULT_FOV
 
+        import threading
+
         self.fov_estimator.add_result(result)
         self._since_estimate += 1
-        if self._since_estimate < FOV_ESTIMATE_EVERY:
+        if self._fov_job is not None and not self._fov_job[0].is_alive():
+            self._use_estimate(self._fov_job[1][0])
+            self._fov_job = None
+        if not self.fov_estimate_every or self._since_estimate < self.fov_estimate_every \
+                or self._fov_job is not None:
             return
         self._since_estimate = 0
-        estimate = self.fov_estimator.estimate(getattr(frame, "fov", None) or DEFAULT_FOV)
+        snapshot = self.fov_estimator.copy()
+        fallback = getattr(frame, "fov", None) or DEFAULT_FOV
+        if not self.fov_in_background:
+            self._use_estimate(snapshot.estimate(fallback))
+            return
+        holder: list[Any] = [None]
+        thread = threading.Thread(target=lambda: holder.__setitem__(0, snapshot.estimate(fallback)),
+                                  name="arfx-fov", daemon=True)
+        self._fov_job = (thread, holder)
+        thread.start()
+
+    def _use_estimate(self, estimate: Any) -> None:
+        if estimate is None:  # the estimate failed in its thread
+            return
         if self.fov_estimate is None or estimate.confident != self.fov_estimate.confident:
             log.debug("field of view estimate: %s", estimate.reason)
         self.fov_estimate = estimate

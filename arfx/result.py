@@ -16,7 +16,7 @@ import numpy as np
 from arfx.geometry.pipeline import FaceGeometry
 
 #: The kinds of tracked entity a frame can hold; effect anchors name one of them.
-ENTITIES = ("face", "hand", "body")
+ENTITIES = ("face", "hand", "body", "frame")
 
 
 @dataclass(eq=False)
@@ -75,6 +75,26 @@ class HandResult:
 
 
 @dataclass(eq=False)
+class BodyResult:
+    """One tracked person's body in one frame (MediaPipe Pose: one person).
+
+    landmarks: float32 [33,3] image pixels. world: float32 [33,3] metres around the hips.
+    visibility, presence: float32 [33] 0..1. Landmark names (arfx.tracking.pose.LANDMARK_NAMES)
+    are the person's own sides. pose: float32 [4,4] torso frame (cm) -> camera space
+    (arfx.geometry.body_space); mesh: the 33 points in camera space, cm (None if degenerate).
+    """
+
+    id: int
+    landmarks: np.ndarray
+    world: np.ndarray
+    visibility: np.ndarray
+    presence: np.ndarray
+    score: float
+    pose: np.ndarray | None = None
+    mesh: np.ndarray | None = None
+
+
+@dataclass(eq=False)
 class FrameResult:
     """Everything known about one frame after tracking.
 
@@ -89,7 +109,7 @@ class FrameResult:
     height: int
     faces: list[FaceResult] = field(default_factory=list)
     hands: list[HandResult] = field(default_factory=list)
-    bodies: list[Any] = field(default_factory=list)
+    bodies: list[BodyResult] = field(default_factory=list)
     segmentation: np.ndarray | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     camera: Any = None
@@ -101,7 +121,9 @@ class FrameResult:
         if kind == "hand":
             return [hand for hand in self.hands if hand.pose is not None]
         if kind == "body":
-            return list(self.bodies)
+            return [body for body in self.bodies if body.pose is not None]
+        if kind == "frame":  # effects drawn once over the whole frame (backgrounds)
+            return [self]
         raise ValueError(f"unknown entity kind '{kind}'; one of {', '.join(ENTITIES)}")
 
 

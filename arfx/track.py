@@ -21,6 +21,7 @@ import numpy as np
 
 from arfx.errors import InputError
 from arfx.geometry.expressions import EXPRESSION_NAMES
+from arfx.geometry.ibug68 import landmarks68
 from arfx.geometry.pipeline import FaceGeometry
 from arfx.options import TrackingOptions
 from arfx.outputs import write_atomically
@@ -51,17 +52,36 @@ TRACK_KEYS: dict[str, tuple[str, str]] = {
                           "(estimated from the faces) or default (63, MediaPipe's)"),
     "fov_uncertainty": ("float32", "--fov auto: one standard deviation of the estimate, degrees "
                                    "(inf when the motion did not constrain it; NaN without auto)"),
+    "fov_estimate": ("float32", "--fov auto: the best-fitting field of view, degrees, used only when "
+                                "confident (fov_source auto); NaN without auto or with too few frames"),
     "near": ("float32", "near plane of the metric camera, cm"),
     "face_count": ("int32 [T]", "faces in each frame"),
     "face_offset": ("int32 [T+1]", "faces of frame i are rows face_offset[i]:face_offset[i+1]"),
     "face_id": ("int32 [F]", "stable id while a face is tracked"),
     "face_score": ("float32 [F]", "face presence, 0..1"),
     "face_landmarks": ("float32 [F, 468|478, 3]", "x / width, y / height, z / width (MediaPipe's units)"),
+    "face_landmarks68": ("float32 [F, 68, 3]", "the 68 iBUG / 300-W points, units as face_landmarks "
+                                               "(mesh vertices listed in arfx.geometry.ibug68)"),
+    "face_box": ("float32 [F, 4]", "x0, y0, x1, y1: the landmarks' bounding box / width, height (may pass "
+                                   "0..1 at the frame's edge)"),
     "face_pose": ("float32 [F, 4, 4]", "canonical face space (cm) -> camera space (cm); NaN if no fit"),
     "face_mesh": ("float32 [F, 468, 3]", "camera-space face mesh, cm; NaN if no fit"),
     "face_euler": ("float32 [F, 3]", "yaw, pitch, roll in degrees; NaN if no fit"),
+    "face_translation": ("float32 [F, 3]", "the face origin in camera space, cm (face_pose's last column); "
+                                           "NaN if no fit"),
     "face_expressions": ("float32 [F, E]", "expression scores 0..1 (NaN if no fit), columns named by expression_names"),
     "expression_names": ("str [E]", "the blendshape each face_expressions column approximates"),
+}
+#: Keys written only with `--pose` (B = bodies over all frames; MediaPipe Pose: one person).
+BODY_KEYS: dict[str, tuple[str, str]] = {
+    "body_count": ("int32 [T]", "bodies in each frame (0 or 1)"),
+    "body_offset": ("int32 [T+1]", "bodies of frame i are rows body_offset[i]:body_offset[i+1]"),
+    "body_id": ("int32 [B]", "stable id while the person is tracked"),
+    "body_score": ("float32 [B]", "pose presence, 0..1"),
+    "body_landmarks": ("float32 [B, 33, 3]", "x / width, y / height, z / width; names in arfx.tracking.pose"),
+    "body_world": ("float32 [B, 33, 3]", "metric landmarks, metres, around the hips"),
+    "body_visibility": ("float32 [B, 33]", "how likely each landmark is visible, 0..1"),
+    "body_pose": ("float32 [B, 4, 4]", "torso frame (cm) -> camera space (cm); NaN if degenerate"),
 }
 #: Keys written only with `--hands` (H = hands over all frames).
 HAND_KEYS: dict[str, tuple[str, str]] = {
@@ -94,13 +114,16 @@ class TrackResult:
     eulers: list[np.ndarray] = field(default_factory=list)
     expressions: list[np.ndarray] = field(default_factory=list)
     hands: list[list] = field(default_factory=list)  # per frame: that frame's HandResults
+    bodies: list[list] = field(default_factory=list)  # per frame: that frame's BodyResults
     track_hands: bool = False
+    track_pose: bool = False
     fps: float = 0.0
     fov: float | None = None
     near: float | None = None
     fovs: list[float] = field(default_factory=list)  # per frame
     fov_source: str = "default"
     fov_uncertainty: float = float("nan")
+    fov_estimate: float = float("nan")
 
 
 def _frames_of(path: Path) -> tuple[Source, Iterator[tuple[str, Frame]], float, int | None, bool]:
@@ -137,7 +160,7 @@ def track_file(input_path: str | Path, options: TrackingOptions | None = None,
     if stills and not options.static:
         log.info("still images are unrelated frames: detecting on each one")
         options = replace(options, static=True)
-    result = TrackResult(fps=fps, track_hands=options.hands)
+    result = TrackResult(fps=fps, track_hands=options.hands, track_pose=options.pose)
     pipeline = FramePipeline(None, RenderOptions(tracking=options))  # tracking stages only: no GL
     pipeline.fov_estimate_every = 0  # fov auto: one estimate from every frame, at the end
     try:
@@ -172,6 +195,7 @@ def _relift(result: TrackResult, pipeline, fallback: float | None) -> None:
     estimate = pipeline.fov_estimator.estimate(fallback or DEFAULT_FOV)
     log.info("field of view estimate: %s", estimate.reason)
     result.fov_uncertainty = float(estimate.uncertainty)
+    result.fov_estimate = float("nan") if estimate.estimated is None else float(estimate.estimated)
     pipeline.set_fov(estimate.fov, "auto" if estimate.confident else ("metadata" if fallback else "default"))
     geometry = pipeline.geometry
     row = 0
@@ -220,6 +244,7 @@ def _append(result: TrackResult, name: str, frame: FrameResult) -> None:
         result.expressions.append(np.array([face.expressions.get(name, np.nan) for name in EXPRESSION_NAMES],
                                            dtype=np.float32))
     result.hands.append(list(frame.hands))
+    result.bodies.append(list(frame.bodies))
 
 
 def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
@@ -240,6 +265,9 @@ def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
                              else np.zeros((0, len(EXPRESSION_NAMES)), np.float32)),
         "expression_names": np.asarray(EXPRESSION_NAMES),
     }
+    arrays["face_landmarks68"] = np.ascontiguousarray(landmarks68(arrays["face_landmarks"]))
+    xy = arrays["face_landmarks"][:, :, :2]
+    arrays["face_box"] = np.concatenate([xy.min(axis=1), xy.max(axis=1)], axis=1).astype(np.float32)
     uniform = len(set(result.widths)) <= 1 and len(set(result.heights)) <= 1
     if uniform and result.widths:
         arrays["width"] = np.int32(result.widths[0])
@@ -251,14 +279,40 @@ def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
         arrays["face_pose"] = (np.stack(result.poses) if result.poses else np.zeros((0, 4, 4), np.float32))
         arrays["face_mesh"] = (np.stack(result.meshes) if result.meshes else np.zeros((0, 468, 3), np.float32))
         arrays["face_euler"] = (np.stack(result.eulers) if result.eulers else np.zeros((0, 3), np.float32))
+        arrays["face_translation"] = np.ascontiguousarray(arrays["face_pose"][:, :3, 3], dtype=np.float32)
         arrays["fov"] = np.float32(result.fov)
         arrays["near"] = np.float32(result.near)
         arrays["fov_source"] = np.asarray(result.fov_source)
         arrays["fov_uncertainty"] = np.float32(result.fov_uncertainty)
+        arrays["fov_estimate"] = np.float32(result.fov_estimate)
         arrays["frame_fov"] = np.asarray(result.fovs, dtype=np.float32)
     if result.track_hands:
         arrays.update(_hand_arrays(result))
+    if result.track_pose:
+        arrays.update(_body_arrays(result))
     return arrays
+
+
+def _body_arrays(result: TrackResult) -> dict[str, np.ndarray]:
+    """The BODY_KEYS arrays: every frame's bodies, flat, landmarks normalized like faces'."""
+    bodies = [(body, w, h) for frame, w, h in zip(result.bodies, result.widths, result.heights) for body in frame]
+    counts = np.asarray([len(frame) for frame in result.bodies], dtype=np.int32)
+
+    def stack(values, shape):
+        return np.stack(values).astype(np.float32) if values else np.zeros((0, *shape), np.float32)
+
+    return {
+        "body_count": counts,
+        "body_offset": np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
+        "body_id": np.asarray([body.id for body, _, _ in bodies], dtype=np.int32),
+        "body_score": np.asarray([body.score for body, _, _ in bodies], dtype=np.float32),
+        "body_landmarks": stack([body.landmarks / np.array([w, h, w], np.float32) for body, w, h in bodies],
+                                (33, 3)),
+        "body_world": stack([body.world for body, _, _ in bodies], (33, 3)),
+        "body_visibility": stack([body.visibility for body, _, _ in bodies], (33,)),
+        "body_pose": stack([body.pose if body.pose is not None else np.full((4, 4), np.nan) for body, _, _ in bodies],
+                           (4, 4)),
+    }
 
 
 def _hand_arrays(result: TrackResult) -> dict[str, np.ndarray]:

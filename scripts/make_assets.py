@@ -251,6 +251,18 @@ when = "jawOpen > 0.35"      # shown while the mouth is open (off again below 0.
 """
 
 
+BLUR_TOML = """\
+# Built-in: the person kept sharp, the background behind them blurred (person segmentation).
+name = "blur"
+kind = "background"
+description = "background blur (the person stays sharp)"
+
+[background]
+mode = "blur"                # blur | color | image (set asset = "picture.jpg" for image)
+strength = 0.03              # blur radius as a fraction of the frame height
+"""
+
+
 # -- face paint ------------------------------------------------------------------------------
 
 def _smoothstep(edge0, edge1, x):
@@ -356,6 +368,8 @@ def outputs(face: CanonicalFace) -> dict[Path, bytes]:
         EFFECTS / "axis" / "effect.toml": debug_toml("axis", "the head pose axes").encode(),
         EFFECTS / "landmarks" / "effect.toml": debug_toml("landmarks", "the 468 landmarks").encode(),
         EFFECTS / "hands" / "effect.toml": debug_toml("hands", "tracked hands, 21 points joined").encode(),
+        EFFECTS / "pose" / "effect.toml": debug_toml("pose", "the tracked body, 33 points joined").encode(),
+        EFFECTS / "blur" / "effect.toml": BLUR_TOML.encode(),
         EFFECTS / "flames" / "flames.glb": flames_bytes(),
         EFFECTS / "flames" / "effect.toml": FLAMES_TOML.encode(),
     }

@@ -175,7 +175,7 @@ def test_anchor_and_occlusion_mistakes_are_one_line_reasons(no_user_effects):
 
     cases = {
         'kind = "object3d"\nasset = "a.glb"\nanchor = "face.nose"\n': "unknown face point 'nose'",
-        'kind = "object3d"\nasset = "a.glb"\nanchor = "body.left_shoulder"\n': "body anchors need body tracking",
+        'kind = "object3d"\nasset = "a.glb"\nanchor = "body.left_knee"\n': "unknown body point 'left_knee'",
         'kind = "object3d"\nasset = "a.glb"\nanchor = "foot.toe"\n': "must start with one of: face.",
         'kind = "facepaint"\nasset = "a.png"\nanchor = "face.nose_tip"\n': None,
         'kind = "object3d"\nasset = "a.glb"\n[occlusion]\nfaec = false\n': "did you mean 'face'",

@@ -399,7 +399,7 @@ def test_arfx_preview_takes_files_and_shows_what_lies_inside_the_head(tmp_path, 
 
 
 @pytest.mark.parametrize("target,fragment", [
-    ("glases", "unknown effect 'glases'; did you mean glasses?"),
+    ("glases", "unknown effect 'glases'; did you mean glasses"),
     ("nosuch.glb", "nosuch.glb: no such file or effect folder"),
 ])
 def test_arfx_preview_errors_are_one_line(target, fragment, tmp_path, no_user_effects, capsys):

@@ -63,12 +63,12 @@ def test_readme_documents_every_track_key():
     import re
     from pathlib import Path
 
-    from arfx.track import HAND_KEYS, TRACK_KEYS
+    from arfx.track import BODY_KEYS, HAND_KEYS, TRACK_KEYS
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     section = readme.split("### `arfx track` output", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
-    assert documented == set(TRACK_KEYS) | set(HAND_KEYS)
+    assert documented == set(TRACK_KEYS) | set(HAND_KEYS) | set(BODY_KEYS)
 
 
 def test_track_refine_writes_478_points(astronaut_png, tmp_path):

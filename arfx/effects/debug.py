@@ -208,3 +208,15 @@ def _hands_effect(spec, load) -> PointsEffect:
 HANDS_KIND = EffectKind("hands", _hands_effect, "debug view: tracked hands (21 points joined)",
                         anchor_entities=("hand",), default_anchor="hand.origin",
                         default_occlusion=frozenset(), debug=True)
+
+
+def _pose_effect(spec, load) -> PointsEffect:
+    from arfx.tracking.pose import CONNECTIONS
+
+    return PointsEffect(name=spec.name, color=(0.2, 0.8, 1.0, 1.0), point_size=6.0,
+                        connections=tuple(CONNECTIONS), kind="pose", anchor=spec.anchor)
+
+
+POSE_KIND = EffectKind("pose", _pose_effect, "debug view: the tracked body (33 points joined)",
+                       anchor_entities=("body",), default_anchor="body.origin",
+                       default_occlusion=frozenset(), debug=True)

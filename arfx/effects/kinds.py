@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from arfx.effects import debug, facepaint, object3d, stack
+from arfx.effects import background, debug, facepaint, object3d, stack
 from arfx.effects.schema import EffectKind
 
 KINDS: dict[str, EffectKind] = {kind.name: kind for kind in (
     object3d.KIND,
     facepaint.KIND,
     stack.KIND,
+    background.KIND,
     debug.MESH_KIND,
     debug.AXIS_KIND,
     debug.LANDMARKS_KIND,
     debug.HANDS_KIND,
+    debug.POSE_KIND,
 )}

@@ -154,7 +154,7 @@ def _parse_kind(data: dict) -> EffectKind:
 
 def _parse_asset(data: dict, kind: EffectKind) -> str | None:
     asset = data.get("asset")
-    if kind.asset_suffixes:
+    if kind.asset_suffixes and not (asset is None and kind.asset_optional):
         if not isinstance(asset, str) or not asset.strip():
             raise ManifestError(f'a {kind.name} effect needs asset = "<file in its folder>"'
                                 + ("" if asset is None else f", got {describe(asset)}"))

@@ -122,6 +122,7 @@ class EffectKind:
     table: str | None = None
     fields: tuple[Field, ...] = ()
     asset_suffixes: tuple[str, ...] = ()
+    asset_optional: bool = False
     bare_suffixes: tuple[str, ...] = ()
     check_asset: Callable[[Path], None] | None = None
     anchor_entities: tuple[str, ...] | None = ("face",)

@@ -1,4 +1,4 @@
-"""Named anchor points that effects attach to: `face.<point>`, `hand.<point>` (and later `body.<point>`).
+"""Named anchor points that effects attach to: `face.<point>`, `hand.<point>`, `body.<point>`.
 
 An anchor gives each tracked entity a 4x4 matrix: the entity's rotation and scale, with its
 origin moved to the anchor point. For faces the point follows the deformed mesh (a beard on
@@ -46,8 +46,25 @@ HAND_POINTS: dict[str, tuple[int, ...]] = {
     "pinky_tip": (20,),
 }
 
-#: Entity -> the points it offers. Body points join when body tracking lands.
-ANCHOR_POINTS: dict[str, dict[str, tuple[int, ...]]] = {"face": FACE_POINTS, "hand": HAND_POINTS}
+# Body landmark indices (MediaPipe Pose's 33 points) averaged for each body point; the axes are
+# the torso frame of arfx.geometry.body_space (origin between the shoulders).
+BODY_POINTS: dict[str, tuple[int, ...]] = {
+    "origin": (),
+    "chest": (11, 12, 23, 24, 11, 12),  # two thirds of the way up from the hips
+    "left_shoulder": (11,),
+    "right_shoulder": (12,),
+    "hips": (23, 24),
+    "left_hip": (23,),
+    "right_hip": (24,),
+    "left_elbow": (13,),
+    "right_elbow": (14,),
+    "left_wrist": (15,),
+    "right_wrist": (16,),
+}
+
+#: Entity -> the points it offers ("frame": effects over the whole frame, e.g. backgrounds).
+ANCHOR_POINTS: dict[str, dict[str, tuple[int, ...]]] = {"face": FACE_POINTS, "hand": HAND_POINTS,
+                                                        "body": BODY_POINTS, "frame": {"origin": ()}}
 
 #: Points that lie off the mesh: an offset (entity space, cm) from the mean of their vertices.
 #: face.head_top: the crown, above the ears (an adult head is ~22.5 cm from chin to crown;
@@ -73,9 +90,6 @@ class Anchor:
         entity, _, point = str(text).partition(".")
         point = point or "origin"
         if entity not in ANCHOR_POINTS:
-            if entity == "body":
-                raise AnchorError(f"anchor '{text}': {entity} anchors need {entity} tracking, which this "
-                                  f"version of arfx does not have; use a face.<point> anchor")
             raise AnchorError(f"anchor '{text}' must start with one of: "
                               f"{', '.join(e + '.' for e in ANCHOR_POINTS)}")
         points = ANCHOR_POINTS[entity]

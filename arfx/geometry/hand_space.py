@@ -1,4 +1,5 @@
-"""A tracked hand in the metric camera space: its 21 points in cm and a pose (hand frame -> camera).
+"""Tracked hands (and bodies) in the metric camera space: their points in cm and a pose (entity
+frame -> camera).
 
 MediaPipe's hand world landmarks are metric (metres, origin near the hand's centre, x right,
 y down, z away from the camera, axes aligned with the image). arfx turns them into camera
@@ -20,9 +21,11 @@ from arfx.geometry.camera import PerspectiveCamera
 WRIST, INDEX_MCP, MIDDLE_MCP, PINKY_MCP = 0, 5, 9, 17
 
 
-def hand_in_camera_space(landmarks: np.ndarray, world: np.ndarray, width: int, height: int,
-                         camera: PerspectiveCamera) -> tuple[np.ndarray, np.ndarray] | None:
-    """(pose float32 [4,4], points float32 [21,3] cm) for one hand, or None if degenerate."""
+def place_points(landmarks: np.ndarray, world: np.ndarray, width: int, height: int,
+                 camera: PerspectiveCamera) -> np.ndarray | None:
+    """float64 [N,3] camera-space points (cm) for metric world landmarks seen at `landmarks`
+    (pixels), or None if degenerate: depth from the ratio of metric to pixel spread, each
+    point on its landmark's camera ray (so they project back onto the landmarks)."""
     pixels = np.asarray(landmarks, dtype=np.float64)[:, :2]
     metric = np.asarray(world, dtype=np.float64) * np.array([100.0, -100.0, -100.0])  # cm, camera axes
     metric -= metric.mean(axis=0)
@@ -31,23 +34,33 @@ def hand_in_camera_space(landmarks: np.ndarray, world: np.ndarray, width: int, h
     if not (np.isfinite(spread_px) and spread_px > 1e-3 and spread_cm > 1e-3):
         return None
     focal = camera.focal_pixels(height)
-    depth = focal * spread_cm / spread_px
-    # Each point on the camera ray of its landmark, at the hand's depth plus its own metric
-    # depth offset: projecting the points gives back the landmarks exactly.
-    distance = depth - metric[:, 2]
-    points = np.stack([(pixels[:, 0] - width / 2.0) / focal * distance,
-                       -(pixels[:, 1] - height / 2.0) / focal * distance, -distance], axis=1)
-    up = points[MIDDLE_MCP] - points[WRIST]
-    across = points[INDEX_MCP] - points[PINKY_MCP]
+    distance = focal * spread_cm / spread_px - metric[:, 2]
+    return np.stack([(pixels[:, 0] - width / 2.0) / focal * distance,
+                     -(pixels[:, 1] - height / 2.0) / focal * distance, -distance], axis=1)
+
+
+def frame_matrix(origin: np.ndarray, up: np.ndarray, across: np.ndarray) -> np.ndarray | None:
+    """float32 [4,4] with +y along `up`, +x along `across` made orthogonal to it, +z = x cross y,
+    and its origin at `origin`; None when the directions are degenerate."""
     y = up / max(np.linalg.norm(up), 1e-9)
     x = across - y * (across @ y)
-    if np.linalg.norm(x) < 1e-6:
+    if np.linalg.norm(x) < 1e-6 or np.linalg.norm(up) < 1e-9:
         return None
     x /= np.linalg.norm(x)
     pose = np.eye(4)
     pose[:3, 0], pose[:3, 1], pose[:3, 2] = x, y, np.cross(x, y)
-    pose[:3, 3] = points[WRIST]
-    return pose.astype(np.float32), points.astype(np.float32)
+    pose[:3, 3] = origin
+    return pose.astype(np.float32)
+
+
+def hand_in_camera_space(landmarks: np.ndarray, world: np.ndarray, width: int, height: int,
+                         camera: PerspectiveCamera) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pose float32 [4,4], points float32 [21,3] cm) for one hand, or None if degenerate."""
+    points = place_points(landmarks, world, width, height, camera)
+    if points is None:
+        return None
+    pose = frame_matrix(points[WRIST], points[MIDDLE_MCP] - points[WRIST], points[INDEX_MCP] - points[PINKY_MCP])
+    return None if pose is None else (pose, points.astype(np.float32))
 
 
 # The hand's bones (MediaPipe's 21-point topology) and the palm outline.
