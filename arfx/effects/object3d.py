@@ -231,7 +231,6 @@ class Object3DPass:
         from arfx.render.contact import object_field
 
         self.contact_field = object_field(effect)  # soft contact shadow on the face (None: none)
-        self.contact_texture = renderer.contact_texture(self.contact_field) if self.contact_field else None
 
     def _animate(self, frame: FrameState) -> None:
         """Pose the meshes for this frame's timestamp (once per frame, shared by every face)."""
@@ -259,8 +258,8 @@ class Object3DPass:
         frame.renderer.apply_lighting(program, frame, face)  # light from the frame, or the fixed one
         anchor_matrix = self.effect.anchor.matrix(face)
         model_view = anchor_matrix @ self.effect.placement
-        if self.contact_texture is not None:
-            frame.renderer.draw_contact_shadow(frame, face, self.contact_field, self.contact_texture, anchor_matrix)
+        if self.contact_field is not None:
+            frame.renderer.draw_contact_shadow(frame, face, self.contact_field, anchor_matrix)
         for mesh in self._opaque:
             frame.set_state(depth_test=True, depth_write=True,
                             cull=not mesh.material.double_sided)
@@ -333,9 +332,6 @@ class Object3DPass:
         for mesh in self.meshes:
             mesh.release()
         self.meshes = []
-        if self.contact_texture is not None:
-            self.contact_texture.release()
-            self.contact_texture = None
 
 
 def _build(spec: EffectSpec, load) -> Object3DEffect:

@@ -245,7 +245,7 @@ class Renderer:
         self._sample_frame = -1  # frame number it holds
         self._env_texture: moderngl.Texture | None = None
         self._env_frame = -1
-        self._contact = None  # (program, vao) of the contact shadow, made on first use
+        self._contact = None  # (program, shade buffer, vao) of the contact shadow, made on first use
 
         self._background_program = self.program("background", "background")
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
@@ -304,9 +304,7 @@ class Renderer:
         attachments = [color, depth]
         resolve = None
         if samples:
-            # A texture, so that the window path can draw the resolved picture (Renderer.draw).
-            resolved = ctx.texture((width, height), 4)
-            resolved.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            resolved = ctx.renderbuffer((width, height), 4)
             resolve = ctx.framebuffer(color_attachments=[resolved])
             attachments.append(resolved)
         return _Target(fbo, resolve, attachments, None if samples else color)
@@ -363,6 +361,7 @@ class Renderer:
                 texture.release()
         self._sample_texture = self._env_texture = None
         if self._contact is not None:
+            self._contact[2].release()
             self._contact[1].release()
             self._contact = None
         for item in (self._frame_texture, self._background_vao, self._quad, self.occluder_vao,
@@ -594,42 +593,33 @@ class Renderer:
             self._env_frame = self._frames_drawn
         return self._env_texture
 
-    def contact_texture(self, field) -> moderngl.Texture:
-        """A 3D texture holding a distance field (arfx.render.contact.DistanceField)."""
-        values = np.ascontiguousarray(field.values, dtype=np.float32)
-        texture = self.ctx.texture3d((values.shape[2], values.shape[1], values.shape[0]), 1,
-                                     values.tobytes(), dtype="f4")
-        texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
-        texture.repeat_x = texture.repeat_y = texture.repeat_z = False
-        return texture
-
-    def draw_contact_shadow(self, frame: FrameState, face, field, texture: moderngl.Texture,
-                            anchor_matrix: np.ndarray) -> None:
-        """Darken `face` where the object (its distance field, anchored by `anchor_matrix`:
-        anchor space -> camera space) comes within arfx.render.contact.RADIUS_CM of it."""
-        from arfx.render import contact
+    def draw_contact_shadow(self, frame: FrameState, face, field, anchor_matrix: np.ndarray) -> None:
+        """Darken `face` where an object (its distance field, arfx.render.contact, anchored by
+        `anchor_matrix`: anchor space -> camera space) comes within RADIUS_CM of it."""
+        from arfx.render.contact import shade_at
 
         mesh = getattr(face, "mesh", None)
         if field is None or mesh is None or len(mesh) < self.face_vertex_count:
             return  # only faces receive contact shadows
-        if self._contact is None:
-            program = self.program("contact", "contact")
-            vao = self.ctx.vertex_array(program, [(self.face_positions, "3f", "in_position")],
-                                        index_buffer=self.face_index_buffer, index_element_size=4)
-            self._contact = (program, vao)
-        program, vao = self._contact
+        anchor_matrix = np.asarray(anchor_matrix, np.float64)
         try:
-            object_from_camera = np.linalg.inv(np.asarray(anchor_matrix, np.float64))
+            to_object = np.linalg.inv(anchor_matrix[:3, :3])
         except np.linalg.LinAlgError:
             return
+        mesh = np.asarray(mesh, np.float64)[: self.face_vertex_count]
+        shade = shade_at(field, (mesh - anchor_matrix[:3, 3]) @ to_object.T)
+        if float(shade.max(initial=0.0)) <= 0.002:
+            return  # the object touches nothing
+        if self._contact is None:
+            program = self.program("contact", "contact")
+            shades = self.ctx.buffer(reserve=self.face_vertex_count * 4, dynamic=True)
+            vao = self.ctx.vertex_array(program, [(self.face_positions, "3f", "in_position"),
+                                                  (shades, "1f", "in_shade")],
+                                        index_buffer=self.face_index_buffer, index_element_size=4)
+            self._contact = (program, shades, vao)
+        program, shades, vao = self._contact
+        shades.write(shade.tobytes())
         program["u_projection"].write(gl_matrix_bytes(frame.projection))
-        program["u_object_from_camera"].write(gl_matrix_bytes(object_from_camera))
-        program["u_field_low"] = tuple(float(v) for v in field.low)
-        program["u_field_size"] = tuple(float(v) for v in field.high - field.low)
-        program["u_radius"] = contact.RADIUS_CM
-        program["u_strength"] = contact.STRENGTH
-        texture.use(2)
-        program["u_distance"] = 2
         self.upload_face(face)
         frame.set_state(depth_test=True, depth_write=False, blend="multiply")
         vao.render(moderngl.TRIANGLES)
