@@ -21,6 +21,7 @@ _EXPORTS = {
     "FrameResult": "arfx.result",
     "FaceResult": "arfx.result",
     "HandResult": "arfx.result",
+    "BodyResult": "arfx.result",
     "HandTracker": "arfx.tracking.hands",
     "TrackingOptions": "arfx.options",
     "EncodeOptions": "arfx.options",
@@ -71,7 +72,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily b
     from arfx.pipeline import FramePipeline
     from arfx.render.context import create_headless_context
     from arfx.render.renderer import Renderer
-    from arfx.result import FaceResult, FrameResult, HandResult
+    from arfx.result import BodyResult, FaceResult, FrameResult, HandResult
     from arfx.track import track_file
     from arfx.tracking.hands import HandTracker
     from arfx.tracking.tracker import Face, FaceTracker
