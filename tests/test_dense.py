@@ -120,3 +120,108 @@ def test_landmarks68_takes_any_batch_and_refuses_short_arrays():
     assert np.array_equal(landmarks68(batch)[1, 30], batch[1, 4])
     with pytest.raises(ValueError, match="468"):
         landmarks68(np.zeros((68, 2)))
+
+
+# -- arfx track: npz, JSON Lines, CSV ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tracked_formats(tmp_path_factory):
+    """One folder (two faces' photo, a photo without a face) tracked to all three formats."""
+    import cv2
+
+    from arfx.cli import main
+
+    folder = tmp_path_factory.mktemp("formats")
+    images = folder / "in"
+    images.mkdir()
+    cv2.imwrite(str(images / "a_astronaut.png"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(images / "b_coffee.png"), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR))
+    outputs = {}
+    for name in ("t.npz", "t.jsonl", "t.csv"):
+        assert main(["track", str(images), "-o", str(folder / name)]) == 0
+        outputs[name.split(".")[1]] = folder / name
+    return outputs
+
+
+def test_track_new_keys_are_consistent(tracked_formats):
+    from arfx.track import TRACK_KEYS
+
+    npz = np.load(tracked_formats["npz"])
+    assert set(npz.files) == set(TRACK_KEYS)
+    assert npz["face_count"].tolist() == [1, 0]
+    assert npz["face_landmarks68"].shape == (1, 68, 3)
+    assert np.array_equal(npz["face_landmarks68"][0], npz["face_landmarks"][0][list(IBUG68)])
+    x0, y0, x1, y1 = npz["face_box"][0]
+    xy = npz["face_landmarks"][0, :, :2]
+    assert (x0, y0, x1, y1) == (xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max())
+    assert 150 / 512 < x0 < x1 < 290 / 512 and 30 / 512 < y0 < y1 < 200 / 512
+    assert np.array_equal(npz["face_translation"][0], npz["face_pose"][0, :3, 3])
+    assert -90 < npz["face_translation"][0, 2] < -40  # in front of the camera (-z), tens of cm away
+    assert npz["face_translation"][0, 1] > 0  # the face is in the image's upper half: y up
+
+
+def _same(value, expected) -> None:
+    expected = np.asarray(expected)
+    if expected.dtype.kind == "f":
+        got = np.asarray([np.nan if v is None else v for v in np.ravel(np.asarray(value, dtype=object))],
+                         dtype=np.float32).reshape(expected.shape)
+        finite = np.isfinite(expected)
+        assert np.array_equal(got[finite], expected[finite]) and np.isnan(got[~finite]).all()
+    else:
+        assert np.asarray(value).tolist() == expected.tolist()
+
+
+def test_jsonl_holds_the_npz_values(tracked_formats):
+    import json
+
+    npz = np.load(tracked_formats["npz"])
+    lines = tracked_formats["jsonl"].read_text().splitlines()
+    assert len(lines) == 2
+    frames = [json.loads(line) for line in lines]
+    for i, frame in enumerate(frames):
+        for key in ("schema_version", "fps", "fov", "near", "fov_source", "expression_names"):
+            _same(frame[key], npz[key])
+        for key in ("frame_index", "frame_name", "frame_fov", "width", "height"):  # sizes differ here
+            _same(frame[key], npz[key][i])
+        assert len(frame["faces"]) == npz["face_count"][i]
+        for j, face in enumerate(frame["faces"], start=npz["face_offset"][i]):
+            assert set(face) == {key for key in npz.files if key.startswith("face_")} - {"face_count", "face_offset"}
+            for key, value in face.items():
+                _same(value, npz[key][j])
+    assert frames[0]["fov_uncertainty"] is None  # NaN in the npz (no --fov auto)
+
+
+def test_csv_holds_the_npz_values(tracked_formats):
+    from arfx.export import read_csv_rows
+
+    npz = np.load(tracked_formats["npz"])
+    rows = read_csv_rows(tracked_formats["csv"])
+    assert len(rows) == 1  # one row per face; the coffee frame has none
+    row = rows[0]
+    assert row["frame_name"] == "a_astronaut.png" and int(row["face_id"]) == int(npz["face_id"][0])
+    landmarks = np.array([[float(row[f"face_landmarks_{i}_{c}"]) for c in "xyz"] for i in range(468)], np.float32)
+    assert np.array_equal(landmarks, npz["face_landmarks"][0])
+    assert np.array_equal(np.float32([row[f"face_pose_{r}_{c}"] for r in range(4) for c in range(4)]),
+                          npz["face_pose"][0].ravel())
+    assert np.array_equal(np.float32([row[f"face_box_{k}"] for k in ("x0", "y0", "x1", "y1")]), npz["face_box"][0])
+    assert float(row["face_euler_yaw"]) == npz["face_euler"][0, 0]
+    assert float(row["face_expressions_jawOpen"]) == npz["face_expressions"][0, list(npz["expression_names"]).index("jawOpen")]
+    assert np.array_equal(np.float32([row[f"face_landmarks68_{i}_y"] for i in range(68)]),
+                          npz["face_landmarks68"][0, :, 1])
+    assert float(row["fov"]) == float(npz["fov"]) and row["fov_uncertainty"] == "nan"
+
+
+def test_track_format_flag_and_errors(tmp_path, tracked_formats):
+    import json
+
+    from arfx.cli import main
+
+    image = tmp_path / "a.png"
+    import cv2
+    cv2.imwrite(str(image), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    out = tmp_path / "out.txt"
+    assert main(["track", str(image), "-o", str(out), "--format", "jsonl"]) == 0
+    assert json.loads(out.read_text())["faces"][0]["face_id"] >= 0
+    assert main(["track", str(image), "-o", str(tmp_path / "x.txt")]) != 0  # no format from .txt
+    assert main(["track", str(image), "-o", str(tmp_path / "h.csv"), "--hands"]) != 0
+    assert not (tmp_path / "x.txt").exists() and not (tmp_path / "h.csv").exists()
