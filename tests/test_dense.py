@@ -225,3 +225,91 @@ def test_track_format_flag_and_errors(tmp_path, tracked_formats):
     assert main(["track", str(image), "-o", str(tmp_path / "x.txt")]) != 0  # no format from .txt
     assert main(["track", str(image), "-o", str(tmp_path / "h.csv"), "--hands"]) != 0
     assert not (tmp_path / "x.txt").exists() and not (tmp_path / "h.csv").exists()
+
+
+# -- debug views: posebox, depth, normals, sparse68 ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def views(astronaut):
+    rgb, _ = astronaut
+    drawn = {}
+    with arfx.FaceEffects("mesh", static=True) as fx:
+        for name in ("posebox", "depth", "normals", "sparse68"):
+            fx.effect = name
+            drawn[name] = fx(rgb)
+            assert len(fx.faces) == 1
+    return drawn
+
+
+def _changed(rgb, out) -> np.ndarray:
+    return np.abs(out.astype(int) - rgb.astype(int)).max(axis=2) > 40
+
+
+def test_debug_views_are_listed_as_debug_built_ins():
+    from arfx.effects.kinds import KINDS
+    from arfx.effects.registry import EffectRegistry
+
+    for name in ("posebox", "depth", "normals", "sparse68"):
+        assert KINDS[name].debug
+        effect = EffectRegistry().load(name)
+        assert effect.kind == name
+
+
+def test_posebox_draws_the_head_aligned_box(astronaut, views):
+    from arfx.effects.dense import pose_box_corners
+
+    rgb, result = astronaut
+    out, face = views["posebox"], result.faces[0]
+    changed = _changed(rgb, out)
+    assert 800 < changed.sum() < 6000  # lines, not a fill
+    # every projected corner of the box has line pixels at it
+    corners = pose_box_corners() @ face.pose[:3, :3].T + face.pose[:3, 3]
+    pixels = result.camera.project(corners, 512, 512)
+    for x, y in pixels:
+        x, y = int(round(x)), int(round(y))
+        assert changed[y - 2:y + 3, x - 2:x + 3].any(), (x, y)
+    ys, xs = np.nonzero(changed)
+    assert xs.min() > 130 and xs.max() < 330 and ys.min() > 20 and ys.max() < 230  # around the head only
+    assert out[changed][:, 1].mean() > 200  # the box's green
+
+
+def test_depth_view_is_a_grey_ramp_nearest_at_the_nose(astronaut, views):
+    rgb, result = astronaut
+    out = views["depth"].astype(int)
+    points = landmarks68(result.faces[0].landmarks)[:, :2].round().astype(int)
+    on_face = out[95:132, 190:260]  # above the mouth (the mesh is open between the lips)
+    assert np.abs(on_face[..., 0] - on_face[..., 1]).max() <= 2 and np.abs(on_face[..., 1] - on_face[..., 2]).max() <= 2
+    tip = out[points[30, 1], points[30, 0], 0]
+    cheek = out[points[2, 1], points[2, 0] + 4, 0]  # just inside the jaw line: far
+    eye = out[points[36, 1], points[36, 0], 0]
+    assert tip > 235 and tip > eye + 20 > cheek + 20, (tip, eye, cheek)
+    assert np.array_equal(out[300:, :], rgb[300:, :].astype(int))  # nothing below the face
+
+
+def test_normals_view_colours_by_direction(astronaut, views):
+    rgb, result = astronaut
+    out = views["normals"].astype(int)
+    points = landmarks68(result.faces[0].landmarks)[:, :2].round().astype(int)
+
+    def colour(k, dx=0):
+        x, y = points[k, 0] + dx, points[k, 1]
+        return out[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).mean(axis=0)
+
+    assert colour(30)[2] > 220  # the nose tip faces the camera: blue
+    right, left = colour(2, 6), colour(14, -6)  # her right cheek faces image left (-x), her left +x
+    assert left[0] > right[0] + 60, (left, right)
+    chin, brow = colour(8, 0), colour(19, 0)
+    assert brow[1] > chin[1] + 40, (brow, chin)  # brows face up more than the chin's underside
+
+
+def test_sparse68_draws_points_and_lines(astronaut, views):
+    rgb, result = astronaut
+    out = views["sparse68"].astype(int)
+    points = landmarks68(result.faces[0].landmarks)[:, :2]
+    yellow = (out[..., 0] > 200) & (out[..., 1] > 170) & (out[..., 2] < 90)
+    for x, y in points.round().astype(int):
+        assert yellow[y - 1:y + 2, x - 1:x + 2].any(), (x, y)
+    # a line: the middle of the jaw segment 3-4 is drawn
+    x, y = ((points[3] + points[4]) / 2).round().astype(int)
+    assert yellow[y - 1:y + 2, x - 1:x + 2].any()
+    assert 100 < yellow.sum() < 3000

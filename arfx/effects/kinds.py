@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from arfx.effects import background, debug, facepaint, object3d, stack
+from arfx.effects import background, debug, dense, facepaint, object3d, stack
 from arfx.effects.schema import EffectKind
 
 KINDS: dict[str, EffectKind] = {kind.name: kind for kind in (
@@ -15,4 +15,8 @@ KINDS: dict[str, EffectKind] = {kind.name: kind for kind in (
     debug.LANDMARKS_KIND,
     debug.HANDS_KIND,
     debug.POSE_KIND,
+    dense.POSEBOX_KIND,
+    dense.DEPTH_KIND,
+    dense.NORMALS_KIND,
+    dense.SPARSE68_KIND,
 )}
