@@ -12,7 +12,7 @@ from arfx.errors import ArfxError
 
 log = logging.getLogger("arfx")
 
-COMMANDS = ("run", "demo", "render", "track", "list", "preview", "doctor", "bench")
+COMMANDS = ("run", "demo", "render", "track", "capture-face", "list", "preview", "doctor", "bench")
 
 
 def _count(text: str) -> int:
@@ -67,7 +67,11 @@ def _add_tracker_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--pose", action="store_true",
                        help="track the body pose too, one person (automatic for body-anchored effects)")
     group.add_argument("--refine", action="store_true",
-                       help="478 landmarks with irises (attention model)")
+                       help="478 landmarks: adds the 10 iris points and refines lips and eyes (one more "
+                            "model run per face; never changes which faces are found)")
+    group.add_argument("--tiling", choices=("auto", "on", "off"), default=defaults.tiling,
+                       help="also search large frames (800 px or more) in overlapping tiles for small "
+                            "faces (auto: with --detector auto)")
     group.add_argument("--fov", type=_fov, default=defaults.fov, metavar="DEGREES|auto",
                        help="the camera's vertical field of view in degrees (default: from the photo's or "
                             "video's metadata when it has some, else 63, MediaPipe's); auto estimates it "
@@ -85,6 +89,7 @@ def _tracking_options(args: argparse.Namespace, static: bool = False):
         max_faces=args.max_faces, static=static, detector=args.detector, refine=args.refine,
         min_detection_confidence=args.min_detection_confidence,
         min_tracking_confidence=args.min_tracking_confidence, smooth=not args.no_smooth,
+        tiling=getattr(args, "tiling", "auto"),
         hands=bool(getattr(args, "hands", False)), pose=bool(getattr(args, "pose", False)),
         fov=getattr(args, "fov", None))
 
@@ -206,8 +211,24 @@ def build_parser() -> argparse.ArgumentParser:
     # Smoothing is on by default everywhere now; --smooth stays accepted for old scripts.
     track.add_argument("--smooth", action="store_true", help=argparse.SUPPRESS)
     track.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    mesh = track.add_argument_group("dense mesh export")
+    mesh.add_argument("--mesh-out", metavar="DIR",
+                      help="also write each face of each frame as a mesh file into DIR (camera space, canonical UVs)")
+    mesh.add_argument("--mesh-format", choices=("obj", "ply", "glb"), default="obj",
+                      help="mesh file type (default obj; obj and ply in cm, glb in metres)")
+    mesh.add_argument("--mesh-texture", action="store_true",
+                      help="give each mesh the face's pixels unwrapped into the UV layout as its texture")
     _add_tracker_options(track)
     _add_rerun_option(track)
+
+    capture = sub.add_parser("capture-face", parents=[verbose],
+                             help="unwrap a face from a photo into the canonical UV layout (a face paint PNG)")
+    capture.add_argument("input", metavar="PHOTO", help="a photo with a face (the largest one is taken)")
+    capture.add_argument("-o", "--output", default="face.png", metavar="OUT.png", help="the PNG to write")
+    capture.add_argument("--size", type=_count, default=512, help="texture size in pixels (default 512)")
+    capture.add_argument("--mirror", action="store_true",
+                         help="fill what the photo does not show from the other side of the face")
+    capture.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
     listing = sub.add_parser("list", parents=[verbose], help="list the effects arfx can find")
     _add_effect_options(listing)

@@ -34,6 +34,9 @@ class TrackingOptions:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     smooth: bool = True
+    #: Search frames 800 px or larger in overlapping tiles too: "auto" (with the auto detector),
+    #: "on" or "off".
+    tiling: str = "auto"
     #: Track hands too (they are tracked anyway when an effect is anchored to a hand).
     hands: bool = False
     max_hands: int = 2
@@ -53,7 +56,8 @@ class TrackingOptions:
         return dict(max_num_faces=self.max_faces, static_image_mode=self.static,
                     min_detection_confidence=self.min_detection_confidence,
                     min_tracking_confidence=self.min_tracking_confidence,
-                    refine_landmarks=self.refine, detector=self.detector, smooth=self.smooth)
+                    refine_landmarks=self.refine, detector=self.detector, smooth=self.smooth,
+                    tiling={"on": True, "off": False}.get(self.tiling, self.tiling))
 
 
 @dataclass(frozen=True)
