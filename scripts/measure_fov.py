@@ -80,9 +80,10 @@ def other_face(canonical: CanonicalFace, rng: np.random.Generator) -> np.ndarray
     return v
 
 
-def landmark_clip(fov, frames, motion, seed, noise, width=1280, height=720):
+def landmark_clip(fov, frames, motion, seed, noise, width=1280, height=720, canonical_shape=False):
     rng = np.random.default_rng(seed)
-    shape = other_face(CanonicalFace.load(), rng)
+    canonical = CanonicalFace.load()
+    shape = canonical.vertices.astype(np.float64) if canonical_shape else other_face(canonical, rng)
     for rotation, centre in poses(fov, frames, width, height, motion):
         yield project(shape @ rotation.T + centre, fov, width, height) + rng.normal(0, noise, (468, 3))
 
@@ -201,6 +202,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="landmark clips per fov and motion")
     parser.add_argument("--noise", type=float, default=1.0, help="landmark noise, pixels (1280x720)")
     parser.add_argument("--no-landmarks", action="store_true")
+    parser.add_argument("--canonical", action="store_true",
+                        help="landmark clips of the canonical face itself (else faces unlike it)")
     parser.add_argument("--no-tracker", action="store_true")
     parser.add_argument("--tracker-motions", default="depth+across+turn")
     parser.add_argument("--save-clip", type=Path, help="write the rendered frames here (JPEG)")
@@ -210,14 +213,16 @@ def main() -> None:
     fovs = [float(v) for v in args.fovs.split(",")]
 
     if not args.no_landmarks:
+        faces = "the canonical face" if args.canonical else "faces unlike the canonical one"
         print(f"landmark clips: 1280x720, {args.frames} frames, noise {args.noise:g} px, "
-              f"{args.seeds} faces unlike the canonical one per fov\n{HEADER}")
+              f"{args.seeds} clips of {faces} per fov\n{HEADER}")
         summary: dict[str, list[float]] = {}
         confident: dict[str, int] = {}
         for motion in MOTIONS:
             for fov in fovs:
                 for seed in range(args.seeds):
-                    est = estimate(landmark_clip(fov, args.frames, motion, seed, args.noise), 1280, 720)
+                    est = estimate(landmark_clip(fov, args.frames, motion, seed, args.noise,
+                                                 canonical_shape=args.canonical), 1280, 720)
                     print(row(motion, fov, est))
                     if est.confident:
                         summary.setdefault(motion, []).append(abs(est.estimated - fov))
@@ -225,9 +230,9 @@ def main() -> None:
         print("\nlandmark clips, |error| of confident estimates (degrees):")
         total = len(fovs) * args.seeds
         for motion in MOTIONS:
-            errors = np.asarray(summary.get(motion, [np.nan]))
-            print(f"  {motion:<20} confident {confident.get(motion, 0)}/{total}  mean {np.nanmean(errors):.2f}  "
-                  f"max {np.nanmax(errors) if np.isfinite(errors).any() else float('nan'):.2f}")
+            errors = summary.get(motion)
+            stats = f"mean {np.mean(errors):.2f}  max {np.max(errors):.2f}" if errors else "-"
+            print(f"  {motion:<20} confident {confident.get(motion, 0)}/{total}  {stats}")
 
     if not args.no_tracker:
         photos = [PhotoFace(Path(p)) for p in args.photos.split(",") if p] or [PhotoFace()]

@@ -118,7 +118,8 @@ def astronaut_jpeg(tmp_path_factory):
 
 def test_track_reports_metadata_option_and_depth(astronaut_jpeg, tmp_path, capsys):
     outputs = {}
-    for name, extra in (("metadata", []), ("option", ["--fov", "45"]), ("default", ["--fov", "63"])):
+    for name, extra in (("metadata", []), ("option", ["--fov", "45"]), ("default", ["--fov", "63"]),
+                        ("auto", ["--fov", "auto"])):
         out = tmp_path / f"{name}.npz"
         assert main(["track", str(astronaut_jpeg), "-o", str(out)] + extra) == 0
         outputs[name] = np.load(out)
@@ -128,6 +129,11 @@ def test_track_reports_metadata_option_and_depth(astronaut_jpeg, tmp_path, capsy
     assert str(metadata["fov_source"]) == "metadata" and metadata["frame_fov"].shape == (1,)
     assert float(outputs["option"]["fov"]) == 45.0 and str(outputs["option"]["fov_source"]) == "option"
     assert np.isnan(float(outputs["option"]["fov_uncertainty"]))
+    # One photo cannot show the field of view: auto falls back to the photo's metadata.
+    auto = outputs["auto"]
+    assert str(auto["fov_source"]) == "metadata" and float(auto["fov"]) == float(metadata["fov"])
+    assert np.isinf(float(auto["fov_uncertainty"])) and np.isnan(float(auto["fov_estimate"]))
+    np.testing.assert_allclose(auto["face_pose"], metadata["face_pose"], atol=1e-4)
     # Same landmarks, a narrower camera: the face is farther by about the ratio of the focal
     # lengths (not exactly: its own relief is seen with less perspective and refitted).
     z45 = outputs["option"]["face_pose"][0, 2, 3]

@@ -58,6 +58,10 @@ _UNIT_MM = {1: 25.4, 2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
 
 #: Terms of a face's own shape: its mean, and linear in the x and y of its forward axis.
 TURN_TERMS = 3
+#: Motion the estimate needs: the face's size in the frame changing by this ratio (it came
+#: nearer or went farther), or its centre moving this far (in frame heights).
+MIN_DEPTH_RATIO = 1.3
+MIN_ACROSS = 0.25
 #: How much of a true change of perspective the face landmark model's points show (measured
 #: by scripts/measure_fov.py on rendered clips of known field of view): the estimate is scaled
 #: back by it (tan(fov / 2) of the landmarks' best fit over this).
@@ -305,7 +309,8 @@ class FovEstimator:
 
         A face's own shape is its mean plus a part linear in where it looks (the x and y of its
         forward axis): the tracker's landmarks drift with the head's turn, which says nothing
-        about the camera (and a face unlike the canonical one changes so as it turns)."""
+        about the camera (and a face of other depths than the canonical one changes so as it
+        turns)."""
         groups = np.asarray(self._groups)
         use = np.ones(len(groups), bool) if frames is None else frames
         total = np.zeros(shapes.shape[0])
@@ -315,7 +320,7 @@ class FovEstimator:
             members = shapes[:, select].reshape(shapes.shape[0], int(select.sum()), -1)  # [K,Tg,M]
             if members.shape[1] < 2 * TURN_TERMS:
                 continue
-            design = np.concatenate([np.ones(members.shape[:2] + (1,)), forward[:, select]], axis=-1)
+            design = _turn_terms(forward[:, select])
             fit, *_ = _lstsq(design, members)
             total += ((members - design @ fit) ** 2).sum(axis=(1, 2))
             count += members.shape[1] * members.shape[2]
@@ -371,6 +376,11 @@ class FovEstimator:
         if frames < self.min_frames:
             return FovEstimate(fallback, None, math.inf, False, frames,
                                f"{frames} face observation(s); need {self.min_frames}")
+        nearer, across = self.motion()
+        if nearer < MIN_DEPTH_RATIO and across < MIN_ACROSS:
+            return FovEstimate(fallback, None, math.inf, False, frames,
+                               f"the face hardly moved (size x{nearer:.2f}, across {across:.2f} of the "
+                               "frame height): it needs to move nearer and farther or across the frame")
         # The search runs over the landmarks' apparent field of view; the camera's is their
         # best fit scaled back by the gain.
         low, high = (_apparent(v, self.perspective_gain) for v in self.search)
@@ -417,6 +427,25 @@ class FovEstimator:
         return FovEstimate(estimated if confident else fallback, estimated, uncertainty, confident, frames,
                            reason)
 
+    def motion(self) -> tuple[float, float]:
+        """How the faces moved: the ratio of their largest to smallest size in the frame (5th
+        and 95th percentiles: how much nearer they came) and how far their centres went across
+        the frame (same percentiles, in frame heights). Turning alone does not count: how a face
+        turns says little about the camera, and much about its own shape."""
+        obs = np.stack(self._obs)
+        groups = np.asarray(self._groups)
+        heights = np.asarray(self._heights)[:, None]
+        sizes = np.sqrt(((obs[..., :2] - obs[..., :2].mean(axis=1, keepdims=True)) ** 2).sum(-1).mean(-1))
+        centres = obs[..., :2].mean(axis=1) / heights
+        nearer, across = 1.0, 0.0
+        for group in np.unique(groups):
+            select = groups == group
+            low, high = np.percentile(sizes[select] / heights[select, 0], [5, 95])
+            nearer = max(nearer, float(high / max(low, 1e-9)))
+            span = np.percentile(centres[select], 95, axis=0) - np.percentile(centres[select], 5, axis=0)
+            across = max(across, float(np.hypot(*span)))
+        return nearer, across
+
     #: Runs of observations left out in turn for the jackknife uncertainty.
     jackknife_blocks = 6
 
@@ -429,6 +458,11 @@ def _apparent(fov: float, gain: float) -> float:
 def _actual(apparent: float, gain: float) -> float:
     """The inverse of `_apparent`."""
     return math.degrees(2.0 * math.atan(math.tan(math.radians(apparent) / 2.0) / gain))
+
+
+def _turn_terms(forward: np.ndarray) -> np.ndarray:
+    """[K,T,TURN_TERMS]: 1, x, y of the face's forward axis."""
+    return np.concatenate([np.ones(forward.shape[:-1] + (1,)), forward], axis=-1)
 
 
 def _lstsq(design: np.ndarray, values: np.ndarray) -> tuple[np.ndarray]:
