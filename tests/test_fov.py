@@ -106,6 +106,37 @@ def test_no_or_broken_exif_means_no_fov(tmp_path):
     assert ImageSource(odd).fov is None
 
 
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_video_35mm_metadata_gives_upright_vertical_fov(tmp_path, rotation):
+    """A phone video: a 35 mm equivalent focal length in QuickTime metadata, maybe stored sideways."""
+    from fractions import Fraction
+
+    import av
+
+    from arfx.sources import VideoSource
+
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w", options={"movflags": "use_metadata_tags"}) as container:
+        container.metadata["com.apple.quicktime.camera.focal_length.35mm_equivalent"] = "26"
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 64, 3), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    source = VideoSource(path)
+    first = next(iter(source))
+    height, width = first.rgb.shape[:2]
+    assert (width, height) == ((32, 64) if rotation else (64, 32))
+    assert first.fov == pytest.approx(fov_from_35mm(26, width, height)) and source.fov == first.fov
+    source.close()
+
+
 # --- end to end --------------------------------------------------------------------------------
 
 
