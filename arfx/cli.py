@@ -287,13 +287,19 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from arfx.export import check_track_output, write_track
     from arfx.track import track_file
 
-    if args.output is None and args.rerun is None:
-        raise ArfxError("nothing to write: give -o OUT.npz, --rerun FILE.rrd, or both")
+    if args.output is None and args.rerun is None and args.mesh_out is None:
+        raise ArfxError("nothing to write: give -o OUT.npz, --rerun FILE.rrd, --mesh-out DIR, or several")
     output, fmt = (check_track_output(Path(args.output), args.overwrite, args.format) if args.output
                    else (None, None))  # before any work
     if fmt == "csv" and (args.hands or getattr(args, "pose", False)):
         raise ArfxError("CSV holds one row per face, not hands or bodies: write .npz or .jsonl (--format jsonl)")
     options = _tracking_options(args, static=args.static)
+    meshes = None
+    if args.mesh_out is not None:
+        from arfx.export import MeshWriter
+
+        meshes = MeshWriter(args.mesh_out, Path(args.input).stem, args.mesh_format, args.mesh_texture,
+                            args.overwrite)
     logger = _open_rerun(args, Path(args.input).name)
     bar = None
 
@@ -308,13 +314,23 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
     failed = True
     try:
+        def on_frame(frame, found) -> None:
+            if logger is not None:
+                logger.log(frame.rgb, found)
+            if meshes is not None:
+                meshes(frame, found)
+
         result = track_file(args.input, options, progress,
-                            on_frame=None if logger is None else lambda frame, found: logger.log(frame.rgb, found))
+                            on_frame=None if logger is None and meshes is None else on_frame)
         failed = False
     finally:
         if bar is not None:
             bar.close()
         _close_rerun(logger, failed)
+        if meshes is not None:
+            meshes.close()
+    if meshes is not None:
+        print(f"{args.mesh_out}: {len(meshes.written)} mesh file(s)")
     if output is not None:
         write_track(result, output, fmt, refine=args.refine, overwrite=args.overwrite)
     frames = len(result.face_count)
@@ -504,10 +520,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_capture_face(args: argparse.Namespace) -> int:
+    from arfx.export import capture_face_file
+
+    out = capture_face_file(args.input, args.output, size=args.size, mirror=args.mirror, overwrite=args.overwrite)
+    print(f"{out}: the face of {args.input} in the canonical UV layout ({args.size}x{args.size}, RGBA)")
+    return 0
+
+
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "doctor": _cmd_doctor,
         "track": _cmd_track,
+        "capture-face": _cmd_capture_face,
         "list": _cmd_list,
         "preview": _cmd_preview,
         "render": _cmd_render,

@@ -190,3 +190,284 @@ def write_track(result, output: str | Path, fmt: str | None = None, refine: bool
             write_track_text(arrays, temp, fmt)
 
     return write_atomically(out, write, overwrite, "landmarks")
+
+
+# -- face meshes: OBJ, PLY, GLB ----------------------------------------------------------------
+
+#: Mesh file types by suffix.
+MESH_FORMATS = {".obj": "obj", ".ply": "ply", ".glb": "glb"}
+
+
+def _file_uvs(uvs: np.ndarray) -> np.ndarray:
+    """Canonical UVs (v from the top of the image) -> the files' convention (v from the bottom)."""
+    uvs = np.asarray(uvs, dtype=np.float32)
+    return np.c_[uvs[:, 0], 1.0 - uvs[:, 1]]
+
+
+def obj_text(vertices: np.ndarray, uvs: np.ndarray, triangles: np.ndarray, material: str | None = None,
+             comment: str = "") -> str:
+    """Wavefront OBJ of a UV-mapped triangle mesh (one vt per vertex; `material` names an .mtl)."""
+    out = io.StringIO()
+    for line in comment.splitlines():
+        out.write(f"# {line}\n")
+    if material:
+        out.write(f"mtllib {material}.mtl\nusemtl {material}\n")
+    np.savetxt(out, np.asarray(vertices, dtype=np.float32), fmt="v %.5f %.5f %.5f")
+    np.savetxt(out, _file_uvs(uvs), fmt="vt %.6f %.6f")
+    faces = np.asarray(triangles, dtype=np.int64) + 1
+    np.savetxt(out, np.repeat(faces, 2, axis=1), fmt="f %d/%d %d/%d %d/%d")
+    return out.getvalue()
+
+
+def mtl_text(material: str, texture_file: str) -> str:
+    return f"newmtl {material}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\nmap_Kd {texture_file}\n"
+
+
+def ply_bytes(vertices: np.ndarray, uvs: np.ndarray, triangles: np.ndarray, texture_file: str | None = None,
+              comment: str = "") -> bytes:
+    """Binary little-endian PLY with per-vertex texture_u / texture_v."""
+    vertices = np.asarray(vertices, dtype=np.float32)
+    triangles = np.asarray(triangles, dtype=np.int32)
+    header = ["ply", "format binary_little_endian 1.0"]
+    header += [f"comment {line}" for line in comment.splitlines()]
+    if texture_file:
+        header.append(f"comment TextureFile {texture_file}")
+    header += [f"element vertex {len(vertices)}", "property float x", "property float y", "property float z",
+               "property float texture_u", "property float texture_v",
+               f"element face {len(triangles)}", "property list uchar int vertex_indices", "end_header"]
+    vertex_data = np.c_[vertices, _file_uvs(uvs)].astype("<f4").tobytes()
+    face_data = np.zeros(len(triangles), dtype=[("n", "u1"), ("i", "<i4", (3,))])
+    face_data["n"], face_data["i"] = 3, triangles
+    return ("\n".join(header) + "\n").encode("ascii") + vertex_data + face_data.tobytes()
+
+
+def glb_bytes(vertices: np.ndarray, uvs: np.ndarray, triangles: np.ndarray, texture: np.ndarray | None = None) -> bytes:
+    """Binary glTF (metres, glTF's unit) with the UVs and, when given, the RGB(A) texture."""
+    import trimesh
+    from PIL import Image
+
+    visual = trimesh.visual.TextureVisuals(
+        uv=_file_uvs(uvs), image=None if texture is None else Image.fromarray(np.asarray(texture, np.uint8)))
+    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64) / 100.0, np.asarray(triangles), visual=visual,
+                           process=False)
+    return mesh.export(file_type="glb")
+
+
+def write_face_mesh(path: str | Path, vertices: np.ndarray, uvs: np.ndarray, triangles: np.ndarray,
+                    texture: np.ndarray | None = None, overwrite: bool = False, comment: str = "") -> Path:
+    """Write a face mesh as .obj (+ .mtl and .png when textured), .ply (+ .png) or .glb (texture inside).
+
+    Vertices are in cm for OBJ and PLY (arfx's unit), in metres for GLB. Each file is written
+    under a temp name and renamed, so a failure leaves none half-written.
+    """
+    import cv2
+
+    from arfx.outputs import check_output_path, write_atomically
+
+    out = check_output_path(path, overwrite, MESH_FORMATS, "mesh output")
+    kind = MESH_FORMATS[out.suffix.lower()]
+    texture_name = f"{out.stem}.png" if texture is not None and kind != "glb" else None
+    if texture_name:
+        image = np.asarray(texture, np.uint8)
+        code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        ok, png = cv2.imencode(".png", cv2.cvtColor(image, code))
+        if not ok:
+            raise OutputError(f"{out}: cannot encode its texture as PNG")
+        write_atomically(out.with_suffix(".png"), lambda temp: temp.write_bytes(png.tobytes()), overwrite, "texture")
+    if kind == "obj":
+        if texture_name:
+            write_atomically(out.with_suffix(".mtl"),
+                             lambda temp: temp.write_text(mtl_text(out.stem, texture_name)), overwrite, "material")
+        text = obj_text(vertices, uvs, triangles, out.stem if texture_name else None, comment)
+        return write_atomically(out, lambda temp: temp.write_text(text), overwrite, "mesh")
+    data = ply_bytes(vertices, uvs, triangles, texture_name, comment) if kind == "ply" \
+        else glb_bytes(vertices, uvs, triangles, texture)
+    return write_atomically(out, lambda temp: temp.write_bytes(data), overwrite, "mesh")
+
+
+# -- face texture capture: the frame unwrapped into the canonical UV layout ---------------------
+
+def vertex_visibility(mesh: np.ndarray, triangles: np.ndarray, width: int, height: int, camera,
+                      min_facing: float = 0.15, ramp: float = 0.2) -> np.ndarray:
+    """float32 [468] 0..1: how visible each vertex is from the camera.
+
+    Facing: the vertex normal against the direction to the camera (0 below `min_facing`, 1 above
+    min_facing + ramp). Hidden: a vertex whose projected pixel is covered by a nearer part of the
+    mesh (the nose over a cheek when the head turns) is 0; found with a depth map of the mesh
+    rasterised over the face's box.
+    """
+    import cv2
+
+    from arfx.rerun_log import vertex_normals
+
+    mesh = np.asarray(mesh, dtype=np.float32)
+    normals = vertex_normals(mesh, triangles)
+    towards = -mesh / np.maximum(np.linalg.norm(mesh, axis=1, keepdims=True), 1e-6)
+    facing = np.clip(((normals * towards).sum(axis=1) - min_facing) / ramp, 0.0, 1.0)
+    # A depth map over the face's box, ~128 px across: each triangle at its mean depth.
+    pixels = camera.project(mesh, width, height)
+    low = pixels.min(axis=0)
+    scale = 128.0 / max(float((pixels.max(axis=0) - low).max()), 1.0)
+    local = (pixels - low) * scale
+    w, h = (np.ceil(local.max(axis=0)).astype(int) + 2).tolist()
+    depth = -mesh[:, 2]
+    triangles = np.asarray(triangles)
+    tri_depth = depth[triangles].mean(axis=1)
+    zbuffer = np.full((h, w), np.inf, np.float32)
+    for k in np.argsort(-tri_depth):  # far to near: nearer triangles overwrite
+        cv2.fillConvexPoly(zbuffer, np.round(local[triangles[k]] * 16).astype(np.int32), float(tri_depth[k]),
+                           shift=4)
+    xy = np.clip(np.round(local).astype(int), 0, [w - 1, h - 1])
+    hidden = depth > zbuffer[xy[:, 1], xy[:, 0]] + 1.0  # over 1 cm behind what covers its pixel
+    return (facing * ~hidden).astype(np.float32)
+
+
+def capture_face_texture(ctx, rgb: np.ndarray, mesh: np.ndarray, camera, size: int = 512,
+                         mirror: bool = False) -> np.ndarray:
+    """uint8 [size, size, 4]: the face's pixels unwrapped into the canonical UV layout (v = 0 at
+    the top, as face paint textures are); alpha is each point's visibility, 0 where the face is
+    turned away or hidden. `mirror` fills what is hidden from the other side of the face (the
+    layout is left-right symmetric). `ctx` is any moderngl context (made current by the caller)."""
+    from arfx.geometry.canonical import CanonicalFace
+    from arfx.render.renderer import load_program
+
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    height, width = rgb.shape[:2]
+    canonical = CanonicalFace.load()
+    mesh = np.asarray(mesh, dtype=np.float32)[: len(canonical.vertices)]
+    frame_uv = camera.project(mesh, width, height) / np.array([width, height], np.float32)
+    visible = vertex_visibility(mesh, canonical.triangles, width, height, camera)
+    data = np.c_[canonical.uvs, frame_uv, visible].astype(np.float32)
+    program = load_program(ctx, "uvcapture", "uvcapture")
+    texture = ctx.texture((width, height), 3, rgb.tobytes())
+    texture.filter = (moderngl_linear(), moderngl_linear())
+    vbo = ctx.buffer(data.tobytes())
+    ibo = ctx.buffer(np.ascontiguousarray(canonical.triangles, dtype=np.uint32).tobytes())
+    vao = ctx.vertex_array(program, [(vbo, "2f 2f 1f", "in_uv", "in_frame_uv", "in_visible")],
+                           index_buffer=ibo, index_element_size=4)
+    color = ctx.texture((size, size), 4)
+    fbo = ctx.framebuffer(color_attachments=[color])
+    try:
+        fbo.use()
+        fbo.clear(0.0, 0.0, 0.0, 0.0)
+        ctx.enable_only(0)
+        texture.use(0)
+        program["u_frame"] = 0
+        vao.render()
+        out = np.frombuffer(fbo.read(components=4, alignment=1), np.uint8).reshape(size, size, 4).copy()
+    finally:
+        for item in (vao, vbo, ibo, texture, fbo, color):
+            item.release()
+    if mirror:
+        out = mirror_fill(out)
+    return out
+
+
+def moderngl_linear() -> int:
+    import moderngl
+
+    return moderngl.LINEAR
+
+
+def mirror_fill(texture: np.ndarray) -> np.ndarray:
+    """Fill a UV texture's transparent parts from the mirrored other side of the face."""
+    texture = np.asarray(texture, dtype=np.uint8)
+    flipped = texture[:, ::-1]
+    alpha = texture[..., 3:4].astype(np.float32) / 255.0
+    take = np.clip(flipped[..., 3:4].astype(np.float32) / 255.0 - alpha, 0.0, 1.0)
+    out = texture.astype(np.float32)
+    out[..., :3] = (texture[..., :3] * alpha + flipped[..., :3] * take) / np.maximum(alpha + take, 1e-6)
+    out[..., 3:4] = np.maximum(alpha, flipped[..., 3:4] / 255.0) * 255.0
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+class MeshWriter:
+    """`arfx track --mesh-out DIR`: every tracked face of every frame to DIR/<stem>_<frame>_face<id>.<ext>
+    (camera-space mesh in cm, canonical UVs; with `texture`, the face's pixels unwrapped into the
+    UV layout as its texture). Call it with each (frame, FrameResult); close() when done."""
+
+    def __init__(self, folder: str | Path, stem: str, fmt: str = "obj", texture: bool = False,
+                 overwrite: bool = False, texture_size: int = 512):
+        folder = Path(folder)
+        if f".{fmt}" not in MESH_FORMATS:
+            raise OutputError(f"unknown mesh format '{fmt}'; use one of {', '.join(MESH_FORMATS.values())}")
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"{folder}: is a file; --mesh-out takes a folder")
+        if not folder.parent.is_dir():
+            raise OutputError(f"{folder}: folder {folder.parent} does not exist")
+        folder.mkdir(exist_ok=True)
+        self.folder, self.stem, self.fmt, self.texture = folder, stem, fmt, texture
+        self.overwrite, self.texture_size = overwrite, texture_size
+        self.written: list[Path] = []
+        self._ctx = None
+
+    def __call__(self, frame, result) -> None:
+        from arfx.geometry.canonical import CanonicalFace
+
+        canonical = CanonicalFace.load()
+        for face in result.faces:
+            if face.geometry is None:
+                continue
+            texture = None
+            if self.texture:
+                if self._ctx is None:
+                    from arfx.render.context import create_headless_context
+
+                    self._ctx = create_headless_context()
+                texture = capture_face_texture(self._ctx, frame.rgb, face.mesh, result.camera, self.texture_size)
+            path = self.folder / f"{self.stem}_{frame.index:06d}_face{face.id}.{self.fmt}"
+            comment = (f"arfx face mesh: frame {frame.index}, face {face.id}; camera space, "
+                       f"{'metres' if self.fmt == 'glb' else 'cm'}; canonical UVs")
+            self.written.append(write_face_mesh(path, face.mesh, canonical.uvs, canonical.triangles, texture,
+                                                self.overwrite, comment))
+        log.debug("meshes written: %d", len(self.written))
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._ctx.release()
+            self._ctx = None
+
+
+def capture_face_file(photo: str | Path, output: str | Path, size: int = 512, mirror: bool = False,
+                      overwrite: bool = False, which: int = 0) -> Path:
+    """`arfx capture-face`: the largest (or `which`-th) face of a photo unwrapped into the canonical
+    UV layout, as an RGBA PNG ready to use as face paint."""
+    import cv2
+
+    from arfx.errors import InputError
+    from arfx.outputs import check_output_path, write_atomically
+    from arfx.render.context import create_headless_context
+    from arfx.sources import read_image
+
+    out = check_output_path(output, overwrite, {".png": "png"}, "face texture")
+    rgb = read_image(Path(photo))
+    face, camera = track_photo(rgb)
+    if face is None:
+        raise InputError(f"{photo}: no face found; use a photo with a face seen from the front")
+    ctx = create_headless_context()
+    try:
+        texture = capture_face_texture(ctx, rgb, face.mesh, camera, size, mirror)
+    finally:
+        ctx.release()
+    ok, png = cv2.imencode(".png", cv2.cvtColor(texture, cv2.COLOR_RGBA2BGRA))
+    if not ok:
+        raise OutputError(f"{out}: cannot encode PNG")
+    return write_atomically(out, lambda temp: temp.write_bytes(png.tobytes()), overwrite, "face texture")
+
+
+def track_photo(rgb: np.ndarray):
+    """The largest tracked face of one photo (FaceResult, or None) and the camera it was lifted with."""
+    from arfx.options import RenderOptions, TrackingOptions
+    from arfx.pipeline import FramePipeline
+    from arfx.sources import Frame
+
+    pipeline = FramePipeline(None, RenderOptions(tracking=TrackingOptions(static=True, max_faces=4)))
+    try:
+        result = pipeline.analyse(Frame(np.ascontiguousarray(rgb), 0, 0.0))
+    finally:
+        pipeline.close()
+    faces = [face for face in result.faces if face.geometry is not None]
+    if not faces:
+        return None, result.camera
+    area = [np.ptp(face.landmarks[:, 0]) * np.ptp(face.landmarks[:, 1]) for face in faces]
+    return faces[int(np.argmax(area))], result.camera

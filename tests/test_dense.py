@@ -313,3 +313,89 @@ def test_sparse68_draws_points_and_lines(astronaut, views):
     x, y = ((points[3] + points[4]) / 2).round().astype(int)
     assert yellow[y - 1:y + 2, x - 1:x + 2].any()
     assert 100 < yellow.sum() < 3000
+
+
+# -- dense mesh export and face texture capture -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def astronaut_file(tmp_path_factory):
+    import cv2
+
+    path = tmp_path_factory.mktemp("photo") / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["obj", "ply", "glb"])
+def test_track_mesh_out_writes_loadable_meshes(astronaut_file, astronaut, tmp_path, fmt):
+    import trimesh
+
+    from arfx.cli import main
+    from arfx.geometry.canonical import CanonicalFace
+
+    folder = tmp_path / "meshes"
+    assert main(["track", str(astronaut_file), "--mesh-out", str(folder), "--mesh-format", fmt]
+                + (["--mesh-texture"] if fmt != "ply" else [])) == 0
+    files = sorted(folder.glob(f"*.{fmt}"))
+    assert [f.name for f in files] == [f"astronaut_000000_face0.{fmt}"]
+    mesh = trimesh.load(files[0], process=False, force="mesh")
+    canonical = CanonicalFace.load()
+    assert mesh.vertices.shape == (468, 3) and mesh.faces.shape == (898, 3)
+    assert np.array_equal(mesh.faces, canonical.triangles)
+    expected = astronaut[1].faces[0].mesh * (0.01 if fmt == "glb" else 1.0)
+    assert np.abs(mesh.vertices - expected).max() < 2e-4
+    assert np.allclose(mesh.visual.uv, np.c_[canonical.uvs[:, 0], 1 - canonical.uvs[:, 1]], atol=1e-5)
+    if fmt != "ply":
+        image = np.asarray(mesh.visual.material.image if fmt == "obj" else mesh.visual.material.baseColorTexture)
+        assert image.shape[:2] == (512, 512)
+    assert main(["track", str(astronaut_file), "--mesh-out", str(folder), "--mesh-format", fmt]) != 0  # exists
+
+
+def test_capture_matches_the_frame_and_looks_like_a_face(astronaut):
+    from arfx.export import capture_face_texture, mirror_fill
+    from arfx.geometry.canonical import CanonicalFace
+    from arfx.render.context import create_headless_context
+
+    rgb, result = astronaut
+    face = result.faces[0]
+    ctx = create_headless_context()
+    try:
+        texture = capture_face_texture(ctx, rgb, face.mesh, result.camera, 256)
+    finally:
+        ctx.release()
+    assert texture.shape == (256, 256, 4) and texture.dtype == np.uint8
+    # Each visible vertex's texel holds the frame's colour where the vertex is seen.
+    uvs = CanonicalFace.load().uvs
+    texel = texture[np.clip((uvs[:, 1] * 256).astype(int), 0, 255), np.clip((uvs[:, 0] * 256).astype(int), 0, 255)]
+    pixels = result.camera.project(face.mesh, 512, 512).astype(int)
+    seen = rgb[pixels[:, 1], pixels[:, 0]].astype(int)
+    visible = texel[:, 3] == 255
+    assert visible.sum() > 300
+    assert np.median(np.abs(texel[visible, :3].astype(int) - seen[visible])) < 12
+    # skin where the cheeks are (UV layout: her right cheek on the left), darker eyes, red lips
+    def mean(u0, v0, u1, v1):
+        return texture[int(v0 * 256):int(v1 * 256), int(u0 * 256):int(u1 * 256), :3].reshape(-1, 3).mean(axis=0)
+
+    for cheek in (mean(0.25, 0.5, 0.35, 0.6), mean(0.65, 0.5, 0.75, 0.6)):
+        r, g, b = cheek
+        assert r > g > b and r > 150 and r - b > 30, cheek  # skin: red over green over blue
+    lips = mean(0.42, 0.66, 0.58, 0.70)
+    assert lips[0] - lips[1] > 25, lips
+    assert texture[0:10, :, 3].max() == 0 and texture[:, 0:3, 3].max() == 0  # outside the face: transparent
+    filled = mirror_fill(texture)
+    assert (filled[..., 3] >= texture[..., 3]).all() and filled[..., 3].sum() >= texture[..., 3].sum()
+
+
+def test_capture_face_command(astronaut_file, tmp_path):
+    import cv2
+
+    from arfx.cli import main
+
+    out = tmp_path / "face.png"
+    assert main(["capture-face", str(astronaut_file), "-o", str(out), "--size", "128", "--mirror"]) == 0
+    image = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert image.shape == (128, 128, 4) and image[64, 64, 3] == 255
+    coffee = tmp_path / "coffee.png"
+    cv2.imwrite(str(coffee), data.coffee())
+    assert main(["capture-face", str(coffee), "-o", str(tmp_path / "none.png")]) != 0
+    assert not (tmp_path / "none.png").exists()
