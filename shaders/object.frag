@@ -11,7 +11,7 @@
 // u_key_strength, specular only: its diffuse part is in the harmonics), and image-based
 // specular: the frame (u_environment) in the reflected direction, blending towards the
 // harmonics' light in that direction as roughness grows, weighted by an analytic fit of the
-// split-sum environment BRDF. Otherwise the neutral studio light: a key and a fill
+// split-sum environment BRDF with multiple scattering (indirect_specular). Otherwise the neutral studio light: a key and a fill
 // directional light and a uniform ambient of AMBIENT (diffuse and, through the same
 // environment BRDF, specular).
 // Occlusion darkens only the ambient/image-based parts; emissive is added on top.
@@ -108,14 +108,25 @@ void punctual(vec3 n, vec3 view, vec3 l, float strength, vec3 c_diff, vec3 f0, f
         * visibility(n_l, n_v, alpha);
 }
 
-// Analytic fit of the split-sum environment BRDF (scale, bias on F0) for image-based specular.
-vec3 environment_brdf(vec3 f0, float roughness, float n_v) {
+// Analytic fit of the split-sum environment BRDF: (scale, bias) on F0 for image-based specular.
+vec2 environment_ab(float roughness, float n_v) {
     const vec4 c0 = vec4(-1.0, -0.0275, -0.572, 0.022);
     const vec4 c1 = vec4(1.0, 0.0425, 1.04, -0.04);
     vec4 r = roughness * c0 + c1;
     float a004 = min(r.x * r.x, exp2(-9.28 * n_v)) * r.x + r.y;
-    vec2 ab = vec2(-1.04, 1.04) * a004 + r.zw;
-    return f0 * ab.x + ab.y;
+    return vec2(-1.04, 1.04) * a004 + r.zw;
+}
+
+// Indirect specular split into single scattering (weights the reflected radiance) and the
+// multiple scattering single-scattering GGX loses (weights the irradiance), after
+// Fdez-Aguera 2019: rough metals keep their energy. total = single + multi also dims the
+// indirect diffuse (energy that left as specular).
+void indirect_specular(vec3 f0, float roughness, float n_v, out vec3 single, out vec3 multi) {
+    vec2 ab = environment_ab(roughness, n_v);
+    single = f0 * ab.x + ab.y;
+    float ems = 1.0 - (ab.x + ab.y);
+    vec3 f_avg = f0 + (vec3(1.0) - f0) / 21.0;
+    multi = ems * single * f_avg / (vec3(1.0) - ems * f_avg);
 }
 
 void main() {
@@ -182,11 +193,15 @@ void main() {
     vec3 c_diff = base.rgb * (1.0 - metallic);
     vec3 f0 = mix(vec3(0.04), base.rgb, metallic);
     float n_v = max(dot(n, view), 1e-4);
-    vec3 env_brdf = environment_brdf(f0, roughness, n_v);
+    vec3 single, multi;
+    indirect_specular(f0, roughness, n_v, single, multi);
+    vec3 total = single + multi;
+    float indirect_diffuse = 1.0 - max(max(total.r, total.g), total.b);
     vec3 diffuse = vec3(0.0);
     vec3 specular = vec3(0.0);
     if (u_frame_light) {
-        diffuse = c_diff * irradiance(n) * occlusion;
+        vec3 e = irradiance(n);
+        diffuse = c_diff * e * indirect_diffuse * occlusion;
         vec3 no_diffuse = vec3(0.0);
         punctual(n, view, u_key_direction, u_key_strength, vec3(0.0), f0, alpha_r, no_diffuse, specular);
         // Reflections of the frame: the reflected ray's direction picks a point of a tiny,
@@ -196,12 +211,12 @@ void main() {
         // Half strength: the frame shows what is in front of the person, not what they face.
         vec3 environment = 0.5 * srgb_to_linear(texture(u_environment, uv).rgb);
         vec3 prefiltered = mix(environment, irradiance(r), smoothstep(0.0, 0.8, roughness));
-        specular += prefiltered * env_brdf * occlusion;
+        specular += (prefiltered * single + e * multi) * occlusion;
     } else {
-        diffuse = AMBIENT * c_diff * occlusion;
+        diffuse = AMBIENT * c_diff * indirect_diffuse * occlusion;
         punctual(n, view, KEY_DIR, 0.95, c_diff, f0, alpha_r, diffuse, specular);
         punctual(n, view, FILL_DIR, 0.35, c_diff, f0, alpha_r, diffuse, specular);
-        specular += AMBIENT * env_brdf * occlusion;
+        specular += AMBIENT * total * occlusion;
     }
     if (u_alpha_mode == 2) {
         // A reflection is not dimmed by the surface's transparency: glossy lenses keep

@@ -78,7 +78,7 @@ def srgb(linear):
 def brdf_facing(base, metallic, roughness, n=(0.0, 0.0, 1.0)):
     """Appendix B evaluated in numpy for a surface seen head-on (v = +z) with normal n under the
     fixed light: key 0.95 and fill 0.35 (irradiance x pi), ambient 0.22 diffuse and specular
-    (through the environment BRDF fit the shader documents)."""
+    (through the environment BRDF fit with multiple scattering the shader documents)."""
     base = np.asarray(base, np.float64)
     n = np.asarray(n, np.float64) / np.linalg.norm(n)
     v = np.array([0.0, 0.0, 1.0])
@@ -86,7 +86,16 @@ def brdf_facing(base, metallic, roughness, n=(0.0, 0.0, 1.0)):
     alpha = roughness ** 2
     c_diff = base * (1 - metallic)
     f0 = 0.04 * (1 - metallic) + base * metallic
-    out = AMBIENT * c_diff
+    # Split-sum environment BRDF fit, with multiple scattering (Fdez-Aguera 2019).
+    c0, c1 = np.array([-1, -0.0275, -0.572, 0.022]), np.array([1, 0.0425, 1.04, -0.04])
+    r = roughness * c0 + c1
+    a004 = min(r[0] ** 2, 2 ** (-9.28 * n_v)) * r[0] + r[1]
+    scale, bias = -1.04 * a004 + r[2], 1.04 * a004 + r[3]
+    single = f0 * scale + bias
+    ems = 1 - (scale + bias)
+    f_avg = f0 + (1 - f0) / 21
+    total = single + ems * single * f_avg / (1 - ems * f_avg)
+    out = AMBIENT * c_diff * (1 - total.max()) + AMBIENT * total
     for l, strength in ((KEY, 0.95), (FILL, 0.35)):
         h = (l + v) / np.linalg.norm(l + v)
         n_l, n_h, v_h = max(l @ n, 0.0), max(h @ n, 0.0), v @ h
@@ -95,12 +104,7 @@ def brdf_facing(base, metallic, roughness, n=(0.0, 0.0, 1.0)):
         vis = 0.5 / (n_v * np.sqrt(n_l ** 2 * (1 - alpha ** 2) + alpha ** 2)
                      + n_l * np.sqrt(n_v ** 2 * (1 - alpha ** 2) + alpha ** 2))
         out = out + strength * n_l * ((1 - f) * c_diff + np.pi * f * d * vis)
-    # Split-sum environment BRDF fit.
-    c0, c1 = np.array([-1, -0.0275, -0.572, 0.022]), np.array([1, 0.0425, 1.04, -0.04])
-    r = roughness * c0 + c1
-    a004 = min(r[0] ** 2, 2 ** (-9.28 * n_v)) * r[0] + r[1]
-    scale, bias = -1.04 * a004 + r[2], 1.04 * a004 + r[3]
-    return srgb(out + AMBIENT * (f0 * scale + bias))
+    return srgb(out)
 
 
 def centre(image: np.ndarray) -> np.ndarray:
