@@ -264,6 +264,8 @@ class FramePipeline:
             entity = getattr(getattr(item, "anchor", None), "entity", "face")
             if entity in STAGE_FOR_ENTITY:
                 self.add_stage(entity)
+            if "person" in getattr(item, "occlusion", ()):  # the person occluder needs the mask
+                self.add_stage("frame")
 
     def set_fov(self, fov: float, source: str = "option") -> None:
         """Lift and render with a camera of vertical field of view `fov` (degrees) from now on."""

@@ -99,3 +99,24 @@ def test_track_writes_body_keys_with_pose(tmp_path):
     nose = data["body_landmarks"][0, 0, :2] * 512
     face_nose = data["face_landmarks"][0, 1, :2] * 512
     assert np.hypot(*(nose - face_nose)) < 25  # the body's nose is the face's nose
+
+
+def test_person_occluder_hides_what_is_worn_behind_the_person(astronaut, tmp_path, no_user_effects):
+    """A big green panel 20 cm behind the head: without the person occluder it covers the face;
+    with `[occlusion] person = true` the person (face, hair, suit) stays in front of it."""
+    folder = tmp_path / "panel"
+    folder.mkdir()
+    box_glb(folder / "box.glb", centre=(0.0, 0.0, -45.0), size=50.0)  # its front 20 cm behind the head centre
+    manifest = 'kind = "object3d"\nasset = "box.glb"\n[occlusion]\nface = false\nhead = false\nperson = {}\n'
+    drawn = {}
+    for person in ("false", "true"):
+        (folder / "effect.toml").write_text(manifest.format(person))
+        with arfx.FaceEffects(folder, static=True) as fx:
+            out = fx(astronaut)
+            nose = fx.faces[0].landmarks[4, :2].astype(int)
+        image = out.astype(np.int16)
+        drawn[person] = (image[..., 1] - np.maximum(image[..., 0], image[..., 2])) > 60
+    x, y = nose
+    assert drawn["false"][y - 5:y + 6, x - 5:x + 6].all()      # the panel covers the face
+    assert not drawn["true"][y - 5:y + 6, x - 5:x + 6].any()   # the person is in front of it
+    assert drawn["true"][y - 64:y - 56, x + 76:x + 84].all()    # and still covers the background beside her

@@ -240,6 +240,7 @@ class Renderer:
 
         self._head = None  # (model, position buffer, vao), made on first use of the head occluder
         self._hand_buffer = None  # (buffer, vao) for hand silhouettes, made on first use
+        self._person = None  # [program, quad, vao, mask texture] for the person occluder
         self._sample_texture: moderngl.Texture | None = None  # the frame, for passes that read it
         self._sample_rgba: np.ndarray | None = None
         self._sample_frame = -1  # frame number it holds
@@ -304,7 +305,9 @@ class Renderer:
         attachments = [color, depth]
         resolve = None
         if samples:
-            resolved = ctx.renderbuffer((width, height), 4)
+            # A texture, so that the window path can draw the resolved picture (Renderer.draw).
+            resolved = ctx.texture((width, height), 4)
+            resolved.filter = (moderngl.LINEAR, moderngl.LINEAR)
             resolve = ctx.framebuffer(color_attachments=[resolved])
             attachments.append(resolved)
         return _Target(fbo, resolve, attachments, None if samples else color)
@@ -348,6 +351,11 @@ class Renderer:
         self._passes.clear()
         if self._target is not None:
             self._target.release()
+        if self._person is not None:
+            for item in self._person[1:]:
+                if item is not None:
+                    item.release()
+            self._person = None
         if self._hand_buffer is not None:
             for item in reversed(self._hand_buffer):
                 item.release()
@@ -543,6 +551,36 @@ class Renderer:
             vao.render(moderngl.TRIANGLES)
         self.ctx.disable(moderngl.CULL_FACE)
 
+    def draw_person_occluders(self, frame: FrameState, result: FrameResult) -> None:
+        """The person mask (result.segmentation) into depth at the person's depth: the tracked
+        torso's, else the first face's head centre. Hides what lies behind the person (wings,
+        a cape), not what is in front."""
+        mask = result.segmentation
+        anchors = result.entities("body") or result.entities("face")
+        if mask is None or not anchors:
+            return
+        depth_cm = float(anchors[0].pose[2, 3])
+        clip = frame.projection @ np.array([0.0, 0.0, depth_cm, 1.0], dtype=np.float32)
+        if self._person is None:
+            program = self.program("mask_depth", "mask_depth")
+            quad = self.ctx.buffer(reserve=8 * 4, dynamic=True)
+            self._person = [program, quad, self.ctx.vertex_array(program, [(quad, "2f", "in_position")]), None]
+        program, quad, vao, texture = self._person
+        height, width = mask.shape[:2]
+        if texture is None or texture.size != (width, height):
+            if texture is not None:
+                texture.release()
+            texture = self._person[3] = self.ctx.texture((width, height), 1, dtype="f1")
+            texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        texture.write(np.ascontiguousarray(np.clip(mask, 0.0, 1.0) * 255.0, dtype=np.uint8).tobytes())
+        quad.write(np.array([0, 0, width, 0, 0, height, width, height], np.float32).tobytes())
+        program["u_matrix"].write(gl_matrix_bytes(frame.pixel_to_clip))
+        program["u_size"] = (float(width), float(height))
+        program["u_depth"] = float(np.clip(clip[2] / clip[3], -1.0, 1.0))
+        program["u_mask"] = 0
+        texture.use(0)
+        vao.render(moderngl.TRIANGLE_STRIP)
+
     def draw_hand_occluders(self, frame: FrameState, result: FrameResult) -> None:
         """Every tracked hand's silhouette (arfx.geometry.hand_space) into depth, at its depths."""
         hands = result.entities("hand")
@@ -650,9 +688,10 @@ class Renderer:
 #: face: the tracked face mesh itself. head: a canonical head (skull, jaw, ears, neck) fitted
 #: to the tracked face, its front 1 cm behind the face surface (arfx.render.head). hands: each
 #: tracked hand's silhouette at its depths (arfx.geometry.hand_space; nothing when no hands are
-#: tracked).
+#: tracked). person: the person mask at the person's depth (with segmentation; opt-in, for
+#: things worn behind the person such as wings).
 OCCLUDERS = {"face": Renderer.draw_face_occluders, "head": Renderer.draw_head_occluders,
-             "hands": Renderer.draw_hand_occluders}
+             "hands": Renderer.draw_hand_occluders, "person": Renderer.draw_person_occluders}
 
 
 def _check_frame(rgb: np.ndarray) -> np.ndarray:
