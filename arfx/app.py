@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import cv2
 import numpy as np
 
 from arfx.errors import ArfxError, InputError
@@ -300,59 +301,23 @@ class LiveApp:
         return source, feed, mirror
 
     def _start(self) -> None:
-        """Effects, source and signals; the first frame; window (or headless context), outputs."""
-        from arfx.effects.debug import LandmarksEffect
-        from arfx.effects.registry import STACK_SEPARATOR, EffectRegistry
-
-        opts = self.options
-        if not opts.window and not (opts.stream or opts.vcam is not None or opts.record):
-            raise ArfxError("no window and nothing to send frames to: add --stream URL, --vcam or --record FILE")
-        # Outputs that cannot work fail now, before models load (they open once the frame size is known).
-        if opts.stream:
-            from arfx.stream import check_stream_url
-
-            check_stream_url(opts.stream)
-        if opts.vcam is not None:
-            from arfx.vcam import find_device
-
-            find_device(opts.vcam or None)
-        self.registry = registry = EffectRegistry(opts.render.effects_dirs)
-        names = [name for name, info in registry.effects().items() if info.ok]
-        stacked = STACK_SEPARATOR in opts.effect  # e.g. facepaint+glasses: loaded as one stack
-        self.current = opts.effect if stacked else registry.info(opts.effect).name
-        self.effects: dict[str, Any] = {self.current: registry.load(self.current)}
-        if self.current not in names:
-            names.append(self.current)
-        self.effect_names = sorted(names)
-        self.debug_effect = LandmarksEffect(name="debug")
-
+        """Outputs checked, effects, source and signals, the first frame, then the window (or a
+        headless context), the pipeline, the outputs and the recording; the clock starts last."""
+        self._check_outputs()
+        self._load_effects()
         source, self.feed, self.mirror = self._open_source()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._handlers[sig] = signal.signal(sig, self._on_signal)
-        # A file's first frame may take a while to decode; a camera gets its own timeout.
-        first = self.feed.slot.take(timeout=opts.camera_timeout if source.live
-                                    else max(opts.camera_timeout, 5.0))
-        if first is None:
-            if self.feed.error is not None:
-                raise self.feed.error
-            raise InputError(f"{source.name}: opened but delivered no frames")
-        self._pending: Frame | None = first
+        first = self._first_frame(source)
+        self._pending = first
         self.frame_size = (first.rgb.shape[1], first.rgb.shape[0])
         self.fps_source = getattr(source, "fps", None)
-        ropts = opts.render
-        if opts.gestures:
-            from dataclasses import replace
-
-            from arfx.triggers import HeldTrigger
-
-            ropts = replace(ropts, tracking=replace(ropts.tracking, hands=True))
-            self.trigger = HeldTrigger()
-            log.info("gestures: %s", ", ".join(f"{g} = {a}" for g, a in self.trigger.actions.items()))
-        self.gesture = ""
+        opts = self.options
         if opts.window:
             self._open_window()
-        self.pipeline = FramePipeline(None, ropts, ctx=self.window.ctx if self.window else None)
+        self.pipeline = FramePipeline(None, self._render_options(),
+                                      ctx=self.window.ctx if self.window else None)
         self.pipeline.times = self.times  # one set of stage timings for the title and --verbose
         self._open_outputs()
         if opts.record:
@@ -368,7 +333,60 @@ class LiveApp:
         self.feed.start_clock()
         self._t_title = self._t_frame = time.monotonic()
         self._t_loop = time.perf_counter()
-        self._loop_times: list[float] = []
+        self._loop_times = []
+
+    def _check_outputs(self) -> None:
+        """Outputs that cannot work fail now, before models load (they open once the frame size is known)."""
+        opts = self.options
+        if not opts.window and not (opts.stream or opts.vcam is not None or opts.record):
+            raise ArfxError("no window and nothing to send frames to: add --stream URL, --vcam or --record FILE")
+        if opts.stream:
+            from arfx.stream import check_stream_url
+
+            check_stream_url(opts.stream)
+        if opts.vcam is not None:
+            from arfx.vcam import find_device
+
+            find_device(opts.vcam or None)
+
+    def _load_effects(self) -> None:
+        from arfx.effects.debug import LandmarksEffect
+        from arfx.effects.registry import STACK_SEPARATOR, EffectRegistry
+
+        effect = self.options.effect
+        self.registry = registry = EffectRegistry(self.options.render.effects_dirs)
+        names = [name for name, info in registry.effects().items() if info.ok]
+        stacked = STACK_SEPARATOR in effect  # e.g. facepaint+glasses: loaded as one stack
+        self.current = effect if stacked else registry.info(effect).name
+        self.effects: dict[str, Any] = {self.current: registry.load(self.current)}
+        if self.current not in names:
+            names.append(self.current)
+        self.effect_names = sorted(names)
+        self.debug_effect = LandmarksEffect(name="debug")
+
+    def _first_frame(self, source: Source) -> Frame:
+        # A file's first frame may take a while to decode; a camera gets its own timeout.
+        timeout = self.options.camera_timeout
+        first = self.feed.slot.take(timeout=timeout if source.live else max(timeout, 5.0))
+        if first is None:
+            if self.feed.error is not None:
+                raise self.feed.error
+            raise InputError(f"{source.name}: opened but delivered no frames")
+        return first
+
+    def _render_options(self) -> RenderOptions:
+        """The run's render options; gestures need hands tracked."""
+        ropts = self.options.render
+        self.gesture = ""
+        if self.options.gestures:
+            from dataclasses import replace
+
+            from arfx.triggers import HeldTrigger
+
+            ropts = replace(ropts, tracking=replace(ropts.tracking, hands=True))
+            self.trigger = HeldTrigger()
+            log.info("gestures: %s", ", ".join(f"{g} = {a}" for g, a in self.trigger.actions.items()))
+        return ropts
 
     def _open_window(self) -> None:
         from arfx.render.context import create_window
@@ -505,8 +523,12 @@ class LiveApp:
             out = renderer.render(frame.rgb, result, effect, mirror=self.mirror)
             if self.recorder is not None:
                 self.recorder.write(out, timestamp=frame.timestamp)
-            for output in self.outputs:
-                output.write(out, timestamp=frame.timestamp, captured=frame.captured)
+            if self.outputs:
+                # Streams and virtual cameras send what a camera sends, unmirrored (call apps
+                # mirror the self-view themselves); the window and recordings show the mirror.
+                sent = cv2.flip(out, 1) if self.mirror else out
+                for output in self.outputs:
+                    output.write(sent, timestamp=frame.timestamp, captured=frame.captured)
             if shot:
                 self._actions.remove("_shot")
                 self._save_screenshot(out)

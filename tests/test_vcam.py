@@ -157,3 +157,19 @@ def test_cli_without_v4l2_says_how_to_set_it_up(tmp_path: Path) -> None:
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "modprobe v4l2loopback" in lines[0] and "exclusive_caps=1" in lines[0], proc.stderr
+
+
+def test_virtual_camera_gets_the_unmirrored_picture(device, tmp_path: Path) -> None:
+    """The window mirrors a camera (a mirror is what people expect to see of themselves); the
+    virtual camera sends the camera's own view, as call apps expect (they mirror the self-view)."""
+    from arfx.app import AppOptions, LiveApp
+    from arfx.sources import CameraSource
+
+    _, written, _ = device
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[:, 32:] = 255  # right half white
+    camera = CameraSource(0, device=FakeCamera(good=10, image=image), timeout=2.0)
+    LiveApp(AppOptions(effect="axis", vcam="", window=False, frames=3, output_dir=tmp_path),
+            source=camera).run()
+    frames, _ = read_raw(written)
+    assert frames and frames[-1][:, :28].mean() < 20 and frames[-1][:, 36:].mean() > 235
