@@ -274,3 +274,25 @@ def test_camera_capture_to_display_latency_and_drops_are_reported(display: str, 
     assert any("capture to display: p50" in r.getMessage() for r in caplog.records)
     if result.dropped:
         assert any("were dropped" in r.getMessage() for r in caplog.records)
+
+
+def test_no_drop_plays_every_frame_of_a_file_and_drops_are_reported_otherwise(
+        display: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A 1000 fps clip is faster than any frame the app can show: played as is, frames are
+    dropped and said to be; with no_drop every frame is shown, in order."""
+    from arfx.app import AppOptions, LiveApp
+
+    monkeypatch.setenv("DISPLAY", display)
+    fast = write_clip(tmp_path / "fast.mp4", 160, 120, count=40, fps=1000)
+    with caplog.at_level("WARNING", logger="arfx.app"):
+        played = LiveApp(AppOptions(effect="axis", input=str(fast), output_dir=tmp_path)).run()
+    assert played.end_reason == "end of input" and played.delivered == 40
+    assert played.dropped > 0 and played.frames + played.dropped in (39, 40)
+    assert any("were dropped" in r.getMessage() and "--no-drop" in r.getMessage() for r in caplog.records)
+
+    app = LiveApp(AppOptions(effect="axis", input=str(fast), no_drop=True, output_dir=tmp_path))
+    shown: list[int] = []
+    show = app._show
+    monkeypatch.setattr(app, "_show", lambda frame: (shown.append(frame.index), show(frame)))
+    kept = app.run()
+    assert kept.frames == 40 and kept.dropped == 0 and shown == list(range(40))
