@@ -124,6 +124,16 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
                "end_to_end_fps": round(fps, 2), "seconds": round(wall, 3)})
 
 
+def add_comparison(report: BenchReport, other: BenchReport) -> None:
+    """Put a second effect's run (same input, same machine, just after) into `report`: its stage
+    medians as `<effect>/<stage>`, its fps, and its speed as a ratio of the first effect's."""
+    name = other.facts["effect"]
+    report.stages.update({f"{name}/{stage}": ms for stage, ms in other.stages.items()})
+    report.facts[f"{name}/end_to_end_fps"] = other.facts["end_to_end_fps"]
+    report.ratios[f"{name}_vs_{report.facts['effect']}_fps"] = round(
+        other.facts["end_to_end_fps"] / report.facts["end_to_end_fps"], 3)
+
+
 def format_table(report: BenchReport) -> str:
     facts, machine = report.facts, report.machine
     lines = [f"input: {facts['input']} ({facts['size'][0]}x{facts['size'][1]})",
@@ -131,10 +141,12 @@ def format_table(report: BenchReport) -> str:
              f"{'; smoothed' if facts.get('smooth') else ''}",
              f"machine: {machine['cpu']}, {machine['cpu_count']} CPUs; GL {machine.get('gl_renderer', '?')}; "
              f"ONNX Runtime {machine['onnxruntime']}",
-             "", f"{'stage':<10} {'median ms':>10}"]
+             "", f"{'stage':<26} {'median ms':>10}"]
     for stage, ms in report.stages.items():
-        lines.append(f"{stage:<10} {ms:>10.2f}")
+        lines.append(f"{stage:<26} {ms:>10.2f}")
     lines += ["", f"end to end: {facts['end_to_end_fps']:.1f} fps ({facts['frames']} frames in "
                   f"{facts['seconds']:.2f} s; stages overlap across threads)", ""]
-    lines += [f"{'ratio':<22} {'value':>8}"] + [f"{name:<22} {value:>8.3f}" for name, value in report.ratios.items()]
+    width = max([len(name) for name in report.ratios] + [22])
+    lines += [f"{'ratio':<{width}} {'value':>8}"] + [f"{name:<{width}} {value:>8.3f}"
+                                                    for name, value in report.ratios.items()]
     return "\n".join(lines)

@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="no window: only --stream, --vcam and --record get the picture")
     run.add_argument("--no-overlay", action="store_true",
                      help="no on-screen interface in the window (effect, fps, REC, dropped frames)")
+    run.add_argument("--record-overlay", action="store_true",
+                     help="recordings, screenshots, --stream and --vcam include the on-screen interface")
     _add_tracker_options(run)
     _add_effect_options(run)
 
@@ -251,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--frames", type=_count, default=120, metavar="N",
                        help="frames to render (default 120)")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    bench.add_argument("--compare", metavar="EFFECT",
+                       help="also render EFFECT (e.g. blur+glasses) in the same run and report its speed "
+                            "as a ratio of --effect's")
     _add_encoder_options(bench)
     _add_tracker_options(bench)
     return parser
@@ -471,7 +476,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         gestures=args.gestures,
         render=_render_options(args),
         output_dir=Path.cwd(), no_drop=args.no_drop, stream=args.stream, vcam=args.vcam,
-        window=not args.no_window, overlay=not args.no_overlay)
+        window=not args.no_window, overlay=not args.no_overlay, overlay_in_outputs=args.record_overlay)
     if args.record:
         from arfx.outputs import check_output_path
         from arfx.recorder import VIDEO_FORMATS
@@ -516,6 +521,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     # The same options as `arfx render`: bench measures what render runs.
     report = run_bench(effect=args.effect, input=args.input, frames=args.frames,
                        options=_render_options(args))
+    if args.compare:
+        from arfx.bench import add_comparison
+
+        other = run_bench(effect=args.compare, input=args.input, frames=args.frames,
+                          options=_render_options(args))
+        add_comparison(report, other)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_table(report))
     return 0
 

@@ -659,6 +659,18 @@ def test_bench_measures_what_render_runs_and_closes_its_input(clip: Path, capsys
     assert smooth == [True, True]  # the same tracker settings as the render it stands for
 
 
+def test_bench_compares_two_effects_in_one_run(clip: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    code, out, err = run_cli(["bench", "--input", str(clip), "--frames", "4", "--effect", "mesh",
+                              "--compare", "blur+mesh", "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["ratios"]["blur+mesh_vs_mesh_fps"] > 0
+    assert report["stages_median_ms"]["blur+mesh/segmentation"] > 0  # the background needs the mask
+    assert "segmentation" not in report["stages_median_ms"]           # the mesh alone does not
+
+
 def test_bench_refuses_a_photo_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     photo = tmp_path / "photo.png"
     Image.fromarray(face_crop(96)).save(photo)
