@@ -343,3 +343,57 @@ def test_fuzz_list_says_ok_only_for_what_loads(workdir, case, placement, anchor,
     else:
         (folder / "thing.glb").write_bytes(glb_bytes(tree, binary))
     _verify_then_load(folder)
+
+
+# ------------------------------------------------- materials, animations, skins, Draco (issue 14/15)
+
+def _feature_seeds() -> list[bytes]:
+    """GLBs that reach the newer reader's paths: every material map with a texture transform,
+    a skinned bar with an animation, a morph target; a Draco mesh when DracoPy is installed."""
+    import tempfile
+
+    from makers import GltfBuilder, quad
+    from test_animation import bar_file
+
+    seeds = []
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        seeds.append(bar_file(folder, animated=True).read_bytes())
+        b = GltfBuilder()
+        positions, normals, uvs, triangles = quad(0.04, 0.04)
+        image = np.full((4, 4, 4), 200, np.uint8)
+        info = lambda: {"index": b.texture(image, {"wrapS": 33648, "minFilter": 9987}),
+                        "extensions": {"KHR_texture_transform": {"offset": [0.5, 0], "rotation": 1.0}}}
+        material = b.material(pbrMetallicRoughness={"baseColorTexture": info(), "metallicRoughnessTexture": info()},
+                              normalTexture=info(), occlusionTexture=info(), emissiveTexture=info(),
+                              emissiveFactor=[1, 1, 1], alphaMode="BLEND")
+        target = np.zeros_like(positions)
+        target[:, 1] = 0.01
+        node = b.node(mesh=b.mesh(positions, triangles, normals, uvs, material=material, targets=[target]),
+                      translation=[0, 0, 0.09])
+        b.animation("w", [(node, "weights", [0.0, 1.0], [0.0, 1.0], "LINEAR")])
+        seeds.append(b.write(folder / "maps.glb").read_bytes())
+        try:
+            from test_materials import draco_sphere
+
+            seeds.append(draco_sphere(folder)[0].read_bytes())
+        except ImportError:  # no DracoPy
+            pass
+    return seeds
+
+
+FEATURE_SEEDS = _feature_seeds()
+
+
+@FUZZ
+@given(data=st.one_of(*[mutated(seed, hot_end=20 + struct.unpack_from("<I", seed, 12)[0]) for seed in FEATURE_SEEDS]))
+def test_fuzz_glb_features(workdir, data):
+    _try_glb(workdir / "features.glb", data)
+
+
+@FUZZ
+@given(case=st.one_of(*[mutated_tree(_split(seed)[0]).map(lambda t, s=seed: (t, _split(s)[1]))
+                        for seed in FEATURE_SEEDS]))
+def test_fuzz_glb_features_json(workdir, case):
+    tree, binary = case
+    _try_glb(workdir / "featuresjson.glb", glb_bytes(tree, binary))

@@ -201,11 +201,19 @@ _CHUNK_JSON = 0x4E4F534A
 _CHUNK_BIN = 0x004E4942
 # Extensions a file may require that arfx cannot decode, with what to do instead.
 _UNSUPPORTED_EXTENSIONS = {
-    "KHR_draco_mesh_compression": "export it again without Draco compression",
+    "KHR_draco_mesh_compression": "export it again without Draco compression (or install DracoPy, "
+                                  "Apache-2.0, which arfx then decodes it with)",
     "EXT_meshopt_compression": "export it again without meshopt compression (gltfpack without -c)",
     "KHR_meshopt_compression": "export it again without meshopt compression (gltfpack without -c)",
     "KHR_texture_basisu": "export it again with PNG or JPEG textures instead of KTX2",
 }
+def draco_available() -> bool:
+    """Whether Draco-compressed meshes can be decoded (the optional DracoPy package)."""
+    import importlib.util
+
+    return importlib.util.find_spec("DracoPy") is not None
+
+
 _COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
 _TYPE_SIZES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 
@@ -323,11 +331,13 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
     if not isinstance(tree, dict):
         raise _Invalid("its JSON is not an object")
     required = tree.get("extensionsRequired", [])
-    if not isinstance(required, list):
+    if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
         raise _Invalid("'extensionsRequired' must be a list of names")
     from arfx.render.gltf_load import SUPPORTED_EXTENSIONS
 
     for name in required:
+        if name == "KHR_draco_mesh_compression" and draco_available():
+            continue  # decoded by DracoPy (arfx.render.gltf_load)
         if name in _UNSUPPORTED_EXTENSIONS:
             raise _Invalid(f"it needs the glTF extension {name}, which arfx does not read; "
                            f"{_UNSUPPORTED_EXTENSIONS[name]}")

@@ -51,6 +51,8 @@ OPTIONAL_NOTES = {
     "EXT_mesh_gpu_instancing": "instances beyond the node itself are not drawn",
 }
 _LOGGED: set[tuple[str, str]] = set()
+#: Morph targets x vertices a primitive may have (memory: 24 bytes each).
+MAX_MORPH_VALUES = 4_000_000
 
 
 @dataclass
@@ -684,6 +686,9 @@ def _primitive(reader: _Reader, materials: _Materials, primitive: dict, where: s
     data = mesh_type(np.ascontiguousarray(vertices), np.ascontiguousarray(triangles.astype(np.uint32)),
                      np.eye(4, dtype=np.float32), material)
     targets = primitive.get("targets")
+    if isinstance(targets, list) and len(targets) * count > MAX_MORPH_VALUES:
+        raise EffectError(f"3D asset {path}: mesh of node {where} has {len(targets)} morph targets of {count} "
+                          f"vertices; the limit is {MAX_MORPH_VALUES:,} target vertices in all")
     if isinstance(targets, list) and targets and not isinstance(draco, dict):
         morph_positions = np.zeros((len(targets), count, 3), np.float32)
         morph_normals = np.zeros((len(targets), count, 3), np.float32)
