@@ -62,6 +62,7 @@ class AppOptions:
     vcam: str | None = None  # "" = the first v4l2loopback device; else a /dev/videoN (arfx.vcam)
     window: bool = True  # False: no window (needs --stream, --vcam or --record)
     overlay: bool = True  # the on-screen interface drawn in the window (arfx.overlay)
+    overlay_in_outputs: bool = False  # recordings, streams and the virtual camera include it too
 
 
 @dataclass
@@ -141,6 +142,7 @@ class LiveApp:
         self.window: Any = None
         self.pipeline: FramePipeline | None = None
         self.overlay: Any = None
+        self._overlay_image: Any = None
         self._handlers: dict[int, Any] = {}
         self._pending: Frame | None = None
         self._ending: str | None = None
@@ -521,6 +523,8 @@ class LiveApp:
         out = None
         if self.recorder is not None or shot or self.outputs or self.window is None:
             out = renderer.render(frame.rgb, result, effect, mirror=self.mirror)
+            if self.options.overlay_in_outputs:
+                out = self._overlay_outputs(out)
             if self.recorder is not None:
                 self.recorder.write(out, timestamp=frame.timestamp)
             if self.outputs:
@@ -558,13 +562,22 @@ class LiveApp:
             renderer.draw(out, [], None, screen, viewport=viewport)
         else:
             renderer.draw(frame.rgb, result, effect, screen, viewport=viewport, mirror=self.mirror)
-        if self.overlay is not None:
+        if self.overlay is not None and not (out is not None and self.options.overlay_in_outputs):
             self.overlay.draw(screen, viewport, self._status())
         if self.grab_window:
             with window.ctx:
                 screen.use()
                 data = screen.read(viewport=(0, 0, *box), components=3, alignment=1)
             self.window_pixels = np.frombuffer(data, np.uint8).reshape(box[1], box[0], 3)[::-1].copy()
+
+    def _overlay_outputs(self, out: np.ndarray) -> np.ndarray:
+        """The interface blended into the picture that is recorded and sent (and then shown)."""
+        from arfx.overlay import OverlayImage
+
+        if self._overlay_image is None:
+            self._overlay_image = OverlayImage()
+        announce = self.overlay.announcing if self.overlay is not None else None
+        return self._overlay_image.apply(out, self._status(), announce)
 
     def _status(self) -> dict[str, Any]:
         """What the on-screen interface shows."""

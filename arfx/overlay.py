@@ -4,8 +4,8 @@ Text (the effect's name when it changes, fps, capture-to-display latency, droppe
 REC indicator with elapsed time, the recognised gesture, stage times in the debug view, the
 key help line) is drawn on the CPU with OpenCV into a transparent RGBA image the size of
 the picture, uploaded to a texture only when it changes, and blended over the picture as
-one quad (shaders/overlay.*). It goes on the window only: recordings and live outputs get
-the picture without it.
+one quad (shaders/overlay.*). It goes on the window; recordings and live outputs get the
+picture without it unless asked (`--record-overlay`: the same image blended on the CPU).
 """
 
 from __future__ import annotations
@@ -100,6 +100,43 @@ def draw_status(width: int, height: int, status: dict[str, Any], announce: str |
     return image
 
 
+def composite(rgb: np.ndarray, overlay: np.ndarray) -> np.ndarray:
+    """`overlay` (premultiplied RGBA, same size) over a copy of `rgb`, only where it covers."""
+    out = rgb.copy()
+    alpha = overlay[:, :, 3]
+    rows = np.flatnonzero(alpha.any(axis=1))
+    if rows.size == 0:
+        return out
+    # Blend row bands that hold something (the text sits at the top and bottom).
+    breaks = np.flatnonzero(np.diff(rows) > 1)
+    starts = np.concatenate([[rows[0]], rows[breaks + 1]])
+    ends = np.concatenate([rows[breaks], [rows[-1]]]) + 1
+    for a, b in zip(starts, ends):
+        band = overlay[a:b]
+        keep = (255 - band[:, :, 3:4]).astype(np.uint16)
+        out[a:b] = (band[:, :, :3] + (out[a:b].astype(np.uint16) * keep + 127) // 255).clip(0, 255)
+    return out
+
+
+class OverlayImage:
+    """The overlay drawn into pictures on the CPU (recordings and outputs with the interface)."""
+
+    def __init__(self) -> None:
+        self._key: Any = None
+        self._drawn_at = 0.0
+        self.image: np.ndarray | None = None
+
+    def apply(self, rgb: np.ndarray, status: dict[str, Any], announce: str | None = None) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        key = (w, h, announce, bool(status.get("help")), status.get("recording") is not None,
+               bool(status.get("dropped")), status.get("gesture"), bool(status.get("stages")))
+        now = time.monotonic()
+        if self.image is None or key != self._key or now - self._drawn_at > REFRESH_S:
+            self.image = draw_status(w, h, status, announce)
+            self._key, self._drawn_at = key, now
+        return composite(rgb, self.image)
+
+
 class Overlay:
     """Draws the status over a framebuffer's picture viewport; owns its GL objects."""
 
@@ -121,6 +158,11 @@ class Overlay:
     def announce(self, name: str) -> None:
         """Show `name` large for a moment (an effect switch)."""
         self._announce = (name, time.monotonic())
+
+    @property
+    def announcing(self) -> str | None:
+        """The effect name being announced now, if any."""
+        return self._announcement()
 
     def _announcement(self) -> str | None:
         if self._announce is None:

@@ -119,3 +119,37 @@ def test_overlay_over_a_face(display: str, tmp_path: Path, monkeypatch) -> None:
     app.run()
     Image.fromarray(app.window_pixels).save(shots(tmp_path) / "overlay_face.png")
     assert red(app.window_pixels[:80, :200]).sum() > 20
+
+
+def test_recording_includes_the_interface_when_asked(display: str, tmp_path: Path, monkeypatch) -> None:
+    """overlay_in_outputs (--record-overlay): the recording shows the REC dot and the text too."""
+    import av
+
+    from arfx.app import AppOptions, LiveApp
+
+    monkeypatch.setenv("DISPLAY", display)
+    app = LiveApp(AppOptions(effect="axis", input=str(grey_still(tmp_path)), frames=4,
+                             overlay_in_outputs=True, output_dir=tmp_path))
+    app.grab_window = True
+    app.act("record")
+    result = app.run()
+    with av.open(str(result.recordings[0])) as container:
+        recorded = list(container.decode(video=0))[-1].to_ndarray(format="rgb24")
+    assert red(recorded[:96, :213]).sum() > 20 and white(recorded[:96, :213]).sum() > 20
+    assert np.abs(recorded[200:300, 250:400].astype(int) - 128).max() <= 3
+    # The window shows the same picture, the interface once (not blended twice).
+    shown = app.window_pixels
+    box = shown[:96, :213].astype(int)
+    assert np.abs(box - recorded[:96, :213].astype(int)).mean() < 6
+
+
+def test_composite_blends_only_where_the_overlay_covers() -> None:
+    from arfx.overlay import composite
+
+    rgb = np.full((40, 60, 3), 200, np.uint8)
+    over = np.zeros((40, 60, 4), np.uint8)
+    over[5:10, 5:20] = (0, 0, 0, 255)  # opaque black
+    over[30:35, :] = (50, 0, 0, 128)  # half-transparent, premultiplied
+    out = composite(rgb, over)
+    assert (out[5:10, 5:20] == 0).all() and (out[12:28] == 200).all()
+    assert abs(int(out[32, 0, 0]) - (50 + 200 * 127 // 255)) <= 1 and rgb[32, 0, 0] == 200
