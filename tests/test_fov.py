@@ -250,6 +250,11 @@ def test_auto_falls_back_when_the_face_does_not_move():
         estimator.add(lm, W, H)
     estimate = estimator.estimate()
     assert not estimate.confident and estimate.fov == 50.0
+    # Nearer and farther alone is not enough either (the tracker's points mislead it so).
+    depth_only = exact()
+    for lm in clip(60.0, across=0.0, seed=2):
+        depth_only.add(lm, W, H)
+    assert not depth_only.estimate().confident and "move" in depth_only.estimate().reason
     # Turning alone tells nothing either (the tracker's points drift as the head turns).
     turning = exact()
     for lm in clip(70.0, depth_range=(50.0, 50.0), across=0.0, noise=1.0, seed=5):

@@ -59,7 +59,8 @@ _UNIT_MM = {1: 25.4, 2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
 #: Terms of a face's own shape: its mean, and linear in the x and y of its forward axis.
 TURN_TERMS = 3
 #: Motion the estimate needs: the face's size in the frame changing by this ratio (it came
-#: nearer or went farther), or its centre moving this far (in frame heights).
+#: nearer or went farther) AND its centre moving this far (in frame heights). On the tracker's
+#: landmarks either motion alone gave estimates 10-28 degrees off (scripts/measure_fov.py).
 MIN_DEPTH_RATIO = 1.3
 MIN_ACROSS = 0.25
 #: How much of a true change of perspective the face landmark model's points show (measured
@@ -377,10 +378,11 @@ class FovEstimator:
             return FovEstimate(fallback, None, math.inf, False, frames,
                                f"{frames} face observation(s); need {self.min_frames}")
         nearer, across = self.motion()
-        if nearer < MIN_DEPTH_RATIO and across < MIN_ACROSS:
+        if nearer < MIN_DEPTH_RATIO or across < MIN_ACROSS:
             return FovEstimate(fallback, None, math.inf, False, frames,
-                               f"the face hardly moved (size x{nearer:.2f}, across {across:.2f} of the "
-                               "frame height): it needs to move nearer and farther or across the frame")
+                               f"the face did not move enough (size x{nearer:.2f}, need {MIN_DEPTH_RATIO:g}; "
+                               f"across {across:.2f} of the frame height, need {MIN_ACROSS:g}): it needs to "
+                               "come nearer, go farther and cross the frame")
         # The search runs over the landmarks' apparent field of view; the camera's is their
         # best fit scaled back by the gain.
         low, high = (_apparent(v, self.perspective_gain) for v in self.search)
@@ -421,7 +423,7 @@ class FovEstimator:
             reason = f"best fit at the edge of {low:g}-{high:g} degrees"
         elif not confident:
             reason = (f"the motion does not pin it down ({estimated:.1f} +- {uncertainty:.1f} degrees; "
-                      "the face needs to move nearer and farther or across the frame)")
+                      "longer clips with more motion help)")
         else:
             reason = f"{estimated:.1f} +- {uncertainty:.1f} degrees from {frames} face observations"
         return FovEstimate(estimated if confident else fallback, estimated, uncertainty, confident, frames,
