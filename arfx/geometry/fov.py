@@ -12,17 +12,22 @@ view is measured along the stored width. Videos: a 35 mm equivalent focal length
 container's or stream's metadata (QuickTime's com.apple.quicktime.camera.focal_length.35mm_equivalent
 and similar keys).
 
-Estimation (`FovEstimator`): for a candidate field of view every frame's landmarks are lifted
-as the geometry pipeline lifts them (on their camera rays, relative depth from the landmark
-model, scaled to the canonical face's size) and mapped back into the canonical face's frame by
-their best similarity fit. With the right field of view a rigid face comes out the same shape
-in every frame (its own shape, whatever it is); with a wrong one its perspective is over- or
-under-corrected by an amount that changes with its distance and its place in the frame, so the
-shape changes as it moves. The estimate is the field of view with the least change of shape
-over the frames (the scatter about each face's own mean shape), refined by a parabola; its
-uncertainty comes from that parabola's curvature and the residual scatter (least squares).
-A face that stays at one distance and place does not constrain it: the estimate is then not
-confident and the fallback (metadata or the 63 degree default) is used.
+Estimation (`FovEstimator`): for each candidate field of view, every frame's landmarks (a rigid
+subset: forehead, temples, nose, cheeks) are fitted by the canonical face in perspective (a
+batched Gauss-Newton pose fit started from the geometry pipeline's lifting) and lifted onto their
+camera rays at the fitted depths, back in the canonical face's frame. With the right field of
+view a rigid face comes out the same shape in every frame (its own shape, whatever it is); with
+a wrong one its perspective is over- or under-corrected by an amount that changes with its
+distance and its place in the frame, so its shape seems to change as it moves. The estimate is
+the field of view with the least scatter of those shapes about the face's own (its mean plus a
+part linear in where it looks: the tracker's points drift as the head turns), refined by a
+parabola; its uncertainty is the larger of the least-squares one and a jackknife over six runs
+of frames. The face landmark model shows only part of a true change of perspective
+(TRACKER_PERSPECTIVE_GAIN, measured by scripts/measure_fov.py); the estimate is scaled back by it.
+A face that does not both change its distance and cross the frame gives no estimate, nor does an
+uncertain one: the fallback (metadata or 63 degrees) is used then. Limits: the estimate leans
+on the canonical face's proportions of depth to size, and on how the landmark model renders a
+given face's perspective, which varies from face to face (see the README).
 """
 
 from __future__ import annotations
