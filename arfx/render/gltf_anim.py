@@ -136,14 +136,24 @@ def deform(model: Model, mesh, pose: Pose) -> tuple[np.ndarray, np.ndarray | Non
 def skin_vertices(model: Model, mesh, pose: Pose, base: np.ndarray) -> np.ndarray:
     """Linear blend skinning of `base` (the mesh's vertex rows) with up to 4 joints a vertex."""
     skin = model.skins[mesh.skin]
-    joints = np.stack([pose.world[j] for j in skin.joints]) @ skin.inverse_bind  # [J, 4, 4]
+    joints = (np.stack([pose.world[j] for j in skin.joints]) @ skin.inverse_bind)[:, :3, :]  # [J, 3, 4]
+    flat = joints.reshape(len(joints), 12).astype(np.float32)
     index = np.clip(mesh.joints, 0, len(joints) - 1)
-    blend = np.einsum("vk,vkij->vij", mesh.weights, joints[index])  # [V, 4, 4]
+    weights = mesh.weights.astype(np.float32)
+    blend = weights[:, 0:1] * flat[index[:, 0]]
+    for k in range(1, 4):
+        blend += weights[:, k:k + 1] * flat[index[:, k]]
+    blend = blend.reshape(-1, 3, 4)  # [V, 3, 4] rows of each vertex's blended matrix
     out = base.copy()
-    positions = base[:, :3].astype(np.float64)
-    out[:, :3] = np.einsum("vij,vj->vi", blend[:, :3, :3], positions) + blend[:, :3, 3]
+
+    def apply(values, translate):
+        moved = (blend[:, :, 0] * values[:, 0:1] + blend[:, :, 1] * values[:, 1:2]
+                 + blend[:, :, 2] * values[:, 2:3])
+        return moved + blend[:, :, 3] if translate else moved
+
+    out[:, :3] = apply(base[:, :3], True)
     for start in (3, 12):  # normals, tangents (xyz)
-        moved = np.einsum("vij,vj->vi", blend[:, :3, :3], base[:, start:start + 3].astype(np.float64))
+        moved = apply(base[:, start:start + 3], False)
         length = np.linalg.norm(moved, axis=1, keepdims=True)
         out[:, start:start + 3] = np.where(length > 1e-12, moved / np.maximum(length, 1e-12),
                                            base[:, start:start + 3])

@@ -627,9 +627,13 @@ def _morphed(data, weights) -> np.ndarray:
     """Vertices with morph targets applied at `weights` (positions, normals; normals renormalised)."""
     vertices = data.rest_vertices.copy() if data.rest_vertices is not None else data.vertices.copy()
     weights = np.asarray(weights, np.float32)
-    vertices[:, :3] += np.tensordot(weights, data.morph_positions, axes=1)
+    # A loop over the weighted targets: BLAS-backed tensordot is ~1000x slower here (threads).
+    for t in np.flatnonzero(weights):
+        vertices[:, :3] += weights[t] * data.morph_positions[t]
+        if data.morph_normals is not None:
+            vertices[:, 3:6] += weights[t] * data.morph_normals[t]
     if data.morph_normals is not None:
-        normals = vertices[:, 3:6] + np.tensordot(weights, data.morph_normals, axes=1)
+        normals = vertices[:, 3:6]
         vertices[:, 3:6] = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     return vertices
 
