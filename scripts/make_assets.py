@@ -235,6 +235,31 @@ def flames_bytes() -> bytes:
     return scene.export(file_type="glb", include_normals=True)
 
 
+FACESWAP_TOML = """\
+# Built-in: the face of scikit-image's astronaut photo (Eileen Collins, NASA; public domain) worn
+# over tracked faces, its colour moved onto each face's skin, eyes and mouth left open.
+name = "faceswap"
+kind = "faceswap"
+asset = "astronaut.png"
+description = "face swap with the astronaut photo's face"
+
+[faceswap]
+opacity = 1.0
+feather = 0.04               # soft edge, a fraction of the texture size
+color_match = 1.0            # 0: the photo's own colour, 1: the target skin's
+"""
+
+
+def astronaut_bytes() -> bytes:
+    """The head of scikit-image's astronaut (public domain), cropped: the face swap's photo."""
+    from PIL import Image
+    from skimage import data
+
+    buffer = io.BytesIO()
+    Image.fromarray(data.astronaut()[20:240, 130:330]).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
 FLAMES_TOML = """\
 # Built-in: fire from the mouth, shown only while the mouth is open (a triggered effect).
 name = "flames"
@@ -376,6 +401,8 @@ def outputs(face: CanonicalFace) -> dict[Path, bytes]:
         EFFECTS / "blur" / "effect.toml": BLUR_TOML.encode(),
         EFFECTS / "flames" / "flames.glb": flames_bytes(),
         EFFECTS / "flames" / "effect.toml": FLAMES_TOML.encode(),
+        EFFECTS / "faceswap" / "astronaut.png": astronaut_bytes(),
+        EFFECTS / "faceswap" / "effect.toml": FACESWAP_TOML.encode(),
     }
 
 

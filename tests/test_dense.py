@@ -399,3 +399,68 @@ def test_capture_face_command(astronaut_file, tmp_path):
     cv2.imwrite(str(coffee), data.coffee())
     assert main(["capture-face", str(coffee), "-o", str(tmp_path / "none.png")]) != 0
     assert not (tmp_path / "none.png").exists()
+
+
+# -- face swap ----------------------------------------------------------------------------------
+
+def test_swap_mask_is_soft_and_keeps_eyes_and_mouth_open():
+    from arfx.effects.faceswap import swap_mask
+    from arfx.geometry.canonical import CanonicalFace
+
+    mask = swap_mask(256)
+    uv = (np.asarray(CanonicalFace.load().uvs) * 256).astype(int)
+
+    def at(vertex):
+        return mask[uv[vertex, 1], uv[vertex, 0]]
+
+    assert at(4) > 0.99 and at(50) > 0.99 and at(280) > 0.99  # nose tip, both cheeks
+    assert at(468 - 1) >= 0  # in range
+    for eye_or_mouth in (159, 145, 386, 374, 13, 14, 78, 308):  # lids, inner lips: the target's own
+        assert at(eye_or_mouth) < 0.2, eye_or_mouth
+    assert at(10) < 0.2 and at(152) < 0.2  # the outline fades out
+    row = mask[int(uv[4, 1])]
+    ramp = row[(row > 0.02) & (row < 0.98)]
+    assert len(ramp) >= 6  # a feathered edge, several texels wide, not a step
+
+
+def test_faceswap_matches_the_target_colour_and_keeps_its_eyes(astronaut):
+    rgb, result = astronaut
+    tinted = np.clip(rgb * np.array([0.75, 0.9, 1.15]), 0, 255).astype(np.uint8)  # a bluish light
+    with arfx.FaceEffects("faceswap", static=True) as fx:
+        out = fx(tinted).astype(int)
+        assert len(fx.faces) == 1
+        points = landmarks68(fx.faces[0].landmarks)[:, :2]
+    changed = np.abs(out - tinted.astype(int)).max(axis=2) > 12
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 2000 and xs.min() > 160 and xs.max() < 290 and ys.min() > 40 and ys.max() < 190
+    # the swapped cheeks take the target's (bluish) colour, not the photo's own
+    def patch(image, k, dx):
+        x, y = points[k].astype(int)
+        return image[y - 8:y + 8, x + dx - 5:x + dx + 5].reshape(-1, 3).mean(axis=0)
+
+    for k, dx in ((3, 14), (13, -14)):
+        swapped, target, source = patch(out, k, dx), patch(tinted, k, dx), patch(rgb, k, dx)
+        assert np.abs(swapped - target).max() < 0.35 * np.abs(source - target).max(), (swapped, target, source)
+    # the target's eyes and mouth opening are its own
+    for x, y in (points[36:42].mean(axis=0), points[42:48].mean(axis=0), points[[62, 66]].mean(axis=0)):
+        x, y = int(round(x)), int(round(y))
+        assert np.abs(out[y - 1:y + 2, x - 1:x + 2] - tinted[y - 1:y + 2, x - 1:x + 2]).mean() < 6, (x, y)
+
+
+def test_faceswap_errors_name_the_fix(tmp_path):
+    import cv2
+
+    from arfx.effects.registry import EffectRegistry
+    from arfx.errors import ArfxError
+
+    folder = tmp_path / "effects" / "noface"
+    folder.mkdir(parents=True)
+    cv2.imwrite(str(folder / "coffee.png"), data.coffee())
+    (folder / "effect.toml").write_text('kind = "faceswap"\nasset = "coffee.png"\n')
+    effect = EffectRegistry([tmp_path / "effects"]).load("noface")
+    with pytest.raises(ArfxError, match="no face found.*front"):
+        with arfx.FaceEffects(effect, static=True) as fx:
+            fx(data.astronaut())
+    (folder / "effect.toml").write_text('kind = "faceswap"\nasset = "coffee.png"\n[faceswap]\nfeathr = 0.1\n')
+    with pytest.raises(ArfxError, match="did you mean 'feather'"):
+        EffectRegistry([tmp_path / "effects"]).load("noface")

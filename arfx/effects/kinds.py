@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from arfx.effects import background, debug, dense, facepaint, object3d, stack
+from arfx.effects import background, debug, dense, facepaint, faceswap, object3d, stack
 from arfx.effects.schema import EffectKind
 
 KINDS: dict[str, EffectKind] = {kind.name: kind for kind in (
     object3d.KIND,
     facepaint.KIND,
+    faceswap.KIND,
     stack.KIND,
     background.KIND,
     debug.MESH_KIND,
