@@ -95,7 +95,10 @@ def distance_field(parts: list[tuple[np.ndarray, np.ndarray]], radius: float = R
     distances = np.maximum(distance_transform_edt(~occupied) * cell - 0.5 * cell, 0.0)
     distances = np.minimum(distances, radius * 1.5)
     log.debug("contact field: %s cells of %.2f cm from %d surface points", counts, cell, len(points))
-    return DistanceField(distances.astype(np.float32), low.astype(np.float32), high.astype(np.float32))
+    field = DistanceField(distances.astype(np.float32), low.astype(np.float32), high.astype(np.float32))
+    if not np.all(np.isfinite(field.low)) or not np.all(field.high - field.low > 0):
+        return None  # placed so far away (or so large) that float32 cannot hold its box: no contact
+    return field
 
 
 _FIELDS: "weakref.WeakKeyDictionary" = None  # effect -> DistanceField | None
