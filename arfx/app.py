@@ -591,7 +591,8 @@ class LiveApp:
             status["latency_ms"] = 1000.0 * float(np.median(self.latencies[-30:]))
         if self.debug:
             ms = self.times.median_ms()
-            status["stages"] = {k: ms[k] for k in ("track", "geometry", "render") if k in ms}
+            status["stages"] = {k: ms[k] for k in ("track", "hands", "geometry", "render", "swap")
+                                if k in ms and ms[k] == ms[k]}  # nan: no samples
         return status
 
     def _save_screenshot(self, out: np.ndarray) -> None:
