@@ -14,15 +14,6 @@ uniform vec4 u_frame_uv;         // gl_FragCoord.xy * xy + zw -> the frame's UV
 uniform float u_face_luminance;  // the face's mean linear luminance
 out vec4 f_color;
 
-vec3 srgb_to_linear(vec3 c) {
-    return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(0.04045, c));
-}
-
-vec3 linear_to_srgb(vec3 c) {
-    c = clamp(c, 0.0, 1.0);
-    return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c));
-}
-
 void main() {
     vec4 paint = texture(u_texture, v_uv);
     float alpha = paint.a * u_opacity;
@@ -34,9 +25,12 @@ void main() {
         return;
     }
     if (u_blend == 0 && u_shading > 0.0) {
-        vec3 skin = srgb_to_linear(texture(u_frame, gl_FragCoord.xy * u_frame_uv.xy + u_frame_uv.zw).rgb);
-        float ratio = clamp(dot(skin, vec3(0.2126, 0.7152, 0.0722)) / max(u_face_luminance, 1e-3), 0.0, 3.0);
-        paint.rgb = linear_to_srgb(srgb_to_linear(paint.rgb) * mix(1.0, ratio, u_shading));
+        // Gamma 2.2 stands in for the sRGB curve here (two pow a pixel instead of nine): the
+        // skin's linear luminance, and the paint scaled in linear light.
+        vec3 skin = texture(u_frame, gl_FragCoord.xy * u_frame_uv.xy + u_frame_uv.zw).rgb;
+        float luminance = pow(dot(skin, vec3(0.2126, 0.7152, 0.0722)), 2.2);
+        float ratio = clamp(luminance / max(u_face_luminance, 1e-3), 0.0, 3.0);
+        paint.rgb = min(paint.rgb * pow(mix(1.0, ratio, u_shading), 1.0 / 2.2), vec3(1.0));
     }
     f_color = vec4(paint.rgb, alpha);
 }

@@ -1,7 +1,7 @@
 """Lighting from the camera frame: each face's light, estimated from its own shading.
 
-The face is a light probe. Its skin is sampled at the tracked mesh's vertices (on a
-quarter-size subsample of the frame, in linear light) and fitted, against the mesh's camera-space
+The face is a light probe. Its skin is sampled at the tracked mesh's vertices (five pixels
+around each, in linear light) and fitted, against the mesh's camera-space
 normals, with second-order spherical harmonics per colour channel (9 coefficients; the
 quadratic terms held small by a ridge term, since only the front half of the sphere is seen).
 What comes out is irradiance E(n) for any normal n in camera space: a 3D object's diffuse
@@ -36,8 +36,7 @@ LEVEL_RANGE = (0.2, 1.4)
 RIDGE = np.array([0.0, 0.02, 0.02, 0.02, 0.4, 0.4, 0.4, 0.4, 0.4])
 #: Fewer usable skin samples than this: no estimate (the fixed studio light is used).
 MIN_SAMPLES = 40
-#: Frames are sampled at 1/DOWNSAMPLE size for the fit, at 1/ENVIRONMENT_DOWNSAMPLE for reflections.
-DOWNSAMPLE = 4
+#: Reflections see the frame at 1/ENVIRONMENT_DOWNSAMPLE size.
 ENVIRONMENT_DOWNSAMPLE = 16
 
 # MediaPipe face-mesh vertices that are not skin: eye contours, brows, lips.
@@ -124,17 +123,17 @@ def srgb_to_linear(values: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
-def small_frame(rgb: np.ndarray, step: int = DOWNSAMPLE) -> np.ndarray:
-    """Every `step`-th pixel of every `step`-th row, uint8 RGB (a plain subsample: the fit
-    averages hundreds of samples, and reflections are blurred anyway; an area filter costs
-    ~1 ms at 720p)."""
+def small_frame(rgb: np.ndarray, step: int = ENVIRONMENT_DOWNSAMPLE) -> np.ndarray:
+    """Every `step`-th pixel of every `step`-th row, uint8 RGB (a plain subsample: reflections
+    are blurred anyway, and an area filter costs ~1 ms at 720p)."""
     return np.ascontiguousarray(rgb[step // 2::step, step // 2::step])
 
 
-def estimate_face_light(small: np.ndarray, face, camera, width: int, height: int,
+def estimate_face_light(rgb: np.ndarray, face, camera, width: int, height: int,
                         triangles: np.ndarray) -> FaceLight | None:
-    """The light on one tracked face (pose, mesh) from the downsampled frame `small`
-    (small_frame of the width x height frame); None when too little skin is seen."""
+    """The light on one tracked face (pose, mesh) from the width x height frame `rgb`
+    (each vertex's colour: the mean of 5 pixels in a cross 2 px wide); None when too little
+    skin is seen."""
     mesh = np.asarray(face.mesh, np.float64)[:468]
     if not np.isfinite(mesh).all():
         return None
@@ -144,14 +143,16 @@ def estimate_face_light(small: np.ndarray, face, camera, width: int, height: int
     towards_camera = -points / np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-9)
     facing = np.einsum("ij,ij->i", normals, towards_camera) > 0.25
     pixels = camera.project(points, width, height)
-    sy, sx = small.shape[0] / height, small.shape[1] / width
-    col = np.floor(pixels[:, 0] * sx).astype(np.int64)
-    row = np.floor(pixels[:, 1] * sy).astype(np.int64)
-    inside = (col >= 0) & (col < small.shape[1]) & (row >= 0) & (row < small.shape[0])
+    col = np.floor(pixels[:, 0] * (rgb.shape[1] / width)).astype(np.int64)
+    row = np.floor(pixels[:, 1] * (rgb.shape[0] / height)).astype(np.int64)
+    inside = (col >= 2) & (col < rgb.shape[1] - 2) & (row >= 2) & (row < rgb.shape[0] - 2)
     use = facing & inside
     if use.sum() < MIN_SAMPLES:
         return None
-    colours = srgb_to_linear(small[row[use], col[use]] / 255.0)
+    row, col = row[use], col[use]
+    samples = sum(rgb[row + dy, col + dx].astype(np.float64)
+                  for dy, dx in ((0, 0), (-2, 0), (2, 0), (0, -2), (0, 2)))
+    colours = srgb_to_linear(samples / (5 * 255.0))
     basis = sh_basis(normals[use])
     weights = np.ones(len(basis))
     for _ in range(2):  # fit, then again without outliers (stray hair, a hand, a specular spot)

@@ -60,7 +60,6 @@ class FrameState:
     viewport: tuple[int, int, int, int] = (0, 0, 0, 0)
     flip: tuple[float, float] = (1.0, -1.0)
     _lights: dict = field(default_factory=dict)
-    _small: np.ndarray | None = None
 
     def face_light(self, face):
         """The light on `face` estimated from this frame (arfx.render.lighting.FaceLight), or
@@ -79,17 +78,9 @@ class FrameState:
             from arfx.render.lighting import estimate_face_light
 
             self._lights[key] = estimate_face_light(
-                self.small_frame(), face, self.renderer.camera, self.rgb.shape[1], self.rgb.shape[0],
+                self.rgb, face, self.renderer.camera, self.rgb.shape[1], self.rgb.shape[0],
                 self.renderer.face_triangles)
         return self._lights[key]
-
-    def small_frame(self) -> np.ndarray:
-        """The frame at a quarter size (area-averaged), computed once per frame."""
-        if self._small is None:
-            from arfx.render.lighting import small_frame
-
-            self._small = small_frame(self.rgb)
-        return self._small
 
     def frame_texture(self) -> moderngl.Texture:
         """The input frame as a texture (uploaded at most once per frame); sample it at
