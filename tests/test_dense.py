@@ -464,3 +464,24 @@ def test_faceswap_errors_name_the_fix(tmp_path):
     (folder / "effect.toml").write_text('kind = "faceswap"\nasset = "coffee.png"\n[faceswap]\nfeathr = 0.1\n')
     with pytest.raises(ArfxError, match="did you mean 'feather'"):
         EffectRegistry([tmp_path / "effects"]).load("noface")
+
+
+def test_visibility_hides_what_the_nose_covers_on_a_turned_face():
+    from arfx.effects.faceswap import facing
+    from arfx.export import vertex_visibility
+    from arfx.geometry.camera import PerspectiveCamera
+    from arfx.geometry.canonical import CanonicalFace
+
+    canonical, camera = CanonicalFace.load(), PerspectiveCamera()
+    for yaw in (0, 55):
+        a = np.radians(yaw)
+        turn = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        mesh = np.asarray(canonical.vertices) @ turn.T + [0, 0, -50]
+        visible = vertex_visibility(mesh, canonical.triangles, 1280, 720, camera)
+        covered = np.flatnonzero((visible == 0) & (facing(mesh, canonical.triangles) > 0.35))
+        if yaw == 0:
+            assert len(covered) <= 3 and (visible > 0).sum() > 400
+        else:  # turned to her left: her left cheek beside the nose is behind it
+            assert len(covered) >= 5
+            assert (canonical.vertices[covered, 0] > 0).all()  # all on her left (+x)
+            assert np.abs(canonical.vertices[covered, 0]).max() < 4.0  # next to the nose, not the far edge
