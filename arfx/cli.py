@@ -94,12 +94,24 @@ def _tracking_options(args: argparse.Namespace, static: bool = False):
         fov=getattr(args, "fov", None))
 
 
+def _quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 100") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is not from 1 to 100")
+    return value
+
+
 def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
     from arfx.options import X264_PRESETS, EncodeOptions
 
     parser.add_argument("--preset", choices=X264_PRESETS, default=EncodeOptions.preset,
                         help="H.264 speed/size trade-off for video output (default superfast: "
                              "fast on 2 cores; veryfast or slower make smaller files)")
+    parser.add_argument("--quality", type=_quality, default=EncodeOptions.jpeg_quality, metavar="Q",
+                        help=f"JPEG/WebP image output quality, 1-100 (default {EncodeOptions.jpeg_quality})")
 
 
 def _add_rerun_option(parser: argparse.ArgumentParser) -> None:
@@ -410,7 +422,8 @@ def _render_options(args: argparse.Namespace, **extra: object):
     from arfx.options import EncodeOptions, RenderOptions
 
     encode = EncodeOptions(preset=getattr(args, "preset", EncodeOptions.preset),
-                           overwrite=bool(getattr(args, "overwrite", False)))
+                           overwrite=bool(getattr(args, "overwrite", False)),
+                           jpeg_quality=getattr(args, "quality", EncodeOptions.jpeg_quality))
     return RenderOptions(tracking=_tracking_options(args), encode=encode,
                          effects_dirs=tuple(getattr(args, "effects_dir", ()) or ()),
                          **extra)  # type: ignore[arg-type]
