@@ -12,7 +12,7 @@ from arfx.errors import ArfxError
 
 log = logging.getLogger("arfx")
 
-COMMANDS = ("run", "demo", "render", "track", "capture-face", "list", "preview", "doctor", "bench")
+COMMANDS = ("run", "demo", "render", "track", "export-mesh", "capture-face", "list", "preview", "doctor", "bench")
 
 
 def _count(text: str) -> int:
@@ -234,6 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="give each mesh the face's pixels unwrapped into the UV layout as its texture")
     _add_tracker_options(track)
     _add_rerun_option(track)
+
+    export = sub.add_parser("export-mesh", parents=[verbose],
+                            help="the metric face mesh of an image (or of every frame of a video, into a folder)")
+    export.add_argument("input", help="image, folder of images, or video")
+    export.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="OUT.obj / .ply / .glb for an image (its largest face); a folder otherwise")
+    export.add_argument("--texture", action="store_true", help="the face's own pixels as the mesh's texture")
+    export.add_argument("--mesh-format", choices=("obj", "ply", "glb"), default="obj",
+                        help="file type of the meshes written into a folder (default obj)")
+    export.add_argument("--overwrite", action="store_true", help="replace existing files")
+    _add_tracker_options(export)
 
     capture = sub.add_parser("capture-face", parents=[verbose],
                              help="unwrap a face from a photo into the canonical UV layout (a face paint PNG)")
@@ -544,6 +555,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_mesh(args: argparse.Namespace) -> int:
+    from arfx.export import export_mesh
+
+    written = export_mesh(args.input, args.output, texture=args.texture, fmt=args.mesh_format,
+                          overwrite=args.overwrite, options=_tracking_options(args))
+    print(f"{args.output}: {len(written)} mesh file(s)")
+    return 0
+
+
 def _cmd_capture_face(args: argparse.Namespace) -> int:
     from arfx.export import capture_face_file
 
@@ -557,6 +577,7 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         "doctor": _cmd_doctor,
         "track": _cmd_track,
         "capture-face": _cmd_capture_face,
+        "export-mesh": _cmd_export_mesh,
         "list": _cmd_list,
         "preview": _cmd_preview,
         "render": _cmd_render,

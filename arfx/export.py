@@ -523,3 +523,47 @@ def track_photo(rgb: np.ndarray):
         return None, result.camera
     area = [np.ptp(face.landmarks[:, 0]) * np.ptp(face.landmarks[:, 1]) for face in faces]
     return faces[int(np.argmax(area))], result.camera
+
+
+def export_mesh(input_path: str | Path, output: str | Path, texture: bool = False, fmt: str = "obj",
+                overwrite: bool = False, options=None) -> list[Path]:
+    """`arfx export-mesh`: an image's largest face to OUT.obj/.ply/.glb, or every face of every
+    frame of a video or folder into the folder OUT (as `arfx track --mesh-out`)."""
+    from arfx.errors import InputError
+    from arfx.sources import IMAGE_SUFFIXES, read_image
+
+    source, out = Path(input_path), Path(output)
+    if source.is_file() and source.suffix.lower() in IMAGE_SUFFIXES:
+        if out.suffix.lower() not in MESH_FORMATS:
+            raise OutputError(f"{out}: name the mesh file .obj, .ply or .glb")
+        from arfx.outputs import check_output_path
+
+        check_output_path(out, overwrite, MESH_FORMATS, "mesh output")
+        rgb = read_image(source)
+        face, camera = track_photo(rgb)
+        if face is None:
+            raise InputError(f"{source}: no face found; use a photo with a face seen from the front")
+        from arfx.geometry.canonical import CanonicalFace
+
+        canonical = CanonicalFace.load()
+        image = None
+        if texture:
+            from arfx.render.context import create_headless_context
+
+            ctx = create_headless_context()
+            try:
+                image = capture_face_texture(ctx, rgb, face.mesh, camera)
+            finally:
+                ctx.release()
+        comment = f"arfx face mesh of {source.name}; camera space, {'metres' if out.suffix.lower() == '.glb' else 'cm'}"
+        return [write_face_mesh(out, face.mesh, canonical.uvs, canonical.triangles, image, overwrite, comment)]
+    if out.suffix.lower() in MESH_FORMATS:
+        raise OutputError(f"{out}: a video or folder gives a mesh per face and frame; give a folder for -o")
+    from arfx.track import track_file
+
+    writer = MeshWriter(out, source.stem, fmt, texture, overwrite)
+    try:
+        track_file(source, options, on_frame=writer)
+    finally:
+        writer.close()
+    return writer.written

@@ -485,3 +485,20 @@ def test_visibility_hides_what_the_nose_covers_on_a_turned_face():
             assert len(covered) >= 5
             assert (canonical.vertices[covered, 0] > 0).all()  # all on her left (+x)
             assert np.abs(canonical.vertices[covered, 0]).max() < 4.0  # next to the nose, not the far edge
+
+
+def test_export_mesh_command(astronaut_file, astronaut, tmp_path):
+    import trimesh
+
+    from arfx.cli import main
+
+    out = tmp_path / "face.glb"
+    assert main(["export-mesh", str(astronaut_file), "-o", str(out), "--texture"]) == 0
+    mesh = trimesh.load(out, process=False, force="mesh")
+    assert mesh.vertices.shape == (468, 3)
+    assert np.abs(mesh.vertices * 100 - astronaut[1].faces[0].mesh).max() < 0.05  # metres; same fit
+    assert np.asarray(mesh.visual.material.baseColorTexture).shape[:2] == (512, 512)
+    assert main(["export-mesh", str(astronaut_file), "-o", str(tmp_path / "face.txt")]) != 0
+    folder = astronaut_file.parent
+    assert main(["export-mesh", str(folder), "-o", str(tmp_path / "all"), "--mesh-format", "ply"]) == 0
+    assert [p.name for p in (tmp_path / "all").iterdir()] == ["photo0_000000_face0.ply"]
