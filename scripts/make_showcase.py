@@ -615,12 +615,12 @@ def tiger_bytes(canvas: UVCanvas) -> bytes:
     for y0, length, bend in ((5.0, 3.0, 0.6), (2.4, 2.9, 0.45), (-0.6, 3.2, -0.3), (-3.6, 2.7, -0.5), (-6.2, 2.2, -0.6)):
         s = np.clip((7.8 - ax) / length, 0.0, 1.0)  # 0 at the face edge, 1 at the stripe's tip
         centre = y0 + bend * s * s + 0.35 * np.sin(s * 5.0)
-        width = 0.5 * (1 - s) ** 0.9
+        width = 0.5 * (1 - s) ** 0.9 + 1e-6
         stripes = np.maximum(stripes, (1 - _smoothstep(width * 0.75, width, np.abs(y - centre))) * (s < 1))
     for x0, length in ((0.0, 2.6), (-1.9, 2.0), (1.9, 2.0)):
         s = np.clip((8.3 - y) / length, 0.0, 1.0)
         centre = x0 + 0.25 * np.sin(s * 4.0) * np.sign(x0 + 1e-9)
-        width = 0.42 * (1 - s) ** 0.9
+        width = 0.42 * (1 - s) ** 0.9 + 1e-6
         stripes = np.maximum(stripes, (1 - _smoothstep(width * 0.7, width, np.abs(x - centre))) * (s < 1))
     layer(rgb, alpha, black, stripes * canvas.on_face)
     # Black nose tip, a line down to the lip, and rims around the eyes.
