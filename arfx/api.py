@@ -59,7 +59,7 @@ class FaceEffects:
 
     def __init__(self, effects: EffectLike = "glasses", max_faces: int = 1, *, static: bool = False,
                  detector: str = "auto", refine: bool = False, smooth: bool = True,
-                 mirror: bool = False, hands: bool = False, pose: bool = False,
+                 mirror: bool = False, hands: bool = False, pose: bool = False, antialias: int | None = None,
                  min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, fov: float | str | None = None,
                  effects_dirs: Sequence[str | os.PathLike[str]] = (), ctx: Any = None,
@@ -76,7 +76,7 @@ class FaceEffects:
                                    min_detection_confidence=min_detection_confidence,
                                    min_tracking_confidence=min_tracking_confidence, smooth=smooth,
                                    hands=hands, pose=pose, fov=fov)
-        options = RenderOptions(tracking=tracking, mirror=mirror,
+        options = RenderOptions(tracking=tracking, mirror=mirror, antialias=antialias,
                                 effects_dirs=tuple(str(d) for d in effects_dirs))
         self._pipeline = FramePipeline(resolve_effects(effects, effects_dirs), options, ctx=ctx)
         self._index = 0

@@ -83,6 +83,8 @@ class RenderOptions:
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     mirror: bool = False
     effects_dirs: Sequence[str] = ()
+    #: MSAA samples for edges (0 off, 2, 4, 8); None: 4 on a GPU, off on software GL (llvmpipe).
+    antialias: int | None = None
     #: Frame rate given to a folder of images turned into a video.
     folder_fps: float = 30.0
     max_frames: int | None = None

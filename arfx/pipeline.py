@@ -20,18 +20,19 @@ from arfx.sources import Frame
 STAGES = ("decode", "track", "geometry", "render", "encode")  # stages may add more (e.g. "hands")
 #: fov="auto": frames between two estimates of the field of view.
 FOV_ESTIMATE_EVERY = 15
-#: Multisample anti-aliasing (edges of 3D objects and face paint): always for offscreen work
-#: (`render`, recordings, the API without a context of its own); in a context the caller
-#: gives (the window) only on a hardware GPU, because on a software rasteriser (llvmpipe)
-#: 4x MSAA costs about 4x the CPU time of a 720p frame (11 -> 43 ms, scripts/bench_render.py).
+#: Multisample anti-aliasing (edges of 3D objects and face paint) when RenderOptions.antialias
+#: is None (auto): on a hardware GPU, where it is nearly free; not on a software rasteriser
+#: (llvmpipe), where 4x MSAA costs about 4x the CPU time of a 720p frame (11 -> 43 ms,
+#: scripts/bench_render.py) and would take offline rendering from ~50 to ~10 fps. Ask for it
+#: there with `--antialias 4`.
 RENDER_SAMPLES = 4
 _SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "software")
 
 
-def render_samples(ctx, own_context: bool) -> int:
-    """The MSAA samples for a renderer in `ctx` (see RENDER_SAMPLES)."""
-    if own_context:
-        return RENDER_SAMPLES
+def render_samples(ctx, requested: int | None = None) -> int:
+    """The MSAA samples for a renderer in `ctx`: `requested`, or auto (see RENDER_SAMPLES)."""
+    if requested is not None:
+        return int(requested)
     renderer = str(getattr(ctx, "info", {}).get("GL_RENDERER", "")).lower()
     return 0 if any(name in renderer for name in _SOFTWARE_GL) else RENDER_SAMPLES
 
@@ -246,9 +247,10 @@ class FramePipeline:
 
             if self._ctx is None:
                 self._ctx = create_headless_context()
-            samples = render_samples(self._ctx, self._own_ctx)
+            with self._ctx:
+                samples = render_samples(self._ctx, self.options.antialias)
             self._renderer = Renderer(self._ctx, 16, 16, self.camera, samples=samples)
-            log.debug("renderer: %s", f"{samples}x MSAA" if samples else "no MSAA (software GL in a given context)")
+            log.debug("renderer: %s", f"{samples}x MSAA" if samples else "no MSAA")
         return self._renderer
 
     def add_stage(self, entity: str) -> None:
