@@ -270,3 +270,15 @@ def test_one_set_of_tracking_defaults_everywhere():
                                              [command, "in.mp4", "-o", "o.npz"] if command == "track" else
                                              [command])
         assert cli._tracking_options(args, static=defaults.static) == defaults, command
+
+
+def test_antialiasing_is_a_choice_and_off_by_default_on_software_gl(astronaut, no_user_effects):
+    images = {}
+    for samples in (None, 0, 4):
+        with arfx.FaceEffects("glasses", static=True, antialias=samples) as fx:
+            images[samples] = fx(astronaut)
+            renderer = fx._pipeline.renderer.ctx.info["GL_RENDERER"]
+    if "llvmpipe" in renderer.lower():
+        assert np.array_equal(images[None], images[0])
+    edges = np.abs(images[4].astype(int) - images[0].astype(int)).max(axis=2) > 0
+    assert 50 < edges.sum() < 0.05 * edges.size  # only the glasses' edges differ
