@@ -522,7 +522,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for path in result.screenshots:
         print(f"screenshot saved: {path}")
     dropped = f"; {result.dropped} of {result.delivered} dropped" if result.dropped else ""
-    print(f"arfx: {result.frames} frame(s){dropped}; ended: {result.end_reason}", file=sys.stderr)
+    print(f"arfx: {result.frames} frame(s); ended: {result.end_reason}{dropped}", file=sys.stderr)
     if result.interrupted:
         return 130
     if result.source_error:
