@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -163,9 +164,11 @@ def test_cli_streams_a_file_without_a_window(tmp_path: Path) -> None:
     frames = receiver.frames()
     with av.open(str(clip)) as container:
         source = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
-    # The stream itself is latest-frame-wins; on this machine it keeps up with a 160x120 clip.
-    sent = int(next(line for line in proc.stderr.splitlines() if "sent" in line).split("sent ")[1].split()[0])
-    assert len(frames) == sent and sent >= 15, proc.stderr
+    # The stream itself is latest-frame-wins: what it sent and what it skipped make the 20 frames.
+    sent = int(re.search(r"sent (\d+) frames", proc.stderr).group(1))
+    skipped = re.search(r"(\d+) frame\(s\) skipped", proc.stderr)
+    assert sent + (int(skipped.group(1)) if skipped else 0) == 20, proc.stderr
+    assert len(frames) == sent and sent >= 1, proc.stderr
     assert frames[0].shape == (120, 160, 3)
     assert np.abs(frames[0].astype(int) - source[0]).mean() < 8  # the clip's first picture
     assert "20 frame(s)" in proc.stderr and "ended: end of input" in proc.stderr
