@@ -8,7 +8,10 @@ Chromium (scripts/threejs_reference.mjs: same camera, same lights, a uniform env
 ambient), and reports per asset the mean absolute difference (0-255) inside the object's mask
 and the PSNR there, and writes side-by-side sheets (arfx | three.js | difference x4).
 
-    python scripts/compare_threejs.py --modules DIR_WITH_NODE_MODULES [--out DIR] [FILE.glb ...]
+    python scripts/compare_threejs.py --modules DIR_WITH_NODE_MODULES [--out DIR] [--gltfpack] [FILE.glb ...]
+
+--gltfpack also compares every asset as gltfpack writes it by default (quantized, with texture
+transforms).
 
 Needs node, `three` and `puppeteer-core` in the given node_modules, and Chromium.
 """
@@ -16,6 +19,7 @@ Needs node, `three` and `puppeteer-core` in the given node_modules, and Chromium
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -157,8 +161,19 @@ def main(argv=None) -> int:
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--modules", type=Path, required=True, help="node_modules with three and puppeteer-core")
     parser.add_argument("--out", type=Path, default=Path("compare_threejs"))
+    parser.add_argument("--gltfpack", action="store_true",
+                        help="also compare each asset after gltfpack (Debian package gltfpack)")
     args = parser.parse_args(argv)
     files = assets(args.out / "assets") + [f.resolve() for f in args.files]
+    if args.gltfpack and shutil.which("gltfpack"):
+        # gltfpack's default output: quantized attributes (KHR_mesh_quantization) and UVs put
+        # back by KHR_texture_transform.
+        packed = []
+        for path in files:
+            target = args.out / "assets" / f"{path.stem}_gltfpack.glb"
+            subprocess.run(["gltfpack", "-i", str(path), "-o", str(target)], check=True, capture_output=True)
+            packed.append(target)
+        files += packed
     reference = args.out / "threejs"
     subprocess.run(["node", str(ROOT / "scripts" / "threejs_reference.mjs"), str(args.modules), str(reference),
                     str(W), str(H), str(FOV), *map(str, files)], check=True)
@@ -183,9 +198,9 @@ def main(argv=None) -> int:
         sheet.append(np.concatenate([crop(ours), crop(theirs), crop(np.clip(difference * 4, 0, 255))], axis=1))
     args.out.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(sheet, axis=0)).save(args.out / "sheet.png")
-    print(f"{'asset':22} {'MAD (0-255)':>11} {'PSNR dB':>8} {'mask differs':>12}")
+    print(f"{"asset":28} {'MAD (0-255)':>11} {'PSNR dB':>8} {'mask differs':>12}")
     for name, mad, psnr, coverage in rows:
-        print(f"{name:22} {mad:11.2f} {psnr:8.1f} {100 * coverage:11.1f}%")
+        print(f"{name:28} {mad:11.2f} {psnr:8.1f} {100 * coverage:11.1f}%")
     print(f"sheet: {args.out / 'sheet.png'} (arfx | three.js | difference x4)")
     return 0
 
