@@ -198,7 +198,7 @@ def main(argv=None) -> int:
         sheet.append(np.concatenate([crop(ours), crop(theirs), crop(np.clip(difference * 4, 0, 255))], axis=1))
     args.out.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(sheet, axis=0)).save(args.out / "sheet.png")
-    print(f"{"asset":28} {'MAD (0-255)':>11} {'PSNR dB':>8} {'mask differs':>12}")
+    print(f"{'asset':28} {'MAD (0-255)':>11} {'PSNR dB':>8} {'mask differs':>12}")
     for name, mad, psnr, coverage in rows:
         print(f"{name:28} {mad:11.2f} {psnr:8.1f} {100 * coverage:11.1f}%")
     print(f"sheet: {args.out / 'sheet.png'} (arfx | three.js | difference x4)")
