@@ -1,13 +1,18 @@
 #version 330 core
 // A lit mesh of a 3D effect; positions in the asset's own space, moved into camera space
-// by u_model_view (pose x placement x node transform). Skinned and morphed meshes arrive
-// already deformed (arfx.render.gltf_anim, on the CPU).
+// by u_model_view (pose x placement x node transform). Skinned meshes are skinned here
+// (u_skinned: up to 4 of u_joints a vertex, matrices into asset space, whose node transform is
+// then the identity); morph targets arrive applied (arfx.render.gltf_anim, on the CPU).
 in vec3 in_position;
 in vec3 in_normal;
 in vec2 in_uv;
 in vec4 in_color;
 in vec4 in_tangent;   // xyz along +u, w handedness; w = 0: the mesh has no tangents
 in vec2 in_uv1;
+in vec4 in_joints;    // skinned meshes only (others leave it unbound; u_skinned is false)
+in vec4 in_weights;
+uniform bool u_skinned;
+uniform mat4 u_joints[64];
 uniform mat4 u_model_view;
 uniform mat3 u_normal_matrix;
 uniform mat4 u_projection;
@@ -19,10 +24,20 @@ out vec4 v_color;
 out vec4 v_tangent;
 
 void main() {
-    vec4 position = u_model_view * vec4(in_position, 1.0);
+    vec4 local = vec4(in_position, 1.0);
+    vec3 normal = in_normal;
+    vec3 tangent = in_tangent.xyz;
+    if (u_skinned) {
+        mat4 skin = in_weights.x * u_joints[int(in_joints.x)] + in_weights.y * u_joints[int(in_joints.y)]
+                  + in_weights.z * u_joints[int(in_joints.z)] + in_weights.w * u_joints[int(in_joints.w)];
+        local = skin * local;
+        normal = mat3(skin) * normal;
+        tangent = mat3(skin) * tangent;
+    }
+    vec4 position = u_model_view * local;
     v_position = position.xyz;
-    v_normal = u_normal_matrix * in_normal;
-    v_tangent = vec4(mat3(u_model_view) * in_tangent.xyz, in_tangent.w);
+    v_normal = u_normal_matrix * normal;
+    v_tangent = vec4(mat3(u_model_view) * tangent, in_tangent.w);
     v_uv = in_uv;
     v_uv1 = in_uv1;
     v_color = in_color;

@@ -218,3 +218,20 @@ def test_rest_pose_is_unchanged_for_static_and_bind_pose_files(tmp_path, rendere
     assert Player(model).active is False
     pose = pose_at(model, None, 0.0)
     assert np.allclose(pose.world[0][:3, 3], [-4.0, 0.0, 9.0])  # cm
+
+
+def test_vertex_shader_skinning_matches_cpu_skinning(tmp_path, renderer, monkeypatch):
+    """Skins up to MAX_GPU_JOINTS joints are skinned in the vertex shader; bigger ones on the
+    CPU; both draw the same bent bar."""
+    import arfx.render.gltf_anim as gltf_anim
+
+    path = bar_file(tmp_path, animated=True)
+    gpu = Object3DEffect.from_file("gpu", path, occlusion=frozenset())
+    first = drawn(renderer, gpu, 0.0)  # its pass is made now, with the shader's skinning
+    monkeypatch.setattr(gltf_anim, "MAX_GPU_JOINTS", 0)
+    cpu = Object3DEffect.from_file("cpu", path, occlusion=frozenset())
+    assert (first == drawn(renderer, cpu, 0.0)).all()
+    for t in (0.3, 0.7):
+        a, b = drawn(renderer, gpu, t), drawn(renderer, cpu, t)
+        assert renderer.effect_pass(gpu).meshes[0].gpu_skin and not renderer.effect_pass(cpu).meshes[0].gpu_skin
+        assert (a != b).sum() <= 4, t  # a few edge pixels of rounding

@@ -211,15 +211,25 @@ def _set(program, name: str, value) -> None:
 
 class Object3DPass:
     def __init__(self, effect: Object3DEffect, renderer):
-        from arfx.render.gltf_anim import Player
+        from arfx.render.gltf_anim import MAX_GPU_JOINTS, Player, joint_matrices, pose_at
 
         self.effect = effect
         self.program = renderer.program("object", "object")
-        self.meshes = [GpuMesh(renderer.ctx, self.program, mesh) for mesh in effect.meshes]
+        model = effect.model
+        gpu_skin = [model is not None and mesh.skin is not None
+                    and len(model.skins[mesh.skin].joints) <= MAX_GPU_JOINTS for mesh in effect.meshes]
+        self.meshes = [GpuMesh(renderer.ctx, self.program, mesh, skin)
+                       for mesh, skin in zip(effect.meshes, gpu_skin)]
+        # Joint matrices of meshes skinned in the vertex shader, at rest until animated.
+        self._joints: dict[int, np.ndarray] = {}
+        if any(gpu_skin):
+            rest = pose_at(model, None, 0.0)
+            for slot, mesh in enumerate(self.meshes):
+                if mesh.gpu_skin:
+                    self._joints[slot] = joint_matrices(model, mesh.data, rest)
         self._opaque = [m for m in self.meshes if not m.material.blended]
         self._blended = [m for m in self.meshes if m.material.blended]
         self.player = None
-        model = effect.model
         if model is not None and (model.animations or any(m.deformable for m in effect.meshes)):
             options = {**ANIMATION_DEFAULTS, **effect.animation}
             player = Player(model, options["clip"], options["speed"], options["play"])
@@ -234,7 +244,7 @@ class Object3DPass:
 
     def _animate(self, frame: FrameState) -> None:
         """Pose the meshes for this frame's timestamp (once per frame, shared by every face)."""
-        from arfx.render.gltf_anim import deform
+        from arfx.render.gltf_anim import deform, joint_matrices
 
         if self.player is None:
             return
@@ -242,10 +252,13 @@ class Object3DPass:
         if timestamp == self._posed_at:
             return
         self._posed_at = timestamp
+        model = self.player.model
         pose = self.player.pose(timestamp)
         for i, mesh in enumerate(self.meshes):
-            transform, vertices = deform(self.player.model, mesh.data, pose)
+            transform, vertices = deform(model, mesh.data, pose, skin_on_cpu=not mesh.gpu_skin)
             self._transforms[i] = transform
+            if mesh.gpu_skin:
+                self._joints[i] = joint_matrices(model, mesh.data, pose)
             if vertices is not None:
                 mesh.update_vertices(vertices)
 
@@ -305,6 +318,13 @@ class Object3DPass:
         program["u_alpha_cutoff"] = material.alpha_cutoff
         _set(program, "u_unlit", material.unlit)
         _set(program, "u_has_texture", "base" in mesh.textures)
+        _set(program, "u_skinned", mesh.gpu_skin)
+        if mesh.gpu_skin and "u_joints" in program:
+            joints = self._joints[mesh.slot]
+            length = program["u_joints"].array_length
+            padded = np.zeros((length, 4, 4), np.float32)
+            padded[: len(joints)] = joints[:length]
+            program["u_joints"].write(np.ascontiguousarray(padded.transpose(0, 2, 1)).tobytes())
         has, sets, mirror, scale = [], [], [], []
         transforms = []
         for role in _MAP_ORDER:

@@ -621,17 +621,22 @@ class GpuMesh:
     targets) keep a dynamic vertex buffer that `update_vertices` rewrites.
     """
 
-    def __init__(self, ctx, program, data: MeshData):
+    def __init__(self, ctx, program, data: MeshData, gpu_skin: bool = False):
         self.data = data
         self.material = data.material
-        self.vbo = ctx.buffer(data.vertices.tobytes(), dynamic=data.deformable)
+        #: Skinned in the vertex shader: the buffer holds the unskinned (bind-pose) vertices.
+        self.gpu_skin = bool(gpu_skin and data.skin is not None and data.rest_vertices is not None)
+        vertices = data.rest_vertices if self.gpu_skin else data.vertices
+        self.vbo = ctx.buffer(np.ascontiguousarray(vertices, np.float32).tobytes(), dynamic=data.deformable)
         self.ibo = ctx.buffer(data.indices.tobytes(), dynamic=data.material.blended)
-        self.vao = ctx.vertex_array(
-            program,
-            [(self.vbo, "3f 3f 2f 4f 4f 2f", "in_position", "in_normal", "in_uv", "in_color",
-              "in_tangent", "in_uv1")],
-            index_buffer=self.ibo, index_element_size=4,
-        )
+        buffers = [(self.vbo, "3f 3f 2f 4f 4f 2f", "in_position", "in_normal", "in_uv", "in_color",
+                    "in_tangent", "in_uv1")]
+        self.skin_vbo = None
+        if self.gpu_skin:
+            influences = np.concatenate([data.joints, data.weights], axis=1).astype(np.float32)
+            self.skin_vbo = ctx.buffer(np.ascontiguousarray(influences).tobytes())
+            buffers.append((self.skin_vbo, "4f 4f", "in_joints", "in_weights"))
+        self.vao = ctx.vertex_array(program, buffers, index_buffer=self.ibo, index_element_size=4)
         self.textures = {}
         maps = dict(data.material.maps)
         if data.material.texture is not None and "base" not in maps:
@@ -651,7 +656,7 @@ class GpuMesh:
         self.ibo.write(np.ascontiguousarray(indices, dtype=np.uint32).tobytes())
 
     def release(self) -> None:
-        for resource in (self.vao, self.vbo, self.ibo, *self.textures.values()):
+        for resource in (self.vao, self.vbo, self.ibo, self.skin_vbo, *self.textures.values()):
             if resource is not None:
                 resource.release()
         self.textures = {}
