@@ -19,9 +19,9 @@ How a file is placed (`Object3DEffect.from_file`, the [placement] table):
    away from its anchor, logs a warning with the numbers.
 
 Animation (`[placement.animation]`: clip, speed, play): a file's glTF animation plays on the
-frames' timestamps from the first frame the object is drawn in, looped by default; skins and
-morph targets are deformed on the CPU (arfx.render.gltf_anim). Placement and fit use the
-rest pose.
+frames' timestamps from the first frame the object is drawn in, looped by default; skins are
+skinned in the vertex shader (up to 64 joints, else on the CPU) and morph targets applied on
+the CPU (arfx.render.gltf_anim). Placement and fit use the rest pose.
 """
 
 from __future__ import annotations
