@@ -1,4 +1,5 @@
-"""`arfx demo`: a generated clip of scikit-image's astronaut, rendered with every built-in effect."""
+"""`arfx demo`: a generated clip of scikit-image's astronaut, rendered with the showcase effects
+(each ~1.5 s, its name drawn on the frame)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,23 @@ def astronaut_image() -> np.ndarray:
     return np.ascontiguousarray(data.astronaut()[:, :, :3])
 
 
-def astronaut_frame(image: np.ndarray, width: int, height: int, t: float) -> np.ndarray:
+#: The effects the demo cycles through (the README's gallery): no debug views.
+SHOWCASE = ("aviators", "tophat", "crown", "cat", "venetian", "makeup", "tiger", "stars")
+
+
+def padded_astronaut(top: int = 160) -> np.ndarray:
+    """The astronaut with `top` rows of her blurred backdrop added above (room for hats)."""
+    import cv2
+
+    image = astronaut_image()
+    out = cv2.copyMakeBorder(image, top, 0, 0, 0, cv2.BORDER_REPLICATE)
+    blurred = cv2.GaussianBlur(cv2.GaussianBlur(out, (0, 0), 25), (0, 0), 25)
+    ramp = np.clip((np.arange(out.shape[0]) - top) / 40.0, 0.0, 1.0)[:, None, None]
+    return np.ascontiguousarray(np.round(out * ramp + blurred * (1.0 - ramp)).astype(np.uint8))
+
+
+def astronaut_frame(image: np.ndarray, width: int, height: int, t: float, headroom: int = 0,
+                    zoom_scale: float = 1.0) -> np.ndarray:
     """One frame of the clip at phase t in [0, 1]: the photo drifting, zooming and tilting.
 
     The motion is smooth and bounded so the face stays in view and trackable; it exists to
@@ -37,12 +54,14 @@ def astronaut_frame(image: np.ndarray, width: int, height: int, t: float) -> np.
     h, w = image.shape[:2]
     # Fit the photo to the frame height, then zoom in on the face (1.3x to 1.7x of that).
     fit = min(width / w, height / h)
-    zoom = fit * (1.5 + 0.2 * math.sin(2 * math.pi * t))
+    if headroom:
+        fit = min(width / w, height / (h - headroom))
+    zoom = fit * zoom_scale * (1.5 + 0.2 * math.sin(2 * math.pi * t))
     angle = 8.0 * math.sin(2 * math.pi * t * 1.5)
     # The face sits near (250, 150) in the photo; move that point around the frame centre.
-    cx, cy = 240.0, 120.0
+    cx, cy = 240.0, 120.0 + headroom
     tx = width / 2 + 0.12 * width * math.sin(2 * math.pi * t)
-    ty = height / 2 + 0.06 * height * math.cos(2 * math.pi * t)
+    ty = height / 2 + 0.06 * height * math.cos(2 * math.pi * t) + (0.1 * height if headroom else 0.0)
     m = cv2.getRotationMatrix2D((cx, cy), angle, zoom)
     m[0, 2] += tx - cx
     m[1, 2] += ty - cy
@@ -54,7 +73,7 @@ class GeneratedSource(Source):
     """A clip made at run time: `count` frames of the moving astronaut at `fps`."""
 
     def __init__(self, width: int = 1280, height: int = 720, count: int = 90, fps: float = 30.0,
-                 cycles: float = 1.0) -> None:
+                 cycles: float = 1.0, headroom: int = 0, zoom_scale: float = 1.0) -> None:
         if width < 16 or height < 16 or count < 1:
             raise InputError(f"generated clip: invalid size {width}x{height} or frame count {count}")
         self.name = f"generated astronaut clip {width}x{height}"
@@ -62,7 +81,8 @@ class GeneratedSource(Source):
         self._count = count
         self._fps = float(fps)
         self._cycles = cycles
-        self._image = astronaut_image()
+        self._headroom, self._zoom_scale = headroom, zoom_scale
+        self._image = padded_astronaut(headroom) if headroom else astronaut_image()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -83,7 +103,8 @@ class GeneratedSource(Source):
     def __iter__(self) -> Iterator[Frame]:
         for i in range(self._count):
             t = self._cycles * i / max(1, self._count)
-            yield Frame(astronaut_frame(self._image, self._size[0], self._size[1], t), i, i / self._fps)
+            yield Frame(astronaut_frame(self._image, self._size[0], self._size[1], t, self._headroom,
+                                        self._zoom_scale), i, i / self._fps)
 
 
 def write_clip(path: str | Path, width: int = 1280, height: int = 720, count: int = 90,
@@ -145,43 +166,81 @@ class DemoResult:
 
 
 def builtin_effect_names() -> list[str]:
-    """Every built-in effect that loads, in a stable order (glasses first when present)."""
+    """The showcase effects that load, in the gallery's order; failing those, every built-in
+    effect that is not a debug view (glasses first when present)."""
     from arfx.effects.registry import EffectRegistry
 
     registry = EffectRegistry(include_user=False)
-    names = sorted(info.name for info in registry.effects().values()
-                   if info.ok and info.source == "built-in")
+    found = {info.name: info for info in registry.effects().values() if info.ok and info.source == "built-in"}
+    names = [name for name in SHOWCASE if name in found]
+    if not names:
+        names = sorted((name for name, info in found.items() if not _is_debug(info)),
+                       key=lambda n: (n != "glasses", n))
     if not names:
         raise ArfxError("no built-in effects found; reinstall arfx")
-    return sorted(names, key=lambda n: (n != "glasses", n))
+    return names
 
 
-def run_demo(output: str | Path = "arfx-demo.mp4", window: bool = True, seconds_per_effect: float = 2.0,
+def _is_debug(info) -> bool:
+    return bool(getattr(info, "debug", False))
+
+
+def draw_label(rgb: np.ndarray, title: str, subtitle: str = "") -> np.ndarray:
+    """The effect's name (and a line about it) in a dark band at the bottom left of the frame."""
+    import cv2
+
+    out = np.array(rgb, dtype=np.uint8, copy=True)
+    h = out.shape[0]
+    scale = max(0.5, h / 540.0)
+    font = cv2.FONT_HERSHEY_DUPLEX
+    (tw, th), _ = cv2.getTextSize(title, font, 1.1 * scale, max(1, int(2 * scale)))
+    (sw, sh), _ = cv2.getTextSize(subtitle, font, 0.55 * scale, 1) if subtitle else ((0, 0), 0)
+    pad = int(12 * scale)
+    box_h = th + (sh + pad // 2 if subtitle else 0) + 2 * pad
+    x0, y0 = int(16 * scale), h - int(16 * scale) - box_h
+    x1 = x0 + max(tw, sw) + 2 * pad
+    region = out[y0:y0 + box_h, x0:x1]
+    region[...] = (region.astype(np.float32) * 0.35 + np.array([10, 10, 16]) * 0.65).astype(np.uint8)
+    cv2.putText(out, title, (x0 + pad, y0 + pad + th), font, 1.1 * scale, (255, 255, 255),
+                max(1, int(2 * scale)), cv2.LINE_AA)
+    if subtitle:
+        cv2.putText(out, subtitle, (x0 + pad, y0 + pad + th + pad // 2 + sh), font, 0.55 * scale,
+                    (215, 215, 225), 1, cv2.LINE_AA)
+    return out
+
+
+def run_demo(output: str | Path = "arfx-demo.mp4", window: bool = True, seconds_per_effect: float = 1.5,
              size: tuple[int, int] = (960, 540), fps: int = 30, overwrite: bool = True,
-             progress: Callable[[int, int | None], None] | None = None) -> DemoResult:
-    """Render every built-in effect, one after another, on the generated clip into `output`.
+             progress: Callable[[int, int | None], None] | None = None,
+             names: list[str] | None = None) -> DemoResult:
+    """Render the showcase effects, one after another (`seconds_per_effect` each, the name drawn
+    on the frame), on the generated clip into `output`.
 
     With a display (and `window`), the live window then plays the clip with the first effect.
     """
     import os
 
-    from arfx.effects.registry import load_effect
+    from arfx.effects.registry import EffectRegistry, load_effect
     from arfx.pipeline import FramePipeline
     from arfx.recorder import Recorder
 
-    names = builtin_effect_names()
+    names = list(names) if names else builtin_effect_names()
     per_effect = max(1, int(round(seconds_per_effect * fps)))
     total = per_effect * len(names)
     out = Path(output)
+    infos = EffectRegistry(include_user=False).effects()
     recorder = Recorder(out, size[0], size[1], fps=fps, overwrite=overwrite)
     pipeline = FramePipeline(None)
     try:
         effects = {name: load_effect(name) for name in names}
-        source = GeneratedSource(size[0], size[1], total, fps, cycles=len(names) / 2)
+        source = GeneratedSource(size[0], size[1], total, fps, cycles=len(names) / 3, headroom=160,
+                                 zoom_scale=0.9)
         for frame in source:
-            pipeline.effect = effects[names[frame.index // per_effect]]
+            name = names[frame.index // per_effect]
+            pipeline.effect = effects[name]
             rgb, _ = pipeline.process(frame)
-            recorder.write(rgb)
+            info = infos.get(name)
+            recorder.write(draw_label(rgb, name, getattr(info, "description", "") or ""))
             if progress:
                 progress(frame.index + 1, total)
         saved = recorder.close()

@@ -150,3 +150,26 @@ def test_stars_circle_the_head(astronaut):
     a, b = _changed(rgb, drawn["stars"]), _changed(rgb, drawn["stars later"])
     assert a.sum() > 300 and b.sum() > 300
     assert (a != b).sum() > 0.3 * a.sum(), "the stars did not move between 0.5 s and 1.1 s"
+
+
+def test_demo_cycles_through_the_showcase_with_each_name_on_the_frame(tmp_path, no_user_effects):
+    import av
+
+    from arfx.demo import SHOWCASE, builtin_effect_names, draw_label, run_demo
+
+    names = builtin_effect_names()
+    assert names == list(SHOWCASE)  # the gallery's set, in its order, no debug views
+    assert not any(EffectRegistry(include_user=False).effects()[name].debug for name in names)
+    result = run_demo(tmp_path / "demo.mp4", window=False, seconds_per_effect=0.1, size=(320, 180), fps=20)
+    assert result.effects == names and result.frames == 2 * len(names)
+    with av.open(str(result.output)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == result.frames
+    # The label: a dark band with white text at the bottom left of every frame.
+    for frame in frames:
+        band = frame[135:170, 12:60].astype(int)
+        assert (band.max(axis=2) > 200).mean() > 0.03 and np.median(band) < 90
+    plain = np.full((180, 320, 3), 128, np.uint8)
+    labelled = draw_label(plain, "tophat", "a top hat")
+    assert (labelled != plain).any(axis=2)[100:, :160].sum() > 500
+    assert (labelled == plain).all(axis=2)[:80].all()
