@@ -82,11 +82,12 @@ class SessionResult:
     latencies: list[float] = field(default_factory=list)
 
 
-def _repeat_still(rgb: np.ndarray) -> Iterator[Frame]:
-    """A still image as an endless 30 fps stream (so recording and timing behave as with video)."""
+def _repeat_still(rgb: np.ndarray, fov: float | None = None) -> Iterator[Frame]:
+    """A still image as an endless 30 fps stream (so recording and timing behave as with video),
+    carrying the photo's field of view from its metadata."""
     index = 0
     while True:
-        yield Frame(rgb, index, index / STILL_FPS)
+        yield Frame(rgb, index, index / STILL_FPS, fov=fov)
         index += 1
 
 
@@ -291,7 +292,7 @@ class LiveApp:
                 log.info("no-drop: a camera always shows its latest frame")
             feed = source.feed()
         elif isinstance(source, ImageSource):
-            feed = ThreadedFeed(_repeat_still(source.rgb), paced=True, wait_for_clock=True).start()
+            feed = ThreadedFeed(_repeat_still(source.rgb, getattr(source, "fov", None)), paced=True, wait_for_clock=True).start()
         else:
             # Playback starts when the window is ready (run() starts the clock), so the
             # seconds spent loading models and shaders skip no frames of a file.
