@@ -325,7 +325,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from arfx.track import track_file
 
     if args.output is None and args.rerun is None and args.mesh_out is None:
-        raise ArfxError("nothing to write: give -o OUT.npz, --rerun FILE.rrd, --mesh-out DIR, or several")
+        raise ArfxError("nothing to write: give -o OUT.npz, --rerun FILE.rrd, or both (or --mesh-out DIR)")
     output, fmt = (check_track_output(Path(args.output), args.overwrite, args.format) if args.output
                    else (None, None))  # before any work
     if fmt == "csv" and (args.hands or getattr(args, "pose", False)):

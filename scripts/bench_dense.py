@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -61,7 +60,8 @@ def main() -> int:
     arrays = to_arrays(track, 468)
     ctx = create_headless_context()
     rows = {
-        "landmarks68 + box": lambda: (landmarks68(face.landmarks), face.landmarks[:, :2].min(0), face.landmarks[:, :2].max(0)),
+        "landmarks68 + box": lambda: (landmarks68(face.landmarks), face.landmarks[:, :2].min(0),
+                                      face.landmarks[:, :2].max(0)),
         "JSON Lines line": lambda: list(jsonl_lines(arrays)),
         "CSV row": lambda: list(csv_text(arrays)),
         "OBJ text": lambda: obj_text(face.mesh, canonical.uvs, canonical.triangles),

@@ -205,7 +205,8 @@ def test_csv_holds_the_npz_values(tracked_formats):
                           npz["face_pose"][0].ravel())
     assert np.array_equal(np.float32([row[f"face_box_{k}"] for k in ("x0", "y0", "x1", "y1")]), npz["face_box"][0])
     assert float(row["face_euler_yaw"]) == npz["face_euler"][0, 0]
-    assert float(row["face_expressions_jawOpen"]) == npz["face_expressions"][0, list(npz["expression_names"]).index("jawOpen")]
+    jaw = list(npz["expression_names"]).index("jawOpen")
+    assert float(row["face_expressions_jawOpen"]) == npz["face_expressions"][0, jaw]
     assert np.array_equal(np.float32([row[f"face_landmarks68_{i}_y"] for i in range(68)]),
                           npz["face_landmarks68"][0, :, 1])
     assert float(row["fov"]) == float(npz["fov"]) and row["fov_uncertainty"] == "nan"
@@ -298,8 +299,13 @@ def test_normals_view_colours_by_direction(astronaut, views):
     assert colour(30)[2] > 220  # the nose tip faces the camera: blue
     right, left = colour(2, 6), colour(14, -6)  # her right cheek faces image left (-x), her left +x
     assert left[0] > right[0] + 60, (left, right)
-    chin, brow = colour(8, 0), colour(19, 0)
-    assert brow[1] > chin[1] + 40, (brow, chin)  # brows face up more than the chin's underside
+    def at(xy):
+        x, y = np.round(xy).astype(int)
+        return out[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).mean(axis=0)
+
+    chin = at(points[8] + 0.35 * (points[57] - points[8]))  # inside the mesh, above its lower edge
+    brow = at(points[19] - [0, 6])
+    assert brow[1] > chin[1] + 40, (brow, chin)  # the brow faces up (green), the chin down
 
 
 def test_sparse68_draws_points_and_lines(astronaut, views):
