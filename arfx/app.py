@@ -52,6 +52,7 @@ class AppOptions:
     frames: int | None = None
     mirror: bool | None = None  # None: mirror cameras, not files
     gestures: bool = False  # hand gestures held ~0.6 s act like keys (arfx.triggers)
+    rerun: Any = None  # an arfx.rerun_log.RerunLogger: every tracked frame is logged to it
     render: RenderOptions = field(default_factory=RenderOptions)  # tracking, encoding (overwrite), effects
     camera_timeout: float = 3.0
     output_dir: Path = field(default_factory=Path.cwd)  # where R and S put their files
@@ -510,6 +511,8 @@ class LiveApp:
         pipeline = self.pipeline
         renderer = pipeline.renderer
         result = pipeline.analyse(frame)  # adds track and geometry times
+        if self.options.rerun is not None:
+            self.options.rerun.log(frame.rgb, result)
         if self.options.gestures:
             gestures = {h.gesture for h in result.hands}
             self.gesture = next((g for g in sorted(gestures) if g in self.trigger.actions), "")

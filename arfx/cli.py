@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tracker_options(run)
     _add_effect_options(run)
     _add_antialias_option(run)
+    _add_rerun_option(run)
 
     demo = sub.add_parser("demo", parents=[verbose], help="render every built-in effect on a generated clip")
     demo.add_argument("-o", "--output", metavar="FILE",
@@ -504,19 +505,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from arfx.sources import parse_size
 
     logging.getLogger("arfx.app").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    logger = _open_rerun(args, args.input or f"camera {args.camera}")
     options = AppOptions(
         effect=args.effect, camera=args.camera, size=parse_size(args.size), input=args.input,
         record=args.record, frames=args.frames, mirror=False if args.no_mirror else None,
         gestures=args.gestures,
         render=_render_options(args),
         output_dir=Path.cwd(), no_drop=args.no_drop, stream=args.stream, vcam=args.vcam,
-        window=not args.no_window, overlay=not args.no_overlay, overlay_in_outputs=args.record_overlay)
+        window=not args.no_window, overlay=not args.no_overlay, overlay_in_outputs=args.record_overlay,
+        rerun=logger)
     if args.record:
         from arfx.outputs import check_output_path
         from arfx.recorder import VIDEO_FORMATS
 
         check_output_path(args.record, args.overwrite, VIDEO_FORMATS, "video", source=args.input)
-    result = run_app(options)
+    failed = True
+    try:
+        result = run_app(options)
+        failed = False
+    finally:
+        _close_rerun(logger, failed)
     for path in result.recordings:
         print(f"recording saved: {path}")
     for path in result.screenshots:

@@ -184,13 +184,26 @@ def test_cli_messages(clip, tmp_path, monkeypatch, capsys):
         error = capsys.readouterr().err.strip()
         assert "no display" in error and "--rerun FILE.rrd" in error and len(error.splitlines()) == 1
     assert main(["track", str(clip)]) == 2
-    assert "give -o OUT.npz, --rerun FILE.rrd, or both" in capsys.readouterr().err
+    assert "nothing to write: give -o OUT.npz, --rerun FILE.rrd" in capsys.readouterr().err
     assert main(["track", str(clip), "--rerun", str(tmp_path / "x.mp4")]) == 2
     assert ".rrd" in capsys.readouterr().err
     # A run that fails before its first frame leaves no recording behind.
     assert main(["render", "glasses", "-i", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4"),
                  "--rerun", str(tmp_path / "failed.rrd")]) != 0
     assert not (tmp_path / "failed.rrd").exists()
+
+
+@needs_rerun
+def test_live_window_logs_every_frame(display, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DISPLAY", display)
+    image = tmp_path / "astronaut.png"
+    cv2.imwrite(str(image), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    recording = tmp_path / "live.rrd"
+    assert main(["run", "glasses", "--input", str(image), "--frames", "4", "--no-mirror",
+                 "--rerun", str(recording)]) == 0
+    assert f"{recording}: Rerun recording of 4 frame(s)" in capsys.readouterr().out
+    rows, _ = _read(recording)
+    assert rows["/world/camera/image"]["frame_idx"] == 4
 
 
 def test_without_rerun_sdk_one_line_error(clip, tmp_path):
