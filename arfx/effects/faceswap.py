@@ -116,7 +116,7 @@ class FaceSwapEffect:
     kind: str = "faceswap"
     anchor: Anchor = FACE_ORIGIN
     source_name: str = "photo"
-    _source: SwapSource | None = field(default=None, repr=False)
+    _source: SwapSource | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         photo = np.asarray(self.photo)
