@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 _REQUIREMENTS = (("numpy",), ("opencv-python-headless", "opencv-python"), ("moderngl",),
                  ("glfw",), ("pyrr",), ("trimesh",), ("av",), ("scikit-image",))
 
-_SOFTWARE_GL = ("llvmpipe", "softpipe", "swiftshader", "software")
 _NVIDIA_EGL_FIX = ("install the NVIDIA driver's EGL/OpenGL libraries (Ubuntu: libnvidia-gl-<driver "
                    "version>; Debian: libegl-nvidia0) so EGL can render on the GPU")
 
@@ -114,7 +113,9 @@ def _check_onnxruntime() -> list[Check]:
 
 
 def _is_software(renderer: str) -> bool:
-    return any(word in renderer.lower() for word in _SOFTWARE_GL)
+    from arfx.render.context import is_software_renderer
+
+    return is_software_renderer(renderer)
 
 
 def egl_devices() -> list[dict]:

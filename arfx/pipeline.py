@@ -26,15 +26,15 @@ FOV_ESTIMATE_EVERY = 15
 #: scripts/bench_render.py) and would take offline rendering from ~50 to ~10 fps. Ask for it
 #: there with `--antialias 4`.
 RENDER_SAMPLES = 4
-_SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "software")
 
 
 def render_samples(ctx, requested: int | None = None) -> int:
     """The MSAA samples for a renderer in `ctx`: `requested`, or auto (see RENDER_SAMPLES)."""
     if requested is not None:
         return int(requested)
-    renderer = str(getattr(ctx, "info", {}).get("GL_RENDERER", "")).lower()
-    return 0 if any(name in renderer for name in _SOFTWARE_GL) else RENDER_SAMPLES
+    from arfx.render.context import is_software_renderer
+
+    return 0 if is_software_renderer(getattr(ctx, "info", {}).get("GL_RENDERER", "")) else RENDER_SAMPLES
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 from dataclasses import dataclass
 
 import moderngl
@@ -15,10 +17,49 @@ GL_REQUIRE = 330
 APT_FIX = "on Debian/Ubuntu: sudo apt install libegl1 libegl-mesa0 libgl1-mesa-dri libgl1"
 
 
+#: Renderer names of software rasterisers (no GPU).
+SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "swiftshader", "software")
+_egl_device: int | None = None  # the EGL device chosen for headless contexts, once per process
+
+
+def is_software_renderer(name: str) -> bool:
+    """Whether a GL_RENDERER string names a software rasteriser."""
+    return any(word in str(name).lower() for word in SOFTWARE_GL)
+
+
+def _headless_device() -> int:
+    """The EGL device for headless contexts: GLCONTEXT_DEVICE_INDEX when set (glcontext reads
+    it itself), else the first device with a GPU renderer (with an NVIDIA driver, Mesa's
+    llvmpipe may be listed first), else device 0."""
+    global _egl_device
+    if _egl_device is not None or os.environ.get("GLCONTEXT_DEVICE_INDEX"):
+        return _egl_device or 0
+    count = 1
+    try:  # an index past the end fails with the number of devices, without opening anything
+        moderngl.create_standalone_context(backend="egl", device_index=1 << 16).release()
+    except Exception as error:  # glcontext raises plain Exceptions
+        found = re.search(r"found (\d+) devices", str(error))
+        count = int(found.group(1)) if found else 1
+    _egl_device = 0
+    for index in range(min(count, 16)) if count > 1 else ():
+        try:
+            probe = moderngl.create_standalone_context(backend="egl", device_index=index, require=GL_REQUIRE)
+        except Exception:  # a device that cannot make a 3.3 context is skipped
+            continue
+        renderer = probe.info.get("GL_RENDERER", "")
+        probe.release()
+        if not is_software_renderer(renderer):
+            _egl_device = index
+            log.debug("EGL device %d of %d: %s", index, count, renderer)
+            break
+    return _egl_device
+
+
 def create_headless_context() -> moderngl.Context:
-    """A standalone OpenGL 3.3+ context through EGL (Mesa llvmpipe when there is no GPU)."""
+    """A standalone OpenGL 3.3+ context through EGL, on the GPU when there is one (else Mesa llvmpipe)."""
     try:
-        ctx = moderngl.create_standalone_context(backend="egl", require=GL_REQUIRE)
+        ctx = moderngl.create_standalone_context(backend="egl", require=GL_REQUIRE,
+                                                 device_index=_headless_device())
     except Exception as error:  # moderngl raises plain Exceptions for every loader failure
         raise RenderError(f"cannot create a headless OpenGL context through EGL ({error}); "
                           f"{APT_FIX}") from error
