@@ -430,7 +430,7 @@ def cat_bytes(face: CanonicalFace) -> bytes:
     v = face.vertices.astype(np.float64)
     glb = Glb()
     fur = glb.material("fur", (0.16, 0.13, 0.12, 1.0), 0.0, 0.9, double_sided=True)
-    pink = glb.material("inner ear", (0.95, 0.55, 0.62, 1.0), 0.0, 0.7)
+    pink = glb.material("inner ear", (0.95, 0.55, 0.62, 1.0), 0.0, 0.7, double_sided=True)
     nose = glb.material("nose", (0.92, 0.42, 0.52, 1.0), 0.0, 0.3)
     whisker = glb.material("whiskers", (0.05, 0.045, 0.045, 1.0), 0.0, 0.4)
     parts: list[int] = []
