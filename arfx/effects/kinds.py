@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from arfx.effects import background, debug, dense, facepaint, faceswap, object3d, stack
+from arfx.effects import avatar, background, debug, dense, facepaint, faceswap, object3d, stack
 from arfx.effects.schema import EffectKind
 
 KINDS: dict[str, EffectKind] = {kind.name: kind for kind in (
     object3d.KIND,
+    avatar.KIND,
     facepaint.KIND,
     faceswap.KIND,
     stack.KIND,

@@ -1,0 +1,68 @@
+"""The avatar kind: a GLB head whose morph targets (named after expressions) follow the face."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+import arfx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_built_in_avatar_is_generated_deterministically():
+    spec = importlib.util.spec_from_file_location("make_avatar", ROOT / "scripts" / "make_avatar.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first, second = module.outputs(), module.outputs()
+    assert first == second
+    for path, data in first.items():
+        assert path.read_bytes() == data, f"{path} is stale: run scripts/make_avatar.py"
+
+
+def test_avatar_mouth_opens_and_left_eye_blinks_with_the_face(no_user_effects):
+    from arfx.effects.avatar import morph_target_names
+
+    names = {n for targets in morph_target_names(ROOT / "assets/effects/avatar/avatar.glb").values() for n in targets}
+    assert {"jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "browInnerUp"} <= names
+    rgb = np.ascontiguousarray(skdata.astronaut())
+    with arfx.FaceEffects("avatar", static=True) as fx:
+        result = fx.track(rgb)
+        face = result.faces[0]
+
+        def render(**scores) -> np.ndarray:
+            for name in list(face.expressions):
+                face.expressions[name] = 0.0
+            face.expressions.update(scores)
+            return fx._pipeline.renderer.render(rgb, result, fx.effect)
+
+        neutral, mouth_open, left_blink = render(), render(jawOpen=1.0), render(eyeBlinkLeft=1.0)
+    points = face.landmarks[:, :2]
+
+    def changed(a, b, centre, radius=18):
+        x, y = centre.astype(int)
+        window = (slice(y - radius, y + radius), slice(x - radius, x + radius))
+        return (np.abs(a[window].astype(int) - b[window].astype(int)).max(axis=2) > 40).mean()
+
+    mouth, left_eye, right_eye = points[[13, 14]].mean(axis=0), points[[263, 362]].mean(axis=0), \
+        points[[33, 133]].mean(axis=0)
+    assert not np.array_equal(neutral, rgb)                      # the head covers the face
+    assert changed(neutral, mouth_open, mouth + (0, 12)) > 0.05   # the mouth opens downwards
+    # The person's left eye (the image's right) closes; the right eye does not move.
+    assert changed(neutral, left_blink, left_eye) > 0.02
+    assert changed(neutral, left_blink, right_eye) == 0
+
+
+def test_a_glb_without_expression_targets_is_refused(tmp_path, no_user_effects):
+    from makers import box_glb
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    box_glb(folder / "box.glb")
+    (folder / "effect.toml").write_text('kind = "avatar"\nasset = "box.glb"\n')
+    with pytest.raises(arfx.EffectError, match="no morph targets named after expressions"):
+        arfx.EffectRegistry([tmp_path]).load("plain")
