@@ -31,6 +31,7 @@ from arfx.outputs import write_image
 from arfx.recorder import Recorder
 from arfx.sources import (CameraSource, Frame, ImageSource, Source, ThreadedFeed, VideoSource,
                           open_source)
+from arfx.threads import StopSignals
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class LiveApp:
         self.pipeline: FramePipeline | None = None
         self.overlay: Any = None
         self._overlay_image: Any = None
-        self._handlers: dict[int, Any] = {}
+        self._signals = StopSignals(self._on_signal)  # SIGINT/SIGTERM: stop the loop, finish outputs
         self._pending: Frame | None = None
         self._ending: str | None = None
         self._drops_before = self._delivered_before = 0
@@ -310,9 +311,7 @@ class LiveApp:
         self._check_outputs()
         self._load_effects()
         source, self.feed, self.mirror = self._open_source()
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._handlers[sig] = signal.signal(sig, self._on_signal)
+        self._signals.install()
         first = self._first_frame(source)
         self._pending = first
         self.frame_size = (first.rgb.shape[1], first.rgb.shape[0])
@@ -620,8 +619,7 @@ class LiveApp:
 
     def _teardown(self) -> None:
         """Stop the feed, finish the recording and outputs, release GL, window, source, signals."""
-        for sig in self._handlers:
-            signal.signal(sig, self._on_signal_while_finishing)
+        self._signals.handler = self._on_signal_while_finishing
         try:
             try:
                 if self.feed is not None:
@@ -642,9 +640,7 @@ class LiveApp:
                 if self._source is not None:
                     self._source.close()
             finally:
-                for sig, old in self._handlers.items():
-                    signal.signal(sig, old)
-                self._handlers = {}
+                self._signals.restore()
 
     def _close_outputs(self) -> None:
         outputs, self.outputs = self.outputs, []

@@ -629,12 +629,12 @@ def _configure_logging(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; exit status 0 ok, 2 user-facing error, 1 bug, 130 interrupted.
 
-    SIGTERM is handled like Ctrl-C (KeyboardInterrupt): the command's cleanup runs (no
-    half-written output is left) and the status is 130 for both. The live app installs its
-    own handlers for its session and puts these back afterwards.
+    SIGTERM is handled like Ctrl-C (KeyboardInterrupt, through arfx.threads.StopSignals): the
+    command's cleanup runs (no half-written output is left) and the status is 130 for both.
+    The live app installs its own (stop the loop, finish the recording) for its session and
+    puts these back afterwards.
     """
-    import signal
-    import threading
+    from arfx.threads import StopSignals
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -644,12 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
 
-    def terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    installed, previous = False, None
-    if threading.current_thread() is threading.main_thread():
-        previous, installed = signal.signal(signal.SIGTERM, terminate), True
+    signals = StopSignals().install()
     try:
         return _handler(args.command)(args)
     except ArfxError as error:
@@ -669,5 +664,4 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     finally:
-        if installed:
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        signals.restore()

@@ -4,7 +4,8 @@ Video outputs are made pipelined on four threads: decoding (a prefetch thread), 
 geometry (a second prefetch thread, one frame ahead), rendering (the calling thread, which
 owns the headless GL context) and encoding (the recorder's thread). Folder-to-folder
 renders decode ahead and do the rest on the calling thread; a single image uses only the
-calling thread. Outputs:
+calling thread. The threads are arfx.threads stages (`Prefetch` is a ProducerStage, the
+recorder's encoder a WorkerStage). Outputs:
 
 - video in  -> video out (.mp4/.mov/.mkv): same frame count, frame rate, timestamps and
   duration; the first audio stream is copied without re-encoding, its times moved with
@@ -19,12 +20,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from arfx.errors import InputError, OutputError
 from arfx.outputs import check_output_path, write_image
@@ -33,6 +32,7 @@ from arfx.pipeline import FramePipeline, StageTimes
 from arfx.recorder import VIDEO_FORMATS, Recorder
 from arfx.sources import (IMAGE_SUFFIXES, FolderSource, ImageSource, Source, VideoSource,
                           open_source)
+from arfx.threads import ProducerStage
 
 log = logging.getLogger(__name__)
 
@@ -55,57 +55,14 @@ class RenderResult:
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
 
 
-class Prefetch:
-    """Decodes a source ahead in a background thread (bounded), timing each frame's decode."""
+class Prefetch(ProducerStage):
+    """Decodes a source ahead in a background thread (bounded), timing each frame's decode
+    as `stage` in `times` (none when `stage` is empty)."""
 
     def __init__(self, source: Iterable[Any], times: StageTimes, depth: int = 4,
                  stage: str = "decode", name: str = "arfx-decode") -> None:
-        self._source = source
-        self._stage = stage
-        self._times = times
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            iterator = iter(self._source)
-            while not self._stop.is_set():
-                t0 = time.perf_counter()
-                try:
-                    frame = next(iterator)
-                except StopIteration:
-                    break
-                if self._stage:
-                    self._times.add(self._stage, time.perf_counter() - t0)
-                if not self._put(frame):
-                    return
-            self._put(None)
-        except BaseException as error:  # re-raised on the consuming thread
-            self._put(error)
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        timing = (lambda seconds: times.add(stage, seconds)) if stage else None
+        super().__init__(source, depth=depth, name=name, timing=timing)
 
 
 def _output_kind(source: Source, output: Path) -> str:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from arfx.errors import OutputError, reason
 from arfx.outputs import check_output_path, temp_path_for
+from arfx.threads import WorkerStage, steadily
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +24,6 @@ VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"
 REALTIME_TIME_BASE = Fraction(1, 90_000)
 # Audio may run this far ahead of video in the interleaved output.
 AUDIO_LEAD_S = 0.5
-_STOP = object()
-
-
-def _steadily(step: Callable[[], Any], interrupts: list[BaseException]) -> Any:
-    """Run `step` to the end: Ctrl-C or SystemExit is noted in `interrupts` and the step retried."""
-    while True:
-        try:
-            return step()
-        except (KeyboardInterrupt, SystemExit) as stop:
-            interrupts.append(stop)
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -84,21 +74,22 @@ class Recorder:
         self.threads = threads
         self.frames_written = 0
         self.encode_times: list[float] = []  # seconds per frame, for benchmarks
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_size))
         self._temp = temp_path_for(self.path)
-        self._error: BaseException | None = None
         self._lock = threading.Lock()
-        # Waited on instead of Thread.join(): a join cut short by Ctrl-C can report a thread
-        # that is still running as ended (CPython 3.11), which would rename a half-written file.
-        self._finished = threading.Event()
         self._closed = False
         self._result: Path | None = None
         self._realtime: bool | None = None
         self._last_pts = -1
         self._container: Any = None
+        self._t_first: float | None = None
         self._open()
-        self._thread = threading.Thread(target=self._run, name="arfx-encoder", daemon=True)
-        self._thread.start()
+        # The encoder: frames handled in order on its own thread, the file finished there too.
+        self._encoder: WorkerStage[tuple[np.ndarray, float | None]] = WorkerStage(
+            self._encode, finish=self._finish, depth=queue_size, name="arfx-encoder")
+
+    @property
+    def _error(self) -> BaseException | None:
+        return self._encoder.error
 
     # -- producer side -------------------------------------------------------------------
 
@@ -117,12 +108,9 @@ class Recorder:
             self._realtime = realtime
         elif self._realtime != realtime:
             raise OutputError(f"{self.path}: mix of timed and untimed frames")
-        while True:
-            try:
-                self._queue.put((rgb, timestamp), timeout=0.5)
-                return
-            except queue.Full:
-                self._raise_if_failed()
+        if not self._encoder.put((rgb, timestamp)):
+            self._raise_if_failed()
+            raise OutputError(f"{self.path}: recording already closed")
 
     @property
     def failed(self) -> bool:
@@ -219,53 +207,38 @@ class Recorder:
             packet.stream = self._audio_out
             self._container.mux(packet)
 
-    def _run(self) -> None:
+    def _encode(self, item: tuple[np.ndarray, float | None]) -> None:
+        """On the encoder thread: one frame encoded and muxed, with the audio up to its time."""
         import av
         import cv2
 
-        t_first: float | None = None
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                try:
-                    self._finish()
-                finally:
-                    self._finished.set()
-                return
-            if self._error is not None:
-                continue  # drain so producers never block on a dead encoder
-            rgb, timestamp = item
-            try:
-                t0 = time.perf_counter()
-                # OpenCV's RGB->I420 (BT.601, limited range, like swscale's default) is ~5x faster.
-                frame = av.VideoFrame.from_ndarray(
-                    cv2.cvtColor(pad_even(rgb), cv2.COLOR_RGB2YUV_I420), format="yuv420p")
-                if timestamp is None:
-                    frame.pts = self.frames_written
-                    frame.time_base = 1 / self.rate
-                    seconds = self.frames_written / float(self.rate)
-                else:
-                    if t_first is None:
-                        t_first = timestamp
-                        self._first_timestamp = Fraction(timestamp).limit_denominator(10**9)
-                        # Before the first encode the codec clock can still change.
-                        self._video.codec_context.time_base = REALTIME_TIME_BASE
-                        self._video.time_base = REALTIME_TIME_BASE
-                    pts = int(round((timestamp - t_first + self.video_delay) / REALTIME_TIME_BASE))
-                    pts = max(pts, self._last_pts + 1)  # strictly increasing, as muxers demand
-                    self._last_pts = pts
-                    frame.pts = pts
-                    frame.time_base = REALTIME_TIME_BASE
-                    seconds = float(pts * REALTIME_TIME_BASE)
-                for packet in self._video.encode(frame):
-                    self._container.mux(packet)
-                self._copy_audio_until(seconds)
-                self.frames_written += 1
-                elapsed = time.perf_counter() - t0
-                self.encode_times.append(elapsed)
-            except BaseException as error:  # reported to the producer by write()/close()
-                log.debug("encoder failed", exc_info=True)
-                self._error = error
+        rgb, timestamp = item
+        t0 = time.perf_counter()
+        # OpenCV's RGB->I420 (BT.601, limited range, like swscale's default) is ~5x faster.
+        frame = av.VideoFrame.from_ndarray(
+            cv2.cvtColor(pad_even(rgb), cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+        if timestamp is None:
+            frame.pts = self.frames_written
+            frame.time_base = 1 / self.rate
+            seconds = self.frames_written / float(self.rate)
+        else:
+            if self._t_first is None:
+                self._t_first = timestamp
+                self._first_timestamp = Fraction(timestamp).limit_denominator(10**9)
+                # Before the first encode the codec clock can still change.
+                self._video.codec_context.time_base = REALTIME_TIME_BASE
+                self._video.time_base = REALTIME_TIME_BASE
+            pts = int(round((timestamp - self._t_first + self.video_delay) / REALTIME_TIME_BASE))
+            pts = max(pts, self._last_pts + 1)  # strictly increasing, as muxers demand
+            self._last_pts = pts
+            frame.pts = pts
+            frame.time_base = REALTIME_TIME_BASE
+            seconds = float(pts * REALTIME_TIME_BASE)
+        for packet in self._video.encode(frame):
+            self._container.mux(packet)
+        self._copy_audio_until(seconds)
+        self.frames_written += 1
+        self.encode_times.append(time.perf_counter() - t0)
 
     def _finish(self) -> None:
         """On the encoder thread: drain the encoder, copy the remaining audio, close the files.
@@ -280,12 +253,11 @@ class Recorder:
                 self._copy_audio_until(None)
         except Exception as error:
             log.debug("finishing the encoder failed", exc_info=True)
-            self._error = error
+            self._encoder.fail(error)
         try:
             self._container.close()
         except Exception as error:
-            if self._error is None:
-                self._error = error
+            self._encoder.fail(error)
         if self._audio_in is not None:
             try:
                 self._audio_in.close()
@@ -306,16 +278,15 @@ class Recorder:
                 return self._result
             self._closed = True
             interrupts: list[BaseException] = []
-            _steadily(lambda: self._queue.put(_STOP), interrupts)
-            _steadily(self._finished.wait, interrupts)
+            self._encoder.close(interrupts)  # the file's ending is written on the encoder thread
             if self._error is not None:
-                _steadily(self._remove_temp, interrupts)
+                steadily(self._remove_temp, interrupts)
                 raise OutputError(f"{self.path}: writing failed ({reason(self._error)})")
             if self.frames_written == 0:
-                _steadily(self._remove_temp, interrupts)
+                steadily(self._remove_temp, interrupts)
                 log.warning("%s: no frames were recorded; no file written", self.path)
             else:
-                _steadily(self._publish, interrupts)
+                steadily(self._publish, interrupts)
                 log.info("wrote %s (%d frames)", self.path, self.frames_written)
             if interrupts:
                 raise interrupts[0]
@@ -340,12 +311,11 @@ class Recorder:
             if self._closed:
                 return
             self._closed = True
-            self._error = self._error or RuntimeError("aborted")
+            self._encoder.fail(RuntimeError("aborted"))
             interrupts: list[BaseException] = []
-            _steadily(lambda: self._queue.put(_STOP), interrupts)
             # The encoder thread closes the files, skipping the flush.
-            _steadily(self._finished.wait, interrupts)
-            _steadily(self._remove_temp, interrupts)
+            self._encoder.close(interrupts)
+            steadily(self._remove_temp, interrupts)
             if interrupts:
                 raise interrupts[0]
 
@@ -365,7 +335,7 @@ class Recorder:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None and self.frames_written == 0 and self._queue.empty():
+        if exc_type is not None and self.frames_written == 0 and self._encoder.idle:
             self.abort()
         else:
             self.close()
