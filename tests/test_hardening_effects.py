@@ -13,7 +13,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,80 +25,11 @@ from arfx.effects.registry import EffectRegistry, parse_manifest
 from arfx.errors import EffectError
 from arfx.render.gltf import MAX_TRIANGLES, draco_available, inspect_model, load_glb
 from arfx.render.texture import MAX_TEXTURE_SIDE
+from makers import glb_bytes, png_bytes, small_png, triangle_glb
 
 ROOT = Path(__file__).resolve().parent.parent
 GLASSES_GLB = ROOT / "assets" / "effects" / "glasses" / "glasses.glb"
 PAINT_PNG = ROOT / "assets" / "effects" / "facepaint" / "paint.png"
-
-
-# ---------------------------------------------------------------------------- file builders
-
-def png_bytes(width: int, height: int, rows: int = 0, color_type: int = 6) -> bytes:
-    """A PNG whose header says width x height; only `rows` rows of pixel data (cheap bombs)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    channels = {0: 1, 2: 3, 6: 4}[color_type]
-    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    pixels = zlib.compress(b"".join(b"\0" + bytes(width * channels) for _ in range(rows)))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-
-
-def glb_bytes(tree: dict, binary: bytes = b"") -> bytes:
-    """Pack a glTF JSON tree and a binary buffer into a GLB container."""
-    text = json.dumps(tree).encode()
-    text += b" " * (-len(text) % 4)
-    binary += b"\0" * (-len(binary) % 4)
-    body = struct.pack("<II", len(text), 0x4E4F534A) + text
-    if binary:
-        body += struct.pack("<II", len(binary), 0x004E4942) + binary
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
-
-
-def triangle_glb(index_count: int = 3, real_indices: bool = True, image: bytes | None = None) -> bytes:
-    """One triangle mesh (3 vertices, `index_count` indices), optionally with a base colour image.
-
-    With real_indices=False the JSON claims `index_count` indices but the buffer holds only 3:
-    a huge claimed mesh costs a few bytes.
-    """
-    positions = np.array([[0, 0, 9], [1, 0, 9], [0, 1, 9]], np.float32).tobytes()
-    uvs = np.array([[0, 0], [1, 0], [0, 1]], np.float32).tobytes()
-    indices = np.zeros(index_count if real_indices else 3, np.uint32)
-    indices[:3] = (0, 1, 2)
-    binary = positions + uvs + indices.tobytes()
-    views = [{"buffer": 0, "byteOffset": 0, "byteLength": 36},
-             {"buffer": 0, "byteOffset": 36, "byteLength": 24},
-             {"buffer": 0, "byteOffset": 60, "byteLength": indices.nbytes}]
-    primitive = {"attributes": {"POSITION": 0, "TEXCOORD_0": 1}, "indices": 2, "mode": 4}
-    tree = {
-        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}],
-        "nodes": [{"mesh": 0}], "meshes": [{"primitives": [primitive]}],
-        "accessors": [
-            {"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
-             "min": [0, 0, 9], "max": [1, 1, 9]},
-            {"bufferView": 1, "componentType": 5126, "count": 3, "type": "VEC2"},
-            {"bufferView": 2, "componentType": 5125, "count": index_count, "type": "SCALAR"},
-        ],
-        "bufferViews": views,
-    }
-    if image is not None:
-        views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(image)})
-        binary += image
-        tree["images"] = [{"bufferView": 3, "mimeType": "image/png"}]
-        tree["textures"] = [{"source": 0}]
-        tree["materials"] = [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}]
-        primitive["material"] = 0
-    tree["buffers"] = [{"byteLength": len(binary)}]
-    return glb_bytes(tree, binary)
-
-
-def small_png() -> bytes:
-    from PIL import Image
-    import io
-
-    buffer = io.BytesIO()
-    Image.new("RGBA", (16, 16), (255, 0, 0, 255)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------------------- CLI helpers
@@ -210,7 +140,7 @@ MANIFEST_CASES = {
                     ["paint.opacity must be a number from 0 to 1, got true (a boolean)"]),
     "kindtypo": ('kind = "objet3d"\nasset = "a.glb"\n', ["did you mean 'object3d'?"]),
     "wrongtable": ('kind = "facepaint"\nasset = "p.png"\n[placement]\nscale = 2\n',
-                   ["[placement] applies to object3d effects only"]),
+                   ["[placement] applies to object3d and avatar effects only"]),
     "nameint": ('name = 5\nkind = "mesh"\n', ["name must be text, got 5"]),
     "assetint": ('kind = "object3d"\nasset = 7\n', ['needs asset = "<file in its folder>", got 7']),
     "units": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nunits = "inch"\n',
@@ -224,7 +154,7 @@ MANIFEST_CASES = {
     "fittypo": ('kind = "object3d"\nasset = "a.glb"\n[placement]\nfitwidth = 12\n',
                 ["unknown key 'fitwidth' in [placement]", "did you mean 'fit_width'?"]),
     "fitpaint": ('kind = "facepaint"\nasset = "p.png"\n[placement]\nfit_width = 12\n',
-                 ["[placement] applies to object3d effects only"]),
+                 ["[placement] applies to object3d and avatar effects only"]),
     "headtop": ('kind = "object3d"\nasset = "a.glb"\nanchor = "face.headtop"\n',
                 ["unknown face point 'headtop'", "head_top"]),
 }

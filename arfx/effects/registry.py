@@ -105,8 +105,13 @@ MAX_NAME_LENGTH = 64
 _COMMON_KEYS = ("name", "kind", "asset", "description", "anchor", "occlusion", "trigger")
 
 
-def _table_owners() -> dict[str, str]:
-    return {kind.table: kind.name for kind in KINDS.values() if kind.table}
+def _table_owners() -> dict[str, list[str]]:
+    """Each kind table's name -> the kinds that read it (object3d and avatar share [placement])."""
+    owners: dict[str, list[str]] = {}
+    for kind in KINDS.values():
+        if kind.table:
+            owners.setdefault(kind.table, []).append(kind.name)
+    return owners
 
 
 @dataclass(frozen=True)
@@ -222,8 +227,8 @@ def parse_manifest(text: str | bytes) -> Manifest:
             continue
         if not isinstance(data[table], dict):
             raise ManifestError(f"[{table}] must be a table, got {describe(data[table])}")
-        if kind.name != owner:
-            raise ManifestError(f"[{table}] applies to {owner} effects only, not {kind.name}")
+        if kind.name not in owner:
+            raise ManifestError(f"[{table}] applies to {' and '.join(owner)} effects only, not {kind.name}")
     options = kind.parse_table(data.get(kind.table, {})) if kind.table else {}
     anchor, occlusion = _parse_placement(data, kind)
     return Manifest(name, kind.name, asset, options, anchor, occlusion, description, _parse_trigger(data))
