@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +65,132 @@ def quad(width: float, height: float, z: float = 0.0):
     normals = np.tile([0.0, 0.0, 1.0], (4, 1))
     uvs = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.float32)
     return positions, normals, uvs, np.array([[0, 2, 1], [1, 2, 3]], np.uint32)
+
+
+#: An unlit white, double-sided glTF material.
+WHITE = {"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1]}, "extensions": {"KHR_materials_unlit": {}},
+         "doubleSided": True}
+
+
+def bar_file(tmp_path, animated: bool, skinned: bool = True, name: str = "bar.glb") -> object:
+    """A bar 8 cm long along x (from the origin), 1 cm tall; two joints at x = 0 and 4 cm; the
+    second turns 90 degrees about z over 1 s when animated."""
+    xs = np.linspace(0.0, 0.08, 17)
+    positions = np.array([[x, y, 0.0] for x in xs for y in (0.005, -0.005)], np.float32)
+    normals = np.tile([0.0, 0.0, 1.0], (len(positions), 1))
+    triangles = np.array([[2 * i, 2 * i + 1, 2 * i + 2] for i in range(16)]
+                         + [[2 * i + 2, 2 * i + 1, 2 * i + 3] for i in range(16)], np.uint32)
+    b = GltfBuilder()
+    material = b.material(**WHITE)
+    if not skinned:
+        b.node(mesh=b.mesh(positions, triangles, normals, material=material), translation=[-0.04, 0, 0.09])
+        return b.write(tmp_path / name)
+    share = np.clip((positions[:, 0] - 0.035) / 0.01, 0.0, 1.0)  # blended over 1 cm at the joint
+    weights = np.stack([1 - share, share, np.zeros_like(share), np.zeros_like(share)], axis=1)
+    joints = np.tile([0, 1, 0, 0], (len(positions), 1))
+    mesh = b.mesh(positions, triangles, normals, material=material, joints=joints, weights=weights)
+    root = b.node(translation=[-0.04, 0, 0.09], children=[1])
+    elbow = b.node(translation=[0.04, 0, 0])
+    inverse = np.stack([np.eye(4), np.eye(4)])
+    inverse[1, 0, 3] = -0.04
+    skin = b.skin([root, elbow], inverse)
+    b.node(mesh=mesh, skin=skin)
+    if animated:
+        half = np.sin(np.pi / 4)
+        b.animation("bend", [(elbow, "rotation", [0.0, 1.0], [[0, 0, 0, 1], [0, 0, half, half]], "LINEAR")])
+    return b.write(tmp_path / name)
+
+
+def draco_sphere(tmp_path, payload: bytes | None = None):
+    """A sphere whose primitive is Draco-compressed (KHR_draco_mesh_compression); `payload`
+    replaces the compressed bytes."""
+    import DracoPy
+
+    positions, normals, uvs, triangles = uv_sphere(0.04)
+    data = DracoPy.encode(positions, triangles, quantization_bits=14, normals=normals, tex_coord=uvs)
+    b = GltfBuilder()
+    view = b.view(payload if payload is not None else data)
+    accessors = []
+    for count, kind in ((len(positions), "VEC3"), (len(positions), "VEC3"), (len(positions), "VEC2"),
+                        (triangles.size, "SCALAR")):
+        accessors.append(b._add("accessors", {"componentType": 5125 if kind == "SCALAR" else 5126,
+                                              "count": count, "type": kind}))
+    b.tree["accessors"][accessors[0]].update(min=[-0.04] * 3, max=[0.04] * 3)
+    primitive = {"attributes": {"POSITION": accessors[0], "NORMAL": accessors[1], "TEXCOORD_0": accessors[2]},
+                 "indices": accessors[3], "material": b.material(pbrMetallicRoughness={
+                     "baseColorFactor": [0.2, 0.6, 0.9, 1], "metallicFactor": 0.0}),
+                 "extensions": {"KHR_draco_mesh_compression": {
+                     "bufferView": view, "attributes": {"POSITION": 0, "NORMAL": 1, "TEXCOORD_0": 2}}}}
+    mesh = b._add("meshes", {"primitives": [primitive]})
+    b.node(mesh=mesh, translation=[0, 0, 0.09])
+    b.tree["extensionsUsed"] = b.tree["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+    return b.write(tmp_path / "draco.glb"), positions, triangles
+
+
+# -- hand-packed files: GLB containers and PNGs that lie about themselves --------------------
+
+def png_bytes(width: int, height: int, rows: int = 0, color_type: int = 6) -> bytes:
+    """A PNG whose header says width x height; only `rows` rows of pixel data (cheap bombs)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    channels = {0: 1, 2: 3, 6: 4}[color_type]
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\0" + bytes(width * channels) for _ in range(rows)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def glb_bytes(tree: dict, binary: bytes = b"") -> bytes:
+    """Pack a glTF JSON tree and a binary buffer into a GLB container."""
+    text = json.dumps(tree).encode()
+    text += b" " * (-len(text) % 4)
+    binary += b"\0" * (-len(binary) % 4)
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text
+    if binary:
+        body += struct.pack("<II", len(binary), 0x004E4942) + binary
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+
+
+def triangle_glb(index_count: int = 3, real_indices: bool = True, image: bytes | None = None) -> bytes:
+    """One triangle mesh (3 vertices, `index_count` indices), optionally with a base colour image.
+
+    With real_indices=False the JSON claims `index_count` indices but the buffer holds only 3:
+    a huge claimed mesh costs a few bytes.
+    """
+    positions = np.array([[0, 0, 9], [1, 0, 9], [0, 1, 9]], np.float32).tobytes()
+    uvs = np.array([[0, 0], [1, 0], [0, 1]], np.float32).tobytes()
+    indices = np.zeros(index_count if real_indices else 3, np.uint32)
+    indices[:3] = (0, 1, 2)
+    binary = positions + uvs + indices.tobytes()
+    views = [{"buffer": 0, "byteOffset": 0, "byteLength": 36},
+             {"buffer": 0, "byteOffset": 36, "byteLength": 24},
+             {"buffer": 0, "byteOffset": 60, "byteLength": indices.nbytes}]
+    primitive = {"attributes": {"POSITION": 0, "TEXCOORD_0": 1}, "indices": 2, "mode": 4}
+    tree = {
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0}], "meshes": [{"primitives": [primitive]}],
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
+             "min": [0, 0, 9], "max": [1, 1, 9]},
+            {"bufferView": 1, "componentType": 5126, "count": 3, "type": "VEC2"},
+            {"bufferView": 2, "componentType": 5125, "count": index_count, "type": "SCALAR"},
+        ],
+        "bufferViews": views,
+    }
+    if image is not None:
+        views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(image)})
+        binary += image
+        tree["images"] = [{"bufferView": 3, "mimeType": "image/png"}]
+        tree["textures"] = [{"source": 0}]
+        tree["materials"] = [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}]
+        primitive["material"] = 0
+    tree["buffers"] = [{"byteLength": len(binary)}]
+    return glb_bytes(tree, binary)
+
+
+def small_png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", (16, 16), (255, 0, 0, 255)).save(buffer, "PNG")
+    return buffer.getvalue()
