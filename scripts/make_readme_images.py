@@ -117,7 +117,7 @@ def render_views(views: dict[str, np.ndarray], names, size: int, out: Path) -> N
                 print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
-def make_gif(out: Path, width: int = 360, fps: int = 8, limit: int = 3_000_000) -> Path:
+def make_gif(out: Path, width: int = 360, fps: int = 8, colors: int = 128, limit: int = 3_000_000) -> Path:
     """docs/demo.gif: `arfx demo`'s video at `fps`, `width` wide, one shared palette."""
     import av
     from PIL import Image
@@ -133,12 +133,9 @@ def make_gif(out: Path, width: int = 360, fps: int = 8, limit: int = 3_000_000) 
                     picture = frame.to_image()
                     frames.append(picture.resize((width, round(width * picture.height / picture.width)),
                                                  Image.LANCZOS))
-    # One palette from frames of every effect, so colours do not flicker between frames.
-    sample = Image.new("RGB", (frames[0].width, frames[0].height * 4))
-    for k in range(4):
-        sample.paste(frames[k * len(frames) // 4 + 2], (0, k * frames[0].height))
-    palette = sample.quantize(colors=128, method=Image.Quantize.MEDIANCUT)
-    quantized = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    # A palette per frame (small colourful parts, a pink nose or a red band, keep their colour).
+    quantized = [f.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+                 for f in frames]
     path = out / "demo.gif"
     quantized[0].save(path, save_all=True, append_images=quantized[1:], duration=round(1000 / fps), loop=0,
                       optimize=True)
