@@ -4,13 +4,17 @@ every effect loads and draws where it belongs on the tracked astronaut."""
 from __future__ import annotations
 
 import importlib.util
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from arfx.effects.registry import EffectRegistry
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 EFFECTS = ROOT / "assets" / "effects"
