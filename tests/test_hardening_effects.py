@@ -23,7 +23,7 @@ from arfx.effects.facepaint import FacePaintEffect, load_texture
 from arfx.effects.object3d import Object3DEffect
 from arfx.effects.registry import EffectRegistry, parse_manifest
 from arfx.errors import EffectError
-from arfx.render.gltf import MAX_TRIANGLES, draco_available, inspect_model, load_glb
+from arfx.render.gltf import MAX_TRIANGLES, draco_available, inspect_model, load_glb, meshopt_available
 from arfx.render.texture import MAX_TEXTURE_SIDE
 from makers import glb_bytes, png_bytes, small_png, triangle_glb
 
@@ -253,7 +253,11 @@ def _glb_cases(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
             "KHR_draco_mesh_compression": {"bufferView": 0, "attributes": {"POSITION": 0}}}
 
     def meshopt(tree):
-        tree["extensionsRequired"] = ["EXT_meshopt_compression"]
+        # A position view "compressed" with bytes that are not meshopt's: refused by name without
+        # the meshopt package, as undecodable with it.
+        tree["extensionsUsed"] = tree["extensionsRequired"] = ["EXT_meshopt_compression"]
+        tree["bufferViews"][0]["extensions"] = {"EXT_meshopt_compression": {
+            "buffer": 0, "byteOffset": 0, "byteLength": 8, "byteStride": 12, "count": 3, "mode": "ATTRIBUTES"}}
 
     return {
         "points": (_retree(triangle_glb(), points), "no node places a mesh with triangles"),
@@ -262,7 +266,9 @@ def _glb_cases(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
                   "its Draco data cannot be decoded" if draco_available() else
                   "needs the glTF extension KHR_draco_mesh_compression, which arfx does not read; "
                   "export it again without Draco compression"),
-        "meshopt": (_retree(triangle_glb(), meshopt), "needs the glTF extension EXT_meshopt_compression"),
+        "meshopt": (_retree(triangle_glb(), meshopt),
+                    "meshopt data cannot be decoded" if meshopt_available() else
+                    "needs the glTF extension EXT_meshopt_compression"),
         "truncated": (GLASSES_GLB.read_bytes()[:60_000], "the file is truncated"),
         "textfile": (b"I am a shopping list, not a 3D model\n", "it is not a GLB file"),
         "nomeshes": (no_meshes, "it holds no meshes"),

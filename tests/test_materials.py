@@ -21,7 +21,7 @@ from arfx.geometry.canonical import CanonicalFace
 from arfx.geometry.pipeline import FaceGeometry
 from arfx.render.gltf import load_glb
 from arfx.render.gltf_load import converted_base, solve_metallic
-from makers import GltfBuilder, quad, uv_sphere
+from makers import GltfBuilder, draco_sphere, quad, uv_sphere
 
 W, H = 320, 240
 KEY = np.array([-0.4, 0.6, 0.7]) / np.linalg.norm([-0.4, 0.6, 0.7])
@@ -371,32 +371,6 @@ def test_msaa_window_path_shows_the_offscreen_picture(tmp_path):
         ctx.release()
 
 
-def draco_sphere(tmp_path, payload: bytes | None = None):
-    """A sphere whose primitive is Draco-compressed (KHR_draco_mesh_compression); `payload`
-    replaces the compressed bytes."""
-    import DracoPy
-
-    positions, normals, uvs, triangles = uv_sphere(0.04)
-    data = DracoPy.encode(positions, triangles, quantization_bits=14, normals=normals, tex_coord=uvs)
-    b = GltfBuilder()
-    view = b.view(payload if payload is not None else data)
-    accessors = []
-    for count, kind in ((len(positions), "VEC3"), (len(positions), "VEC3"), (len(positions), "VEC2"),
-                        (triangles.size, "SCALAR")):
-        accessors.append(b._add("accessors", {"componentType": 5125 if kind == "SCALAR" else 5126,
-                                              "count": count, "type": kind}))
-    b.tree["accessors"][accessors[0]].update(min=[-0.04] * 3, max=[0.04] * 3)
-    primitive = {"attributes": {"POSITION": accessors[0], "NORMAL": accessors[1], "TEXCOORD_0": accessors[2]},
-                 "indices": accessors[3], "material": b.material(pbrMetallicRoughness={
-                     "baseColorFactor": [0.2, 0.6, 0.9, 1], "metallicFactor": 0.0}),
-                 "extensions": {"KHR_draco_mesh_compression": {
-                     "bufferView": view, "attributes": {"POSITION": 0, "NORMAL": 1, "TEXCOORD_0": 2}}}}
-    mesh = b._add("meshes", {"primitives": [primitive]})
-    b.node(mesh=mesh, translation=[0, 0, 0.09])
-    b.tree["extensionsUsed"] = b.tree["extensionsRequired"] = ["KHR_draco_mesh_compression"]
-    return b.write(tmp_path / "draco.glb"), positions, triangles
-
-
 def test_draco_compressed_mesh_decodes_and_draws_like_the_plain_one(tmp_path, renderer):
     pytest.importorskip("DracoPy")
     path, positions, triangles = draco_sphere(tmp_path)
@@ -423,4 +397,71 @@ def test_broken_draco_data_is_refused_by_name(tmp_path):
     pytest.importorskip("DracoPy")
     path, _, _ = draco_sphere(tmp_path, payload=b"DRACO but not really" * 8)
     with pytest.raises(EffectError, match="its Draco data cannot be decoded"):
+        load_glb(path)
+
+
+def test_meshopt_compressed_file_draws_like_the_plain_one(tmp_path):
+    """EXT_meshopt_compression (gltfpack -c's output) decoded with the meshopt package: the same
+    triangles and vertices as the uncompressed file; a corrupt stream is refused in one line."""
+    meshopt = pytest.importorskip("meshopt")
+    from arfx.render.gltf import load_glb
+
+    positions, normals, uvs, triangles = uv_sphere(0.04)
+    plain = GltfBuilder()
+    node = plain.node(mesh=plain.mesh(positions, triangles, normals=normals))
+    plain_path = plain.write(tmp_path / "plain.glb")
+
+    packed = GltfBuilder()
+    rows = np.ascontiguousarray(positions, np.float32)
+    encoded_positions = meshopt.encode_gltf_buffer(rows, "ATTRIBUTES")
+    indices = np.ascontiguousarray(np.asarray(triangles).reshape(-1), np.uint32)
+    encoded_indices = meshopt.encode_gltf_buffer(indices.reshape(-1, 3), "TRIANGLES")
+    compressed_start = len(packed.blob)
+    packed.blob += encoded_positions + b"\0" * (-len(encoded_positions) % 4)
+    index_start = len(packed.blob)
+    packed.blob += encoded_indices + b"\0" * (-len(encoded_indices) % 4)
+    ext = "EXT_meshopt_compression"
+    views = [
+        {"buffer": 1, "byteLength": rows.nbytes, "byteStride": 12,
+         "extensions": {ext: {"buffer": 0, "byteOffset": compressed_start, "byteLength": len(encoded_positions),
+                              "byteStride": 12, "count": len(rows), "mode": "ATTRIBUTES"}}},
+        {"buffer": 1, "byteLength": indices.nbytes,
+         "extensions": {ext: {"buffer": 0, "byteOffset": index_start, "byteLength": len(encoded_indices),
+                              "byteStride": 4, "count": len(indices), "mode": "TRIANGLES"}}},
+    ]
+    packed.tree["bufferViews"] = views
+    packed.tree["accessors"] = [
+        {"bufferView": 0, "componentType": 5126, "count": len(rows), "type": "VEC3",
+         "min": rows.min(axis=0).tolist(), "max": rows.max(axis=0).tolist()},
+        {"bufferView": 1, "componentType": 5125, "count": len(indices), "type": "SCALAR"},
+    ]
+    packed.tree["meshes"] = [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1}]}]
+    packed.tree["extensionsUsed"] = packed.tree["extensionsRequired"] = [ext]
+    packed.node(mesh=0)
+    path = packed.write(tmp_path / "packed.glb")
+    # write() sets one buffer for the blob; add the fallback buffer the views point at.
+    import json
+    import struct
+
+    data = path.read_bytes()
+    length = struct.unpack_from("<I", data, 12)[0]
+    tree = json.loads(data[20:20 + length])
+    tree["buffers"].append({"byteLength": rows.nbytes + indices.nbytes, "extensions": {ext: {"fallback": True}}})
+    text = json.dumps(tree).encode()
+    text += b" " * (-len(text) % 4)
+    rest = data[20 + length:]
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text + rest
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
+
+    (mesh,), (reference,) = load_glb(path), load_glb(plain_path)
+    assert np.array_equal(mesh.indices, reference.indices)
+    assert np.allclose(mesh.positions, reference.positions, atol=1e-5)
+    assert node == 0
+
+    tree["bufferViews"][0]["extensions"][ext]["byteLength"] = 8  # a stream cut short
+    text = json.dumps(tree).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text + rest
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
+    with pytest.raises(EffectError, match="meshopt data cannot be decoded"):
         load_glb(path)

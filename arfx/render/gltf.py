@@ -203,10 +203,30 @@ _CHUNK_BIN = 0x004E4942
 _UNSUPPORTED_EXTENSIONS = {
     "KHR_draco_mesh_compression": "export it again without Draco compression (or install DracoPy, "
                                   "Apache-2.0, which arfx then decodes it with)",
-    "EXT_meshopt_compression": "export it again without meshopt compression (gltfpack without -c)",
-    "KHR_meshopt_compression": "export it again without meshopt compression (gltfpack without -c)",
+    "EXT_meshopt_compression": "export it again without meshopt compression (gltfpack without -c), "
+                               "or install meshopt (MIT), which arfx then decodes it with",
+    "KHR_meshopt_compression": "export it again without meshopt compression (gltfpack without -c), "
+                               "or install meshopt (MIT), which arfx then decodes it with",
     "KHR_texture_basisu": "export it again with PNG or JPEG textures instead of KTX2",
 }
+MESHOPT_EXTENSIONS = ("EXT_meshopt_compression", "KHR_meshopt_compression")
+
+
+def meshopt_available() -> bool:
+    """Whether meshopt-compressed buffer views can be decoded (the optional meshopt package)."""
+    import importlib.util
+
+    return importlib.util.find_spec("meshopt") is not None
+
+
+def meshopt_extension(item: dict) -> dict | None:
+    """A bufferView's or buffer's meshopt extension object, if it has one."""
+    extensions = item.get("extensions") if isinstance(item, dict) else None
+    if not isinstance(extensions, dict):
+        return None
+    return next((extensions[name] for name in MESHOPT_EXTENSIONS if isinstance(extensions.get(name), dict)), None)
+
+
 def draco_available() -> bool:
     """Whether Draco-compressed meshes can be decoded (the optional DracoPy package)."""
     import importlib.util
@@ -338,6 +358,8 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
     for name in required:
         if name == "KHR_draco_mesh_compression" and draco_available():
             continue  # decoded by DracoPy (arfx.render.gltf_load)
+        if name in MESHOPT_EXTENSIONS and meshopt_available():
+            continue  # buffer views decoded by meshopt (arfx.render.gltf_load)
         if name in _UNSUPPORTED_EXTENSIONS:
             raise _Invalid(f"it needs the glTF extension {name}, which arfx does not read; "
                            f"{_UNSUPPORTED_EXTENSIONS[name]}")
@@ -423,6 +445,8 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
             actual = _uri_size(root, buffer["uri"], f"buffer {i}")
         elif i == 0 and binary is not None:
             actual = len(binary)
+        elif (meshopt_extension(buffer) or {}).get("fallback") and meshopt_available():
+            actual = length  # a meshopt fallback: its views are decoded from another buffer
         else:
             raise _Invalid(f"buffer {i} has no data")
         if actual < length:
@@ -436,6 +460,15 @@ def _check_tree(tree, binary: bytes | None, root: Path, path: Path) -> ModelSumm
         stride = view.get("byteStride", 0)
         if not (_is_int(start) and _is_int(length) and _is_int(stride)):
             raise _Invalid(f"{what} has a bad byteOffset/byteLength/byteStride")
+        compressed = meshopt_extension(view)
+        if compressed is not None and meshopt_available():
+            source = _index(compressed, "buffer", buffers, what, required=True)
+            offset, size = compressed.get("byteOffset", 0), compressed.get("byteLength")
+            count, stride = compressed.get("count"), compressed.get("byteStride")
+            if not all(_is_int(v) for v in (offset, size, count, stride)) or offset + size > sizes[source] \
+                    or count * stride != length or compressed.get("mode") not in ("ATTRIBUTES", "TRIANGLES", "INDICES"):
+                raise _Invalid(f"{what} has a bad meshopt compression record")
+            continue
         if start + length > sizes[buffer]:
             raise _Invalid(f"{what} runs past the end of buffer {buffer}")
     for i, accessor in enumerate(accessors):

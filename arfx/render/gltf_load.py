@@ -33,6 +33,9 @@ SUPPORTED_EXTENSIONS = frozenset({
     "KHR_materials_unlit", "KHR_texture_transform", "KHR_mesh_quantization",
     "KHR_materials_emissive_strength", "KHR_materials_pbrSpecularGlossiness",
 })
+#: Compression extensions decoded by optional packages (DracoPy, meshopt) when they are installed.
+_DECODED_EXTENSIONS = frozenset({"KHR_draco_mesh_compression", "EXT_meshopt_compression",
+                                 "KHR_meshopt_compression"})
 #: Extensions that only add to a picture arfx draws without them (logged once, never silent).
 OPTIONAL_NOTES = {
     "KHR_lights_punctual": "its lights are not used (arfx lights objects from the frame)",
@@ -143,9 +146,30 @@ class _Reader:
         self._cache: dict[int, np.ndarray] = {}
 
     def view_bytes(self, index: int) -> bytes:
+        from arfx.render.gltf import meshopt_extension
+
         view = self.tree["bufferViews"][index]
+        compressed = meshopt_extension(view)
+        if compressed is not None:  # EXT/KHR_meshopt_compression: decoded from its own buffer
+            return self._meshopt_view(index, compressed)
         start = view.get("byteOffset", 0)
         return self.buffers[view["buffer"]][start:start + view["byteLength"]]
+
+    def _meshopt_view(self, index: int, compressed: dict) -> bytes:
+        import meshopt
+
+        from arfx.errors import EffectError
+
+        start = compressed.get("byteOffset", 0)
+        data = self.buffers[compressed["buffer"]][start:start + compressed["byteLength"]]
+        filter_name = compressed.get("filter", "NONE")
+        try:
+            decoded = meshopt.decode_gltf_buffer(bytes(data), compressed["count"], compressed["byteStride"],
+                                                 compressed["mode"], None if filter_name == "NONE" else filter_name)
+        except (ValueError, RuntimeError) as error:
+            raise EffectError(f"cannot use 3D asset {self.path}: bufferView {index}'s meshopt data cannot be "
+                              f"decoded ({error})") from error
+        return np.ascontiguousarray(decoded).tobytes()
 
     def accessor(self, index: int, normalize: bool = True) -> np.ndarray:
         """Elements as [count, components] (float64 when normalized or float, else integers)."""
@@ -483,7 +507,7 @@ def read_model(tree: dict, binary: bytes | None, root: Path, path: Path, to_cm: 
         if name in OPTIONAL_NOTES and (str(path), name) not in _LOGGED:
             _LOGGED.add((str(path), name))
             log.warning("3D asset %s uses the glTF extension %s: %s", path, name, OPTIONAL_NOTES[name])
-        elif name not in SUPPORTED_EXTENSIONS and name != "KHR_draco_mesh_compression" \
+        elif name not in SUPPORTED_EXTENSIONS and name not in _DECODED_EXTENSIONS \
                 and (str(path), name) not in _LOGGED:
             _LOGGED.add((str(path), name))
             log.warning("3D asset %s uses the glTF extension %s, which arfx does not read; "
