@@ -174,7 +174,8 @@ def preview_image(effect, size: int = 400) -> np.ndarray:
     ctx = create_headless_context()
     panels = []
     try:
-        renderer = Renderer(ctx, size, size)
+        # 4x MSAA even on software GL: a preview is three still pictures, so smooth edges are cheap.
+        renderer = Renderer(ctx, size, size, samples=4)
         if hasattr(renderer, "lighting"):
             renderer.lighting = "fixed"  # the studio light: a plain background has no light to estimate
         half_fov = math.radians(renderer.camera.fov_y) / 2.0
