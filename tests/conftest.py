@@ -1,4 +1,7 @@
-"""Fixtures shared by the test files: a private virtual display, an empty user effects folder."""
+"""Fixtures shared by the test files (a private virtual display, an empty user effects folder)
+and the markers the quick loop leaves out: `gui` (every test that opens a window under Xvfb:
+it uses the `display` fixture) and `slow` (the tests that take over 3 s, listed in SLOW_TESTS
+from `pytest --durations=25`, plus the install tests). `pytest -m "not slow and not gui"`."""
 
 from __future__ import annotations
 
@@ -7,6 +10,27 @@ import shutil
 import subprocess
 
 import pytest
+
+#: Tests that take over 3 s on a 2-core CPU machine (`--durations=25`), by file and name
+#: (every parametrisation of a name).
+SLOW_TESTS: frozenset[str] = frozenset({
+    "test_app.py::test_input_file_recording_keeps_every_frame_from_the_first",
+    "test_app.py::test_camera_loss_ends_session_with_recording_kept",
+    "test_app.py::test_keys_switch_effect_screenshot_record_and_quit",
+    "test_app.py::test_signal_while_recording_keeps_every_frame",
+    "test_hardening_io.py::test_input_8000x6000_image",
+    "test_showcase.py::test_generated_showcase_is_deterministic_and_matches_the_committed_files",
+    "test_stream.py::test_cli_streams_a_file_without_a_window",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "display" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gui)
+        name = getattr(item, "originalname", None) or item.name
+        if f"{item.path.name}::{name}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

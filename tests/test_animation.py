@@ -20,7 +20,7 @@ from arfx.render.gltf import load_model
 from arfx.render.gltf_anim import Player, pose_at, sample
 from arfx.render.gltf_load import Channel
 from arfx.result import FaceResult, FrameResult
-from makers import GltfBuilder, quad
+from makers import WHITE, GltfBuilder, bar_file, quad
 
 W, H = 320, 240
 DEPTH = 36.0  # cm from the camera to the assets' plane (face at 45 cm, assets 9 cm in front)
@@ -53,10 +53,6 @@ def drawn(renderer, effect, timestamp: float) -> np.ndarray:
 
 def pixels_per_cm(renderer) -> float:
     return renderer.camera.focal_pixels(H) / DEPTH
-
-
-WHITE = {"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1]}, "extensions": {"KHR_materials_unlit": {}},
-         "doubleSided": True}
 
 
 def moving_quad(tmp_path, interpolation="LINEAR", name="move.glb") -> object:
@@ -158,35 +154,6 @@ def test_morph_target_weights_animate(tmp_path, renderer):
     assert rows[0.0][0] - rows[1.0][0] == pytest.approx(2.0 * per_cm, abs=1.5)  # top rose 2 cm
     assert rows[0.0][0] - rows[0.5][0] == pytest.approx(1.0 * per_cm, abs=1.5)
     assert rows[0.0][1] == rows[1.0][1]  # bottom edge stays
-
-
-def bar_file(tmp_path, animated: bool, skinned: bool = True, name: str = "bar.glb") -> object:
-    """A bar 8 cm long along x (from the origin), 1 cm tall; two joints at x = 0 and 4 cm; the
-    second turns 90 degrees about z over 1 s when animated."""
-    xs = np.linspace(0.0, 0.08, 17)
-    positions = np.array([[x, y, 0.0] for x in xs for y in (0.005, -0.005)], np.float32)
-    normals = np.tile([0.0, 0.0, 1.0], (len(positions), 1))
-    triangles = np.array([[2 * i, 2 * i + 1, 2 * i + 2] for i in range(16)]
-                         + [[2 * i + 2, 2 * i + 1, 2 * i + 3] for i in range(16)], np.uint32)
-    b = GltfBuilder()
-    material = b.material(**WHITE)
-    if not skinned:
-        b.node(mesh=b.mesh(positions, triangles, normals, material=material), translation=[-0.04, 0, 0.09])
-        return b.write(tmp_path / name)
-    share = np.clip((positions[:, 0] - 0.035) / 0.01, 0.0, 1.0)  # blended over 1 cm at the joint
-    weights = np.stack([1 - share, share, np.zeros_like(share), np.zeros_like(share)], axis=1)
-    joints = np.tile([0, 1, 0, 0], (len(positions), 1))
-    mesh = b.mesh(positions, triangles, normals, material=material, joints=joints, weights=weights)
-    root = b.node(translation=[-0.04, 0, 0.09], children=[1])
-    elbow = b.node(translation=[0.04, 0, 0])
-    inverse = np.stack([np.eye(4), np.eye(4)])
-    inverse[1, 0, 3] = -0.04
-    skin = b.skin([root, elbow], inverse)
-    b.node(mesh=mesh, skin=skin)
-    if animated:
-        half = np.sin(np.pi / 4)
-        b.animation("bend", [(elbow, "rotation", [0.0, 1.0], [[0, 0, 0, 1], [0, 0, half, half]], "LINEAR")])
-    return b.write(tmp_path / name)
 
 
 def test_a_skinned_bar_bends(tmp_path, renderer):

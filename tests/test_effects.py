@@ -256,7 +256,7 @@ def _noisy_png(size: int = 64) -> bytes:
 def test_arfx_list_loads_what_it_lists_so_nothing_ok_fails_at_render(tmp_path, no_user_effects, capsys):
     """A GLB whose texture header is fine but whose pixels are cut off passes the cheap scan;
     `arfx list` loads it and says BROKEN, with the same reason `arfx render` gives."""
-    from test_hardening_effects import triangle_glb
+    from makers import triangle_glb
 
     drop = tmp_path / "drop"
     drop.mkdir()
@@ -284,7 +284,7 @@ def test_arfx_list_loads_what_it_lists_so_nothing_ok_fails_at_render(tmp_path, n
 
 
 def test_an_effect_found_broken_on_load_does_not_hide_a_working_one(tmp_path, no_user_effects, caplog):
-    from test_hardening_effects import triangle_glb
+    from makers import triangle_glb
 
     png = _noisy_png()
     (no_user_effects / "glasses.glb").write_bytes(triangle_glb(image=png[:len(png) // 2]))

@@ -27,7 +27,7 @@ from arfx.effects.registry import scan_folder, parse_manifest
 from arfx.errors import EffectError
 from arfx.render.gltf import MAX_TRIANGLES, VERTEX_FLOATS, load_glb
 from arfx.render.texture import MAX_TEXTURE_SIDE
-from test_hardening_effects import glb_bytes, png_bytes, small_png, triangle_glb
+from makers import bar_file, draco_sphere, glb_bytes, png_bytes, small_png, triangle_glb
 
 ROOT = Path(__file__).resolve().parent.parent
 EFFECTS = ROOT / "assets" / "effects"
@@ -353,7 +353,6 @@ def _feature_seeds() -> list[bytes]:
     import tempfile
 
     from makers import GltfBuilder, quad
-    from test_animation import bar_file
 
     seeds = []
     with tempfile.TemporaryDirectory() as folder:
@@ -374,8 +373,6 @@ def _feature_seeds() -> list[bytes]:
         b.animation("w", [(node, "weights", [0.0, 1.0], [0.0, 1.0], "LINEAR")])
         seeds.append(b.write(folder / "maps.glb").read_bytes())
         try:
-            from test_materials import draco_sphere
-
             seeds.append(draco_sphere(folder)[0].read_bytes())
         except ImportError:  # no DracoPy
             pass

@@ -210,7 +210,7 @@ def test_ignored_gltf_extensions_warn_when_loaded(tmp_path, caplog):
     import json
     import struct
 
-    from test_hardening_effects import glb_bytes, triangle_glb
+    from makers import glb_bytes, triangle_glb
 
     glb = triangle_glb()
     size = struct.unpack_from("<I", glb, 12)[0]
