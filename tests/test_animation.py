@@ -202,3 +202,23 @@ def test_vertex_shader_skinning_matches_cpu_skinning(tmp_path, renderer, monkeyp
         a, b = drawn(renderer, gpu, t), drawn(renderer, cpu, t)
         assert renderer.effect_pass(gpu).meshes[0].gpu_skin and not renderer.effect_pass(cpu).meshes[0].gpu_skin
         assert (a != b).sum() <= 4, t  # a few edge pixels of rounding
+
+
+def test_an_animation_starts_when_its_effect_appears(tmp_path, renderer):
+    """Shown by a trigger (or when the face comes back), a clip starts from its beginning; while
+    the effect stays drawn it keeps playing."""
+    from arfx.triggers import Condition, ShowWhen
+
+    effect = Object3DEffect.from_file("a", moving_quad(tmp_path), occlusion=frozenset())
+    effect.trigger = ShowWhen((Condition.parse("jawOpen > 0.5"),))
+
+    def shown(timestamp: float, mouth: float) -> np.ndarray:
+        result = frame_at(timestamp)
+        result.faces[0].expressions = {"jawOpen": mouth}
+        return renderer.render(np.zeros((H, W, 3), np.uint8), result, effect).max(axis=2) > 128
+
+    start = centre_x(shown(10.0, 0.9))
+    moved = centre_x(shown(10.5, 0.9))              # half a second in: moved right
+    assert moved - start > 1.0 * pixels_per_cm(renderer)
+    assert not shown(11.0, 0.0).any()                 # mouth closed: hidden
+    assert centre_x(shown(11.5, 0.9)) == pytest.approx(start, abs=0.5)  # shown again: from the start

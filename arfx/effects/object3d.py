@@ -238,6 +238,7 @@ class Object3DPass:
             mesh.slot = slot
         self._transforms = [m.data.transform for m in self.meshes]
         self._posed_at: float | None = None
+        self._drawn_in: int | None = None  # the renderer frame this pass last drew in
         from arfx.render.contact import object_field
 
         self.contact_field = object_field(effect)  # soft contact shadow on the face (None: none)
@@ -248,6 +249,12 @@ class Object3DPass:
 
         if self.player is None:
             return
+        # An animation starts when its effect appears: with the face, and again each time its
+        # [[trigger]] shows it after hiding it (the effect was not drawn in the frame before).
+        drawn = frame.renderer.frames_drawn
+        if self._drawn_in is not None and drawn > self._drawn_in + 1:
+            self.player.start = None
+        self._drawn_in = drawn
         timestamp = float(frame.result.timestamp) if frame.result is not None else 0.0
         if timestamp == self._posed_at:
             return

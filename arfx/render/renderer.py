@@ -303,6 +303,11 @@ class Renderer:
             attachments.append(resolved)
         return _Target(fbo, resolve, attachments, None if samples else color)
 
+    @property
+    def frames_drawn(self) -> int:
+        """How many frames this renderer has drawn (passes use it to see that they were skipped)."""
+        return self._frames_drawn
+
     def effect_pass(self, effect) -> EffectPass:
         """The effect's GPU pass in this context, created on first use and kept while it is
         drawn (passes not drawn for PASS_MAX_IDLE frames are released, see _evict_idle_passes)."""
