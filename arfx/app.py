@@ -52,7 +52,9 @@ class AppOptions:
     record: str | None = None
     frames: int | None = None
     mirror: bool | None = None  # None: mirror cameras, not files
-    gestures: bool = False  # hand gestures held ~0.6 s act like keys (arfx.triggers)
+    # Hand gestures held a moment act like keys (arfx.triggers): True for the default map, or
+    # (gesture -> action, gesture -> seconds to hold).
+    gestures: bool | tuple = False
     rerun: Any = None  # an arfx.rerun_log.RerunLogger: every tracked frame is logged to it
     render: RenderOptions = field(default_factory=RenderOptions)  # tracking, encoding (overwrite), effects
     camera_timeout: float = 3.0
@@ -387,7 +389,9 @@ class LiveApp:
             from arfx.triggers import HeldTrigger
 
             ropts = replace(ropts, tracking=replace(ropts.tracking, hands=True))
-            self.trigger = HeldTrigger()
+            gestures = self.options.gestures
+            self.trigger = (HeldTrigger(actions=gestures[0], holds={**gestures[1]})
+                            if isinstance(gestures, tuple) else HeldTrigger())
             log.info("gestures: %s", ", ".join(f"{g} = {a}" for g, a in self.trigger.actions.items()))
         return ropts
 

@@ -178,9 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--record", metavar="FILE", help="start recording to FILE at launch")
     run.add_argument("--frames", type=_count, metavar="N", help="quit after N frames")
     run.add_argument("--no-mirror", action="store_true", help="do not mirror the camera image")
-    run.add_argument("--gestures", action="store_true",
-                     help="steer with hand gestures held ~0.6 s: thumbs up = next effect, "
-                          "victory = screenshot, open palm = start/stop recording")
+    run.add_argument("--gestures", nargs="?", const="", metavar="MAP",
+                     help="steer with held hand gestures: victory = next effect, open palm (2 s) = "
+                          "start/stop recording, thumbs up = screenshot; or your own MAP, e.g. "
+                          "victory=next,pinch=screenshot,open_palm=record:2 (seconds to hold)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing recording")
     run.add_argument("--no-drop", action="store_true",
                      help="keep every frame of an --input file, slowing playback when rendering cannot "
@@ -498,6 +499,20 @@ def _hint_if_no_face(found: int, args: argparse.Namespace) -> None:
         print("no face found; for small or distant faces try --detector auto", file=sys.stderr)
 
 
+def _gesture_map(text: str | None):
+    """False (no --gestures), True (the default map) or (actions, holds) from --gestures MAP."""
+    if text is None:
+        return False
+    if text == "":
+        return True
+    from arfx.triggers import parse_gesture_map
+
+    try:
+        return parse_gesture_map(text)
+    except ValueError as error:
+        raise ArfxError(f"--gestures: {error}") from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -509,7 +524,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     options = AppOptions(
         effect=args.effect, camera=args.camera, size=parse_size(args.size), input=args.input,
         record=args.record, frames=args.frames, mirror=False if args.no_mirror else None,
-        gestures=args.gestures,
+        gestures=_gesture_map(args.gestures),
         render=_render_options(args),
         output_dir=Path.cwd(), no_drop=args.no_drop, stream=args.stream, vcam=args.vcam,
         window=not args.no_window, overlay=not args.no_overlay, overlay_in_outputs=args.record_overlay,

@@ -12,15 +12,46 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 #: Gesture -> live-app action, when gestures are on (`arfx EFFECT --gestures`).
-GESTURE_ACTIONS = {"thumbs_up": "next", "victory": "screenshot", "open_palm": "record"}
+GESTURE_ACTIONS = {"victory": "next", "open_palm": "record", "thumbs_up": "screenshot"}
+#: Gestures that must be held longer than the default before they act (a recording toggle
+#: should not start by accident).
+GESTURE_HOLDS = {"open_palm": 2.0}
+APP_ACTIONS = ("next", "previous", "record", "screenshot", "mirror", "debug", "quit")
+
+
+def parse_gesture_map(text: str) -> tuple[dict[str, str], dict[str, float]]:
+    """`--gestures victory=next,open_palm=record:2`: gesture -> action (and hold seconds);
+    ValueError says what is wrong."""
+    from arfx.tracking.gestures import GESTURES
+
+    actions, holds = {}, {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        gesture, _, action = item.partition("=")
+        action, _, hold = action.partition(":")
+        gesture, action = gesture.strip(), action.strip()
+        if gesture not in GESTURES:
+            raise ValueError(f"unknown gesture '{gesture}' in '{item}'; one of {', '.join(GESTURES)}")
+        if action not in APP_ACTIONS:
+            raise ValueError(f"unknown action '{action}' in '{item}'; one of {', '.join(APP_ACTIONS)}")
+        actions[gesture] = action
+        if hold:
+            try:
+                holds[gesture] = float(hold)
+            except ValueError:
+                raise ValueError(f"'{hold}' in '{item}' is not a number of seconds") from None
+    if not actions:
+        raise ValueError("no gesture given; write e.g. victory=next,open_palm=record:2")
+    return actions, holds
 
 
 @dataclass
 class HeldTrigger:
-    """Fires `signal`'s action once it has been seen continuously for `hold` seconds."""
+    """Fires `signal`'s action once it has been seen continuously for its hold time (`holds`,
+    else `hold` seconds)."""
 
     actions: dict[str, str] = field(default_factory=lambda: dict(GESTURE_ACTIONS))
     hold: float = 0.6
+    holds: dict[str, float] = field(default_factory=lambda: dict(GESTURE_HOLDS))
     _since: dict[str, float] = field(default_factory=dict)
     _fired: set[str] = field(default_factory=set)
 
@@ -35,7 +66,7 @@ class HeldTrigger:
             if signal not in self.actions:
                 continue
             start = self._since.setdefault(signal, timestamp)
-            if signal not in self._fired and timestamp - start >= self.hold:
+            if signal not in self._fired and timestamp - start >= self.holds.get(signal, self.hold):
                 self._fired.add(signal)
                 fired.append(self.actions[signal])
         return fired

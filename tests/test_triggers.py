@@ -78,3 +78,23 @@ def test_flames_show_only_while_the_mouth_is_open_with_hysteresis(no_user_effect
             out = fx._pipeline.renderer.render(rgb, result, fx.effect)
             drawn.append(int((np.abs(out.astype(int) - rgb.astype(int)).max(axis=2) > 40).sum()))
     assert drawn[0] == 0 and drawn[1] > 500 and drawn[2] > 500 and drawn[3] == 0, drawn
+
+
+def test_gesture_map_is_configurable_with_hold_times():
+    from arfx.triggers import parse_gesture_map
+
+    actions, holds = parse_gesture_map("victory=next, pinch=screenshot,open_palm=record:2")
+    assert actions == {"victory": "next", "pinch": "screenshot", "open_palm": "record"}
+    assert holds == {"open_palm": 2.0}
+    trigger = HeldTrigger(actions=actions, holds=holds)
+    fired = [a for i in range(90) for a in trigger.update({"open_palm"}, i / 30)]
+    assert fired == ["record"] and trigger.update(set(), 3.0) == []
+    early = [a for i in range(50) for a in HeldTrigger(actions=actions, holds=holds).update({"open_palm"}, i / 30)]
+    assert early == []  # 1.6 s is not long enough for the recording toggle
+    for text, message in (("wave=next", "unknown gesture 'wave'"), ("victory=dance", "unknown action 'dance'"),
+                          ("victory=next:soon", "not a number of seconds"), ("", "no gesture given")):
+        with pytest.raises(ValueError, match=message):
+            parse_gesture_map(text)
+    from arfx.cli import main
+
+    assert main(["run", "glasses", "--gestures", "wave=next", "--frames", "1"]) == 2
