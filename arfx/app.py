@@ -380,8 +380,13 @@ class LiveApp:
         return first
 
     def _render_options(self) -> RenderOptions:
-        """The run's render options; gestures need hands tracked."""
+        """The run's render options: gestures need hands tracked; the body pose runs on every
+        other frame (predicted between) so the window stays responsive."""
+        from dataclasses import replace
+
         ropts = self.options.render
+        if ropts.tracking.pose_every == 1:
+            ropts = replace(ropts, tracking=replace(ropts.tracking, pose_every=2))
         self.gesture = ""
         if self.options.gestures:
             from dataclasses import replace

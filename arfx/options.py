@@ -44,6 +44,8 @@ class TrackingOptions:
     #: needs them: body anchors, backgrounds).
     pose: bool = False
     segmentation: bool = False
+    #: Run the pose model on every Nth frame, predicting the body between (the live app: 2).
+    pose_every: int = 1
     fov: float | str | None = None
 
     def __post_init__(self) -> None:

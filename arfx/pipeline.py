@@ -123,7 +123,12 @@ class HandStage:
 
 
 class BodyStage:
-    """Body pose: MediaPipe Pose on ONNX (one person), lifted into camera space; adds `result.bodies`."""
+    """Body pose: MediaPipe Pose on ONNX (one person), lifted into camera space; adds `result.bodies`.
+
+    With `options.pose_every` = N > 1 (the live app uses 2) the model runs on every Nth frame;
+    the frames between get the body predicted from the last two runs (constant velocity), so
+    the window stays responsive while body effects keep moving.
+    """
 
     name = "body"
 
@@ -134,19 +139,58 @@ class BodyStage:
                                    min_detection_confidence=options.min_detection_confidence,
                                    min_tracking_confidence=options.min_tracking_confidence)
         self.camera = camera
+        self.every = 1 if options.static else max(1, int(options.pose_every))
+        self._runs: list[tuple[float, list[BodyResult]]] = []  # the last two model runs
+        self._count = 0
 
     def process(self, frame: Frame, result: FrameResult, times: StageTimes) -> None:
         from arfx.geometry.body_space import body_in_camera_space
 
         t0 = time.perf_counter()
+        self._count += 1
+        if self.every > 1 and (self._count - 1) % self.every and self._runs:
+            result.bodies.extend(self._predict(frame.timestamp))
+            times.add("pose", time.perf_counter() - t0)
+            return
+        bodies = []
         for body in self.tracker.process(frame.rgb, frame.timestamp):
             placed = body_in_camera_space(body.landmarks, body.world_landmarks, result.width, result.height,
                                           self.camera)
-            result.bodies.append(BodyResult(body.id, body.landmarks, body.world_landmarks, body.visibility,
-                                            body.presence, float(body.score), *(placed or (None, None))))
+            bodies.append(BodyResult(body.id, body.landmarks, body.world_landmarks, body.visibility,
+                                     body.presence, float(body.score), *(placed or (None, None))))
+        result.bodies.extend(bodies)
+        self._runs = (self._runs + [(float(frame.timestamp), bodies)])[-2:]
         times.add("pose", time.perf_counter() - t0)
 
+    def _predict(self, timestamp: float) -> list[BodyResult]:
+        """The last run's bodies moved on at the velocity between the last two runs."""
+        latest_time, latest = self._runs[-1]
+        if len(self._runs) < 2:
+            return list(latest)
+        before_time, before = self._runs[0]
+        span = latest_time - before_time
+        step = min(max((timestamp - latest_time) / span, 0.0), 1.0) if span > 0 else 0.0
+        previous = {body.id: body for body in before}
+        predicted = []
+        for body in latest:
+            old = previous.get(body.id)
+            if old is None or step == 0.0:
+                predicted.append(body)
+                continue
+
+            def ahead(new, last):
+                return None if new is None or last is None else (new + (new - last) * step).astype(np.float32)
+
+            pose = body.pose.copy() if body.pose is not None else None
+            if pose is not None and old.pose is not None:
+                pose[:3, 3] = ahead(body.pose[:3, 3], old.pose[:3, 3])
+            predicted.append(BodyResult(body.id, ahead(body.landmarks, old.landmarks), body.world,
+                                        body.visibility, body.presence, body.score, pose,
+                                        ahead(body.mesh, old.mesh)))
+        return predicted
+
     def reset(self) -> None:
+        self._runs = []
         self.tracker.reset()
 
     def close(self) -> None:

@@ -120,3 +120,33 @@ def test_person_occluder_hides_what_is_worn_behind_the_person(astronaut, tmp_pat
     assert drawn["false"][y - 5:y + 6, x - 5:x + 6].all()      # the panel covers the face
     assert not drawn["true"][y - 5:y + 6, x - 5:x + 6].any()   # the person is in front of it
     assert drawn["true"][y - 64:y - 56, x + 76:x + 84].all()    # and still covers the background beside her
+
+
+def test_pose_on_alternate_frames_predicts_the_body_between(astronaut):
+    """pose_every=2 (the live app's choice): the model runs on frames 0, 2, 4...; frames between get
+    the body moved on at its recent velocity, close to where the model puts it."""
+    from arfx.options import RenderOptions, TrackingOptions
+    from arfx.pipeline import FramePipeline
+    from arfx.sources import Frame
+
+    frames = [np.ascontiguousarray(np.roll(astronaut, 3 * i, axis=1)) for i in range(6)]  # 3 px a frame
+    every = FramePipeline(None, RenderOptions(tracking=TrackingOptions(pose=True, pose_every=2)))
+    each = FramePipeline(None, RenderOptions(tracking=TrackingOptions(pose=True)))
+    runs = []
+    try:
+        every.analyse(Frame(frames[0], 0, 0.0))  # the stage exists once a frame asked for it
+        stage = next(s for s in every.stages if s.name == "body")
+        model = stage.tracker.process
+        stage.tracker.process = lambda *a, **k: (runs.append(1), model(*a, **k))[1]
+        each.analyse(Frame(frames[0], 0, 0.0))
+        for i, rgb in enumerate(frames[1:], start=1):
+            frame = Frame(rgb, i, i / 30)
+            predicted, measured = every.analyse(frame).bodies, each.analyse(frame).bodies
+            assert len(predicted) == len(measured) == 1
+            shoulders = [11, 12]
+            error = np.abs(predicted[0].landmarks[shoulders, :2] - measured[0].landmarks[shoulders, :2]).max()
+            assert error < 10.0, (i, error)  # the model's own frame-to-frame noise is a few pixels
+        assert len(runs) == 2  # frames 2 and 4 ran the model; 1, 3 and 5 were predicted
+    finally:
+        every.close()
+        each.close()
