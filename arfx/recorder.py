@@ -112,10 +112,6 @@ class Recorder:
             self._raise_if_failed()
             raise OutputError(f"{self.path}: recording already closed")
 
-    @property
-    def failed(self) -> bool:
-        return self._error is not None
-
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise OutputError(f"{self.path}: writing failed ({reason(self._error)})")
@@ -326,10 +322,6 @@ class Recorder:
             pass
         except OSError:
             log.warning("could not remove partial file %s", self._temp)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def __enter__(self) -> "Recorder":
         return self
