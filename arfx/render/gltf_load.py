@@ -134,7 +134,7 @@ class _Reader:
     """Accessor data of one checked glTF file."""
 
     def __init__(self, tree: dict, binary: bytes | None, root: Path, path: Path):
-        from arfx.render.gltf import _uri_bytes
+        from arfx.render.gltf_check import _uri_bytes
 
         self.tree, self.path = tree, path
         self.buffers = []
@@ -146,7 +146,7 @@ class _Reader:
         self._cache: dict[int, np.ndarray] = {}
 
     def view_bytes(self, index: int) -> bytes:
-        from arfx.render.gltf import meshopt_extension
+        from arfx.render.gltf_check import meshopt_extension
 
         view = self.tree["bufferViews"][index]
         compressed = meshopt_extension(view)
@@ -226,7 +226,7 @@ class _Materials:
         self._materials: dict[int | None, object] = {}
 
     def image(self, index: int) -> np.ndarray:
-        from arfx.render.gltf import _uri_bytes
+        from arfx.render.gltf_check import _uri_bytes
         from arfx.render.texture import decode_rgba
 
         if index not in self._images:
