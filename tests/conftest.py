@@ -9,7 +9,12 @@ import os
 import shutil
 import subprocess
 
+from pathlib import Path
+
+import numpy as np
 import pytest
+
+from arfx.demo import write_clip
 
 #: Tests that take over 3 s on a 2-core CPU machine (`--durations=25`), by file and name
 #: (every parametrisation of a name).
@@ -18,7 +23,7 @@ SLOW_TESTS: frozenset[str] = frozenset({
     "test_app.py::test_camera_loss_ends_session_with_recording_kept",
     "test_app.py::test_keys_switch_effect_screenshot_record_and_quit",
     "test_app.py::test_signal_while_recording_keeps_every_frame",
-    "test_hardening_io.py::test_input_8000x6000_image",
+    "test_inputs.py::test_input_8000x6000_image",
     "test_showcase.py::test_generated_showcase_is_deterministic_and_matches_the_committed_files",
     "test_stream.py::test_cli_streams_a_file_without_a_window",
 })
@@ -59,3 +64,24 @@ def no_user_effects(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("ARFX_EFFECTS", str(folder))
     return folder
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", 160, 120, count=12, fps=24)
+
+
+@pytest.fixture
+def geometries_drawn(monkeypatch: pytest.MonkeyPatch) -> list[list]:
+    """The face geometries of every frame result handed to the renderer (the real one still draws)."""
+    from arfx.render.renderer import Renderer
+
+    seen: list[list] = []
+    original = Renderer.render
+
+    def spy(self, rgb, result, *args, **kwargs):
+        seen.append([face.geometry for face in result.entities("face")])
+        return original(self, rgb, result, *args, **kwargs)
+
+    monkeypatch.setattr(Renderer, "render", spy)
+    return seen

@@ -194,3 +194,80 @@ def small_png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGBA", (16, 16), (255, 0, 0, 255)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+# -- media made at run time, and running the CLI as a user would --------------------------
+
+from fractions import Fraction  # noqa: E402
+
+import av  # noqa: E402
+import cv2  # noqa: E402
+import pytest  # noqa: E402
+
+from arfx import cli  # noqa: E402
+from arfx.demo import astronaut_image  # noqa: E402
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> str:
+    """Non-zero exit, exactly one `arfx: error:` line containing every needle, no traceback."""
+    assert code != 0
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("arfx: error:")]
+    assert len(errors) == 1, err
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
+def decode(path: Path) -> tuple[int, int, int]:
+    """(frames, width, height) of a video, decoded to the last frame with PyAV."""
+    with av.open(str(path)) as container:
+        frames = [f for f in container.decode(video=0)]
+    assert frames, f"{path} decodes to no frames"
+    return len(frames), frames[0].width, frames[0].height
+
+
+def assert_absent_or_playable(path: Path) -> None:
+    if path.exists():
+        decode(path)
+    assert not [p.name for p in path.parent.iterdir() if ".partial" in p.name]
+
+
+def face_crop(size: int = 160, tight: bool = False) -> np.ndarray:
+    """The astronaut's head (or, `tight`, just the face) as a size x size RGB image."""
+    box = astronaut_image()[40:240, 150:350] if tight else astronaut_image()[20:300, 110:390]
+    return np.ascontiguousarray(cv2.resize(box, (size, size), interpolation=cv2.INTER_AREA))
+
+
+def encode(path: Path, frames: list[np.ndarray], fps: int = 10, codec: str = "libx264",
+           rotation: float | None = None, options: dict | None = None) -> Path:
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w", options=options or {}) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = w, h
+        stream.pix_fmt = "yuv420p" if codec == "libx264" else "yuv444p"
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def assert_finite(geometries: list[list]) -> int:
+    count = 0
+    for frame in geometries:
+        for g in frame:
+            assert np.isfinite(g.pose).all() and np.isfinite(g.mesh).all()
+            count += 1
+    return count
