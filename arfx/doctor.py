@@ -129,12 +129,9 @@ def egl_devices() -> list[dict]:
     # glcontext lets GLCONTEXT_DEVICE_INDEX override device_index: set it aside while listing.
     chosen = os.environ.pop("GLCONTEXT_DEVICE_INDEX", None)
     try:
-        count = 1
-        try:  # an index past the end fails with the number of devices, without opening anything
-            moderngl.create_standalone_context(backend="egl", device_index=1 << 16).release()
-        except Exception as error:  # glcontext raises plain Exceptions
-            found = re.search(r"found (\d+) devices", str(error))
-            count = int(found.group(1)) if found else 1
+        from arfx.render.context import egl_device_count
+
+        count = egl_device_count()
         devices = []
         for index in range(min(count, 16)):
             entry: dict = {"index": index}

@@ -27,6 +27,17 @@ def is_software_renderer(name: str) -> bool:
     return any(word in str(name).lower() for word in SOFTWARE_GL)
 
 
+def egl_device_count() -> int:
+    """How many EGL devices glcontext sees (asking for one past the end fails with the count,
+    without opening anything)."""
+    try:
+        moderngl.create_standalone_context(backend="egl", device_index=1 << 16).release()
+    except Exception as error:  # glcontext raises plain Exceptions
+        found = re.search(r"found (\d+) devices", str(error))
+        return int(found.group(1)) if found else 1
+    return 1
+
+
 def _headless_device() -> int:
     """The EGL device for headless contexts: GLCONTEXT_DEVICE_INDEX when set (glcontext reads
     it itself), else the first device with a GPU renderer (with an NVIDIA driver, Mesa's
@@ -34,12 +45,7 @@ def _headless_device() -> int:
     global _egl_device
     if _egl_device is not None or os.environ.get("GLCONTEXT_DEVICE_INDEX"):
         return _egl_device or 0
-    count = 1
-    try:  # an index past the end fails with the number of devices, without opening anything
-        moderngl.create_standalone_context(backend="egl", device_index=1 << 16).release()
-    except Exception as error:  # glcontext raises plain Exceptions
-        found = re.search(r"found (\d+) devices", str(error))
-        count = int(found.group(1)) if found else 1
+    count = egl_device_count()
     _egl_device = 0
     for index in range(min(count, 16)) if count > 1 else ():
         try:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from arfx.tracking._runner import ModelRunner
+from arfx.tracking.roi import letterbox
 
 # Keypoint order of the detector's six keypoints.
 RIGHT_EYE, LEFT_EYE, NOSE_TIP, MOUTH, RIGHT_EAR, LEFT_EAR = range(6)
@@ -121,18 +122,11 @@ class FaceDetector:
         square around the frame maps corner to corner onto the tensor; the detector is
         sensitive to the sampling phase, so cv2.resize (centre-aligned samples) is not used.
         """
-        h, w = rgb.shape[:2]
-        size = self.config.size
-        side = float(max(w, h))
-        scale = size / side
-        ox, oy = (side - w) / 2, (side - h) / 2
-        matrix = np.array([[scale, 0.0, ox * scale], [0.0, scale, oy * scale]])
-        cv2.warpAffine(rgb, matrix, (size, size), dst=self._canvas, flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        mapping = letterbox(rgb, self._canvas)
         self._input[0] = self._canvas
         self._input *= _INPUT_SCALE
         self._input -= _ONE
-        return 1.0 / scale, ox, oy
+        return mapping
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in `rgb` (HxWx3 uint8), best first."""

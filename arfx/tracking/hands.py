@@ -44,7 +44,7 @@ import numpy as np
 
 from arfx.tracking._runner import ModelRunner
 from arfx.tracking.detector import weighted_nms
-from arfx.tracking.roi import Roi
+from arfx.tracking.roi import Roi, letterbox
 
 log = logging.getLogger(__name__)
 
@@ -255,15 +255,9 @@ class PalmDetector:
 
     def _letterbox(self, rgb: np.ndarray) -> tuple[float, float, float]:
         """Frame scaled to fit the tensor, centred, zero padded; frame px = tensor px * s - (ox, oy)."""
-        h, w = rgb.shape[:2]
-        side = float(max(w, h))
-        scale = PALM_SIZE / side
-        ox, oy = (side - w) / 2, (side - h) / 2
-        matrix = np.array([[scale, 0.0, ox * scale], [0.0, scale, oy * scale]])
-        cv2.warpAffine(rgb, matrix, (PALM_SIZE, PALM_SIZE), dst=self._canvas, flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        mapping = letterbox(rgb, self._canvas)
         np.multiply(self._canvas, _UNIT, out=self._input[0], casting="unsafe")
-        return 1.0 / scale, ox, oy
+        return mapping
 
     def detect(self, rgb: np.ndarray) -> list[Palm]:
         """Palms in `rgb` (HxWx3 uint8), best first."""

@@ -61,7 +61,7 @@ from arfx.tracking._runner import ModelRunner
 from arfx.tracking.detector import weighted_nms
 from arfx.tracking.filters import OneEuroFilter
 from arfx.tracking.hands import normalize_radians, ssd_anchor_grids
-from arfx.tracking.roi import Roi
+from arfx.tracking.roi import Roi, letterbox
 from arfx.tracking.segmentation import blend_with_previous
 
 log = logging.getLogger(__name__)
@@ -260,16 +260,10 @@ class PoseDetector:
 
     def _letterbox(self, rgb: np.ndarray) -> tuple[float, float, float]:
         """Frame scaled to fit the tensor, centred, zero padded; frame px = tensor px * s - (ox, oy)."""
-        h, w = rgb.shape[:2]
-        side = float(max(w, h))
-        scale = DETECTION_SIZE / side
-        ox, oy = (side - w) / 2, (side - h) / 2
-        matrix = np.array([[scale, 0.0, ox * scale], [0.0, scale, oy * scale]])
-        cv2.warpAffine(rgb, matrix, (DETECTION_SIZE, DETECTION_SIZE), dst=self._canvas, flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        mapping = letterbox(rgb, self._canvas)
         np.multiply(self._canvas, _INPUT_SCALE, out=self._input[0], casting="unsafe")
         self._input -= _ONE
-        return 1.0 / scale, ox, oy
+        return mapping
 
     def detect(self, rgb: np.ndarray) -> list[PoseDetection]:
         s, ox, oy = self._letterbox(rgb)

@@ -122,3 +122,23 @@ def predict_roi(previous: Roi, current: Roi, dt_seen: float, dt_ahead: float,
     return Roi(cx=current.cx + gain * dx, cy=current.cy + gain * dy,
                size=current.size * math.exp(gain * dsize),
                angle=_wrap(current.angle + gain * dangle))
+
+
+def letterbox(rgb: np.ndarray, canvas: np.ndarray) -> tuple[float, float, float]:
+    """Draw `rgb` into the square uint8 `canvas` (in place) scaled to fit, centred, zero padded.
+
+    Returns (s, ox, oy): frame pixel = canvas pixel * s - (ox, oy). As MediaPipe does, the square
+    around the frame maps corner to corner onto the canvas: the detectors are sensitive to the
+    sampling phase, so cv2.resize (centre-aligned samples) is not used.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    size = canvas.shape[0]
+    side = float(max(w, h))
+    scale = size / side
+    ox, oy = (side - w) / 2, (side - h) / 2
+    matrix = np.array([[scale, 0.0, ox * scale], [0.0, scale, oy * scale]])
+    cv2.warpAffine(rgb, matrix, (size, size), dst=canvas, flags=cv2.INTER_LINEAR,
+                   borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return 1.0 / scale, ox, oy
