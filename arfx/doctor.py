@@ -7,7 +7,6 @@ import importlib.metadata
 import logging
 import os
 import platform
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
