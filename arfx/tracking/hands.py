@@ -43,8 +43,9 @@ import cv2
 import numpy as np
 
 from arfx.tracking._runner import ModelRunner
-from arfx.tracking.detector import weighted_nms
-from arfx.tracking.roi import Roi, letterbox
+from arfx.tracking.roi import Roi
+from arfx.tracking import ssd
+from arfx.tracking.ssd import SsdDetector, anchor_centres, decode
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,6 @@ PALM_ANCHORS_PER_LAYER = 2  # aspect ratio 1 plus the interpolated-scale anchor
 PALM_WRIST, PALM_INDEX_MCP, PALM_MIDDLE_MCP, PALM_RING_MCP, PALM_PINKY_MCP, PALM_THUMB_CMC, PALM_THUMB_MCP = range(7)
 PALM_ROI_SCALE = 2.6
 PALM_ROI_SHIFT_Y = -0.5
-NMS_IOU = 0.3
 
 CROP_SIZE = 224
 Z_SCALE = 0.4  # MediaPipe divides the model's z by this (its training data's z range)
@@ -130,46 +130,20 @@ class Palm:
 
 def ssd_anchor_grids(input_size: int, strides: tuple[int, ...] = PALM_STRIDES,
                      per_layer: int = PALM_ANCHORS_PER_LAYER) -> tuple[tuple[int, int], ...]:
-    """(grid side, anchors per cell) per feature map: consecutive layers of one stride share a map."""
-    grids: list[list[int]] = []
-    previous = None
-    for stride in strides:
-        if stride == previous:
-            grids[-1][1] += per_layer
-        else:
-            grids.append([math.ceil(input_size / stride), per_layer])
-        previous = stride
-    return tuple((side, count) for side, count in grids)
+    """The palm model's feature-map grids (arfx.tracking.ssd.ssd_anchor_grids with its strides)."""
+    return ssd.ssd_anchor_grids(input_size, strides, per_layer)
 
 
 def palm_anchors(input_size: int = PALM_SIZE) -> np.ndarray:
     """Anchor centres [2016, 2] in [0, 1] (fixed anchor size: width = height = 1), model order."""
-    parts = []
-    for side, per_cell in ssd_anchor_grids(input_size):
-        centres = (np.arange(side, dtype=np.float32) + 0.5) / side
-        xs, ys = np.meshgrid(centres, centres)  # row-major: y outer, x inner
-        parts.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], axis=1), per_cell, axis=0))
-    return np.concatenate(parts, axis=0)
+    return anchor_centres(input_size, PALM_STRIDES, PALM_ANCHORS_PER_LAYER)
 
 
 def decode_palms(boxes: np.ndarray, logits: np.ndarray, anchors: np.ndarray, min_score: float,
                  size: int = PALM_SIZE) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Palms in tensor pixels from raw outputs [N, 18] and [N]: (corners [4], keypoints [7, 2], score).
-
-    Weighted NMS merges overlapping boxes; results are best first.
-    """
-    logits = np.clip(logits.reshape(-1).astype(np.float64), -100.0, 100.0)
-    scores = 1.0 / (1.0 + np.exp(-logits))
-    keep = np.flatnonzero(scores >= min_score)
-    if keep.size == 0:
-        return []
-    reg = boxes.reshape(len(anchors), -1)[keep]
-    centres_anchor = anchors[keep] * size
-    centres = reg[:, 0:2] + centres_anchor
-    half = reg[:, 2:4] / 2
-    corners = np.concatenate([centres - half, centres + half], axis=1)
-    keypoints = reg[:, 4:18].reshape(-1, 7, 2) + centres_anchor[:, None, :]
-    return weighted_nms(corners, keypoints, scores[keep], NMS_IOU)
+    """Palms in tensor pixels from raw outputs [N, 18] and [N]: (corners [4], keypoints [7, 2], score),
+    best first, overlapping boxes merged by weighted NMS."""
+    return decode(boxes, logits, anchors, min_score, size, keypoints=7)
 
 
 def normalize_radians(angle: float) -> float:
@@ -241,41 +215,16 @@ def person_handedness(model_score: float, mirrored: bool = False) -> tuple[str, 
 
 # ----- models ----------------------------------------------------------------------------
 
-class PalmDetector:
+class PalmDetector(SsdDetector):
     """Palms in an RGB frame (MediaPipe's palm detection, lite or full)."""
 
     def __init__(self, model_complexity: int = 1, min_confidence: float = 0.5, threads: int = 1) -> None:
-        self._model = ModelRunner(PALM_DETECTION[model_complexity], threads=threads)
-        self._boxes_name, self._logits_name = sorted(self._model.output_names,
-                                                     key=lambda n: -self._model.output_shapes[n][-1])
-        self.min_confidence = float(min_confidence)
-        self._anchors = palm_anchors()
-        self._canvas = np.empty((PALM_SIZE, PALM_SIZE, 3), dtype=np.uint8)
-        self._input = np.empty((1, PALM_SIZE, PALM_SIZE, 3), dtype=np.float32)
-
-    def _letterbox(self, rgb: np.ndarray) -> tuple[float, float, float]:
-        """Frame scaled to fit the tensor, centred, zero padded; frame px = tensor px * s - (ox, oy)."""
-        mapping = letterbox(rgb, self._canvas)
-        np.multiply(self._canvas, _UNIT, out=self._input[0], casting="unsafe")
-        return mapping
+        super().__init__(PALM_DETECTION[model_complexity], PALM_SIZE, palm_anchors(), 7, min_confidence,
+                         scale=1 / 255, offset=0.0, threads=threads)
 
     def detect(self, rgb: np.ndarray) -> list[Palm]:
         """Palms in `rgb` (HxWx3 uint8), best first."""
-        s, ox, oy = self._letterbox(rgb)
-        outputs = self._model(self._input)
-        merged = decode_palms(outputs[self._boxes_name][0], outputs[self._logits_name][0], self._anchors,
-                              self.min_confidence)
-        shift = np.array([ox, oy], dtype=np.float32)
-        palms = []
-        for corners, keypoints, score in merged:
-            xy0 = corners[:2] * s - shift
-            wh = (corners[2:] - corners[:2]) * s
-            palms.append(Palm(box=np.array([xy0[0], xy0[1], wh[0], wh[1]], dtype=np.float32),
-                              keypoints=(keypoints * s - shift).astype(np.float32), score=float(score)))
-        return palms
-
-    def close(self) -> None:
-        self._model = None
+        return [Palm(box, keypoints, score) for box, keypoints, score in self.detect_boxes(rgb)]
 
 
 class HandLandmarkModel:

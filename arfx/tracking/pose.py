@@ -58,10 +58,10 @@ import cv2
 import numpy as np
 
 from arfx.tracking._runner import ModelRunner
-from arfx.tracking.detector import weighted_nms
 from arfx.tracking.filters import OneEuroFilter
-from arfx.tracking.hands import normalize_radians, ssd_anchor_grids
-from arfx.tracking.roi import Roi, letterbox
+from arfx.tracking.hands import normalize_radians
+from arfx.tracking.roi import Roi
+from arfx.tracking.ssd import SsdDetector, anchor_centres, decode
 from arfx.tracking.segmentation import blend_with_previous
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,6 @@ POSE_LANDMARK = "pose_landmark_full.onnx"
 DETECTION_SIZE = 224
 DETECTION_STRIDES = (8, 16, 32, 32, 32)
 DETECTION_ANCHORS_PER_LAYER = 2
-NMS_IOU = 0.3
-LOGIT_CLIP = 100.0
 # Detection keypoints
 KP_HIP_CENTRE, KP_BODY_POINT, KP_SHOULDER_CENTRE, KP_UPPER_BODY_POINT = range(4)
 ROI_SCALE = 1.25
@@ -114,8 +112,6 @@ CONNECTIONS = ((0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (
                (16, 18), (16, 20), (16, 22), (18, 20), (11, 23), (12, 24), (23, 24), (23, 25),
                (24, 26), (25, 27), (26, 28), (27, 29), (28, 30), (29, 31), (30, 32), (27, 31), (28, 32))
 
-_INPUT_SCALE = np.float32(1 / 127.5)  # uint8 -> [-1, 1] for the detector
-_ONE = np.float32(1)
 _UNIT = np.float32(1 / 255)           # uint8 -> [0, 1] for the landmark model
 
 
@@ -164,30 +160,14 @@ class PoseDetection:
 
 def pose_anchors(input_size: int = DETECTION_SIZE) -> np.ndarray:
     """Anchor centres [2254, 2] in [0, 1] (fixed anchor size), in the model's output order."""
-    parts = []
-    for side, per_cell in ssd_anchor_grids(input_size, DETECTION_STRIDES, DETECTION_ANCHORS_PER_LAYER):
-        centres = (np.arange(side, dtype=np.float32) + 0.5) / side
-        xs, ys = np.meshgrid(centres, centres)  # row-major: y outer, x inner
-        parts.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], axis=1), per_cell, axis=0))
-    return np.concatenate(parts, axis=0)
+    return anchor_centres(input_size, DETECTION_STRIDES, DETECTION_ANCHORS_PER_LAYER)
 
 
 def decode_pose_detections(boxes: np.ndarray, logits: np.ndarray, anchors: np.ndarray, min_score: float,
                            size: int = DETECTION_SIZE) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Detections in tensor pixels from raw outputs [N, 12] and [N]: (corners [4], keypoints [4, 2],
     score), best first, overlapping boxes merged by weighted NMS."""
-    logits = np.clip(logits.reshape(-1).astype(np.float64), -LOGIT_CLIP, LOGIT_CLIP)
-    scores = 1.0 / (1.0 + np.exp(-logits))
-    keep = np.flatnonzero(scores >= min_score)
-    if keep.size == 0:
-        return []
-    reg = boxes.reshape(len(anchors), -1)[keep].astype(np.float64)
-    centres_anchor = anchors[keep].astype(np.float64) * size
-    centres = reg[:, 0:2] + centres_anchor
-    half = reg[:, 2:4] / 2
-    corners = np.concatenate([centres - half, centres + half], axis=1)
-    keypoints = reg[:, 4:12].reshape(-1, 4, 2) + centres_anchor[:, None, :]
-    return weighted_nms(corners, keypoints, scores[keep], NMS_IOU)
+    return decode(boxes, logits, anchors, min_score, size, keypoints=4)
 
 
 def roi_from_points(centre: np.ndarray, towards: np.ndarray, scale: float = ROI_SCALE) -> Roi:
@@ -246,41 +226,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 # ----- models ----------------------------------------------------------------------------
 
-class PoseDetector:
+class PoseDetector(SsdDetector):
     """People in an RGB frame (MediaPipe's pose detection model), best first."""
 
     def __init__(self, min_confidence: float = 0.5, threads: int = 1) -> None:
-        self._model = ModelRunner(POSE_DETECTION, threads=threads)
-        self._boxes_name, self._logits_name = sorted(self._model.output_names,
-                                                     key=lambda n: -self._model.output_shapes[n][-1])
-        self.min_confidence = float(min_confidence)
-        self._anchors = pose_anchors()
-        self._canvas = np.empty((DETECTION_SIZE, DETECTION_SIZE, 3), dtype=np.uint8)
-        self._input = np.empty((1, DETECTION_SIZE, DETECTION_SIZE, 3), dtype=np.float32)
-
-    def _letterbox(self, rgb: np.ndarray) -> tuple[float, float, float]:
-        """Frame scaled to fit the tensor, centred, zero padded; frame px = tensor px * s - (ox, oy)."""
-        mapping = letterbox(rgb, self._canvas)
-        np.multiply(self._canvas, _INPUT_SCALE, out=self._input[0], casting="unsafe")
-        self._input -= _ONE
-        return mapping
+        super().__init__(POSE_DETECTION, DETECTION_SIZE, pose_anchors(), 4, min_confidence,
+                         scale=1 / 127.5, offset=1.0, threads=threads)  # uint8 -> [-1, 1]
 
     def detect(self, rgb: np.ndarray) -> list[PoseDetection]:
-        s, ox, oy = self._letterbox(rgb)
-        outputs = self._model(self._input)
-        merged = decode_pose_detections(outputs[self._boxes_name][0], outputs[self._logits_name][0],
-                                        self._anchors, self.min_confidence)
-        shift = np.array([ox, oy])
-        found = []
-        for corners, keypoints, score in merged:
-            xy0 = corners[:2] * s - shift
-            wh = (corners[2:] - corners[:2]) * s
-            found.append(PoseDetection(box=np.array([xy0[0], xy0[1], wh[0], wh[1]], dtype=np.float32),
-                                       keypoints=(keypoints * s - shift).astype(np.float32), score=float(score)))
-        return found
-
-    def close(self) -> None:
-        self._model = None
+        return [PoseDetection(box, keypoints, score) for box, keypoints, score in self.detect_boxes(rgb)]
 
 
 @dataclass
