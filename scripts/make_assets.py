@@ -406,24 +406,25 @@ def outputs(face: CanonicalFace) -> dict[Path, bytes]:
     }
 
 
+def write_outputs(files: dict[Path, bytes], check: bool, what: str) -> int:
+    """Write the generated files that differ from the disk (or, with `check`, only list them);
+    the exit status: 1 when checking finds a difference. Shared by the asset scripts."""
+    changed = [path for path, data in files.items() if not (path.is_file() and path.read_bytes() == data)]
+    for path in changed:
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(files[path])
+        print(("differs: " if check else "wrote: ") + str(path.relative_to(ROOT)))
+    if not changed:
+        print(f"{what} are up to date")
+    return 1 if check and changed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the files on disk")
     args = parser.parse_args()
-    face = CanonicalFace.load()
-    changed = []
-    for path, data in outputs(face).items():
-        if path.is_file() and path.read_bytes() == data:
-            continue
-        changed.append(path)
-        if not args.check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-    for path in changed:
-        print(("differs: " if args.check else "wrote: ") + str(path.relative_to(ROOT)))
-    if not changed:
-        print("assets are up to date")
-    return 1 if args.check and changed else 0
+    return write_outputs(outputs(CanonicalFace.load()), args.check, "assets")
 
 
 if __name__ == "__main__":

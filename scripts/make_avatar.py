@@ -118,22 +118,12 @@ def outputs() -> dict[Path, bytes]:
 
 
 def main() -> int:
+    from make_assets import write_outputs  # scripts/ is on the path when this runs as a script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the files on disk")
     args = parser.parse_args()
-    stale = []
-    for path, data in outputs().items():
-        if args.check:
-            if not path.is_file() or path.read_bytes() != data:
-                stale.append(path)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        print(f"wrote: {path.relative_to(ROOT)}")
-    if stale:
-        print("stale: " + ", ".join(str(p.relative_to(ROOT)) for p in stale))
-        return 1
-    return 0
+    return write_outputs(outputs(), args.check, "the avatar's files")
 
 
 if __name__ == "__main__":

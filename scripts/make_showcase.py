@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from arfx.geometry.canonical import CanonicalFace  # noqa: E402
-from make_assets import _smooth_polyline, _wrap, tube  # noqa: E402
+from make_assets import _smooth_polyline, _wrap, tube, write_outputs  # noqa: E402
 
 EFFECTS = ROOT / "assets" / "effects"
 SHOWCASE = ("aviators", "tophat", "crown", "cat", "venetian", "makeup", "tiger", "stars")
@@ -899,22 +899,9 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="compare with the files on disk")
     parser.add_argument("--only", nargs="*", help="write only these effects (for development)")
     args = parser.parse_args()
-    face = CanonicalFace.load()
-    changed = []
-    for path, data in outputs(face).items():
-        if args.only and path.parent.name not in args.only:
-            continue
-        if path.is_file() and path.read_bytes() == data:
-            continue
-        changed.append(path)
-        if not args.check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-    for path in changed:
-        print(("differs: " if args.check else "wrote: ") + str(path.relative_to(ROOT)))
-    if not changed:
-        print("showcase effects are up to date")
-    return 1 if args.check and changed else 0
+    files = {path: data for path, data in outputs(CanonicalFace.load()).items()
+             if not args.only or path.parent.name in args.only}
+    return write_outputs(files, args.check, "showcase effects")
 
 
 if __name__ == "__main__":
