@@ -198,25 +198,22 @@ LANDMARKS_KIND = EffectKind(
     "debug view: the tracked landmarks", default_occlusion=frozenset(), debug=True)
 
 
-def _hands_effect(spec, load) -> PointsEffect:
-    from arfx.tracking.hands import CONNECTIONS
+def _skeleton_kind(name: str, entity: str, connections: str, color: tuple, point_size: float,
+                   description: str) -> EffectKind:
+    """A debug view drawing a tracked skeleton: `connections` names the tracker module
+    (arfx.tracking.<module>.CONNECTIONS), imported when the view is first built."""
+    def build(spec, load) -> PointsEffect:
+        import importlib
 
-    return PointsEffect(name=spec.name, color=(1.0, 0.75, 0.1, 1.0), point_size=5.0,
-                        connections=tuple(CONNECTIONS), kind="hands", anchor=spec.anchor)
+        bones = importlib.import_module(f"arfx.tracking.{connections}").CONNECTIONS
+        return PointsEffect(name=spec.name, color=color, point_size=point_size, connections=tuple(bones),
+                            kind=name, anchor=spec.anchor)
 
-
-HANDS_KIND = EffectKind("hands", _hands_effect, "debug view: tracked hands (21 points joined)",
-                        anchor_entities=("hand",), default_anchor="hand.origin",
-                        default_occlusion=frozenset(), debug=True)
-
-
-def _pose_effect(spec, load) -> PointsEffect:
-    from arfx.tracking.pose import CONNECTIONS
-
-    return PointsEffect(name=spec.name, color=(0.2, 0.8, 1.0, 1.0), point_size=6.0,
-                        connections=tuple(CONNECTIONS), kind="pose", anchor=spec.anchor)
+    return EffectKind(name, build, description, anchor_entities=(entity,), default_anchor=f"{entity}.origin",
+                      default_occlusion=frozenset(), debug=True)
 
 
-POSE_KIND = EffectKind("pose", _pose_effect, "debug view: the tracked body (33 points joined)",
-                       anchor_entities=("body",), default_anchor="body.origin",
-                       default_occlusion=frozenset(), debug=True)
+HANDS_KIND = _skeleton_kind("hands", "hand", "hands", (1.0, 0.75, 0.1, 1.0), 5.0,
+                            "debug view: tracked hands (21 points joined)")
+POSE_KIND = _skeleton_kind("pose", "body", "pose", (0.2, 0.8, 1.0, 1.0), 6.0,
+                           "debug view: the tracked body (33 points joined)")
