@@ -39,11 +39,10 @@ import logging
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from arfx.tracking._runner import ModelRunner
-from arfx.tracking.roi import Roi
+from arfx.tracking.roi import Roi, crop_into
 from arfx.tracking import ssd
 from arfx.tracking.ssd import SsdDetector, anchor_centres, decode
 
@@ -238,10 +237,7 @@ class HandLandmarkModel:
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
-        cv2.warpAffine(rgb, roi.crop_matrix(CROP_SIZE), (CROP_SIZE, CROP_SIZE), dst=self._patch,
-                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-        np.multiply(self._patch, _UNIT, out=self._input[0], casting="unsafe")
-        return self._input
+        return crop_into(rgb, roi, self._patch, self._input, _UNIT)
 
     def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray, float, float]:
         """(landmarks [21, 3] image px, world [21, 3] m, presence 0..1, model handedness score)."""

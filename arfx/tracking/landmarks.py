@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from arfx.tracking._runner import ModelRunner
-from arfx.tracking.roi import Roi
+from arfx.tracking.roi import Roi, crop_into
 
 CROP_SIZE = 192
 _INPUT_SCALE = np.float32(1 / 255)  # a float32 scalar keeps the scaling in float32
@@ -35,11 +34,7 @@ class LandmarkModel:
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
         """Fill the model input with the ROI resampled to 192x192 (edges replicated)."""
-        cv2.warpAffine(rgb, roi.crop_matrix(CROP_SIZE), (CROP_SIZE, CROP_SIZE), dst=self._patch,
-                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                       borderMode=cv2.BORDER_REPLICATE)
-        self._input[0] = self._patch
-        self._input *= _INPUT_SCALE
+        crop_into(rgb, roi, self._patch, self._input, _INPUT_SCALE)
         self.last_roi = roi
         return self._input
 

@@ -60,7 +60,7 @@ import numpy as np
 from arfx.tracking._runner import ModelRunner
 from arfx.tracking.filters import OneEuroFilter
 from arfx.tracking.hands import normalize_radians
-from arfx.tracking.roi import Roi
+from arfx.tracking.roi import Roi, crop_into
 from arfx.tracking.ssd import SsdDetector, anchor_centres, decode
 from arfx.tracking.segmentation import blend_with_previous
 
@@ -259,10 +259,7 @@ class PoseLandmarkModel:
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
-        cv2.warpAffine(rgb, roi.crop_matrix(CROP_SIZE), (CROP_SIZE, CROP_SIZE), dst=self._patch,
-                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-        np.multiply(self._patch, _UNIT, out=self._input[0], casting="unsafe")
-        return self._input
+        return crop_into(rgb, roi, self._patch, self._input, _UNIT)
 
     def run(self, rgb: np.ndarray, roi: Roi, with_mask: bool = False) -> PoseOutput:
         outputs = self._model(self.crop(rgb, roi))

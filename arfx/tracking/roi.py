@@ -142,3 +142,15 @@ def letterbox(rgb: np.ndarray, canvas: np.ndarray) -> tuple[float, float, float]
     cv2.warpAffine(rgb, matrix, (size, size), dst=canvas, flags=cv2.INTER_LINEAR,
                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     return 1.0 / scale, ox, oy
+
+
+def crop_into(rgb: np.ndarray, roi: Roi, patch: np.ndarray, tensor: np.ndarray, scale: np.float32) -> np.ndarray:
+    """Resample `roi` of the frame into the square uint8 `patch` (edges replicated, as MediaPipe's
+    landmark crops) and fill the model input `tensor` [1, S, S, 3] with patch * scale."""
+    import cv2
+
+    size = patch.shape[0]
+    cv2.warpAffine(rgb, roi.crop_matrix(size), (size, size), dst=patch,
+                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    np.multiply(patch, scale, out=tensor[0], casting="unsafe")
+    return tensor
