@@ -293,49 +293,43 @@ def to_arrays(result: TrackResult, points: int) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _body_arrays(result: TrackResult) -> dict[str, np.ndarray]:
-    """The BODY_KEYS arrays: every frame's bodies, flat, landmarks normalized like faces'."""
-    bodies = [(body, w, h) for frame, w, h in zip(result.bodies, result.widths, result.heights) for body in frame]
-    counts = np.asarray([len(frame) for frame in result.bodies], dtype=np.int32)
+def _entity_arrays(entity: str, frames: list[list], result: TrackResult, points: int,
+                   extra: dict[str, tuple[str, tuple]]) -> dict[str, np.ndarray]:
+    """An entity's flat arrays (HAND_KEYS, BODY_KEYS): `<entity>_count`/`_offset`, id, score,
+    landmarks normalized like the faces', world landmarks, pose (NaN where degenerate), and
+    `extra` fields: key suffix -> (attribute, per-row shape; () for text)."""
+    rows = [(item, w, h) for frame, w, h in zip(frames, result.widths, result.heights) for item in frame]
+    counts = np.asarray([len(frame) for frame in frames], dtype=np.int32)
 
     def stack(values, shape):
         return np.stack(values).astype(np.float32) if values else np.zeros((0, *shape), np.float32)
 
-    return {
-        "body_count": counts,
-        "body_offset": np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
-        "body_id": np.asarray([body.id for body, _, _ in bodies], dtype=np.int32),
-        "body_score": np.asarray([body.score for body, _, _ in bodies], dtype=np.float32),
-        "body_landmarks": stack([body.landmarks / np.array([w, h, w], np.float32) for body, w, h in bodies],
-                                (33, 3)),
-        "body_world": stack([body.world for body, _, _ in bodies], (33, 3)),
-        "body_visibility": stack([body.visibility for body, _, _ in bodies], (33,)),
-        "body_pose": stack([body.pose if body.pose is not None else np.full((4, 4), np.nan) for body, _, _ in bodies],
-                           (4, 4)),
+    arrays = {
+        f"{entity}_count": counts,
+        f"{entity}_offset": np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
+        f"{entity}_id": np.asarray([item.id for item, _, _ in rows], dtype=np.int32),
+        f"{entity}_score": np.asarray([item.score for item, _, _ in rows], dtype=np.float32),
+        f"{entity}_landmarks": stack([item.landmarks / np.array([w, h, w], np.float32) for item, w, h in rows],
+                                     (points, 3)),
+        f"{entity}_world": stack([item.world for item, _, _ in rows], (points, 3)),
+        f"{entity}_pose": stack([item.pose if item.pose is not None else np.full((4, 4), np.nan)
+                                 for item, _, _ in rows], (4, 4)),
     }
+    for suffix, (attribute, shape) in extra.items():
+        values = [getattr(item, attribute) for item, _, _ in rows]
+        arrays[f"{entity}_{suffix}"] = np.asarray(values, dtype=str) if shape == () else stack(values, shape)
+    return arrays
+
+
+def _body_arrays(result: TrackResult) -> dict[str, np.ndarray]:
+    """The BODY_KEYS arrays: every frame's bodies."""
+    return _entity_arrays("body", result.bodies, result, 33, {"visibility": ("visibility", (33,))})
 
 
 def _hand_arrays(result: TrackResult) -> dict[str, np.ndarray]:
-    """The HAND_KEYS arrays: every frame's hands, flat, landmarks normalized like faces'."""
-    hands = [(hand, w, h) for frame, w, h in zip(result.hands, result.widths, result.heights) for hand in frame]
-    counts = np.asarray([len(frame) for frame in result.hands], dtype=np.int32)
-
-    def stack(values, shape):
-        return np.stack(values).astype(np.float32) if values else np.zeros((0, *shape), np.float32)
-
-    return {
-        "hand_count": counts,
-        "hand_offset": np.concatenate([[0], np.cumsum(counts)]).astype(np.int32),
-        "hand_id": np.asarray([hand.id for hand, _, _ in hands], dtype=np.int32),
-        "hand_score": np.asarray([hand.score for hand, _, _ in hands], dtype=np.float32),
-        "hand_handedness": np.asarray([hand.handedness for hand, _, _ in hands], dtype=str),
-        "hand_landmarks": stack([hand.landmarks / np.array([w, h, w], np.float32) for hand, w, h in hands],
-                                (21, 3)),
-        "hand_world": stack([hand.world for hand, _, _ in hands], (21, 3)),
-        "hand_pose": stack([hand.pose if hand.pose is not None else np.full((4, 4), np.nan) for hand, _, _ in hands],
-                           (4, 4)),
-        "hand_gesture": np.asarray([hand.gesture for hand, _, _ in hands], dtype=str),
-    }
+    """The HAND_KEYS arrays: every frame's hands."""
+    return _entity_arrays("hand", result.hands, result, 21,
+                          {"handedness": ("handedness", ()), "gesture": ("gesture", ())})
 
 
 def check_npz_output(output: str | Path, overwrite: bool = False) -> Path:
