@@ -11,6 +11,12 @@ from pathlib import Path
 import numpy as np
 
 
+def green_mask(image: np.ndarray) -> np.ndarray:
+    """Pixels clearly green (a green box_glb drawn over a photo): G above max(R, B) by 60+."""
+    out = image.astype(np.int16)
+    return (out[..., 1] - np.maximum(out[..., 0], out[..., 2])) > 60
+
+
 def box_glb(path: Path, centre=(0.0, 0.0, 9.0), color=(0, 255, 0, 255), node_offset=None,
             size: float = 3.0) -> Path:
     """A small box GLB in canonical face space (in front of the nose by default).

@@ -9,7 +9,7 @@ import pytest
 from skimage import data as skdata
 
 import arfx
-from makers import box_glb
+from makers import box_glb, green_mask
 
 BUILT_INS = ("glasses", "facepaint", "mesh", "axis", "landmarks")
 
@@ -21,11 +21,6 @@ def astronaut() -> np.ndarray:
 
 def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=2) > 30
-
-
-def _green(image: np.ndarray) -> np.ndarray:
-    out = image.astype(np.int16)
-    return (out[..., 1] - np.maximum(out[..., 0], out[..., 2])) > 60
 
 
 def _centre(mask: np.ndarray) -> np.ndarray:
@@ -135,7 +130,7 @@ def test_anchor_puts_the_object_on_that_point(astronaut, no_user_effects, point,
     with arfx.FaceEffects(folder, static=True) as fx:
         out = fx(astronaut)
         face = fx.faces[0]
-    centre = _centre(_green(out))
+    centre = _centre(green_mask(out))
     target = face.landmarks[landmark, :2]
     tolerance = 14 if "eye" in point else 8  # eyes: the anchor is the eye's two corners' middle
     assert np.linalg.norm(centre - target) < tolerance, (centre, target)
@@ -151,7 +146,7 @@ def test_left_means_the_persons_own_left_also_when_mirrored(astronaut, no_user_e
             face = fx.faces[0]
         # The person's left eye is on the image's right (they face the camera) ...
         assert face.landmarks[263, 0] > face.landmarks[33, 0]
-        centre = _centre(_green(out))
+        centre = _centre(green_mask(out))
         expected = face.landmarks[[263, 362], 0].mean()
         # ... and mirroring the view moves the drawing with that eye.
         assert abs(centre[0] - (width - 1 - expected if mirror else expected)) < 14
@@ -164,9 +159,9 @@ def test_occlusion_table_says_whether_the_face_hides_an_object(astronaut, no_use
     shown = _effect_folder(no_user_effects, "inside_shown", 'kind = "object3d"\nasset = "box.glb"\n'
                            '[occlusion]\nface = false\nhead = false\n', size=3.0)
     with arfx.FaceEffects(hidden, static=True) as fx:
-        assert _green(fx(astronaut)).sum() == 0
+        assert green_mask(fx(astronaut)).sum() == 0
     with arfx.FaceEffects(shown, static=True) as fx:
-        assert _green(fx(astronaut)).sum() > 100
+        assert green_mask(fx(astronaut)).sum() > 100
 
 
 def test_anchor_and_occlusion_mistakes_are_one_line_reasons(no_user_effects):

@@ -10,7 +10,7 @@ import pytest
 import arfx
 from arfx.geometry.camera import PerspectiveCamera
 from arfx.geometry.hand_space import hand_in_camera_space
-from makers import box_glb
+from makers import box_glb, green_mask
 
 # A real hand (holding a calibration board) from OpenCV's sample data, Debian package opencv-doc
 # (.ci/run installs it); not committed to the repository.
@@ -76,8 +76,7 @@ def test_hands_view_and_hand_anchor_draw_on_the_hand(hand_photo, tmp_path):
     with arfx.FaceEffects(folder, static=True) as fx:
         out = fx(hand_photo)
         tip = fx.result.hands[0].landmarks[8, :2]
-    image = out.astype(np.int16)
-    ys, xs = np.nonzero((image[..., 1] - np.maximum(image[..., 0], image[..., 2])) > 60)
+    ys, xs = np.nonzero(green_mask(out))
     assert len(xs) > 10
     assert np.hypot(np.median(xs) - tip[0], np.median(ys) - tip[1]) < 10
 
