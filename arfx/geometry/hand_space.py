@@ -77,25 +77,27 @@ def hand_silhouette(points: np.ndarray, radius: float = 0.85, sides: int = 8) ->
     follow the hand's points, so a hand behind the face hides nothing.
     """
     p = np.asarray(points, dtype=np.float64)
-    triangles = []
-    for a, b in BONES:
-        view = -(p[a] + p[b]) / 2.0
-        side = np.cross(p[b] - p[a], view)
-        norm = np.linalg.norm(side)
-        if norm < 1e-9:
-            continue
-        side *= radius / norm
-        a0, a1, b0, b1 = p[a] - side, p[a] + side, p[b] - side, p[b] + side
-        triangles += [(a0, a1, b1), (a0, b1, b0)]
+    bones = np.asarray(BONES)
+    a, b = p[bones[:, 0]], p[bones[:, 1]]
+    side = np.cross(b - a, -(a + b) / 2.0)  # across the bone, facing the camera
+    norm = np.linalg.norm(side, axis=1, keepdims=True)
+    keep = norm[:, 0] >= 1e-9
+    side = side[keep] * (radius / norm[keep])
+    a, b = a[keep], b[keep]
+    a0, a1, b0, b1 = a - side, a + side, b - side, b + side
+    strips = np.stack([a0, a1, b1, a0, b1, b0], axis=1).reshape(-1, 3, 3)
+    # A disc at every joint, in the plane facing the camera.
+    view = -p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-9)
+    helper = np.where(np.abs(view[:, 1:2]) < 0.9, [[0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0]])
+    u = np.cross(view, helper)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    v = np.cross(view, u)
     angles = np.linspace(0.0, 2.0 * np.pi, sides, endpoint=False)
-    for point in p:
-        view = -point / max(np.linalg.norm(point), 1e-9)
-        u = np.cross(view, (0.0, 1.0, 0.0) if abs(view[1]) < 0.9 else (1.0, 0.0, 0.0))
-        u /= np.linalg.norm(u)
-        v = np.cross(view, u)
-        rim = [point + radius * (np.cos(t) * u + np.sin(t) * v) for t in angles]
-        triangles += [(point, rim[i], rim[(i + 1) % sides]) for i in range(sides)]
+    rim = p[:, None, :] + radius * (np.cos(angles)[None, :, None] * u[:, None, :]
+                                    + np.sin(angles)[None, :, None] * v[:, None, :])
+    centre = np.repeat(p[:, None, :], sides, axis=1)
+    discs = np.stack([centre, rim, np.roll(rim, -1, axis=1)], axis=2).reshape(-1, 3, 3)
     palm = p[list(PALM)]
-    centre = palm.mean(axis=0)
-    triangles += [(centre, palm[i], palm[(i + 1) % len(palm)]) for i in range(len(palm))]
-    return np.asarray(triangles, dtype=np.float32).reshape(-1, 3)
+    fan = np.stack([np.repeat(palm.mean(axis=0)[None], len(palm), axis=0), palm, np.roll(palm, -1, axis=0)],
+                   axis=1)
+    return np.concatenate([strips, discs, fan]).astype(np.float32).reshape(-1, 3)
