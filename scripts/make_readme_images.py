@@ -30,6 +30,8 @@ import arfx  # noqa: E402
 from arfx.demo import SHOWCASE, padded_astronaut, run_demo  # noqa: E402
 
 OLDER = ("glasses", "facepaint", "mesh", "axis", "landmarks")
+#: Whole-frame pictures of effects that reach beyond the face: docs/extras.png.
+EXTRAS = ("blur+glasses", "avatar", "pose")
 
 
 def turned_view(rgb: np.ndarray, yaw_deg: float = 30.0) -> np.ndarray:
@@ -117,6 +119,24 @@ def render_views(views: dict[str, np.ndarray], names, size: int, out: Path) -> N
                 print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
+def render_strip(rgb: np.ndarray, names, height: int, path: Path) -> None:
+    """The whole frame with each effect, side by side, `height` px tall (docs/extras.png)."""
+    from PIL import Image
+
+    panels = []
+    for name in names:
+        with arfx.FaceEffects(name, static=True) as fx:
+            image = Image.fromarray(fx(rgb, 0.3))
+        panels.append(image.resize((round(image.width * height / image.height), height), Image.LANCZOS))
+    strip = Image.new("RGB", (sum(p.width for p in panels), height))
+    x = 0
+    for panel in panels:
+        strip.paste(panel, (x, 0))
+        x += panel.width
+    strip.save(path, optimize=True)
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
 def make_gif(out: Path, width: int = 360, fps: int = 8, colors: int = 128, limit: int = 3_000_000) -> Path:
     """docs/demo.gif: `arfx demo`'s video at `fps`, `width` wide, one shared palette."""
     import av
@@ -159,6 +179,9 @@ def main() -> int:
     front = padded_astronaut(160)
     render_views({"front": front}, list(SHOWCASE) + list(OLDER), args.size, out)
     render_views({"turned": turned_view(front)}, list(SHOWCASE), args.size, out)
+    from skimage import data
+
+    render_strip(np.ascontiguousarray(data.astronaut()), EXTRAS, args.size, out / "extras.png")
     if not args.no_gif:
         make_gif(out, args.gif_width)
     return 0
