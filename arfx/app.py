@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -84,6 +84,8 @@ class SessionResult:
     delivered: int = 0
     #: Seconds from capture to display, per shown frame of a live source (empty for files).
     latencies: list[float] = field(default_factory=list)
+    #: Seconds from capture to the frame leaving each live output (stream, virtual camera).
+    send_latencies: list[float] = field(default_factory=list)
 
 
 def _repeat_still(rgb: np.ndarray, fov: float | None = None) -> Iterator[Frame]:
@@ -141,6 +143,10 @@ class LiveApp:
         self.grab_window = False
         self.window_pixels: np.ndarray | None = None
         self.latencies: list[float] = []
+        self.send_latencies: list[float] = []
+        #: Called with the app after each frame is shown (soak and bench scripts watch the
+        #: session through it, e.g. switching effects with act()).
+        self.after_frame: Callable[["LiveApp"], None] | None = None
         self.outputs: list[Any] = []  # live outputs: arfx.stream.StreamOutput, arfx.vcam.VirtualCamera
         # Set by _start:
         self.feed: ThreadedFeed | None = None
@@ -283,7 +289,7 @@ class LiveApp:
         self._report()
         return SessionResult(self.frames, self.recordings, self.screenshots, self.end_reason,
                              self._interrupted, self._source_error, self.dropped, self.delivered,
-                             list(self.latencies))
+                             list(self.latencies), list(self.send_latencies))
 
     def _open_source(self) -> tuple[Source, ThreadedFeed, bool]:
         source = self._source
@@ -438,6 +444,8 @@ class LiveApp:
             return True
         self._show(frame)
         self.frames += 1
+        if self.after_frame is not None:
+            self.after_frame(self)
         if self.options.frames is not None and self.frames >= self.options.frames:
             self.end_reason = f"{self.frames} frames done"
             return False
@@ -659,6 +667,7 @@ class LiveApp:
             except ArfxError as error:
                 log.warning("%s", error)
             log.info("%s: sent %d frames", output.name, output.frames_sent)
+            self.send_latencies.extend(output.send_latencies)
             if output.dropped:
                 log.warning("%s: %d frame(s) skipped (its encoder could not keep up)",
                             output.name, output.dropped)

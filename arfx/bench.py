@@ -60,6 +60,39 @@ def machine_info(gl_renderer: str | None = None) -> dict[str, Any]:
     return info
 
 
+def rss_mib() -> float:
+    """This process's resident memory in MiB (Linux /proc)."""
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def live_gl_objects() -> int:
+    """moderngl objects created and not yet released, anywhere in the process (a leak count)."""
+    import gc
+
+    import moderngl
+
+    kinds = (moderngl.Buffer, moderngl.Texture, moderngl.VertexArray, moderngl.Program,
+             moderngl.Framebuffer, moderngl.Renderbuffer, moderngl.Context)
+    gc.collect()
+    return sum(1 for obj in gc.get_objects()
+               if isinstance(obj, kinds) and not isinstance(obj.mglo, moderngl.InvalidObject))
+
+
+def thread_counts() -> tuple[int, int]:
+    """(Python threads, all threads of the process incl. native pools such as ONNX Runtime's)."""
+    import threading
+
+    native = 0
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            native = next((int(line.split()[1]) for line in handle if line.startswith("Threads:")), 0)
+    except OSError:
+        pass
+    return threading.active_count(), native
+
+
 def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 120,
               options: RenderOptions | None = None, size: tuple[int, int] = (1280, 720)) -> BenchReport:
     """Render `frames` frames of `input` (or a generated 720p clip) to a scratch file; report timings.

@@ -156,9 +156,13 @@ class LatestSlot(_Ending, Generic[T]):
             self._cond.notify_all()
 
     def put(self, item: T) -> bool:
+        """Hold `item` (replacing an unread one, or with keep_all after waiting for the reader);
+        False (not held, not counted) once ended: a writer released by the end drops nothing."""
         with self._cond:
             while self._keep_all and self._item is not None and not self._ended:
                 self._cond.wait()
+            if self._ended:
+                return False
             if self._item is not None:
                 self.dropped += 1
             self._item = item

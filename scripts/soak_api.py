@@ -8,33 +8,17 @@ checkpoints and fails (exit 1) when either grows after warm-up.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 
 import cv2
-import moderngl
 import numpy as np
 from skimage import data
 
 import arfx
+from arfx.bench import live_gl_objects, rss_mib
 
 EFFECTS = ["glasses", "facepaint", "mesh", "axis", "landmarks", "facepaint+glasses", ["mesh", "axis"]]
-GL_TYPES = (moderngl.Buffer, moderngl.Texture, moderngl.VertexArray, moderngl.Program, moderngl.Framebuffer,
-            moderngl.Renderbuffer, moderngl.Context)
-
-
-def rss_mib() -> float:
-    with open("/proc/self/statm") as handle:
-        pages = int(handle.read().split()[1])
-    return pages * 4096 / 2**20
-
-
-def live_gl_objects() -> int:
-    """GL objects created and not yet released, anywhere in the process."""
-    gc.collect()
-    return sum(1 for obj in gc.get_objects()
-               if isinstance(obj, GL_TYPES) and not isinstance(obj.mglo, moderngl.InvalidObject))
 
 
 def main() -> int:

@@ -26,6 +26,7 @@ SLOW_TESTS: frozenset[str] = frozenset({
     "test_inputs.py::test_input_8000x6000_image",
     "test_showcase.py::test_generated_showcase_is_deterministic_and_matches_the_committed_files",
     "test_stream.py::test_cli_streams_a_file_without_a_window",
+    "test_soak_live.py::test_short_live_soak_leaks_no_gl_objects_or_threads_and_drops_nothing",
 })
 
 

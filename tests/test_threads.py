@@ -77,6 +77,23 @@ def test_latest_slot_keep_all_waits_for_the_reader_instead_of_replacing() -> Non
     assert slot.take(timeout=1) == 2 and slot.dropped == 0 and slot.delivered == 2
 
 
+def test_latest_slot_writer_released_by_the_end_drops_nothing() -> None:
+    """A no-drop session stopped early (--frames N, quit) reports no dropped frames: the
+    frame its reader never came back for is not one the app failed to keep up with."""
+    slot: LatestSlot[int] = LatestSlot(keep_all=True)
+    assert slot.put(1)
+    results: list[bool] = []
+    writer = threading.Thread(target=lambda: results.append(slot.put(2)))
+    writer.start()
+    time.sleep(0.05)
+    assert writer.is_alive()  # waiting for the reader
+    slot.end("stopped")
+    writer.join(2)
+    assert results == [False]
+    assert slot.counts() == (1, 0, True)  # 1 delivered, none dropped, the unread one still there
+    assert slot.take() == 1 and slot.take(0.01) is None
+
+
 def test_worker_stage_keeps_the_first_error_drains_the_rest_and_still_finishes() -> None:
     handled: list[int] = []
     finished = []

@@ -1,0 +1,33 @@
+"""The live soak (scripts/soak_live.py), short: the live app with no window, streaming over UDP
+on 127.0.0.1, every effect loaded and switched through twice in no-drop mode. Nothing is
+dropped, and a second round of the effects creates no GL objects and no threads."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _soak_module():
+    spec = importlib.util.spec_from_file_location("soak_live", ROOT / "scripts" / "soak_live.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_short_live_soak_leaks_no_gl_objects_or_threads_and_drops_nothing() -> None:
+    soak = _soak_module()
+    # 23 effects, 3 frames each: the first round (warm-up) loads them, the next two must not grow.
+    report = soak.soak(frames=210, switch_every=3, size=(256, 144), checkpoints=10, fps=1000.0)
+    assert report.frames == 210 and report.dropped == 0
+    assert report.switches == 70 and report.effects > 10
+    after = [c for c in report.checkpoints if c.frame >= report.warm_up]
+    assert len(after) >= 4, report.checkpoints
+    # Exactly as many GL objects and threads at the end of the second round as after the first.
+    assert len({c.gl_objects for c in after}) == 1, after
+    assert len({(c.python_threads, c.threads) for c in after}) == 1, after
+    assert report.stream_sent > 0
