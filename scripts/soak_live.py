@@ -6,8 +6,10 @@ after warm-up, and the frames dropped; exits 1 when anything grew or was dropped
 
 The input is a synthetic clip (arfx.synthetic: a drifting face) played in no-drop mode, so
 every frame must be shown and sent; `--camera` uses a 30 fps synthetic camera instead (latest
-frame wins: drops are then reported, not failed). Warm-up is one full round of the effects
-(each is loaded on first use and kept), so growth is measured from the second round on.
+frame wins: drops are then reported, not failed). Checkpoints fall at the end of each round of
+the effects, so each compares like with like (the same effect on screen, as what is held in
+GL differs from effect to effect); the first round (each effect loads on first use and is
+kept) is the warm-up, so growth is measured from its end.
 
     python scripts/soak_live.py --frames 20000            # the issue's soak (about an hour here)
     python scripts/soak_live.py --frames 300 --switch-every 10 --size 320x180   # CI's short run
@@ -59,9 +61,10 @@ class SoakReport:
 
     def growth(self) -> dict[str, float]:
         """Change after warm-up: medians of the last three checkpoints minus the first three
-        (a trend, not the allocator's or the garbage collector's moment-to-moment noise)."""
+        (a trend, not the allocator's or the garbage collector's moment-to-moment noise);
+        with fewer than six, the last minus the first."""
         after = [c for c in self.checkpoints if c.frame >= self.warm_up]
-        head, tail = after[:3], after[-3:]
+        head, tail = (after[:3], after[-3:]) if len(after) >= 6 else (after[:1], after[-1:])
 
         def change(name: str) -> float:
             return float(np.median([getattr(c, name) for c in tail]) - np.median([getattr(c, name) for c in head]))
@@ -76,9 +79,9 @@ def free_udp_port() -> int:
 
 
 def soak(frames: int = 20000, switch_every: int = 100, size: tuple[int, int] = (640, 360),
-         checkpoints: int = 20, camera: bool = False, fps: float = 30.0,
-         effect: str = "glasses", progress: bool = False) -> SoakReport:
-    """Run the live app for `frames` frames, switching effects; measure at checkpoints."""
+         camera: bool = False, fps: float = 30.0, effect: str = "glasses",
+         progress: bool = False) -> SoakReport:
+    """Run the live app for `frames` frames, switching effects; measure at the end of each round."""
     width, height = size
     stream = f"udp://127.0.0.1:{free_udp_port()}"  # nobody listens: UDP needs no receiver
     if camera:
@@ -88,7 +91,6 @@ def soak(frames: int = 20000, switch_every: int = 100, size: tuple[int, int] = (
     app = LiveApp(AppOptions(effect=effect, frames=frames, window=False, stream=stream,
                              no_drop=not camera, mirror=False), source=source)
     report = SoakReport(frames, 0.0, 0, 0, 0, 0, 0, 0, 0)
-    every = max(1, frames // checkpoints)
     t0 = time.monotonic()
     sent = {"frames": 0, "skipped": 0}
 
@@ -96,12 +98,11 @@ def soak(frames: int = 20000, switch_every: int = 100, size: tuple[int, int] = (
         n = live.frames
         if n == 1:
             report.effects = len(live.effect_names)
-            # Warm-up: one round of all effects (each loads once), at least 10% of the run.
-            report.warm_up = min(frames, max(report.effects * switch_every, frames // 10))
+            report.warm_up = report.effects * switch_every  # one round: every effect loaded once
         if n % switch_every == 0:
             live.act("next")
             report.switches += 1
-        if n % every == 0 or n == report.warm_up:
+        if n % report.warm_up == 0:
             python_threads, threads = thread_counts()
             report.checkpoints.append(Checkpoint(n, time.monotonic() - t0, rss_mib(), live_gl_objects(),
                                                  python_threads, threads, live.current))
@@ -125,13 +126,12 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=20000)
     parser.add_argument("--switch-every", type=int, default=100, metavar="N", help="frames per effect")
     parser.add_argument("--size", default="640x360", help="frame size (default 640x360)")
-    parser.add_argument("--checkpoints", type=int, default=20)
     parser.add_argument("--camera", action="store_true", help="a 30 fps synthetic camera instead of no-drop")
     parser.add_argument("--fps", type=float, default=30.0, help="the source's frame rate")
     parser.add_argument("--tolerance-mib", type=float, default=20.0, help="allowed RSS growth after warm-up")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = soak(args.frames, args.switch_every, parse_size(args.size), args.checkpoints, args.camera,
+    report = soak(args.frames, args.switch_every, parse_size(args.size), args.camera,
                   args.fps, progress=not args.json)
     growth = report.growth()
     ok = (growth["rss_mib"] <= args.tolerance_mib and growth["gl_objects"] <= 0
@@ -148,7 +148,7 @@ def main() -> int:
     for c in report.checkpoints:
         print(f"{c.frame:>6} {c.seconds:>8.0f} {c.rss_mib:>9.1f} {c.gl_objects:>11} {c.python_threads:>8} "
               f"{c.threads:>7}  {c.effect}")
-    print(f"after warm-up (medians of the first and last three checkpoints): RSS {growth['rss_mib']:+.1f} MiB, "
+    print(f"after warm-up (checkpoints {len([c for c in report.checkpoints if c.frame >= report.warm_up])}): RSS {growth['rss_mib']:+.1f} MiB, "
           f"GL objects {growth['gl_objects']:+.0f}, Python threads {growth['python_threads']:+.0f}, "
           f"all threads {growth['threads']:+.0f}")
     mode = "latest frame wins (camera)" if args.camera else "no-drop"

@@ -19,15 +19,18 @@ def _soak_module():
     return module
 
 
-def test_short_live_soak_leaks_no_gl_objects_or_threads_and_drops_nothing() -> None:
+def test_short_live_soak_leaks_no_gl_objects_or_threads_and_drops_nothing(no_user_effects) -> None:
+    from arfx.effects.registry import EffectRegistry
+
     soak = _soak_module()
-    # 23 effects, 3 frames each: the first round (warm-up) loads them, the next two must not grow.
-    report = soak.soak(frames=210, switch_every=3, size=(256, 144), checkpoints=10, fps=1000.0)
-    assert report.frames == 210 and report.dropped == 0
-    assert report.switches == 70 and report.effects > 10
-    after = [c for c in report.checkpoints if c.frame >= report.warm_up]
-    assert len(after) >= 4, report.checkpoints
-    # Exactly as many GL objects and threads at the end of the second round as after the first.
-    assert len({c.gl_objects for c in after}) == 1, after
-    assert len({(c.python_threads, c.threads) for c in after}) == 1, after
+    effects = sum(info.ok for info in EffectRegistry().effects().values())
+    # Every effect for 3 frames: the first round (warm-up) loads them, the next two must not grow.
+    frames = 3 * effects * 3
+    report = soak.soak(frames=frames, switch_every=3, size=(256, 144), fps=1000.0)
+    assert report.frames == frames and report.dropped == 0
+    assert report.switches == frames // 3 and report.effects == effects
+    assert [c.frame for c in report.checkpoints] == [report.warm_up, 2 * report.warm_up, frames]
+    # Exactly as many GL objects and threads at the end of each round as after the first.
+    assert len({c.gl_objects for c in report.checkpoints}) == 1, report.checkpoints
+    assert len({(c.python_threads, c.threads) for c in report.checkpoints}) == 1, report.checkpoints
     assert report.stream_sent > 0
