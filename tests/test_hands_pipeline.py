@@ -82,6 +82,25 @@ def test_hands_view_and_hand_anchor_draw_on_the_hand(hand_photo, tmp_path):
 
 
 @needs_photo
+def test_hands_view_bones_are_thick_enough_to_see_on_a_large_photo(hand_photo):
+    """Bones are bands a few pixels wide that grow with the picture, not 1 px GL lines."""
+    import cv2
+
+    large = cv2.resize(hand_photo, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR)
+    with arfx.FaceEffects("hands", static=True) as fx:
+        out = fx(large)
+        points = fx.result.hands[0].landmarks[:, :2]
+    painted = np.abs(out.astype(int) - large.astype(int)).max(axis=2) > 40
+    # Across the middle of the bone from the wrist to the index finger base, count painted pixels.
+    start, end = points[0], points[5]
+    normal = np.array([-(end - start)[1], (end - start)[0]]) / np.linalg.norm(end - start)
+    middle = (start + end) / 2
+    across = [painted[int(round(y)), int(round(x))]
+              for x, y in (middle + normal * t for t in np.arange(-8, 8.5, 0.5))]
+    assert sum(across) / 2 >= 3.0  # pixels of bone across its width (half-pixel steps)
+
+
+@needs_photo
 def test_track_writes_hand_keys_only_with_hands(tmp_path):
     from arfx.cli import main
     from arfx.track import HAND_KEYS

@@ -114,6 +114,7 @@ LandmarksEffect = PointsEffect  # the face landmarks view: PointsEffect's defaul
 
 class PointsPass:
     _MAX_POINTS = 1024
+    _MIN_VISIBILITY = 0.5  # as MediaPipe's drawing utilities
 
     def __init__(self, effect: PointsEffect, renderer):
         self.effect = effect
@@ -123,10 +124,11 @@ class PointsPass:
         self.mesh_vao = ctx.vertex_array(self.program, [(renderer.face_positions, "3f", "in_position")])
         self.points = ctx.buffer(reserve=self._MAX_POINTS * 12, dynamic=True)
         self.points_vao = ctx.vertex_array(self.program, [(self.points, "3f", "in_position")])
-        pairs = np.asarray(effect.connections or [(0, 0)], dtype=np.uint32).reshape(-1, 2)
-        self.lines = ctx.buffer(pairs.tobytes())
-        self.lines_vao = ctx.vertex_array(self.program, [(self.points, "3f", "in_position")],
-                                          index_buffer=self.lines, index_element_size=4)
+        self.pairs = np.asarray(effect.connections or [(0, 0)], dtype=np.int64).reshape(-1, 2)
+        # Bones are quads built on the CPU: GL core profiles draw lines 1 px wide, which
+        # vanish on a 2000 px photo.
+        self.bones = ctx.buffer(reserve=len(self.pairs) * 6 * 12, dynamic=True)
+        self.bones_vao = ctx.vertex_array(self.program, [(self.bones, "3f", "in_position")])
 
     def draw(self, frame: FrameState, entity, index: int) -> None:
         program = self.program
@@ -143,22 +145,48 @@ class PointsPass:
         pixels = np.asarray(pixels, dtype=np.float32)[: self._MAX_POINTS]
         points = np.zeros((len(pixels), 3), np.float32)
         points[:, :2] = pixels[:, :2]
-        self.points.write(points.tobytes())
         program["u_matrix"].write(gl_matrix_bytes(frame.pixel_to_clip))
+        # Sizes grow with the picture so a skeleton reads the same on 480p and on 4K.
+        scale = max(1.0, min(frame.width, frame.height) / 720.0)
+        # Points the tracker says are hidden (a body's occluded wrist) wander: left out, with their bones.
+        visibility = getattr(entity, "visibility", None)
+        visible = np.ones(len(points), bool) if visibility is None else \
+            np.asarray(visibility)[: len(points)] >= self._MIN_VISIBILITY
         if self.effect.connections:
             program["u_round"] = False
-            program["u_point_size"] = 1.0
-            self.lines_vao.render(moderngl.LINES)
-        self._points_style(program)
-        self.points_vao.render(moderngl.POINTS, vertices=len(points))
+            pairs = self.pairs[(self.pairs < len(points)).all(axis=1)]
+            pairs = pairs[visible[pairs].all(axis=1)]
+            quads = bone_quads(points[:, :2], pairs, 0.5 * self.effect.point_size * scale)
+            if len(quads):
+                self.bones.write(quads.tobytes())
+                self.bones_vao.render(moderngl.TRIANGLES, vertices=len(quads))
+        shown = points[visible]
+        self.points.write(shown.tobytes())
+        self._points_style(program, scale)
+        if len(shown):
+            self.points_vao.render(moderngl.POINTS, vertices=len(shown))
 
-    def _points_style(self, program) -> None:
+    def _points_style(self, program, scale: float = 1.0) -> None:
         program["u_round"] = True
-        program["u_point_size"] = float(self.effect.point_size)
+        program["u_point_size"] = float(self.effect.point_size * scale)
 
     def release(self) -> None:
-        for item in (self.mesh_vao, self.points_vao, self.lines_vao, self.points, self.lines):
+        for item in (self.mesh_vao, self.points_vao, self.bones_vao, self.points, self.bones):
             item.release()
+
+
+def bone_quads(points: np.ndarray, pairs: np.ndarray, width: float) -> np.ndarray:
+    """Two triangles per (a, b) index pair: a band `width` pixels wide from point a to point b,
+    as float32 [6 * len(pairs), 3] (z = 0)."""
+    start, end = points[pairs[:, 0]], points[pairs[:, 1]]
+    along = end - start
+    length = np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-6)
+    side = np.stack([-along[:, 1], along[:, 0]], axis=1) / length * (width / 2.0)
+    corners = np.stack([start - side, start + side, end + side,
+                        start - side, end + side, end - side], axis=1).reshape(-1, 2)
+    out = np.zeros((len(corners), 3), np.float32)
+    out[:, :2] = corners
+    return out
 
 
 def axis_meshes(length: float = 10.0, radius: float = 0.35) -> list[MeshData]:
