@@ -50,7 +50,7 @@ def test_trigger_conditions_parse_with_one_line_reasons():
 
     base = 'kind = "object3d"\nasset = "a.glb"\n'
     manifest = parse_manifest(base + '[[trigger]]\nwhen = "jawOpen > 0.5"\n[[trigger]]\nwhen = "gesture == pinch"\n')
-    assert [(c.signal, c.op, c.value) for c in manifest.trigger] == [("jawOpen", ">", 0.5),
+    assert [(t.condition.signal, t.condition.op, t.condition.value) for t in manifest.trigger] == [("jawOpen", ">", 0.5),
                                                                      ("gesture", "==", "pinch")]
     for when, message in (("jawOpn > 0.5", "did you mean jawOpen"), ("jawOpen > 2", "number from 0 to 1"),
                           ("gesture > 1", "gesture == <name>"), ("smile", "must read like")):

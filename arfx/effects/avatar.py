@@ -58,10 +58,10 @@ class AvatarEffect(Object3DEffect):
 
 
 class AvatarPass(Object3DPass):
-    def draw(self, frame, face, index: int) -> None:
+    def _posed(self, face) -> None:
+        """The file's own animation (or a trigger's clip) is posed; the expressions set the weights."""
         from arfx.render.gltf_load import _morphed
 
-        self._animate(frame)  # the file's own animation first; the expressions then set the weights
         expressions = getattr(face, "expressions", {}) or {}
         for mesh in self.meshes:
             names = self.effect.target_names.get(mesh.data.node)
@@ -73,7 +73,6 @@ class AvatarPass(Object3DPass):
                 if name in expressions:
                     weights[t] = float(expressions[name])
             mesh.update_vertices(_morphed(mesh.data, weights))
-        super().draw(frame, face, index)
 
 
 def _build(spec: EffectSpec, load) -> AvatarEffect:

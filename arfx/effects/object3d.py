@@ -22,6 +22,13 @@ Animation (`[placement.animation]`: clip, speed, play): a file's glTF animation 
 frames' timestamps from the first frame the object is drawn in, looped by default; skins are
 skinned in the vertex shader (up to 64 joints, else on the CPU) and morph targets applied on
 the CPU (arfx.render.gltf_anim). Placement and fit use the rest pose.
+
+Trigger actions (arfx.triggers.Trigger, `[[trigger]]` tables with show/hide/swap/texture/play/
+burst) act per face on the file's parts (a node by name, with everything under it): hidden
+parts are not drawn, a switched texture replaces the part's base colour image, a clip named by
+`play` plays once from its start on that face (then the usual animation resumes; such clips
+are never the default one), and bursts of sprites fly from their anchor in camera space (so
+they stay where they were thrown when the head moves), drawn after the object.
 """
 
 from __future__ import annotations
@@ -115,6 +122,28 @@ class Object3DEffect:
     kind: str = "object3d"
     model: object = None  # arfx.render.gltf_load.Model when read from a file (animations)
     animation: dict = field(default_factory=dict)  # clip, speed, play (see ANIMATION_DEFAULTS)
+    actions: object = None  # arfx.triggers.TriggerActions (use_actions), or None
+    images: dict = field(default_factory=dict)  # trigger images (Path -> uint8 RGBA) for the pass
+
+    def use_actions(self, actions) -> None:
+        """Act on `actions` (from [[trigger]] tables); EffectError names a part, clip or image
+        the file does not have."""
+        from arfx.errors import EffectError
+        from arfx.render.gltf_anim import clip_index
+        from arfx.render.texture import load_texture
+
+        names = sorted({node.name for node in self.model.nodes if node.name}) if self.model else []
+        for part in sorted(actions.parts):
+            if part not in names:
+                raise EffectError(f"[[trigger]] names part '{part}', which the file does not have; "
+                                  f"its parts (nodes) are: {', '.join(names) or 'none named'}")
+        for clip in sorted(actions.clips):
+            clip_index(self.model, clip)  # EffectError listing the clips
+        for trigger in actions.triggers:
+            for image in ([trigger.texture[1]] if trigger.texture else []) + \
+                         ([trigger.burst.sprite] if trigger.burst else []):
+                self.images[image] = load_texture(image, "trigger image")
+        self.actions = actions
 
     @classmethod
     def from_file(cls, name: str, path: str | Path, offset=(0.0, 0.0, 0.0), scale=1.0,
@@ -211,7 +240,7 @@ def _set(program, name: str, value) -> None:
 
 class Object3DPass:
     def __init__(self, effect: Object3DEffect, renderer):
-        from arfx.render.gltf_anim import MAX_GPU_JOINTS, Player, joint_matrices, pose_at
+        from arfx.render.gltf_anim import MAX_GPU_JOINTS, Player, clip_index, joint_matrices, pose_at
 
         self.effect = effect
         self.program = renderer.program("object", "object")
@@ -230,10 +259,23 @@ class Object3DPass:
         self._opaque = [m for m in self.meshes if not m.material.blended]
         self._blended = [m for m in self.meshes if m.material.blended]
         self.player = None
+        actions = effect.actions
+        triggered = actions.clips if actions is not None else set()
         if model is not None and (model.animations or any(m.deformable for m in effect.meshes)):
             options = {**ANIMATION_DEFAULTS, **effect.animation}
-            player = Player(model, options["clip"], options["speed"], options["play"])
-            self.player = player if player.active else None
+            clip = options["clip"]
+            if clip is None and triggered:  # clips a trigger plays are not the default one
+                clip = next((a.name for a in model.animations if a.name not in triggered), None)
+            if clip is not None or not triggered:
+                player = Player(model, clip, options["speed"], options["play"])
+                self.player = player if player.active else None
+        # Per-face action state: trigger clips by name, each part's mesh slots, sprites.
+        self._clips = {name: model.animations[clip_index(model, name)] for name in triggered}
+        self._speed = float(effect.animation.get("speed", 1.0))
+        self._part_slots = _part_slots(model, effect.meshes, actions.parts) if actions is not None else {}
+        self._bursts = BurstPass(renderer, effect) if actions is not None and any(
+            t.burst for t in actions.triggers) else None
+        self._textures: dict = {}  # trigger image -> GL texture, uploaded on first use
         for slot, mesh in enumerate(self.meshes):
             mesh.slot = slot
         self._transforms = [m.data.transform for m in self.meshes]
@@ -243,24 +285,27 @@ class Object3DPass:
 
         self.contact_field = object_field(effect)  # soft contact shadow on the face (None: none)
 
-    def _animate(self, frame: FrameState) -> None:
-        """Pose the meshes for this frame's timestamp (once per frame, shared by every face)."""
-        from arfx.render.gltf_anim import deform, joint_matrices
+    def _animate(self, frame: FrameState, clip: tuple | None = None) -> None:
+        """Pose the meshes for this frame's timestamp (once per frame, shared by every face),
+        or for `clip` (animation, seconds into it) that a trigger plays on this face."""
+        from arfx.render.gltf_anim import deform, joint_matrices, pose_at
 
-        if self.player is None:
+        if self.player is None and not self._clips:
             return
         # An animation starts when its effect appears: with the face, and again each time its
         # [[trigger]] shows it after hiding it (the effect was not drawn in the frame before).
         drawn = frame.renderer.frames_drawn
-        if self._drawn_in is not None and drawn > self._drawn_in + 1:
+        if self.player is not None and self._drawn_in is not None and drawn > self._drawn_in + 1:
             self.player.start = None
         self._drawn_in = drawn
         timestamp = float(frame.result.timestamp) if frame.result is not None else 0.0
-        if timestamp == self._posed_at:
+        key = (timestamp, clip and (id(clip[0]), clip[1]))
+        if key == self._posed_at:
             return
-        self._posed_at = timestamp
-        model = self.player.model
-        pose = self.player.pose(timestamp)
+        self._posed_at = key
+        model = self.effect.model
+        pose = (pose_at(model, *clip) if clip is not None else self.player.pose(timestamp)
+                if self.player is not None else pose_at(model, None, 0.0))
         for i, mesh in enumerate(self.meshes):
             transform, vertices = deform(model, mesh.data, pose, skin_on_cpu=not mesh.gpu_skin)
             self._transforms[i] = transform
@@ -269,9 +314,45 @@ class Object3DPass:
             if vertices is not None:
                 mesh.update_vertices(vertices)
 
+    def _act(self, frame: FrameState, face):
+        """This face's trigger actions for the frame (None without actions), its trigger clip
+        posed; new bursts are thrown."""
+        actions = self.effect.actions
+        if actions is None:
+            self._animate(frame)
+            return None
+        timestamp = float(frame.result.timestamp) if frame.result is not None else 0.0
+        acts = actions.update(face, timestamp)
+        clip = None
+        if acts.clip is not None:
+            animation = self._clips[acts.clip[0]]
+            elapsed = (timestamp - acts.clip[1]) * self._speed
+            if 0.0 <= elapsed <= animation.duration:  # played once, then the usual pose again
+                clip = (animation, elapsed)
+        self._animate(frame, clip)
+        if self._bursts is not None:
+            for burst, start in acts.bursts:
+                self._bursts.throw(face, burst, start)
+        return acts
+
+    def _texture(self, frame: FrameState, image):
+        texture = self._textures.get(image)
+        if texture is None:
+            from arfx.render.gltf import _upload
+            from arfx.render.gltf_load import TextureMap
+
+            texture = self._textures[image] = _upload(frame.ctx, TextureMap(self.effect.images[image]), srgb=True)
+        return texture
+
     def draw(self, frame: FrameState, face, index: int) -> None:
         program = self.program
-        self._animate(frame)
+        acts = self._act(frame, face)
+        self._posed(face)
+        hidden, textures = set(), {}
+        if acts is not None:
+            hidden = {slot for part in acts.hidden for slot in self._part_slots[part]}
+            textures = {slot: self._texture(frame, image) for part, image in acts.textures.items()
+                        for slot in self._part_slots[part]}
         program["u_projection"].write(gl_matrix_bytes(frame.projection))
         for role in _MAP_ORDER:
             _set(program, _SAMPLER_NAMES[role], TEXTURE_UNITS[role])
@@ -281,21 +362,29 @@ class Object3DPass:
         if self.contact_field is not None:
             frame.renderer.draw_contact_shadow(frame, face, self.contact_field, anchor_matrix)
         for mesh in self._opaque:
+            if mesh.slot in hidden:
+                continue
             frame.set_state(depth_test=True, depth_write=True,
                             cull=not mesh.material.double_sided)
-            self._draw_mesh(mesh, model_view)
-        if self._blended:
+            self._draw_mesh(mesh, model_view, textures.get(mesh.slot))
+        blended = [m for m in self._blended if m.slot not in hidden]
+        if blended:
             # Back to front, without depth writes, so lenses behind lenses still show; within
             # a mesh its triangles are sorted too (far first), so its own back faces never
             # cover its front.
             depths = [(model_view @ self._transform(m) @ np.append(m.data.centroid_local(), 1.0))[2]
-                      for m in self._blended]
+                      for m in blended]
             for order in np.argsort(depths):
-                mesh = self._blended[order]
+                mesh = blended[order]
                 self._sort_triangles(mesh, model_view)
                 frame.set_state(depth_test=True, depth_write=False, blend="alpha",
                                 cull=not mesh.material.double_sided)
-                self._draw_mesh(mesh, model_view)
+                self._draw_mesh(mesh, model_view, textures.get(mesh.slot))
+        if self._bursts is not None:
+            self._bursts.draw(frame, face)
+
+    def _posed(self, face) -> None:
+        """Called once the meshes are posed for `face`, before drawing (avatars set morph weights)."""
 
     def _transform(self, mesh: GpuMesh) -> np.ndarray:
         return self._transforms[mesh.slot]
@@ -309,7 +398,8 @@ class Object3DPass:
         depth = centres @ matrix[2, :3] + matrix[2, 3]
         mesh.update_indices(indices[np.argsort(depth, kind="stable")])
 
-    def _draw_mesh(self, mesh: GpuMesh, model_view: np.ndarray) -> None:
+    def _draw_mesh(self, mesh: GpuMesh, model_view: np.ndarray, base=None) -> None:
+        """Draw one mesh; `base`: a GL texture drawn instead of its base colour image."""
         program = self.program
         matrix = model_view @ self._transform(mesh)
         linear = matrix[:3, :3]
@@ -324,7 +414,7 @@ class Object3DPass:
         program["u_alpha_mode"] = _ALPHA_CODES.get(material.alpha_mode, 0)
         program["u_alpha_cutoff"] = material.alpha_cutoff
         _set(program, "u_unlit", material.unlit)
-        _set(program, "u_has_texture", "base" in mesh.textures)
+        _set(program, "u_has_texture", base is not None or "base" in mesh.textures)
         _set(program, "u_skinned", mesh.gpu_skin)
         if mesh.gpu_skin and "u_joints" in program:
             joints = self._joints[mesh.slot]
@@ -336,7 +426,7 @@ class Object3DPass:
         transforms = []
         for role in _MAP_ORDER:
             texture_map = mesh.maps.get(role)
-            texture = mesh.textures.get(role)
+            texture = base if role == "base" and base is not None else mesh.textures.get(role)
             has.append(texture is not None)
             if texture is not None:
                 texture.use(TEXTURE_UNITS[role])
@@ -359,6 +449,119 @@ class Object3DPass:
         for mesh in self.meshes:
             mesh.release()
         self.meshes = []
+        for texture in self._textures.values():
+            texture.release()
+        self._textures = {}
+        if self._bursts is not None:
+            self._bursts.release()
+
+
+def _part_slots(model, meshes: list[MeshData], parts) -> dict[str, set[int]]:
+    """Each part name -> the slots of the meshes placed by a node of that name or under it."""
+    below: dict[int, set[int]] = {}
+
+    def subtree(node: int) -> set[int]:
+        if node not in below:
+            below[node] = {node}.union(*(subtree(child) for child in model.nodes[node].children))
+        return below[node]
+
+    slots = {}
+    for part in parts:
+        nodes = set().union(*(subtree(i) for i, node in enumerate(model.nodes) if node.name == part))
+        slots[part] = {slot for slot, mesh in enumerate(meshes) if mesh.node in nodes}
+    return slots
+
+
+#: Seconds over which a sprite grows to its size after it is thrown (a pop, not a jump).
+SPRITE_GROW_S = 0.08
+
+
+class BurstPass:
+    """Sprites thrown by [[trigger]] bursts: camera-facing squares moving in camera space from
+    where they were thrown (p0 + v t + g t^2 / 2), each fading out over the burst's life."""
+
+    def __init__(self, renderer, effect: Object3DEffect):
+        self.effect = effect
+        self.program = renderer.program("sprite", "sprite")
+        self.ctx = renderer.ctx
+        self.live: dict = {}  # entity id -> [(Burst, start, origin [3], velocities [N, 3])]
+        self.thrown = 0  # seeds each burst's directions: the same run draws the same sprites
+        self.textures: dict = {}
+        self.buffer = None
+        self.vao = None
+
+    def throw(self, face, burst, start: float) -> None:
+        """Start `burst` on `face` at `start` from its anchor (the effect's unless `at`)."""
+        anchor = burst.at if burst.at is not None else self.effect.anchor
+        matrix = anchor.matrix(face)
+        rotation = matrix[:3, :3] / np.linalg.norm(matrix[:3, :3], axis=0)
+        rng = np.random.default_rng(self.thrown)
+        self.thrown += 1
+        # Directions spread evenly over the cap of `spread` degrees around the anchor's +z
+        # (towards the viewer for a face), speeds between 60 % and 100 % of `speed`.
+        cos_spread = np.cos(np.radians(burst.spread))
+        z = rng.uniform(cos_spread, 1.0, burst.count)
+        azimuth = rng.uniform(0.0, 2.0 * np.pi, burst.count)
+        ring = np.sqrt(np.maximum(1.0 - z * z, 0.0))
+        local = np.stack([ring * np.cos(azimuth), ring * np.sin(azimuth), z], axis=1)
+        velocities = local @ rotation.T * (burst.speed * rng.uniform(0.6, 1.0, burst.count))[:, None]
+        self.live.setdefault(getattr(face, "id", id(face)), []).append(
+            (burst, float(start), matrix[:3, 3].copy(), velocities))
+
+    def draw(self, frame: FrameState, face) -> None:
+        key = getattr(face, "id", id(face))
+        timestamp = float(frame.result.timestamp) if frame.result is not None else 0.0
+        bursts = [b for b in self.live.get(key, ()) if timestamp - b[1] < b[0].life]
+        self.live[key] = bursts
+        if not bursts:
+            return
+        program = self.program
+        program["u_projection"].write(gl_matrix_bytes(frame.projection))
+        frame.set_state(depth_test=True, depth_write=False, blend="alpha")
+        corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, -1], [1, 1], [-1, 1]], np.float64) * 0.5
+        uvs = np.array([[0, 1], [1, 1], [1, 0], [0, 1], [1, 0], [0, 0]], np.float64)  # row 0 = top
+        for burst, start, origin, velocities in bursts:
+            age = max(timestamp - start, 0.0)
+            centres = origin + velocities * age + np.array([0.0, -0.5 * burst.gravity * age * age, 0.0])
+            size = burst.size * min(1.0, age / SPRITE_GROW_S)
+            alpha = 1.0 - (age / burst.life) ** 2
+            # Camera-facing: the corners offset along the camera's x and y.
+            quads = centres[:, None, :] + np.concatenate([corners * size, np.zeros((6, 1))], axis=1)[None]
+            vertices = np.concatenate([quads, np.broadcast_to(uvs, (len(centres), 6, 2))], axis=2)
+            self._upload(vertices.astype(np.float32))
+            self._sprite(burst.sprite).use(0)
+            program["u_sprite"] = 0
+            program["u_alpha"] = float(alpha)
+            self.vao.render(vertices=vertices.shape[0] * 6)
+
+    def _upload(self, vertices: np.ndarray) -> None:
+        data = np.ascontiguousarray(vertices).tobytes()
+        if self.buffer is None or self.buffer.size < len(data):
+            if self.buffer is not None:
+                self.vao.release()
+                self.buffer.release()
+            self.buffer = self.ctx.buffer(reserve=max(len(data), 4096), dynamic=True)
+            self.vao = self.ctx.vertex_array(self.program, [(self.buffer, "3f 2f", "in_position", "in_uv")])
+        self.buffer.write(data)
+
+    def _sprite(self, image):
+        texture = self.textures.get(image)
+        if texture is None:
+            import moderngl
+
+            rgba = self.effect.images[image]
+            texture = self.ctx.texture((rgba.shape[1], rgba.shape[0]), 4, np.ascontiguousarray(rgba).tobytes())
+            texture.build_mipmaps()
+            texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+            self.textures[image] = texture
+        return texture
+
+    def release(self) -> None:
+        for resource in (self.vao, self.buffer, *self.textures.values()):
+            if resource is not None:
+                resource.release()
+        self.vao = self.buffer = None
+        self.textures = {}
 
 
 def _build(spec: EffectSpec, load) -> Object3DEffect:

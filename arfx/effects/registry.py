@@ -44,6 +44,7 @@ from arfx.errors import EffectError
 from arfx.geometry.anchors import FACE_ORIGIN, Anchor, AnchorError
 from arfx.render.renderer import OCCLUDERS
 from arfx.resources import resource_dir
+from arfx.triggers import ACTION_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class EffectInfo:
     anchor: Anchor = FACE_ORIGIN
     occlusion: frozenset[str] = frozenset({"face"})
     description: str = ""
-    trigger: tuple = ()  # arfx.triggers.Condition: shown only while one holds; () always
+    trigger: tuple = ()  # arfx.triggers.Trigger: without actions, shown only while one holds
 
     @property
     def ok(self) -> bool:
@@ -78,10 +79,12 @@ class EffectInfo:
         return bool(kind and kind.debug)
 
     def spec(self) -> EffectSpec:
-        from arfx.triggers import ShowWhen
+        from arfx.triggers import ShowWhen, TriggerActions
 
+        shows = tuple(t.condition for t in self.trigger if not t.acts)
+        acts = [t for t in self.trigger if t.acts]
         return EffectSpec(self.name, self.kind, self.asset, self.options, self.anchor, self.occlusion,
-                          ShowWhen(self.trigger) if self.trigger else None)
+                          ShowWhen(shows) if shows else None, TriggerActions(acts) if acts else None)
 
 
 def user_effects_dir() -> Path:
@@ -235,24 +238,16 @@ def parse_manifest(text: str | bytes) -> Manifest:
 
 
 def _parse_trigger(data: dict) -> tuple:
-    """[[trigger]] tables: `when = "jawOpen > 0.5"` (a face's score) or `"gesture == pinch"` (a hand's)."""
-    from arfx.triggers import Condition
+    """[[trigger]] tables: `when = "jawOpen > 0.5"` (a face's score) or `"gesture == pinch"` (a
+    hand's), and optional actions (arfx.triggers.Trigger)."""
+    from arfx.triggers import Trigger
 
     tables = data.get("trigger", [])
     if isinstance(tables, dict):
         tables = [tables]
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ManifestError(f'trigger must be [[trigger]] tables with when = "...", got {describe(tables)}')
-    conditions = []
-    for table in tables:
-        check_keys(table, ("when",), "in [[trigger]]")
-        if not isinstance(table.get("when"), str):
-            raise ManifestError('[[trigger]] needs when = "jawOpen > 0.5" (or "gesture == thumbs_up")')
-        try:
-            conditions.append(Condition.parse(table["when"]))
-        except ValueError as error:
-            raise ManifestError(f"trigger when {error}") from error
-    return tuple(conditions)
+    return tuple(Trigger.parse(table) for table in tables)
 
 
 def resolve_asset(folder: Path, asset: str) -> Path:
@@ -303,6 +298,9 @@ def _read_manifest(folder: Path, source: str) -> EffectInfo:
         name = parsed.name or folder.name
         kind = parsed.kind
         asset = resolve_asset(folder, parsed.asset) if parsed.asset is not None else None
+        # Images that trigger actions name (texture, burst sprite) obey the asset rules too.
+        parsed = replace(parsed, trigger=tuple(t.resolved(lambda image: resolve_asset(folder, image))
+                                               for t in parsed.trigger))
     except ManifestError as error:
         return EffectInfo(name, kind, source, folder, broken=f"{MANIFEST}: {error}")
     if asset is not None:
@@ -467,6 +465,11 @@ def create_effect(info: EffectInfo, load=None):
         effect = kind.build(spec, load or no_loader)
         if spec.trigger is not None:
             effect.trigger = spec.trigger  # the renderer draws it only where the trigger holds
+        if spec.actions is not None:
+            if not hasattr(effect, "use_actions"):
+                raise EffectError(f"[[trigger]] actions ({', '.join(ACTION_KEYS)}) act on the parts of a 3D "
+                                  f"effect, not a {info.kind} one; keep only when = ... to show it")
+            effect.use_actions(spec.actions)  # checks part, clip and image names
         return effect
     except EffectError as error:
         if str(error).startswith(f"effect '{info.name}'"):

@@ -148,3 +148,4 @@ class EffectSpec:
     anchor: Any = None  # arfx.geometry.anchors.Anchor
     occlusion: frozenset[str] = frozenset({"face"})
     trigger: Any = None  # arfx.triggers.ShowWhen, or None: always shown
+    actions: Any = None  # arfx.triggers.TriggerActions: what triggers do to its parts, or None
