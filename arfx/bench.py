@@ -1,10 +1,18 @@
-"""`arfx bench`: per-stage median times and end-to-end speed of offline rendering."""
+"""`arfx bench`: per-stage median times and end-to-end speed of offline rendering, against the
+floor (the same clip decoded and encoded with no effect), and the process gauges the soak
+scripts watch (memory, live GL objects, threads).
+
+The floor (`run_floor`, scripts/offline_floor.py) is what `arfx render` could at best reach on
+this machine: the same threads and encoder settings, decoding to RGB on one thread and
+encoding in the recorder's, with no tracking and no rendering between them.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import platform
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -93,15 +101,61 @@ def thread_counts() -> tuple[int, int]:
     return threading.active_count(), native
 
 
+@dataclass
+class FloorResult:
+    frames: int
+    seconds: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+def run_floor(clip: str | os.PathLike[str], output: str | os.PathLike[str], frames: int | None = None,
+              preset: str | None = None) -> FloorResult:
+    """Decode `clip` to RGB on a prefetch thread and encode it to `output` with the recorder
+    (x264 `preset`, default `arfx render`'s), like `arfx render` minus tracking and rendering."""
+    from arfx.offline import Prefetch
+    from arfx.options import EncodeOptions
+    from arfx.pipeline import StageTimes
+    from arfx.recorder import Recorder
+
+    with open_source(clip) as source:
+        if not isinstance(source, VideoSource):
+            raise InputError(f"{clip}: the floor needs a video input")
+        width, height = source.size or (0, 0)
+        t0 = time.perf_counter()
+        recorder = Recorder(output, width, height, fps=source.rate or source.fps or 30.0, overwrite=True,
+                            preset=preset or EncodeOptions.preset)
+        prefetch = Prefetch(source, StageTimes())
+        done = 0
+        try:
+            for frame in prefetch:
+                if frames is not None and done >= frames:
+                    break
+                recorder.write(frame.rgb, timestamp=frame.timestamp)
+                done += 1
+            recorder.close()
+        except BaseException:
+            recorder.abort()
+            raise
+        finally:
+            prefetch.close()
+        return FloorResult(done, time.perf_counter() - t0)
+
+
 def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 120,
-              options: RenderOptions | None = None, size: tuple[int, int] = (1280, 720)) -> BenchReport:
+              options: RenderOptions | None = None, size: tuple[int, int] = (1280, 720),
+              floor: bool = True, repeats: int = 1) -> BenchReport:
     """Render `frames` frames of `input` (or a generated 720p clip) to a scratch file; report timings.
 
-    Model loading and shader compilation happen before the clock starts (one warm-up frame).
-    Stage times are medians per frame, measured on the thread that runs the stage; stages
-    overlap (decode, tracking and encoding run in their own threads), so end-to-end fps is
-    more than 1000 / (sum of stages). Without `options`, landmarks are smoothed, as
-    `arfx render` does for videos.
+    Start-up (models loaded, shaders compiled, one warm-up frame drawn) is timed on its own,
+    before the render's clock starts. Stage times are medians per frame, measured on the
+    thread that runs the stage; stages overlap (decode, tracking and encoding run in their own
+    threads), so end-to-end fps is more than 1000 / (sum of stages). With `floor`, the floor
+    (`run_floor`: the same clip decoded and encoded, same preset, nothing drawn) runs after
+    each render, interleaved `repeats` times; fps are medians and `vs_floor` their ratio.
+    Without `options`, landmarks are smoothed, as `arfx render` does for videos.
     """
     options = options or RenderOptions()
     with tempfile.TemporaryDirectory(prefix="arfx-bench-") as folder:
@@ -113,48 +167,60 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
         else:
             clip = Path(input)
             described = str(clip)
-        source = open_source(clip)
-        if not isinstance(source, VideoSource):
-            source.close()
-            raise InputError(f"{clip}: bench needs a video input")
-        width, height = source.size or (0, 0)
+        with open_source(clip) as source:
+            if not isinstance(source, VideoSource):
+                raise InputError(f"{clip}: bench needs a video input")
+            width, height = source.size or (0, 0)
+            source_fps = float(source.fps or 30.0)
         bench_options = replace(options, max_frames=frames,
                                 encode=replace(options.encode, overwrite=True, copy_audio=False))
         pipeline: FramePipeline | None = None
+        renders: list[float] = []
+        floors: list[float] = []
         try:
+            t0 = time.perf_counter()
             pipeline = FramePipeline(effect, bench_options)
             with open_source(clip) as warm_source:
                 warm = next(iter(warm_source))
             pipeline.process(warm)
+            startup = time.perf_counter() - t0
             with pipeline.renderer.ctx:
                 gl_renderer = str(pipeline.renderer.ctx.info.get("GL_RENDERER", "?"))
-            pipeline.reset_tracking()
             pipeline.times.samples = {s: [] for s in STAGES}
-            t0 = time.perf_counter()
-            result = render_video(effect, source, Path(folder) / "output.mp4", bench_options,
-                                  pipeline=pipeline)
-            wall = time.perf_counter() - t0
+            for _ in range(max(1, repeats)):
+                pipeline.reset_tracking()
+                t0 = time.perf_counter()
+                result = render_video(effect, clip, Path(folder) / "output.mp4", bench_options,
+                                      pipeline=pipeline)
+                renders.append(result.frames / (time.perf_counter() - t0))
+                if floor:
+                    floors.append(run_floor(clip, Path(folder) / "floor.mp4", frames,
+                                            bench_options.encode.preset).fps)
         finally:
             if pipeline is not None:
                 pipeline.close()
-            source.close()
     medians = result.times.median_ms()
-    fps = result.frames / wall
-    source_fps = 30.0 if input is None else float(getattr(source, "fps", 0.0) or 30.0)
+    fps = statistics.median(renders)
     stages = {s: round(ms, 3) for s, ms in medians.items() if ms == ms}  # stages that ran
     busiest = max(v for v in stages.values() if v == v)
-    return BenchReport(
-        machine=machine_info(gl_renderer),
-        stages=stages,
-        ratios={
-            # > 1: renders faster than the input plays.
-            "realtime": round(fps / source_fps, 3),
-            # 1.0 would mean the threads overlap perfectly: the slowest stage sets the pace.
-            "slowest_stage_bound": round(fps * busiest / 1000.0, 3),
-        },
-        facts={"input": described, "size": [width, height], "effect": effect, "smooth": bench_options.tracking.smooth,
-               "frames": result.frames, "frames_with_faces": result.frames_with_faces,
-               "end_to_end_fps": round(fps, 2), "seconds": round(wall, 3)})
+    ratios = {
+        # > 1: renders faster than the input plays.
+        "realtime": round(fps / source_fps, 3),
+        # 1.0 would mean the threads overlap perfectly: the slowest stage sets the pace.
+        "slowest_stage_bound": round(fps * busiest / 1000.0, 3),
+    }
+    facts: dict[str, Any] = {
+        "input": described, "size": [width, height], "effect": effect, "smooth": bench_options.tracking.smooth,
+        "frames": result.frames, "frames_with_faces": result.frames_with_faces,
+        "end_to_end_fps": round(fps, 2), "seconds": round(result.frames / fps, 3),
+        "startup_s": round(startup, 3), "preset": bench_options.encode.preset, "repeats": len(renders)}
+    if floors:
+        floor_fps = statistics.median(floors)
+        # The same-run ratios, one per repeat, so a reader sees how steady they were.
+        ratios["vs_floor"] = round(fps / floor_fps, 3)
+        facts["floor_fps"] = round(floor_fps, 2)
+        facts["vs_floor_each"] = [round(r / f, 3) for r, f in zip(renders, floors)]
+    return BenchReport(machine=machine_info(gl_renderer), stages=stages, ratios=ratios, facts=facts)
 
 
 def add_comparison(report: BenchReport, other: BenchReport) -> None:
@@ -178,7 +244,13 @@ def format_table(report: BenchReport) -> str:
     for stage, ms in report.stages.items():
         lines.append(f"{stage:<26} {ms:>10.2f}")
     lines += ["", f"end to end: {facts['end_to_end_fps']:.1f} fps ({facts['frames']} frames in "
-                  f"{facts['seconds']:.2f} s; stages overlap across threads)", ""]
+                  f"{facts['seconds']:.2f} s; stages overlap across threads)"]
+    if "floor_fps" in facts:
+        lines.append(f"floor (decode -> RGB -> encode, {facts['preset']}, nothing drawn): "
+                     f"{facts['floor_fps']:.1f} fps; render / floor {report.ratios['vs_floor']:.3f}"
+                     + (f" (each run: {', '.join(f'{r:.3f}' for r in facts['vs_floor_each'])})"
+                        if facts["repeats"] > 1 else ""))
+    lines += [f"start-up (models, shaders, first frame): {facts['startup_s']:.2f} s", ""]
     width = max([len(name) for name in report.ratios] + [22])
     lines += [f"{'ratio':<{width}} {'value':>8}"] + [f"{name:<{width}} {value:>8.3f}"
                                                     for name, value in report.ratios.items()]

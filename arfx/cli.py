@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-i", "--input", required=True, metavar="PATH",
                         help="video, image, or folder of images")
     render.add_argument("-o", "--output", required=True, metavar="PATH",
-                        help="same kind as the input (a folder of images may become a video)")
+                        help="same kind as the input (a folder of images may become a video), or "
+                             "udp://HOST:PORT or tcp://HOST:PORT to stream it (MPEG-TS, at the clip's pace)")
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
     render.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
     _add_encoder_options(render)
@@ -280,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", parents=[verbose], help="check the installation: packages, ONNX Runtime, OpenGL, models")
 
-    bench = sub.add_parser("bench", parents=[verbose], help="per-stage timings of offline rendering")
+    bench = sub.add_parser("bench", parents=[verbose],
+                           help="per-stage timings of offline rendering, against the decode-and-encode floor")
     bench.add_argument("--input", metavar="VIDEO", help="video to use (default: generated 720p clip)")
     bench.add_argument("--effect", default="glasses", help="effect to render (default glasses)")
     bench.add_argument("--frames", type=_count, default=120, metavar="N",
@@ -289,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compare", metavar="EFFECT",
                        help="also render EFFECT (e.g. blur+glasses) in the same run and report its speed "
                             "as a ratio of --effect's")
+    bench.add_argument("--repeats", type=_count, default=1, metavar="N",
+                       help="render and floor runs, interleaved; fps are medians (default 1)")
     _add_encoder_options(bench)
     _add_antialias_option(bench)
     _add_tracker_options(bench)
@@ -577,12 +581,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     # The same options as `arfx render`: bench measures what render runs.
     report = run_bench(effect=args.effect, input=args.input, frames=args.frames,
-                       options=_render_options(args))
+                       options=_render_options(args), repeats=args.repeats)
     if args.compare:
         from arfx.bench import add_comparison
 
         other = run_bench(effect=args.compare, input=args.input, frames=args.frames,
-                          options=_render_options(args))
+                          options=_render_options(args), floor=False, repeats=args.repeats)
         add_comparison(report, other)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_table(report))
     return 0

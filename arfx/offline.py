@@ -14,6 +14,9 @@ recorder's encoder a WorkerStage). Outputs:
 - folder in -> a folder of images (same file names; created if missing) when the output
   has no video suffix, or a video at `folder_fps` when it has one (all images must then
   share one size).
+- video or folder in -> a network stream when the output is udp://HOST:PORT or
+  tcp://HOST:PORT (arfx.stream: MPEG-TS H.264, sent at the pace the clip plays, every frame,
+  no sound).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from arfx.outputs import check_output_path, write_image
 from arfx.options import RenderOptions
 from arfx.pipeline import FramePipeline, StageTimes
 from arfx.recorder import VIDEO_FORMATS, Recorder
+from arfx.stream import PacedStream, check_stream_url, is_stream_url
 from arfx.sources import (IMAGE_SUFFIXES, FolderSource, ImageSource, Source, VideoSource,
                           open_source)
 from arfx.threads import ProducerStage
@@ -42,7 +46,7 @@ FrameCallback = Callable[[Any, Any], None]
 
 @dataclass
 class RenderResult:
-    output: Path
+    output: Path | str  # str: a stream URL
     frames: int
     frames_with_faces: int
     seconds: float
@@ -65,7 +69,11 @@ class Prefetch(ProducerStage):
         super().__init__(source, depth=depth, name=name, timing=timing)
 
 
-def _output_kind(source: Source, output: Path) -> str:
+def _output_kind(source: Source, output: Path | str) -> str:
+    if isinstance(output, str):  # a stream URL
+        if isinstance(source, ImageSource):
+            raise OutputError(f"{output}: the input is an image; stream a video or a folder of images")
+        return "video"
     suffix = output.suffix.lower()
     if isinstance(source, ImageSource):
         if suffix in IMAGE_SUFFIXES:
@@ -108,13 +116,16 @@ def render_video(effect: Any, input: str | os.PathLike[str] | Source, output: st
     """Render `effect` onto every frame of `input` and write `output` (see the module doc);
     `on_frame(frame, result)` sees each frame's FrameResult (it must not change it)."""
     options = options or RenderOptions()
-    out = Path(output)
+    stream = is_stream_url(output)
+    if stream:
+        check_stream_url(str(output))  # before the input is opened: one line for srt:// and the like
+    out: Any = str(output) if stream else Path(output)
     source = input if isinstance(input, Source) else open_source(input, folder_fps=options.folder_fps)
     try:
         kind = _output_kind(source, out)
         if kind == "folder":
             _check_folder_output(source, out, options.encode.overwrite)  # type: ignore[arg-type]
-        else:
+        elif not stream:  # a stream opens with the first frame, when its size is known
             check_output_path(out, options.encode.overwrite, source=getattr(source, "path", None))
         static = isinstance(source, (ImageSource, FolderSource))
         own_pipeline = pipeline is None
@@ -182,7 +193,7 @@ def _render_folder(pipeline: FramePipeline, source: FolderSource, out: Path, opt
     return RenderResult(out, done, with_faces, time.perf_counter() - t0, pipeline.times, total_faces)
 
 
-def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options: RenderOptions,
+def _render_to_video(pipeline: FramePipeline, source: Source, out: Path | str, options: RenderOptions,
                      progress: ProgressCallback | None, on_frame: FrameCallback | None = None) -> RenderResult:
     video = source if isinstance(source, VideoSource) else None
     rate = video.rate if video is not None else None
@@ -198,7 +209,7 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
     # the GL context stays on this thread.
     tracked = Prefetch(((f, pipeline.analyse(f)) for f in prefetch), pipeline.times, depth=2,
                        stage="", name="arfx-track")
-    recorder: Recorder | None = None
+    recorder: Recorder | PacedStream | None = None  # a file, or a stream URL's sender
     done = with_faces = total_faces = 0
     size: tuple[int, int] | None = None
     try:
@@ -213,10 +224,15 @@ def _render_to_video(pipeline: FramePipeline, source: Source, out: Path, options
                 # before the first picture is kept and the duration matches the input's.
                 media_start = video.media_start if video is not None and audio else (
                     video.start_time if video is not None else 0.0)
-                recorder = Recorder(out, size[0], size[1], fps=fps, audio_from=audio,
-                                    overwrite=options.encode.overwrite, preset=options.encode.preset,
-                                    audio_offset=media_start,
-                                    video_delay=video.start_time - media_start if video is not None else 0.0)
+                if isinstance(out, str):
+                    if audio is not None:
+                        log.info("%s: the stream carries the pictures only, not the sound", out)
+                    recorder = PacedStream(out, size[0], size[1], fps=float(fps or 30.0))
+                else:
+                    recorder = Recorder(out, size[0], size[1], fps=fps, audio_from=audio,
+                                        overwrite=options.encode.overwrite, preset=options.encode.preset,
+                                        audio_offset=media_start,
+                                        video_delay=video.start_time - media_start if video is not None else 0.0)
             elif frame_size != size:
                 name = source.files[frame.index] if isinstance(source, FolderSource) else source.name
                 raise InputError(f"{name}: is {frame_size[0]}x{frame_size[1]} but the video is "

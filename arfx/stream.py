@@ -12,6 +12,7 @@ device on Linux.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from fractions import Fraction
@@ -50,7 +51,7 @@ class LiveOutput:
 
     name = "output"
 
-    def __init__(self, width: int, height: int, fps: float = 30.0) -> None:
+    def __init__(self, width: int, height: int, fps: float = 30.0, keep_all: bool = False) -> None:
         from arfx.recorder import even_size
 
         self.source_size = (int(width), int(height))
@@ -61,7 +62,8 @@ class LiveOutput:
         self.send_latencies: list[float] = []
         self.container: Any = None
         self.stream: Any = None
-        self._slot = LatestFrameSlot()
+        # keep_all: write() waits for the encoder instead (an offline render sends every frame).
+        self._slot = LatestFrameSlot(keep_all=keep_all)
         self._error: BaseException | None = None
         self._index = 0
         self._t0: float | None = None
@@ -80,7 +82,8 @@ class LiveOutput:
         return self._slot.dropped
 
     def write(self, rgb: np.ndarray, timestamp: float | None = None, captured: float | None = None) -> None:
-        """Hand on one RGB frame (never blocks); `timestamp` in seconds, else the arrival time;
+        """Hand on one RGB frame (never blocks, unless keep_all: then it waits while the encoder
+        is busy with the previous one); `timestamp` in seconds, else the arrival time;
         `captured`: time.monotonic() when its source captured it (latency is measured from it)."""
         if self._error is not None:
             raise OutputError(f"{self.name}: sending failed ({reason(self._error)})")
@@ -154,6 +157,53 @@ class LiveOutput:
         log.debug("%s: sent %d frames", self.name, self.frames_sent)
 
 
+def is_stream_url(text: str | os.PathLike[str]) -> bool:
+    """Whether an output names a stream (SCHEME://...) rather than a file."""
+    return isinstance(text, str) and "://" in text
+
+
+class PacedStream:
+    """A stream fed by an offline render (arfx.offline): every frame is sent (the render waits
+    for the encoder), each no earlier than its time in the clip, so receivers get it at the
+    pace it plays at (a faster burst would overrun their buffers); `write`/`close`/`abort` as
+    arfx.recorder.Recorder's."""
+
+    def __init__(self, url: str, width: int, height: int, fps: float = 30.0) -> None:
+        self.output = StreamOutput(url, width, height, fps=fps, keep_all=True)
+        self.fps = self.output.fps
+        self.encode_times: list[float] = []  # the encoder's time is not measured per frame here
+        self._t0: float | None = None
+        self._count = 0
+
+    def write(self, rgb: np.ndarray, timestamp: float | None = None) -> None:
+        if timestamp is None:
+            timestamp = self._count / self.fps
+        now = time.monotonic()
+        if self._t0 is None:
+            self._t0 = now - timestamp
+        delay = self._t0 + timestamp - now
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            self._t0 -= delay  # the render fell behind: play on from here, no catch-up burst
+        self.output.write(rgb, timestamp=timestamp)
+        self._count += 1
+
+    @property
+    def frames_sent(self) -> int:
+        return self.output.frames_sent
+
+    def close(self) -> None:
+        self.output.close()
+
+    def abort(self) -> None:
+        """End the stream after a failed render (what was sent stays sent)."""
+        try:
+            self.output.close()
+        except OutputError as error:
+            log.debug("%s", error)
+
+
 def check_stream_url(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of a stream URL arfx can send to; OutputError naming the fix otherwise."""
     parts = urlsplit(url)
@@ -180,13 +230,13 @@ class StreamOutput(LiveOutput):
     """
 
     def __init__(self, url: str, width: int, height: int, fps: float = 30.0,
-                 crf: int = 23, keyframe_s: float = 1.0) -> None:
+                 crf: int = 23, keyframe_s: float = 1.0, keep_all: bool = False) -> None:
         self.url = url
         self.scheme, self.host, self.port = check_stream_url(url)
         self.name = url
         self.crf = crf
         self.keyframe_s = keyframe_s
-        super().__init__(width, height, fps)
+        super().__init__(width, height, fps, keep_all=keep_all)
 
     def _open(self) -> None:
         import av

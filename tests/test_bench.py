@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from makers import assert_one_line_error, face_crop, run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _open_paths() -> set[str]:
@@ -62,6 +67,40 @@ def test_bench_compares_two_effects_in_one_run(clip: Path, capsys: pytest.Captur
     assert report["ratios"]["blur+mesh_vs_mesh_fps"] > 0
     assert report["stages_median_ms"]["blur+mesh/segmentation"] > 0  # the background needs the mask
     assert "segmentation" not in report["stages_median_ms"]           # the mesh alone does not
+
+
+def test_bench_reports_render_against_the_floor_and_start_up_apart(clip: Path, capsys: pytest.CaptureFixture) -> None:
+    """The floor (decode -> RGB -> encode, nothing drawn) runs after each render, interleaved;
+    the table shows both fps, their ratio and the start-up time on lines of their own."""
+    import json
+
+    code, out, err = run_cli(["bench", "--input", str(clip), "--frames", "5", "--repeats", "2",
+                              "--effect", "axis", "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["floor_fps"] > 0 and report["startup_s"] > 0 and report["repeats"] == 2
+    assert len(report["vs_floor_each"]) == 2
+    assert report["ratios"]["vs_floor"] == pytest.approx(report["end_to_end_fps"] / report["floor_fps"], rel=0.02)
+    code, out, err = run_cli(["bench", "--input", str(clip), "--frames", "3", "--effect", "axis"], capsys)
+    assert code == 0, err
+    assert re.search(r"^floor \(decode -> RGB -> encode, superfast, nothing drawn\): [\d.]+ fps; "
+                     r"render / floor [\d.]+$", out, re.M), out
+    assert re.search(r"^start-up \(models, shaders, first frame\): [\d.]+ s$", out, re.M), out
+
+
+def test_floor_script_decodes_and_encodes_every_frame(clip: Path, tmp_path: Path) -> None:
+    from arfx.bench import run_floor
+
+    from makers import decode
+
+    result = run_floor(clip, tmp_path / "floor.mp4")
+    frames, width, height = decode(tmp_path / "floor.mp4")
+    assert result.frames == frames == decode(clip)[0] and result.fps > 0
+    assert (width, height) == decode(clip)[1:]
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "offline_floor.py"), str(clip), "--frames", "4"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert re.match(r"floor: 4 frames in [\d.]+ s = [\d.]+ fps", proc.stdout), proc.stdout
 
 
 def test_bench_refuses_a_photo_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -182,3 +182,63 @@ def test_cli_refuses_srt_before_loading_anything(tmp_path: Path) -> None:
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "srt://" in lines[0] and "udp://" in lines[0], proc.stderr
+
+
+def _clip_frames(clip: Path) -> list[np.ndarray]:
+    with av.open(str(clip)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_render_streams_every_frame_of_a_clip_over_udp_at_its_pace(tmp_path: Path, capsys) -> None:
+    """`arfx render axis -i clip.mp4 -o udp://127.0.0.1:PORT`: every frame arrives, decodes, in
+    order, no faster than the clip plays."""
+    import time
+
+    from arfx.demo import write_clip
+    from makers import run_cli
+
+    clip = write_clip(tmp_path / "clip.mp4", 160, 120, count=20, fps=20)
+    receiver = UdpReceiver(quiet=3.0)
+    url = f"udp://127.0.0.1:{receiver.port}"
+    t0 = time.monotonic()
+    code, out, err = run_cli(["render", "axis", "-i", str(clip), "-o", url], capsys)
+    seconds = time.monotonic() - t0
+    assert code == 0, err
+    assert f"{url}: 20 frame(s)" in out
+    frames = receiver.frames()
+    source = _clip_frames(clip)
+    assert len(frames) == 20 and frames[0].shape == (120, 160, 3)
+    # The axis effect draws over the face; the picture around it is the clip's, frame by frame.
+    for sent, original in zip(frames, source):
+        assert np.abs(sent[:, :30].astype(int) - original[:, :30]).mean() < 8
+    assert seconds >= 19 / 20  # paced: the 20 frames span 0.95 s of the clip
+
+
+def test_render_streams_over_tcp_and_refuses_srt_in_one_line(tmp_path: Path, capsys) -> None:
+    from arfx.demo import write_clip
+    from makers import assert_one_line_error, run_cli
+
+    clip = write_clip(tmp_path / "clip.mp4", 96, 64, count=8, fps=30)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(60)
+    received = bytearray()
+
+    def accept() -> None:
+        conn, _ = server.accept()
+        conn.settimeout(60)
+        with conn:
+            while chunk := conn.recv(65536):
+                received.extend(chunk)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    url = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    code, _, err = run_cli(["render", "axis", "-i", str(clip), "-o", url], capsys)
+    thread.join(30)
+    server.close()
+    assert code == 0, err
+    assert len(decode_ts(bytes(received))) == 8
+    code, _, err = run_cli(["render", "axis", "-i", str(clip), "-o", "srt://127.0.0.1:9000"], capsys)
+    assert_one_line_error(code, err, "srt://", "udp://")
