@@ -120,6 +120,25 @@ def test_heatmap_moves_confident_points_to_the_weighted_centre():
     np.testing.assert_array_equal(refined[2], points[2])   # outside the heatmap
 
 
+def test_roi_filter_takes_speed_between_raw_points_as_mediapipe():
+    """MediaPipe's One Euro filter measures speed between consecutive raw values. A point drifting
+    v px a frame then opens the cutoff by beta x v / scale only, so the 0.01 Hz filter that sets the
+    next body ROI trails the drift by v (1 - a) / a (about 7.7 px here). Taking the speed from the
+    lagging output instead (the textbook form) opens the filter by the lag itself: it trailed by
+    2 px, and arfx's ROIs crept away from MediaPipe's from the first frames of a clip."""
+    from arfx.tracking.filters import OneEuroFilter
+
+    step, scale, fps = 0.5, 500.0, 30.0
+    aux = OneEuroFilter(*pose.AUX_FILTER)
+    for i in range(240):
+        out = aux(np.array([100.0 + step * i]), i / fps, scale=scale)
+    cutoff = pose.AUX_FILTER[0] + pose.AUX_FILTER[1] * step * fps / scale
+    a = 1.0 / (1.0 + fps / (2 * math.pi * cutoff))
+    expected_lag = step * (1 - a) / a
+    assert 100.0 + step * 239 - float(out[0]) == pytest.approx(expected_lag, rel=0.02)
+    assert expected_lag > 7
+
+
 # ----- the tracker on a real photo ---------------------------------------------------------------
 
 def test_astronaut_matches_mediapipe(still_body):

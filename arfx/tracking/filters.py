@@ -13,12 +13,16 @@ def _alpha(cutoff: float, dt: float) -> float:
 
 
 class OneEuroFilter:
-    """One Euro filter (Casiez et al. 2012) over arrays of any fixed shape.
+    """One Euro filter (Casiez et al. 2012) over arrays of any fixed shape, as MediaPipe runs it.
 
     Values are filtered as they are (pixels); only the speed that sets the cutoff is divided
-    by a per-call `scale` (the face size), so "fast" means the same for near and far faces.
-    Dividing the values themselves would turn a change of face size into motion of points
-    that did not move.
+    by a per-call `scale` (the object's size), so "fast" means the same for near and far
+    objects. Dividing the values themselves would turn a change of size into motion of points
+    that did not move. As MediaPipe's filter (its landmark smoothing), the speed is taken
+    between the raw values of consecutive calls, scaled by that call's `scale` before it is
+    low-passed. (Measured against the filtered previous value instead, a strongly smoothed
+    output that trails a slow drift reads as fast motion and stops smoothing: MediaPipe Pose's
+    ROI filter, 0.01 Hz, then follows every jitter of the raw points.)
     """
 
     def __init__(self, min_cutoff: float = 1.0, beta: float = 10.0, d_cutoff: float = 1.0) -> None:
@@ -26,24 +30,26 @@ class OneEuroFilter:
         self.beta = beta
         self.d_cutoff = d_cutoff
         self._x: np.ndarray | None = None
+        self._raw: np.ndarray | None = None
         self._dx: np.ndarray | None = None
         self._t: float | None = None
 
     def reset(self) -> None:
-        self._x = self._dx = self._t = None
+        self._x = self._raw = self._dx = self._t = None
 
     def __call__(self, value: np.ndarray, t: float, scale: float = 1.0) -> np.ndarray:
         x = np.asarray(value, dtype=np.float64)
         if self._x is None or self._t is None or t <= self._t:
-            self._x, self._dx, self._t = x, np.zeros_like(x), t
+            self._x, self._raw, self._dx, self._t = x, x, np.zeros_like(x), t
             return np.asarray(value, dtype=np.float32).copy()
         dt = t - self._t
         a_d = _alpha(self.d_cutoff, dt)
-        self._dx = a_d * (x - self._x) / dt + (1 - a_d) * self._dx
-        cutoff = self.min_cutoff + self.beta * np.abs(self._dx) / max(scale, 1e-6)
+        speed = (x - self._raw) / (dt * max(scale, 1e-6))
+        self._dx = a_d * speed + (1 - a_d) * self._dx
+        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
         a = 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff * dt))
         self._x = a * x + (1 - a) * self._x
-        self._t = t
+        self._raw, self._t = x, t
         return self._x.astype(np.float32)
 
 

@@ -29,12 +29,15 @@ The pipeline follows MediaPipe 0.10.21's legacy Pose graphs (facts, not code):
 - Mask: sigmoid of the logits, warped from the crop back into the frame (zero outside the ROI).
 - Video mode: detection runs only when no person is tracked. The two auxiliary points that
   set the next ROI always pass a One Euro filter (min cutoff 0.01, beta 10, derivative cutoff
-  1; speed in ROI sizes), with or without smooth_landmarks (measured on the first 80 frames
-  of the Hamilton clip with smooth_landmarks=False: arfx and MediaPipe agree on which frames
-  have a pose on 94% of them this way, 58% with unsmoothed points, so MediaPipe smooths them
-  too). Smoothing (smooth_landmarks): One Euro filters on the landmarks (0.05, 80,
-  1) and on the world landmarks (0.1, 40, 1; metres, unscaled); visibility low-passed with
-  alpha 0.1. Mask smoothing (smooth_segmentation): each new value pulled towards the previous
+  1), with or without smooth_landmarks (MediaPipe's PoseLandmarkFiltering graph). Smoothing
+  (smooth_landmarks): visibility low-passed with alpha 0.1, then One Euro filters on the
+  landmarks (0.05, 80, 1) and on the world landmarks (0.1, 40, 1; metres, unscaled). The
+  image-space filters measure speed as MediaPipe's do: between the raw values of consecutive
+  frames (arfx.tracking.filters.OneEuroFilter), in units of the object scale MediaPipe gives
+  them, the side of the square the frame's raw auxiliary points span (2 x centre to body
+  point; without the ROI's 1.25). With the speed taken from the filtered value and the
+  crop's side as the scale instead, arfx's ROI crept away from MediaPipe's within 10 frames
+  of the Hamilton clip (1.1% of its side; 0.03% now). Mask smoothing (smooth_segmentation): each new value pulled towards the previous
   frame's by 0.7 x its uncertainty (see arfx.tracking.segmentation). Frames are 1/30 s apart
   unless timestamps are given (MediaPipe's Python solutions assume the same).
 - Static mode: detection on every frame, no smoothing; every image's person gets a new id.
@@ -394,11 +397,14 @@ class PoseTracker:
         aux = out.points[[AUX_CENTRE, AUX_BODY_POINT]]
         if not self.static_image_mode:
             f = self._smoothing
+            # MediaPipe's object scale for both filters: the side of the square the raw
+            # auxiliary points span (2 x centre-to-body-point), not the crop's side
+            scale = 2.0 * float(np.hypot(*(aux[1, :2] - aux[0, :2])))
             if self.smooth_landmarks:
-                landmarks = f.landmarks(landmarks, t, scale=roi.size)
+                landmarks = f.landmarks(landmarks, t, scale=scale)
                 world = f.world(world, t)
                 visibility = f.smooth_visibility(visibility)
-            aux = f.aux(aux, t, scale=roi.size)  # the ROI's points: smoothed even without smooth_landmarks
+            aux = f.aux(aux, t, scale=scale)  # the ROI's points: smoothed even without smooth_landmarks
         mask = None
         if out.mask_crop is not None:
             crop_mask = out.mask_crop
