@@ -524,6 +524,8 @@ class LiveApp:
 
     def _show(self, frame: Frame) -> None:
         """Track, render, show, and hand the picture to the recording and outputs."""
+        if frame.captured is not None:  # how long the frame waited for the loop
+            self.times.add("wait", time.monotonic() - frame.captured)
         pipeline = self.pipeline
         renderer = pipeline.renderer
         result = pipeline.analyse(frame)  # adds track and geometry times

@@ -223,6 +223,80 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
     return BenchReport(machine=machine_info(gl_renderer), stages=stages, ratios=ratios, facts=facts)
 
 
+def run_live_bench(effect: str = "glasses", size: tuple[int, int] = (1280, 720), fps: float = 30.0,
+                   frames: int = 150, warmup: int = 15, window: bool = True,
+                   stream: str | None = "") -> BenchReport:
+    """The live app on a synthetic camera (arfx.synthetic) delivering `size` at `fps`: achieved fps,
+    frames dropped, capture-to-display and capture-to-stream latency p50/p95, per-stage medians.
+
+    Frames are stamped when captured; one counts as displayed when the window's buffer swap
+    returns, as sent when its packets leave the muxer. `stream`: a udp:// or tcp:// URL, ""
+    for a free UDP port on 127.0.0.1 (nothing needs to listen), None for no stream. The first
+    `warmup` frames are left out of the statistics.
+    """
+    import socket
+
+    import numpy as np
+
+    from arfx.app import AppOptions, LiveApp
+    from arfx.errors import ArfxError
+    from arfx.sources import CameraSource
+    from arfx.synthetic import SyntheticCamera
+
+    if window and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        raise ArfxError("bench --live needs a display for its window: run it under xvfb-run -a, "
+                        "or add --no-window")
+    if stream == "":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            stream = f"udp://127.0.0.1:{probe.getsockname()[1]}"
+    if not window and not stream:
+        raise ArfxError("bench --live --no-window needs a stream to send to")
+    camera = CameraSource(0, device=SyntheticCamera(size[0], size[1], fps), timeout=5.0)
+    app = LiveApp(AppOptions(effect=effect, frames=frames + warmup, window=window, stream=stream,
+                             mirror=False), source=camera)
+    shown: list[float] = []
+    app.after_frame = lambda live: shown.append(time.monotonic())
+    result = app.run()
+
+    def percentiles(seconds: list[float]) -> dict[str, float] | None:
+        ms = np.asarray(seconds[warmup:] or seconds) * 1000.0
+        if not len(ms):
+            return None
+        return {"p50": round(float(np.percentile(ms, 50)), 1), "p95": round(float(np.percentile(ms, 95)), 1)}
+
+    timed = shown[warmup:]
+    achieved = (len(timed) - 1) / (timed[-1] - timed[0]) if len(timed) > 1 else float("nan")
+    for samples in app.times.samples.values():
+        del samples[:warmup]
+    stages = {k: round(v, 2) for k, v in app.times.median_ms().items() if v == v}
+    facts: dict[str, Any] = {
+        "effect": effect, "size": list(size), "camera_fps": fps, "window": window, "stream": stream,
+        "frames": len(timed), "delivered": result.delivered, "dropped": result.dropped,
+        "achieved_fps": round(achieved, 1),
+        "display_latency_ms": percentiles(result.latencies) if window else None,
+        "stream_latency_ms": percentiles(result.send_latencies) if stream else None,
+    }
+    return BenchReport(machine=machine_info(), stages=stages,
+                       ratios={"achieved_vs_camera_fps": round(achieved / fps, 3)}, facts=facts)
+
+
+def format_live_table(report: BenchReport) -> str:
+    facts, machine = report.facts, report.machine
+    outputs = " + ".join(x for x in ("window" if facts["window"] else "", "stream" if facts["stream"] else "") if x)
+    lines = [f"live: {facts['effect']} on a synthetic {facts['size'][0]}x{facts['size'][1]} camera at "
+             f"{facts['camera_fps']:g} fps; {outputs}",
+             f"machine: {machine['cpu']}, {machine['cpu_count']} CPUs; ONNX Runtime {machine['onnxruntime']}",
+             f"achieved {facts['achieved_fps']:.1f} fps over {facts['frames']} frames; dropped "
+             f"{facts['dropped']} of {facts['delivered']} camera frames"]
+    for name, key in (("capture to display", "display_latency_ms"), ("capture to stream", "stream_latency_ms")):
+        if facts.get(key):
+            lines.append(f"{name}: p50 {facts[key]['p50']:.1f} ms, p95 {facts[key]['p95']:.1f} ms")
+    lines += ["", f"{'stage (median per frame)':<26} {'ms':>8}"]
+    lines += [f"{stage:<26} {ms:>8.2f}" for stage, ms in report.stages.items()]
+    return "\n".join(lines)
+
+
 def add_comparison(report: BenchReport, other: BenchReport) -> None:
     """Put a second effect's run (same input, same machine, just after) into `report`: its stage
     medians as `<effect>/<stage>`, its fps, and its speed as a ratio of the first effect's."""

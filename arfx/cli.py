@@ -293,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "as a ratio of --effect's")
     bench.add_argument("--repeats", type=_count, default=1, metavar="N",
                        help="render and floor runs, interleaved; fps are medians (default 1)")
+    live = bench.add_argument_group("live", "--live: the live app on a synthetic 30 fps camera")
+    live.add_argument("--live", action="store_true",
+                      help="measure the live app instead: achieved fps, capture-to-display and "
+                           "capture-to-stream latency p50/p95, stage times (--frames after 15 warm-up)")
+    live.add_argument("--size", default="1280x720", help="--live: camera size (default 1280x720)")
+    live.add_argument("--no-window", action="store_true", help="--live: no window (stream only)")
+    live.add_argument("--stream", metavar="URL",
+                      help="--live: stream to URL (default: a free UDP port on 127.0.0.1)")
+    live.add_argument("--no-stream", action="store_true", help="--live: window only")
     _add_encoder_options(bench)
     _add_antialias_option(bench)
     _add_tracker_options(bench)
@@ -579,6 +588,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from arfx.bench import format_table, run_bench
 
+    if args.live:
+        from arfx.bench import format_live_table, run_live_bench
+        from arfx.sources import parse_size
+
+        report = run_live_bench(args.effect, parse_size(args.size), frames=args.frames,
+                                window=not args.no_window, stream=None if args.no_stream else args.stream or "")
+        print(json.dumps(report.to_dict(), indent=2) if args.json else format_live_table(report))
+        return 0
     # The same options as `arfx render`: bench measures what render runs.
     report = run_bench(effect=args.effect, input=args.input, frames=args.frames,
                        options=_render_options(args), repeats=args.repeats)

@@ -109,3 +109,36 @@ def test_bench_refuses_a_photo_in_one_line(tmp_path: Path, capsys: pytest.Captur
     code, _, err = run_cli(["bench", "--input", str(photo)], capsys)
     line = assert_one_line_error(code, err, str(photo), "bench needs a video input")
     assert "arfx-bench-" not in line and ".partial" not in line
+
+
+def test_bench_live_without_a_window_reports_stream_latency_fps_and_stages(capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    code, out, err = run_cli(["bench", "--live", "--no-window", "--frames", "12", "--size", "320x180",
+                              "--effect", "axis", "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["frames"] == 12 and report["window"] is False and report["stream"].startswith("udp://127.0.0.1:")
+    assert report["display_latency_ms"] is None
+    latency = report["stream_latency_ms"]
+    assert 0 < latency["p50"] <= latency["p95"] < 5000
+    assert 0 < report["achieved_fps"] <= 31  # the camera delivers 30 fps
+    assert {"wait", "track", "render"} <= set(report["stages_median_ms"])
+
+
+def test_bench_live_with_a_window_reports_capture_to_display(display: str, capsys: pytest.CaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPLAY", display)
+    code, out, err = run_cli(["bench", "--live", "--frames", "10", "--size", "320x180", "--effect", "axis",
+                              "--no-stream"], capsys)
+    assert code == 0, err
+    assert re.search(r"^capture to display: p50 [\d.]+ ms, p95 [\d.]+ ms$", out, re.M), out
+    assert "capture to stream" not in out and re.search(r"^swap\s+[\d.]+$", out, re.M), out
+
+
+def test_bench_live_window_without_a_display_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code, _, err = run_cli(["bench", "--live", "--frames", "5"], capsys)
+    assert_one_line_error(code, err, "xvfb-run", "--no-window")
