@@ -153,3 +153,19 @@ def test_composite_blends_only_where_the_overlay_covers() -> None:
     out = composite(rgb, over)
     assert (out[5:10, 5:20] == 0).all() and (out[12:28] == 200).all()
     assert abs(int(out[32, 0, 0]) - (50 + 200 * 127 // 255)) <= 1 and rgb[32, 0, 0] == 200
+
+
+def test_text_bands_cover_every_overlay_pixel_and_little_else() -> None:
+    """The window blends the overlay only inside these boxes (a whole-picture blend costs ~10 ms
+    per frame on llvmpipe), so they must hold every pixel it draws."""
+    from arfx.overlay import text_bands
+
+    image = draw_status(1280, 720, {"fps": 30.0, "latency_ms": 60.0, "help": "H: help  Esc: quit"}, "glasses")
+    bands = text_bands(image)
+    assert len(bands) >= 3  # status top left, the announced name, the help line at the bottom
+    covered = np.zeros(image.shape[:2], bool)
+    for x, y, w, h in bands:
+        covered[y:y + h, x:x + w] = True
+    assert not image[~covered].any()
+    assert covered.mean() < 0.25
+    assert text_bands(np.zeros((8, 8, 4), np.uint8)) == []
