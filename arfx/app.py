@@ -528,6 +528,10 @@ class LiveApp:
             self.times.add("wait", time.monotonic() - frame.captured)
         pipeline = self.pipeline
         renderer = pipeline.renderer
+        effect = self.effects.get(self.current)
+        if self.debug:  # the D overlay: landmarks drawn over the effect
+            effect = [effect, self.debug_effect] if effect is not None else self.debug_effect
+        pipeline.effect = effect  # analyse() starts the trackers it needs (hands, pose, person mask)
         result = pipeline.analyse(frame)  # adds track and geometry times
         if self.options.rerun is not None:
             self.options.rerun.log(frame.rgb, result)
@@ -538,9 +542,6 @@ class LiveApp:
                 log.info("gesture: %s", action)
                 self.act(action)
         t0 = time.perf_counter()
-        effect = self.effects.get(self.current)
-        if self.debug:  # the D overlay: landmarks drawn over the effect
-            effect = [effect, self.debug_effect] if effect is not None else self.debug_effect
         shot = "_shot" in self._actions
         out = None
         if self.recorder is not None or shot or self.outputs or self.window is None:

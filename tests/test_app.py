@@ -296,3 +296,20 @@ def test_no_drop_plays_every_frame_of_a_file_and_drops_are_reported_otherwise(
     monkeypatch.setattr(app, "_show", lambda frame: (shown.append(frame.index), show(frame)))
     kept = app.run()
     assert kept.frames == 40 and kept.dropped == 0 and shown == list(range(40))
+
+
+@pytest.mark.parametrize("effect, stage", [("pose", "body"), ("hands", "hand")])
+def test_live_app_tracks_what_the_effect_needs(effect: str, stage: str) -> None:
+    """`arfx pose` / `arfx hands` live track bodies / hands (they were left untracked before)."""
+    import socket
+
+    from arfx.app import AppOptions, LiveApp
+    from arfx.synthetic import SyntheticClip
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = LiveApp(AppOptions(effect=effect, frames=2, window=False, stream=f"udp://127.0.0.1:{port}",
+                             no_drop=True), source=SyntheticClip(160, 96, fps=1000.0))
+    app.run()
+    assert stage in [s.name for s in app.pipeline.stages]
