@@ -15,6 +15,9 @@
 // directional light and a uniform ambient of AMBIENT (diffuse and, through the same
 // environment BRDF, specular).
 // Occlusion darkens only the ambient/image-based parts; emissive is added on top.
+// Variants: each map's code is compiled only with its define (BASE_MAP, METALLIC_ROUGHNESS_MAP,
+// NORMAL_MAP, OCCLUSION_MAP, EMISSIVE_MAP; arfx.effects.object3d picks them per mesh), since
+// llvmpipe runs both sides of a branch and the maps a material lacks would cost every pixel.
 in vec3 v_position;
 in vec3 v_normal;
 in vec2 v_uv;
@@ -131,9 +134,11 @@ void indirect_specular(vec3 f0, float roughness, float n_v, out vec3 single, out
 
 void main() {
     vec4 base = u_base_color * v_color;
+#ifdef BASE_MAP
     if (u_has_texture) {
         base *= texture(u_texture, map_uv(0));
     }
+#endif
     if (u_alpha_mode == 1 && base.a < u_alpha_cutoff) {
         discard;
     }
@@ -144,11 +149,13 @@ void main() {
     }
     float metallic = u_metallic;
     float roughness = u_roughness;
+#ifdef METALLIC_ROUGHNESS_MAP
     if (u_has_map[1]) {
         vec4 mr = texture(u_metallic_roughness, map_uv(1));
         roughness *= mr.g;
         metallic *= mr.b;
     }
+#endif
     roughness = clamp(roughness, 0.03, 1.0);
     metallic = clamp(metallic, 0.0, 1.0);
     float alpha_r = roughness * roughness;
@@ -158,6 +165,7 @@ void main() {
     if (!gl_FrontFacing) {
         n = -n;
     }
+#ifdef NORMAL_MAP
     if (u_has_map[2]) {
         vec3 t;
         float handedness;
@@ -181,14 +189,19 @@ void main() {
         m.xy *= u_map_scale[2];
         n = normalize(mat3(t, b, n) * m);
     }
+#endif
     float occlusion = 1.0;
+#ifdef OCCLUSION_MAP
     if (u_has_map[3]) {
         occlusion = 1.0 + u_map_scale[3] * (texture(u_occlusion, map_uv(3)).r - 1.0);
     }
+#endif
     vec3 emissive = u_emissive;
+#ifdef EMISSIVE_MAP
     if (u_has_map[4]) {
         emissive *= texture(u_emissive_map, map_uv(4)).rgb;
     }
+#endif
 
     vec3 c_diff = base.rgb * (1.0 - metallic);
     vec3 f0 = mix(vec3(0.04), base.rgb, metallic);

@@ -234,7 +234,7 @@ def _set(program, name: str, value) -> None:
     if name in program:  # uniforms a driver optimised away are absent
         uniform = program[name]
         if isinstance(value, list):  # arrays may be cut to the elements the shader reads
-            value = value[:uniform.array_length]
+            value = value[:uniform.array_length] if uniform.array_length > 1 else value[0]
         uniform.value = value
 
 
@@ -243,12 +243,18 @@ class Object3DPass:
         from arfx.render.gltf_anim import MAX_GPU_JOINTS, Player, clip_index, joint_matrices, pose_at
 
         self.effect = effect
-        self.program = renderer.program("object", "object")
         model = effect.model
         gpu_skin = [model is not None and mesh.skin is not None
                     and len(model.skins[mesh.skin].joints) <= MAX_GPU_JOINTS for mesh in effect.meshes]
-        self.meshes = [GpuMesh(renderer.ctx, self.program, mesh, skin)
-                       for mesh, skin in zip(effect.meshes, gpu_skin)]
+        # Each mesh is drawn by the object program's variant for the maps its material has
+        # (and a base colour map wherever a trigger may switch the texture).
+        retextured = effect.actions is not None and any(t.texture for t in effect.actions.triggers)
+        self.meshes = []
+        for mesh, skin in zip(effect.meshes, gpu_skin):
+            program = renderer.program("object", "object", shader_variant(mesh, retextured))
+            self.meshes.append(GpuMesh(renderer.ctx, program, mesh, skin))
+            self.meshes[-1].program = program
+        self._programs = list({id(m.program): m.program for m in self.meshes}.values())
         # Joint matrices of meshes skinned in the vertex shader, at rest until animated.
         self._joints: dict[int, np.ndarray] = {}
         if any(gpu_skin):
@@ -345,7 +351,6 @@ class Object3DPass:
         return texture
 
     def draw(self, frame: FrameState, face, index: int) -> None:
-        program = self.program
         acts = self._act(frame, face)
         self._posed(face)
         hidden, textures = set(), {}
@@ -353,10 +358,11 @@ class Object3DPass:
             hidden = {slot for part in acts.hidden for slot in self._part_slots[part]}
             textures = {slot: self._texture(frame, image) for part, image in acts.textures.items()
                         for slot in self._part_slots[part]}
-        program["u_projection"].write(gl_matrix_bytes(frame.projection))
-        for role in _MAP_ORDER:
-            _set(program, _SAMPLER_NAMES[role], TEXTURE_UNITS[role])
-        frame.renderer.apply_lighting(program, frame, face)  # light from the frame, or the fixed one
+        for program in self._programs:
+            program["u_projection"].write(gl_matrix_bytes(frame.projection))
+            for role in _MAP_ORDER:
+                _set(program, _SAMPLER_NAMES[role], TEXTURE_UNITS[role])
+            frame.renderer.apply_lighting(program, frame, face)  # light from the frame, or the fixed one
         anchor_matrix = self.effect.anchor.matrix(face)
         model_view = anchor_matrix @ self.effect.placement
         if self.contact_field is not None:
@@ -400,7 +406,7 @@ class Object3DPass:
 
     def _draw_mesh(self, mesh: GpuMesh, model_view: np.ndarray, base=None) -> None:
         """Draw one mesh; `base`: a GL texture drawn instead of its base colour image."""
-        program = self.program
+        program = mesh.program
         matrix = model_view @ self._transform(mesh)
         linear = matrix[:3, :3]
         normal_matrix = np.linalg.inv(linear).T if abs(np.linalg.det(linear)) > 1e-12 else linear
@@ -562,6 +568,19 @@ class BurstPass:
                 resource.release()
         self.vao = self.buffer = None
         self.textures = {}
+
+
+#: The object shader's define for each material map (shaders/object.frag compiles a map's code
+#: only with it).
+_MAP_DEFINES = {"base": "BASE_MAP", "metallic_roughness": "METALLIC_ROUGHNESS_MAP", "normal": "NORMAL_MAP",
+                "occlusion": "OCCLUSION_MAP", "emissive": "EMISSIVE_MAP"}
+
+
+def shader_variant(mesh: MeshData, base_map: bool = False) -> tuple[str, ...]:
+    """The object shader's defines for a mesh: one per map its material has (the base colour
+    map also when `base_map`, e.g. a trigger may switch it)."""
+    roles = set(mesh.material.maps) | ({"base"} if base_map or mesh.material.texture is not None else set())
+    return tuple(_MAP_DEFINES[role] for role in _MAP_ORDER if role in roles)
 
 
 def _build(spec: EffectSpec, load) -> Object3DEffect:

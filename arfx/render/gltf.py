@@ -294,7 +294,9 @@ class GpuMesh:
             influences = np.concatenate([data.joints, data.weights], axis=1).astype(np.float32)
             self.skin_vbo = ctx.buffer(np.ascontiguousarray(influences).tobytes())
             buffers.append((self.skin_vbo, "4f 4f", "in_joints", "in_weights"))
-        self.vao = ctx.vertex_array(program, buffers, index_buffer=self.ibo, index_element_size=4)
+        # skip_errors: a shader variant without maps has no use for the uvs or tangents.
+        self.vao = ctx.vertex_array(program, buffers, index_buffer=self.ibo, index_element_size=4,
+                                    skip_errors=True)
         self.textures = {}
         maps = dict(data.material.maps)
         if data.material.texture is not None and "base" not in maps:

@@ -132,27 +132,38 @@ def small_frame(rgb: np.ndarray, step: int = ENVIRONMENT_DOWNSAMPLE) -> np.ndarr
 def estimate_face_light(rgb: np.ndarray, face, camera, width: int, height: int,
                         triangles: np.ndarray) -> FaceLight | None:
     """The light on one tracked face (pose, mesh) from the width x height frame `rgb`
-    (each vertex's colour: the mean of 5 pixels in a cross 2 px wide); None when too little
-    skin is seen."""
+    (each vertex's colour: the mean of 5 pixels in a cross 2 px wide, in linear light); None
+    when too little skin is seen."""
     mesh = np.asarray(face.mesh, np.float64)[:468]
     if not np.isfinite(mesh).all():
         return None
-    normals = vertex_normals(mesh, triangles)
-    skin = skin_vertices()
-    points, normals = mesh[skin], normals[skin]
-    towards_camera = -points / np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-9)
-    facing = np.einsum("ij,ij->i", normals, towards_camera) > 0.25
+    skin, incidence, corners = _skin_normals_setup(np.ascontiguousarray(triangles, np.uint32).tobytes(),
+                                                   len(mesh))
+    # Area-weighted normals at the skin vertices only (from the triangles around them).
+    a, b, c = mesh[corners[0]], mesh[corners[1]], mesh[corners[2]]
+    u, v = b - a, c - a
+    crossed = np.empty_like(u)
+    crossed[:, 0] = u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1]
+    crossed[:, 1] = u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2]
+    crossed[:, 2] = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+    normals = incidence @ crossed
+    normals /= np.maximum(np.sqrt(np.einsum("ij,ij->i", normals, normals)), 1e-12)[:, None]
+    points = mesh[skin]
+    distance = np.sqrt(np.einsum("ij,ij->i", points, points))
+    facing = -np.einsum("ij,ij->i", normals, points) > 0.25 * np.maximum(distance, 1e-9)
     pixels = camera.project(points, width, height)
-    col = np.floor(pixels[:, 0] * (rgb.shape[1] / width)).astype(np.int64)
-    row = np.floor(pixels[:, 1] * (rgb.shape[0] / height)).astype(np.int64)
-    inside = (col >= 2) & (col < rgb.shape[1] - 2) & (row >= 2) & (row < rgb.shape[0] - 2)
+    col = (pixels[:, 0] * (rgb.shape[1] / width)).astype(np.int64)  # floor: on screen, >= 0
+    row = (pixels[:, 1] * (rgb.shape[0] / height)).astype(np.int64)
+    inside = (pixels[:, 0] >= 0) & (pixels[:, 1] >= 0) & (col >= 2) & (col < rgb.shape[1] - 2) \
+        & (row >= 2) & (row < rgb.shape[0] - 2)
     use = facing & inside
-    if use.sum() < MIN_SAMPLES:
+    if np.count_nonzero(use) < MIN_SAMPLES:
         return None
     row, col = row[use], col[use]
-    samples = sum(rgb[row + dy, col + dx].astype(np.float64)
-                  for dy, dx in ((0, 0), (-2, 0), (2, 0), (0, -2), (0, 2)))
-    colours = srgb_to_linear(samples / (5 * 255.0))
+    # Decoded to linear by a table (a per-value power costs more than the rest of the fit).
+    table = _LINEAR
+    colours = (table[rgb[row, col]] + table[rgb[row - 2, col]] + table[rgb[row + 2, col]]
+               + table[rgb[row, col - 2]] + table[rgb[row, col + 2]]) * 0.2
     basis = sh_basis(normals[use])
     weights = np.ones(len(basis))
     for _ in range(2):  # fit, then again without outliers (stray hair, a hand, a specular spot)
@@ -175,6 +186,23 @@ def estimate_face_light(rgb: np.ndarray, face, camera, width: int, height: int,
     key = linear / norm if norm > 1e-6 else np.array([0.0, 0.0, 1.0])
     strength = float(np.clip(norm / max(float(sh[0].mean()) + norm, 1e-6), 0.0, 1.0))
     return FaceLight(sh.astype(np.float32), key.astype(np.float32), strength, level, luminance)
+
+
+#: sRGB byte -> linear value.
+_LINEAR = srgb_to_linear(np.arange(256) / 255.0)
+
+
+@functools.lru_cache(maxsize=4)
+def _skin_normals_setup(triangles_bytes: bytes, vertex_count: int):
+    """(skin vertex indices, sparse [skin vertices, their triangles] incidence, the corner
+    indices [3, T] of those triangles): what the per-frame normals at the skin need."""
+    triangles = np.frombuffer(triangles_bytes, dtype=np.uint32).reshape(-1, 3)
+    skin = skin_vertices()
+    incidence = _incidence(triangles_bytes, vertex_count)[skin]
+    used = np.unique(incidence.indices)
+    incidence = incidence[:, used].tocsr()
+    corners = np.ascontiguousarray(triangles[used].T.astype(np.int64))
+    return skin, incidence, corners
 
 
 def _ridge_fit(basis: np.ndarray, values: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -27,16 +27,23 @@ from arfx.result import FrameResult, as_frame_result
 log = logging.getLogger(__name__)
 
 
-def load_program(ctx: moderngl.Context, vertex: str, fragment: str) -> moderngl.Program:
-    """Compile shaders/<vertex>.vert and shaders/<fragment>.frag into a program."""
+def load_program(ctx: moderngl.Context, vertex: str, fragment: str, defines: Sequence[str] = ()
+                 ) -> moderngl.Program:
+    """Compile shaders/<vertex>.vert and shaders/<fragment>.frag into a program, with a
+    `#define NAME` after the #version line of both for each of `defines` (a shader's variants:
+    llvmpipe runs both sides of every branch, so code a material never needs is compiled out)."""
     folder = resource_dir("shaders")
     sources = []
     for name, suffix in ((vertex, ".vert"), (fragment, ".frag")):
         path = folder / f"{name}{suffix}"
         try:
-            sources.append(path.read_text(encoding="utf-8"))
+            source = path.read_text(encoding="utf-8")
         except OSError as error:
             raise RenderError(f"shader {path} is missing ({error}); reinstall arfx") from error
+        if defines:
+            first, _, rest = source.partition("\n")
+            source = "\n".join([first, *(f"#define {define}" for define in defines), rest])
+        sources.append(source)
     try:
         return ctx.program(vertex_shader=sources[0], fragment_shader=sources[1])
     except Exception as error:  # moderngl reports compile/link errors as plain Exceptions
@@ -213,7 +220,7 @@ class Renderer:
         from arfx.geometry.canonical import CanonicalFace
 
         ctx = self.ctx
-        self._programs: dict[tuple[str, str], moderngl.Program] = {}
+        self._programs: dict[tuple, moderngl.Program] = {}
         self._passes: dict[int, list] = {}  # id(effect) -> [effect, pass, frame last drawn]
         self._frames_drawn = 0
 
@@ -229,7 +236,8 @@ class Renderer:
             self.face_program, [(self.face_positions, "3f", "in_position")],
             index_buffer=self.face_index_buffer, index_element_size=4)
 
-        self._head = None  # (model, position buffer, vao), made on first use of the head occluder
+        self._face_uploaded: tuple = (None, -1)  # (face, frame) whose mesh face_positions holds
+        self._head = None  # (model, position buffer, index buffer, vao), made on first use of the head occluder
         self._hand_buffer = None  # (buffer, vao) for hand silhouettes, made on first use
         self._person = None  # [program, quad, vao, mask texture] for the person occluder
         self._sample_texture: moderngl.Texture | None = None  # the frame, for passes that read it
@@ -237,7 +245,7 @@ class Renderer:
         self._sample_frame = -1  # frame number it holds
         self._env_texture: moderngl.Texture | None = None
         self._env_frame = -1
-        self._contact = None  # (program, shade buffer, vao) of the contact shadow, made on first use
+        self._contact = None  # (program, shade buffer, index buffer, vao) of the contact shadow, made on first use
 
         self._background_program = self.program("background", "background")
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
@@ -252,11 +260,12 @@ class Renderer:
 
     # -- resources ---------------------------------------------------------------------------
 
-    def program(self, vertex: str, fragment: str) -> moderngl.Program:
-        """A compiled program, shared by every effect drawn with this renderer."""
-        key = (vertex, fragment)
+    def program(self, vertex: str, fragment: str, defines: Sequence[str] = ()) -> moderngl.Program:
+        """A compiled program (with `defines`, see load_program), shared by every effect drawn
+        with this renderer."""
+        key = (vertex, fragment, tuple(sorted(defines)))
         if key not in self._programs:
-            self._programs[key] = load_program(self.ctx, vertex, fragment)
+            self._programs[key] = load_program(self.ctx, vertex, fragment, key[2])
         return self._programs[key]
 
     def face_vertex_array(self, program: moderngl.Program) -> moderngl.VertexArray:
@@ -365,8 +374,8 @@ class Renderer:
                 texture.release()
         self._sample_texture = self._env_texture = None
         if self._contact is not None:
-            self._contact[2].release()
-            self._contact[1].release()
+            for item in reversed(self._contact[1:]):
+                item.release()
             self._contact = None
         for item in (self._frame_texture, self._background_vao, self._quad, self.occluder_vao,
                      self.face_positions, self.face_uv_buffer, self.face_index_buffer,
@@ -642,21 +651,26 @@ class Renderer:
             return
         mesh = np.asarray(mesh, np.float64)[: self.face_vertex_count]
         shade = shade_at(field, (mesh - anchor_matrix[:3, 3]) @ to_object.T)
-        if float(shade.max(initial=0.0)) <= 0.002:
+        # Only the triangles with a shaded corner are drawn: a pair of glasses darkens a few
+        # dozen of the face's ~900 (the bridge, the temples), and the rest would multiply by 1.
+        touched = np.flatnonzero((shade > 0.002)[self.face_triangles].any(axis=1))
+        if not len(touched):
             return  # the object touches nothing
         if self._contact is None:
             program = self.program("contact", "contact")
             shades = self.ctx.buffer(reserve=self.face_vertex_count * 4, dynamic=True)
+            indices = self.ctx.buffer(reserve=self.face_triangles.nbytes, dynamic=True)
             vao = self.ctx.vertex_array(program, [(self.face_positions, "3f", "in_position"),
                                                   (shades, "1f", "in_shade")],
-                                        index_buffer=self.face_index_buffer, index_element_size=4)
-            self._contact = (program, shades, vao)
-        program, shades, vao = self._contact
+                                        index_buffer=indices, index_element_size=4)
+            self._contact = (program, shades, indices, vao)
+        program, shades, indices, vao = self._contact
         shades.write(shade.tobytes())
+        indices.write(self.face_triangles[touched].tobytes())
         program["u_projection"].write(gl_matrix_bytes(frame.projection))
         self.upload_face(face)
         frame.set_state(depth_test=True, depth_write=False, blend="multiply")
-        vao.render(moderngl.TRIANGLES)
+        vao.render(moderngl.TRIANGLES, vertices=len(touched) * 3)
 
     def apply_lighting(self, program: moderngl.Program, frame: FrameState, face, texture_unit: int = 1) -> None:
         """Set a lit program's light uniforms for one face: the light estimated from the frame
@@ -674,10 +688,15 @@ class Renderer:
 
     def upload_face(self, face) -> None:
         """Make `face`'s camera-space mesh the face mesh the next draw reads."""
+        if self._face_uploaded[0] is face and self._face_uploaded[1] == self._frames_drawn:
+            # Already there this frame (the occluder wrote it): writing a buffer that a queued
+            # draw reads makes llvmpipe finish every draw so far before going on.
+            return
         mesh = np.ascontiguousarray(np.asarray(face.mesh, dtype=np.float32)[: self.face_vertex_count])
         if mesh.shape != (self.face_vertex_count, 3):
             raise RenderError(f"face mesh has shape {mesh.shape}, expected ({self.face_vertex_count}, 3)")
         self.face_positions.write(mesh.tobytes())
+        self._face_uploaded = (face, self._frames_drawn)
 
 
 #: Occluder name -> what writes it into depth; effect.toml's [occlusion] table names these.
