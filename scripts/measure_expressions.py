@@ -115,6 +115,180 @@ def off_axis(width: int = 640, height: int = 360) -> int:
     return 0
 
 
+def turned_face(rgb: np.ndarray, mesh: np.ndarray, pose: np.ndarray, camera: PerspectiveCamera,
+                yaw: float = 0.0, pitch: float = 0.0) -> np.ndarray:
+    """The photo with its face turned by `yaw` and `pitch` degrees about the head's own axes.
+
+    The tracked mesh (camera space, cm) is rotated about the head's origin and each of its
+    triangles is warped from where the photo shows it to where the turned mesh projects,
+    farthest first, back faces left out; the face region is first filled in from its border
+    (so the unturned face does not show beside the turned one). Hair and ears stay put: a
+    turned mask on a still head, enough for the face tracker, not a portrait.
+    """
+    import cv2
+
+    from arfx.geometry.canonical import CanonicalFace
+    from arfx.geometry.transforms import rotation_xyz
+
+    h, w = rgb.shape[:2]
+    centre = pose[:3, 3]
+    axes = pose[:3, :3] / np.linalg.norm(pose[:3, :3], axis=0)
+    turn = axes @ rotation_xyz((pitch, yaw, 0.0)) @ axes.T
+    source = camera.project(mesh, w, h).astype(np.float32)
+    moved = (mesh - centre) @ turn.T + centre
+    target = camera.project(moved, w, h).astype(np.float32)
+    triangles = CanonicalFace.load().triangles
+    hull = cv2.convexHull(source.astype(np.int32))
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(mask, hull, 255)
+    out = cv2.inpaint(rgb, cv2.dilate(mask, np.ones((5, 5), np.uint8)), 9, cv2.INPAINT_TELEA)
+
+    def area(points: np.ndarray) -> float:
+        a, b, c = points
+        return float((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
+
+    for t in np.argsort(moved[triangles, 2].mean(axis=1)):  # camera looks down -z: far first
+        src, dst = source[triangles[t]], target[triangles[t]]
+        if area(dst) * area(src) <= 0:  # turned away from the camera
+            continue
+        x, y, bw, bh = cv2.boundingRect(dst)
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + bw, w), min(y + bh, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        matrix = cv2.getAffineTransform(src, dst - np.float32([x0, y0]))
+        patch = cv2.warpAffine(rgb, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REFLECT)
+        inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillConvexPoly(inside, np.round(dst - np.float32([x0, y0])).astype(np.int32), 1)
+        region = out[y0:y1, x0:x1]
+        region[inside > 0] = patch[inside > 0]
+    return out
+
+
+def _depth(args) -> dict:
+    return {} if args.depth_scale is None else {"depth_scale": args.depth_scale}
+
+
+def centred_photo(image: np.ndarray, width: int = 640, height: int = 480) -> np.ndarray:
+    """The astronaut photo (512x512, face about (240, 140)) zoomed 1.2x with its face in the
+    middle of a width x height frame."""
+    import cv2
+
+    m = cv2.getRotationMatrix2D((240.0, 140.0), 0.0, 1.2)
+    m[0, 2] += width / 2 - 240.0
+    m[1, 2] += height / 2 - 140.0
+    return cv2.warpAffine(image, m, (width, height), borderValue=(24, 24, 32))
+
+
+def face_frame(image: np.ndarray, tracker, width: int = 640, height: int = 480,
+               face_px: float = 180.0) -> np.ndarray | None:
+    """`image` scaled and moved so its first face is `face_px` wide in the middle of a
+    width x height frame (None when no face is found)."""
+    import cv2
+
+    faces = tracker.process(image)
+    if not faces:
+        return None
+    points = np.asarray(faces[0].landmarks, np.float64)
+    scale = face_px / float(np.ptp(points[:, 0]))
+    cx, cy = points[:, 0].mean(), points[:, 1].mean()
+    m = np.float32([[scale, 0, width / 2 - scale * cx], [0, scale, height * 0.52 - scale * cy]])
+    return cv2.warpAffine(image, m, (width, height), borderMode=cv2.BORDER_REPLICATE)
+
+
+def turn_sweep(angles: list[float], axis: str, photos: list[str], sheet: str | None = None) -> int:
+    """Each photo's face turned by each angle (yaw or pitch; static tracking), scored against
+    the unturned photo's features, with the mesh's depth as tracked (depth scale 1) and with
+    arfx's DEPTH_SCALE: the off-axis bias of each score. With several people, DEPTH_SCALE is
+    also chosen again on every 4 of them and scored on the rest (one photo per person)."""
+    import itertools
+
+    import cv2
+
+    from arfx.demo import astronaut_image
+    from arfx.geometry.expressions import DEPTH_SCALE, scores_from_features
+
+    images = {"astronaut": astronaut_image()}
+    for path in photos:
+        bgr = cv2.imread(path)
+        if bgr is None:
+            print(f"{path}: not an image; skipped")
+            continue
+        images[Path(path).stem] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    camera = PerspectiveCamera()
+    pipeline = GeometryPipeline(camera)
+    scales = np.round(np.arange(0.5, 1.001, 0.05), 2)
+    estimators = {k: ExpressionEstimator(pipeline.canonical, depth_scale=float(k)) for k in scales}
+    # change[k][person] = [(angle, scores against the unturned face)]
+    change: dict = {k: {} for k in scales}
+    tiles = []
+    with FaceTracker(static_image_mode=True) as tracker:
+        for name, image in images.items():
+            frame = face_frame(image, tracker)
+            if frame is None:
+                print(f"{name}: no face; skipped")
+                continue
+            height, width = frame.shape[:2]
+            base = pipeline.estimate(tracker.process(frame)[0].landmarks, width, height)
+            for angle in angles:
+                turned = turned_face(frame, np.asarray(base.mesh, np.float64), np.asarray(base.pose, np.float64),
+                                     camera, **{axis: angle})
+                if name == "astronaut" and angle in (min(angles), 0, max(angles)):
+                    tiles.append(cv2.resize(turned[40:440, 120:520], (240, 240)))
+                faces = tracker.process(turned)
+                if not faces:
+                    print(f"{name} {axis} {angle:g}: face lost")
+                    continue
+                g = pipeline.estimate(faces[0].landmarks, width, height)
+                for k, estimator in estimators.items():
+                    scores = scores_from_features(estimator.features(g), estimator.features(base))
+                    change[k].setdefault(name, []).append((angle, [scores[n] for n in EXPRESSION_NAMES]))
+    people = sorted(change[1.0])
+    default = float(np.round(DEPTH_SCALE, 2))
+    print(f"{len(people)} photos ({', '.join(people)}), face 180 px wide in 640x480, turned in {axis} "
+          f"by warping the tracked mesh; scores against the unturned photo")
+
+    def mean_change(k, who, limit) -> float:
+        rows = [s for person in who for a, s in change[k].get(person, []) if a != 0 and abs(a) <= limit]
+        return float(np.mean(rows)) if rows else float("nan")
+
+    short = [n.replace("mouth", "m").replace("Left", "L").replace("Right", "R") for n in EXPRESSION_NAMES]
+    for k in (1.0, default):
+        print(f"\ndepth scale {k:g}: mean over the photos per angle")
+        print(f"{axis:>6s} " + " ".join(f"{n:>9.9s}" for n in short))
+        for angle in angles:
+            rows = [s for person in people for a, s in change[k][person] if a == angle]
+            if rows:
+                print(f"{angle:6g} " + " ".join(f"{v:9.2f}" for v in np.mean(rows, axis=0)))
+    print()
+    for limit in sorted({abs(a) for a in angles if a}):
+        print(f"within {limit:g} deg: mean change over every score {mean_change(1.0, people, limit):.4f} "
+              f"(depth scale 1) -> {mean_change(default, people, limit):.4f} ({default:g})")
+        for k in (1.0, default):
+            rows = [s for person in people for a, s in change[k][person] if a != 0 and abs(a) <= limit]
+            if rows:
+                worst = np.max(rows, axis=0)
+                print(f"  largest, depth scale {k:g}: " + ", ".join(
+                    f"{n} {v:.2f}" for n, v in zip(EXPRESSION_NAMES, worst) if v >= 0.1))
+    if len(people) >= 5:
+        limit = sorted({abs(a) for a in angles if a})[min(1, len({abs(a) for a in angles if a}) - 1)]
+        picked, before, after = [], [], []
+        for fit in itertools.combinations(people, 4):
+            rest = [p for p in people if p not in fit]
+            best = min(scales, key=lambda k: mean_change(k, fit, limit))
+            picked.append(float(best))
+            before.append(mean_change(1.0, rest, limit))
+            after.append(mean_change(best, rest, limit))
+        print(f"chosen on 4 photos, scored on the others (within {limit:g} deg): factor "
+              f"{min(picked):g}-{max(picked):g} (median {np.median(picked):g}); on the others the mean "
+              f"change went {np.mean(before):.4f} -> {np.mean(after):.4f}")
+    if sheet and tiles:
+        cv2.imwrite(sheet, cv2.cvtColor(np.concatenate(tiles, axis=1), cv2.COLOR_RGB2BGR))
+        print(f"wrote {sheet}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("video", nargs="?", default=None,
@@ -126,6 +300,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead: the astronaut photo shifted across a 640x360 frame (one still "
                              "expression, static tracking): how the raw features move with the face's "
                              "place in the frame")
+    parser.add_argument("--turn", choices=("yaw", "pitch"), default=None,
+                        help="instead: the astronaut photo's face (and --photos) turned by warping its mesh "
+                             "through --angles degrees; the scores against the unturned face (off-axis bias)")
+    parser.add_argument("--angles", default="-30,-20,-10,0,10,20,30",
+                        help="comma-separated angles for --turn")
+    parser.add_argument("--photos", nargs="*", default=[], metavar="IMAGE",
+                        help="with --turn: more photos besides the astronaut (one face each)")
+    parser.add_argument("--sheet", help="with --turn: write some of the turned frames here (PNG)")
+    parser.add_argument("--depth-scale", type=float, default=None,
+                        help="ExpressionEstimator depth_scale (default arfx's DEPTH_SCALE; 1: the mesh as tracked)")
     parser.add_argument("--max-faces", type=int, default=1)
     parser.add_argument("--first", type=int, default=0, help="first frame index measured")
     parser.add_argument("--last", type=int, default=None, help="last frame index measured")
@@ -140,13 +324,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     if args.off_axis:
         return off_axis()
+    if args.turn:
+        return turn_sweep([float(a) for a in args.angles.split(",")], args.turn, args.photos, args.sheet)
 
     video = args.video or (str(DEFAULT_VIDEO) if DEFAULT_VIDEO.exists() else None)
     if args.generated:
         video = None
     camera = PerspectiveCamera()
     pipeline = GeometryPipeline(camera)
-    estimator = ExpressionEstimator(pipeline.canonical)
+    estimator = ExpressionEstimator(pipeline.canonical, **_depth(args))
     rows: dict[int, list[dict[str, float]]] = {}
     cost = []
     with FaceTracker(max_num_faces=args.max_faces) as tracker:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from arfx.geometry import CanonicalFace, GeometryPipeline, PerspectiveCamera, rotation_from_euler
-from arfx.geometry.expressions import EXPRESSION_NAMES, FEATURE_NAMES, ExpressionEstimator
+from arfx.geometry.expressions import DEPTH_SCALE, EXPRESSION_NAMES, FEATURE_NAMES, ExpressionEstimator
 
 REQUIRED = {
     "eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight", "jawOpen", "mouthSmileLeft",
@@ -90,22 +91,26 @@ def move_brows(v: np.ndarray, dy_cm: float, sides: str = "LR") -> np.ndarray:
 
 
 def geometry(face_space: np.ndarray, yaw=0.0, pitch=0.0, roll=0.0, scale=1.0,
-             translation=(0.0, 0.0, -60.0)) -> SimpleNamespace:
-    """A FaceGeometry-like object: the face-space mesh placed in camera space by a pose."""
+             translation=(0.0, 0.0, -60.0), depth_error: float = 1.0 / DEPTH_SCALE) -> SimpleNamespace:
+    """A FaceGeometry-like object: the face-space mesh placed in camera space by a pose, its
+    depth about the head's centre stretched by `depth_error` as the landmark model's is
+    (measured: arfx.geometry.expressions.DEPTH_SCALE undoes it)."""
     pose = np.eye(4)
     pose[:3, :3] = scale * rotation_from_euler(yaw, pitch, roll)
     pose[:3, 3] = translation
     mesh = face_space @ pose[:3, :3].T + pose[:3, 3]
+    mesh[:, 2] = pose[2, 3] + depth_error * (mesh[:, 2] - pose[2, 3])
     return SimpleNamespace(pose=pose.astype(np.float32), mesh=mesh.astype(np.float32))
 
 
-def calibrated(canonical, face_id: int = 0, seconds: float = 3.5,
+def calibrated(canonical, face_id: int = 0, seconds: float = 3.5, depth_scale: float = DEPTH_SCALE,
                **pose) -> tuple[ExpressionEstimator, float]:
-    """An estimator that has watched `face_id`'s neutral canonical face for `seconds`."""
-    estimator = ExpressionEstimator(canonical)
+    """An estimator that has watched `face_id`'s neutral canonical face for `seconds`
+    (`depth_scale` 1: a tracker with exact depth)."""
+    estimator = ExpressionEstimator(canonical, depth_scale=depth_scale)
     t = 0.0
     for t in np.arange(0.0, seconds, 1 / 30):
-        estimator.update(face_id, geometry(neutral(canonical), **pose), float(t))
+        estimator.update(face_id, geometry(neutral(canonical), **pose, depth_error=1.0 / depth_scale), float(t))
     return estimator, float(t) + 1 / 30
 
 
@@ -254,13 +259,15 @@ def mediapipe_landmarks(points: np.ndarray, fov_y: float = 63.0) -> np.ndarray:
 
 
 def test_scores_through_the_geometry_pipeline_do_not_change_with_head_pose(canonical):
-    """Screen landmarks of a posed, expressive face -> GeometryPipeline -> the same scores."""
+    """Screen landmarks of a posed, expressive face -> GeometryPipeline -> the same scores (a
+    tracker with exact depth, so no DEPTH_SCALE: the real model's is measured on photos, see
+    test_a_nodding_photo_keeps_its_brow_and_frown_scores)."""
     pipeline = GeometryPipeline(PerspectiveCamera(), canonical)
-    estimator, t = calibrated(canonical)
+    estimator, t = calibrated(canonical, depth_scale=1.0)
     face = smile(close_eye(neutral(canonical), "L", 0.6), "LR", 0.4, 0.3)
-    reference = estimator.update(0, geometry(face), t)
+    reference = estimator.update(0, geometry(face, depth_error=1.0), t)
     for i, pose in enumerate(POSES):
-        placed = geometry(face, **pose_kwargs(pose))
+        placed = geometry(face, **pose_kwargs(pose), depth_error=1.0)
         result = pipeline.estimate(mediapipe_landmarks(placed.mesh.astype(np.float64)), W, H)
         scores = estimator.update(0, result, t + (i + 1) / 30)
         for name in EXPRESSION_NAMES:
@@ -371,3 +378,37 @@ def test_astronaut_smiles_with_open_eyes(canonical):
     assert scores["mouthSmileLeft"] > 0.5 and scores["mouthSmileRight"] > 0.5
     assert scores["mouthFrownLeft"] == 0.0 and scores["mouthFrownRight"] == 0.0
     assert scores["jawOpen"] < 0.5 and scores["mouthPucker"] < 0.1
+
+
+def test_a_nodding_photo_keeps_its_brow_and_frown_scores(canonical):
+    """The astronaut's face turned 20 degrees up and down (its tracked mesh warped, as
+    `scripts/measure_expressions.py --turn pitch` does), scored against the unturned photo:
+    the brow and frown scores stay low with DEPTH_SCALE; with the mesh's depth as tracked
+    (depth_scale 1) the same frames read as a frown or lowered brows."""
+    import importlib.util
+
+    from arfx.demo import astronaut_image
+    from arfx.geometry.expressions import scores_from_features
+    from arfx.tracking import FaceTracker
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_expressions.py"
+    spec = importlib.util.spec_from_file_location("measure_expressions", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    photo = script.centred_photo(astronaut_image())
+    camera = PerspectiveCamera()
+    pipeline = GeometryPipeline(camera, canonical)
+    watched = ("browInnerUp", "browDownLeft", "browDownRight", "mouthFrownLeft", "mouthFrownRight")
+    worst = {}
+    with FaceTracker(static_image_mode=True) as tracker:
+        base = pipeline.estimate(tracker.process(photo)[0].landmarks, *photo.shape[1::-1])
+        turned = [script.turned_face(photo, np.asarray(base.mesh, np.float64), np.asarray(base.pose, np.float64),
+                                     camera, pitch=pitch) for pitch in (-20, 20)]
+        geometries = [pipeline.estimate(tracker.process(image)[0].landmarks, *photo.shape[1::-1])
+                      for image in turned]
+    for depth_scale in (DEPTH_SCALE, 1.0):
+        estimator = ExpressionEstimator(canonical, depth_scale=depth_scale)
+        neutral_features = estimator.features(base)
+        worst[depth_scale] = max(scores_from_features(estimator.features(g), neutral_features)[name]
+                                 for g in geometries for name in watched)
+    assert worst[DEPTH_SCALE] < 0.25 and worst[1.0] > 0.4, worst
