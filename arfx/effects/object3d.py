@@ -290,6 +290,7 @@ class Object3DPass:
         from arfx.render.contact import object_field
 
         self.contact_field = object_field(effect)  # soft contact shadow on the face (None: none)
+        self._corners: np.ndarray | None = None  # what screen_box projects, made on first use
 
     def _animate(self, frame: FrameState, clip: tuple | None = None) -> None:
         """Pose the meshes for this frame's timestamp (once per frame, shared by every face),
@@ -391,6 +392,27 @@ class Object3DPass:
 
     def _posed(self, face) -> None:
         """Called once the meshes are posed for `face`, before drawing (avatars set morph weights)."""
+
+    def screen_box(self, frame: FrameState, face) -> np.ndarray | None:
+        """Clip-space corners [N, 4] of boxes around everything this object draws on `face`
+        (its meshes, and the reach of its contact shadow), so the renderer writes occluders
+        only there; None while parts move (animation, skins, sprites), whose rest bounds do not
+        hold them."""
+        if self.player is not None or self._clips or self._bursts is not None \
+                or any(m.gpu_skin or m.data.deformable for m in self.meshes):
+            return None
+        if self._corners is None:
+            boxes = []
+            for mesh, transform in zip(self.meshes, self._transforms):
+                points = mesh.data.vertices[:, :3]
+                if len(points):
+                    corners = _box_corners(points.min(axis=0), points.max(axis=0))
+                    boxes.append(corners @ np.asarray(self.effect.placement @ transform, np.float64).T)
+            if self.contact_field is not None:  # already in anchor space
+                boxes.append(_box_corners(self.contact_field.low, self.contact_field.high))
+            self._corners = np.concatenate(boxes) if boxes else np.zeros((0, 4))
+        matrix = np.asarray(frame.projection, np.float64) @ self.effect.anchor.matrix(face)
+        return self._corners @ matrix.T
 
     def _transform(self, mesh: GpuMesh) -> np.ndarray:
         return self._transforms[mesh.slot]
@@ -568,6 +590,13 @@ class BurstPass:
                 resource.release()
         self.vao = self.buffer = None
         self.textures = {}
+
+
+def _box_corners(low, high) -> np.ndarray:
+    """The 8 corners [8, 4] (homogeneous) of the box from `low` to `high`."""
+    x, y, z = (np.array([low[i], high[i]], np.float64) for i in range(3))
+    grid = np.stack(np.meshgrid(x, y, z, indexing="ij"), axis=-1).reshape(-1, 3)
+    return np.concatenate([grid, np.ones((8, 1))], axis=1)
 
 
 #: The object shader's define for each material map (shaders/object.frag compiles a map's code

@@ -10,6 +10,7 @@ first, so several renderers (each with its own context) can be used in turn on o
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
@@ -143,7 +144,9 @@ class EffectPass(Protocol):
 
     `entity` is everything the pass draws (a FaceResult or FaceGeometry for face anchors:
     pose, mesh, landmarks); a pass that draws the face mesh uploads it itself
-    (`frame.renderer.upload_face(entity)`), never relying on an earlier pass.
+    (`frame.renderer.upload_face(entity)`), never relying on an earlier pass. A pass may also
+    have `screen_box(frame, entity)`: clip-space corners [N, 4] of boxes holding all it draws
+    on the entity (or None), so that occluders are written only there (see _screen_box).
     """
 
     def draw(self, frame: FrameState, entity, index: int) -> None: ...
@@ -493,18 +496,21 @@ class Renderer:
 
         # Effects in a row with the same occluders share the depth buffer (each hides the
         # next); an effect with other occluders starts from a buffer holding only its own.
-        in_depth: frozenset[str] = frozenset()  # the occluders the depth buffer holds
+        plan = []  # (effect, the entities it is drawn on, its occluders)
         for item in effects:
             anchor = getattr(item, "anchor", FACE_ORIGIN)
             entities = result.entities(anchor.entity)
             trigger = getattr(item, "trigger", None)  # e.g. shown only while the mouth is open
             if trigger is not None:
                 entities = [entity for entity in entities if trigger.visible(entity)]
-            if not entities:
-                continue
-            wanted = frozenset(getattr(item, "occlusion", DEFAULT_OCCLUSION))
+            if entities:
+                plan.append((item, entities, frozenset(getattr(item, "occlusion", DEFAULT_OCCLUSION))))
+        in_depth: frozenset[str] = frozenset()  # the occluders the depth buffer holds
+        for position, (item, entities, wanted) in enumerate(plan):
             if wanted != in_depth:
-                self._write_occluders(frame, result, wanted)
+                group = [(self.effect_pass(e), on) for e, on, occluders in
+                         itertools.takewhile(lambda step: step[2] == wanted, plan[position:])]
+                self._write_occluders(frame, result, wanted, _screen_box(frame, group))
                 in_depth = wanted
             effect_pass = self.effect_pass(item)
             for index, entity in enumerate(entities):
@@ -512,21 +518,31 @@ class Renderer:
         target.depth_mask = True
         ctx.enable_only(moderngl.NOTHING)
 
-    def _write_occluders(self, frame: FrameState, result: FrameResult, occluders: frozenset[str]) -> None:
+    def _write_occluders(self, frame: FrameState, result: FrameResult, occluders: frozenset[str],
+                         box: tuple[int, int, int, int] | None = None) -> None:
         """Make the depth buffer hold exactly `occluders` (every face's first, so no face's
-        effect draws over another face)."""
+        effect draws over another face), within `box` (x, y, w, h in the target's pixels) when
+        the effects that use them say they draw nowhere else (see _screen_box)."""
         target = frame.target
         frame.set_state(depth_test=True, depth_write=True)
         target.color_mask = (False, False, False, False)
         target.use()
         target.clear(depth=1.0, viewport=target.viewport)
-        for name in sorted(occluders):
-            writer = OCCLUDERS.get(name)
-            if writer is None:
-                raise RenderError(f"unknown occluder '{name}'; known: {', '.join(OCCLUDERS)}")
-            writer(self, frame, result)
-        target.color_mask = (True, True, True, True)
-        target.use()
+        if box is not None:
+            # A head fills ~150,000 pixels of depth at 720p, a pair of glasses a third of that.
+            target.scissor = box
+            target.use()
+        try:
+            for name in sorted(occluders):
+                writer = OCCLUDERS.get(name)
+                if writer is None:
+                    raise RenderError(f"unknown occluder '{name}'; known: {', '.join(OCCLUDERS)}")
+                writer(self, frame, result)
+        finally:
+            if box is not None:
+                target.scissor = None
+            target.color_mask = (True, True, True, True)
+            target.use()
 
     def draw_face_occluders(self, frame: FrameState, result: FrameResult) -> None:
         """Every tracked face mesh into the depth buffer (no colour)."""
@@ -707,6 +723,36 @@ class Renderer:
 #: things worn behind the person such as wings).
 OCCLUDERS = {"face": Renderer.draw_face_occluders, "head": Renderer.draw_head_occluders,
              "hands": Renderer.draw_hand_occluders, "person": Renderer.draw_person_occluders}
+
+
+def _screen_box(frame: FrameState, group: list) -> tuple[int, int, int, int] | None:
+    """The pixels (x, y, w, h in frame.target, clipped to the viewport) that a group of effect
+    passes (with the entities each is drawn on) can draw in, from their optional
+    `screen_box(frame, entity)` (clip-space corners [N, 4] of what they draw, or None when
+    they cannot tell); None when any pass cannot tell or the group reaches behind the camera."""
+    corners = []
+    for effect_pass, entities in group:
+        method = getattr(effect_pass, "screen_box", None)
+        if method is None:
+            return None
+        for entity in entities:
+            clip = method(frame, entity)
+            if clip is None:
+                return None
+            corners.append(clip)
+    if not corners:
+        return None
+    clip = np.concatenate(corners)
+    if not np.all(clip[:, 3] > 1e-6):
+        return None  # a corner behind the eye: its projection says nothing of the box
+    ndc = clip[:, :2] / clip[:, 3:4]
+    x, y, w, h = frame.viewport
+    # A pixel's margin for rasterisation rules and multisampling.
+    x0 = max(int(np.floor(x + (ndc[:, 0].min() + 1.0) * 0.5 * w)) - 1, x)
+    x1 = min(int(np.ceil(x + (ndc[:, 0].max() + 1.0) * 0.5 * w)) + 1, x + w)
+    y0 = max(int(np.floor(y + (ndc[:, 1].min() + 1.0) * 0.5 * h)) - 1, y)
+    y1 = min(int(np.ceil(y + (ndc[:, 1].max() + 1.0) * 0.5 * h)) + 1, y + h)
+    return (x0, y0, max(x1 - x0, 0), max(y1 - y0, 0))
 
 
 def _check_frame(rgb: np.ndarray) -> np.ndarray:
