@@ -110,11 +110,23 @@ class Window:
             glfw.terminate()
 
 
+def _same_window(a, b) -> bool:
+    """Whether two glfw window handles (ctypes pointers) are the same window."""
+    import ctypes
+
+    if a is None or b is None:
+        return False
+    return ctypes.cast(a, ctypes.c_void_p).value == ctypes.cast(b, ctypes.c_void_p).value
+
+
 class _GlfwLoader:
     """Resolves GL functions through glfw, for whichever context (EGL or GLX) glfw made.
 
     moderngl enters it for `with ctx:` blocks: entering makes the window's context current
-    (remembering the one that was), leaving restores that one.
+    (remembering the one that was), leaving restores that one. When it already is current
+    (the live loop's usual case) nothing is switched: Mesa flushes on every make-current,
+    and on llvmpipe each flush rasterises what is queued, so a frame drawn in several
+    `with ctx:` blocks was rasterised in as many passes over the framebuffer.
     """
 
     def __init__(self) -> None:
@@ -124,8 +136,10 @@ class _GlfwLoader:
     def __enter__(self) -> "_GlfwLoader":
         import glfw
 
-        self._previous.append(glfw.get_current_context())
-        if self.handle is not None:
+        current = glfw.get_current_context()
+        switch = self.handle is not None and not _same_window(current, self.handle)
+        self._previous.append(current if switch else None)
+        if switch:
             glfw.make_context_current(self.handle)
         return self
 
