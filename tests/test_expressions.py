@@ -99,7 +99,8 @@ def geometry(face_space: np.ndarray, yaw=0.0, pitch=0.0, roll=0.0, scale=1.0,
     pose[:3, :3] = scale * rotation_from_euler(yaw, pitch, roll)
     pose[:3, 3] = translation
     mesh = face_space @ pose[:3, :3].T + pose[:3, 3]
-    mesh[:, 2] = pose[2, 3] + depth_error * (mesh[:, 2] - pose[2, 3])
+    sight = pose[:3, 3] / np.linalg.norm(pose[:3, 3])  # the model measures depth along it
+    mesh += np.outer((mesh - pose[:3, 3]) @ sight * (depth_error - 1.0), sight)
     return SimpleNamespace(pose=pose.astype(np.float32), mesh=mesh.astype(np.float32))
 
 

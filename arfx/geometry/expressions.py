@@ -6,16 +6,17 @@ from the geometry alone (see DESIGN.md section 12):
 1. Pose compensation: the camera-space mesh (cm) is brought back into canonical face space
    with the inverse of the face's pose, so a turned, tilted or distant head reads like a
    frontal one. Only the ~50 vertices the features use are transformed. Before that the
-   mesh's depth about the head's centre is scaled by `DEPTH_SCALE` (0.7): the landmark
+   mesh's depth about the head's centre, along the line of sight to it, is scaled by
+   `DEPTH_SCALE` (0.7): the landmark
    model's relative z is deeper than the face, so without it a nodding head moved the brow
    and mouth-corner heights. Measured on photos of 6 people (the astronaut and 5 from the
    development media) whose face was turned by warping its tracked mesh, scored against the
    unturned face (`scripts/measure_expressions.py --turn pitch|yaw --photos ...`): the mean
    change over every score within 20 degrees of pitch falls from 0.029 to 0.014 (within 30:
    0.053 -> 0.030); the largest within 20 degrees fall for browDown (0.92 -> 0.20),
-   browInnerUp (0.49 -> 0.12), mouthFrown (0.49 -> 0.32) and eyeWide (0.41 -> 0.26) and rise
-   for jawOpen (0.20 -> 0.28) and mouthSmile (0.17 -> 0.24). Yaw is unchanged (0.0056 ->
-   0.0051 within 20 degrees). Chosen on any 4 of the photos, the best factor for pitch was
+   browInnerUp (0.49 -> 0.13), mouthFrown (0.49 -> 0.31) and eyeWide (0.41 -> 0.26) and rise
+   for jawOpen (0.20 -> 0.29) and mouthSmile (0.17 -> 0.25). Yaw is unchanged (0.0056 ->
+   0.0050 within 20 degrees). Chosen on any 4 of the photos, the best factor for pitch was
    0.7-0.8, and on the other 2 the mean change fell from 0.029 to 0.015.
 2. Features: each is a ratio of distances between landmark groups, normalised by a rigid
    reference distance along the same axis (eye width, the outer-eye-corner distance `iod`,
@@ -77,11 +78,13 @@ Limits (numbers: scripts/measure_expressions.py):
   x and y: beyond about 35 degrees of yaw the far side's features drift (eyes read as half
   closed in profile). The geometry pipeline puts that relative z along the camera's z axis
   while the model measures it along the face's own line of sight, so a face far from the
-  image centre reads differently: the same photo 60 px above or below the centre of a
-  640x360 frame changes jaw by -15/+13 % and the brow heights by about 0.09 vref
-  (scripts/measure_expressions.py --off-axis). The calibration absorbs a face that stays in
-  one place; a face moving up and down the frame moves jawOpen and the brow scores. Pucker, funnel and cheekPuff are weak: the landmark model barely
-  moves the cheeks, and a microphone or hand over the mouth makes every mouth score noise.
+  image centre reads differently. DEPTH_SCALE is applied along that line of sight, which
+  takes out part of it: the same photo 60 px above or below the centre of a 640x360 frame
+  changes jaw by -9/+9 % and the inner brow heights by -0.09/+0.05 vref (with the depth as
+  tracked -15/+13 % and about 0.09; scaled along the camera's z, -14/+15 % and
+  -0.13/+0.09; scripts/measure_expressions.py --off-axis). The calibration absorbs a face
+  that stays in one place; a face moving up and down the frame moves jawOpen and the brow
+  scores. Pucker, funnel and cheekPuff are weak: the landmark model barely moves the cheeks, and a microphone or hand over the mouth makes every mouth score noise.
 """
 
 from __future__ import annotations
@@ -180,14 +183,17 @@ def to_face_space(pose: np.ndarray, points: np.ndarray, depth_scale: float = 1.0
 
     `pose` is a similarity (rotation, uniform scale, translation) [4,4] mapping face space to
     camera space; its inverse undoes the head pose and the scale. `depth_scale` first scales
-    the points' camera z about the head's centre (see DEPTH_SCALE).
+    the points' depth about the head's centre along the line of sight from the camera to it
+    (the direction the landmark model measures depth in; see DEPTH_SCALE).
     """
     pose = np.asarray(pose, dtype=np.float64)
-    linear = pose[:3, :3]
+    offsets = np.asarray(points, dtype=np.float64) - pose[:3, 3]
     if depth_scale != 1.0:
-        # inv(L) @ diag(1, 1, k) = inv(diag(1, 1, 1/k) @ L): scale L's z row, not every point.
-        linear = linear * np.array([[1.0], [1.0], [1.0 / depth_scale]])
-    return np.linalg.solve(linear, (np.asarray(points, dtype=np.float64) - pose[:3, 3]).T).T
+        distance = float(np.linalg.norm(pose[:3, 3]))
+        if distance > 0:
+            sight = pose[:3, 3] / distance
+            offsets = offsets + np.outer(offsets @ sight * (depth_scale - 1.0), sight)
+    return np.linalg.solve(pose[:3, :3], offsets.T).T
 
 
 def _rows(ids: Iterable[int]) -> np.ndarray:
