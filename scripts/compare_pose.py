@@ -13,7 +13,10 @@ same options. Settings:
   (smooth_landmarks, enable_segmentation, smooth_segmentation), and video mode without
   smoothing. In video mode each ROI comes from the previous frame's landmarks, so a small
   difference on an unsure frame can send the two trackers to different places for many frames
-  (on a cut, one keeps a pose the other drops); compare static mode for the models themselves;
+  (on a cut, one keeps a pose the other drops); compare static mode for the models themselves.
+  How far that goes is measured: each video setting is followed by a row of MediaPipe against
+  itself on the same clip with every value moved by -1, 0 or +1 grey level (seeded noise
+  nobody can see): what an exact reimplementation on other arithmetic would still show;
 - selfie segmentation (model_selection 0 and 1) on the clip and on the photos; arfx as MediaPipe
   runs it (smoothing=0, refine_edges=False) and with its own defaults (smoothing 0.7 and the
   guided-filter edges), which MediaPipe has no counterpart for.
@@ -23,6 +26,9 @@ Reported per setting:
   in percent: mean / median / 95th percentile over frames where both find a pose;
 - world landmark error (cm, mean) and visibility difference (mean absolute);
 - mask IoU (both masks > 0.5): mean and worst over frames where both have a mask;
+- for selfie segmentation on the clip, edge flicker: the mean |mask_t - mask_t-1| (soft
+  values, 0..1) on the still shots (between cuts, frames barely changing) over the pixels
+  MediaPipe's mask leaves unsure there on average (0.05..0.95): what temporal smoothing is for;
 - ms per frame, median over frames of each frame's best time over --repeats passes; the two
   sides' passes are interleaved so that a busy machine loads both alike; ratio arfx / MediaPipe.
 """
@@ -65,7 +71,7 @@ class Setting:
 
 # Runs inside MediaPipe's environment: argv[1] is a JSON job (frame files, settings). Each stdin
 # line names a setting; the answer is one pass over its frames as a JSON line; masks (> 0.5,
-# bit-packed) go to the file named in the request.
+# bit-packed) go to the file named in the request, and selfie masks as 0..255 next to it.
 WORKER = r"""
 import json, sys, time
 import numpy as np
@@ -79,10 +85,9 @@ for line in sys.stdin:
         make = lambda: mp.solutions.pose.Pose(**s["mediapipe"])
     else:
         make = lambda: mp.solutions.selfie_segmentation.SelfieSegmentation(**s["mediapipe"])
-    static = s["mediapipe"].get("static_image_mode", False) or s["kind"] == "selfie"
-    times, found, masks = [], [], []
+    times, found, masks, soft = [], [], [], []
     solution = make()
-    for clip in frame_sets[s["frames"]]:
+    for clip in frame_sets[request.get("frames") or s["frames"]]:
         if request["warm"]:
             solution.process(np.ascontiguousarray(clip[0]))
             break
@@ -94,6 +99,8 @@ for line in sys.stdin:
             times.append((time.perf_counter() - t0) * 1000)
             mask = result.segmentation_mask
             masks.append(None if mask is None else np.packbits(mask > 0.5))
+            if s["kind"] == "selfie" and request.get("masks"):
+                soft.append(np.round(mask * 255).astype(np.uint8))
             if s["kind"] == "pose" and result.pose_landmarks is not None:
                 found.append({
                     "landmarks": [[p.x * width, p.y * height, p.z * width] for p in result.pose_landmarks.landmark],
@@ -110,6 +117,8 @@ for line in sys.stdin:
         for i, m in enumerate(masks):
             packed[i] = m
         np.save(request["masks"], packed, allow_pickle=True)
+        if soft:
+            np.save(request["masks"] + ".soft.npy", np.stack(soft))
     print(json.dumps({"ms": times, "found": found}), flush=True)
 """
 
@@ -121,8 +130,10 @@ class MediaPipeWorker:
         self._child = subprocess.Popen([str(python), "-c", WORKER, str(job_file)], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, stderr=log_file, text=True)
 
-    def run(self, setting: int, warm: bool = False, masks: str | None = None) -> dict:
-        self._child.stdin.write(json.dumps({"setting": setting, "warm": warm, "masks": masks}) + "\n")
+    def run(self, setting: int, warm: bool = False, masks: str | None = None, frames: str | None = None) -> dict:
+        """One pass of `setting` over its frames (or over the frame set named `frames`)."""
+        self._child.stdin.write(json.dumps({"setting": setting, "warm": warm, "masks": masks,
+                                            "frames": frames}) + "\n")
         self._child.stdin.flush()
         line = self._child.stdout.readline()
         if not line:
@@ -130,6 +141,10 @@ class MediaPipeWorker:
         answer = json.loads(line)
         if masks:
             answer["masks"] = list(np.load(masks, allow_pickle=True))
+            soft = Path(masks + ".soft.npy")
+            if soft.exists():
+                answer["soft"] = np.load(soft)
+                soft.unlink()
         return answer
 
     def close(self) -> None:
@@ -140,8 +155,16 @@ class MediaPipeWorker:
         self._child.wait()
 
 
+def with_noise(clip: np.ndarray, seed: int = 0) -> np.ndarray:
+    """`clip` with every value moved by -1, 0 or +1 (seeded): the same video to the eye."""
+    rng = np.random.default_rng(seed)
+    noisy = clip.astype(np.int16)
+    noisy += rng.integers(-1, 2, size=clip.shape, dtype=np.int16)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
 def arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> dict:
-    times, found, masks = [], [], []
+    times, found, masks, soft = [], [], [], []
     for clip in clips:  # a fresh tracker per clip or photo
         if setting.kind == "pose":
             tool = PoseTracker(**setting.mediapipe)
@@ -162,8 +185,36 @@ def arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> di
                 found.append(None)
             if keep_masks:
                 masks.append(None if mask is None else np.packbits(mask > 0.5))
+                if setting.kind == "selfie":
+                    soft.append(np.round(mask * 255).astype(np.uint8))
         tool.close()
-    return {"ms": times, "found": found, "masks": masks}
+    result = {"ms": times, "found": found, "masks": masks}
+    if soft:
+        result["soft"] = np.stack(soft)
+    return result
+
+
+def still_shots(clip: np.ndarray, cut: float = 20.0, still: float = 3.0, shortest: int = 10) -> list[tuple[int, int]]:
+    """(first, end) frames of the clip's still shots: shots end where the mean absolute change
+    between frames exceeds `cut` grey levels; a shot of at least `shortest` frames is still when
+    its median change is below `still`."""
+    change = np.array([np.abs(clip[i + 1].astype(np.int16) - clip[i]).mean() for i in range(len(clip) - 1)])
+    bounds = [0, *(int(i) + 1 for i in np.flatnonzero(change > cut)), len(clip)]
+    return [(a, b) for a, b in zip(bounds, bounds[1:])
+            if b - a >= shortest and np.median(change[a:b - 1]) < still]
+
+
+def edge_flicker(soft: np.ndarray, reference: np.ndarray, shots: list[tuple[int, int]]) -> float:
+    """Mean |mask_t - mask_t-1| (0..1) of 0..255 masks `soft` over the frame pairs of `shots`,
+    on the pixels whose mean `reference` mask over the shot is unsure (0.05..0.95)."""
+    total, pairs = 0.0, 0
+    for a, b in shots:
+        mean = reference[a:b].mean(axis=0) / 255
+        edge = (mean > 0.05) & (mean < 0.95)
+        values = soft[a:b][:, edge].astype(np.int16)
+        total += float(np.abs(np.diff(values, axis=0)).mean(axis=1).sum()) / 255
+        pairs += b - a - 1
+    return total / pairs if pairs else float("nan")
 
 
 def torso(points: np.ndarray) -> float:
@@ -261,12 +312,17 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=None, help="only the first N clip frames")
     parser.add_argument("--only", nargs="*", help="only settings whose label contains one of these words")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the MediaPipe-against-itself rows (+-1 grey level noise) of the video settings")
     args = parser.parse_args()
 
     python = ensure_venv(args.venv, args.wheel)
     frame_sets = {"photos": [load_image(args.media / name)[None] for name in IMAGES],
                   "clip": [decode(args.media / CLIP, args.frames)]}
     chosen = [s for s in settings() if not args.only or any(word in s.label for word in args.only)]
+    tracked = [s.label for s in chosen if s.kind == "pose" and not s.mediapipe.get("static_image_mode")]
+    if tracked and not args.no_floor:
+        frame_sets["clip_noise"] = [with_noise(clip) for clip in frame_sets["clip"]]
     rows, kept = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
@@ -293,9 +349,20 @@ def main() -> int:
                             else:
                                 theirs.append(worker.run(index, masks=str(Path(tmp) / "masks.npy") if last else None))
                     row = summarise(setting, best_times(ours), best_times(theirs))
+                    if "soft" in ours[-1] and "soft" in theirs[-1] and setting.frames == "clip":
+                        shots = still_shots(clips[0])
+                        reference = theirs[-1]["soft"]
+                        row.update(still_shots=shots, flicker_mp=edge_flicker(reference, reference, shots),
+                                   flicker_arfx=edge_flicker(ours[-1]["soft"], reference, shots))
                     kept[setting.label] = (ours[-1]["found"], theirs[-1]["found"])
                     rows.append(row)
                     print(json.dumps(row), flush=True)
+                    if setting.label in tracked and not args.no_floor:
+                        noisy = worker.run(index, masks=str(Path(tmp) / "masks.npy"), frames="clip_noise")
+                        floor = Setting(f"{setting.label}: MediaPipe vs itself +-1", setting.kind, setting.frames,
+                                        setting.mediapipe)
+                        rows.append(summarise(floor, noisy, best_times(theirs)))
+                        print(json.dumps(rows[-1]), flush=True)
             finally:
                 worker.close()
 
@@ -303,7 +370,7 @@ def main() -> int:
         return "-" if value is None else f"{value:.{digits}f}"
 
     print()
-    print(f"{'setting':36} {'frames mp/arfx/both':>20} {'agree':>6} {'NME% mean/med/p95':>18} {'world cm':>8} "
+    print(f"{'setting':56} {'frames mp/arfx/both':>20} {'agree':>6} {'NME% mean/med/p95':>18} {'world cm':>8} "
           f"{'IoU mean/min':>12} {'ms arfx':>8} {'ms mp':>7} {'ratio':>6}")
     for r in rows:
         if "agreement" in r:
@@ -313,8 +380,13 @@ def main() -> int:
         else:
             found, nme, agree, world = f"{r['frames']}", "-", "-", "-"
         masks = f"{number(r['iou_mean'], 3)}/{number(r['iou_min'], 3)}"
-        print(f"{r['setting']:36} {found:>20} {agree:>6} {nme:>18} {world:>8} {masks:>12} "
+        print(f"{r['setting']:56} {found:>20} {agree:>6} {nme:>18} {world:>8} {masks:>12} "
               f"{r['arfx_ms']:>8.2f} {r['mediapipe_ms']:>7.2f} {r['ratio']:>6.2f}")
+    for r in rows:
+        if "flicker_arfx" in r:
+            shots = ", ".join(f"{a}-{b - 1}" for a, b in r["still_shots"])
+            print(f"{r['setting']}: edge flicker on the still shots (frames {shots}): "
+                  f"MediaPipe {r['flicker_mp']:.4f}, arfx {r['flicker_arfx']:.4f}")
     if "pose clip static" in kept:
         reference = kept["pose clip static"][1]  # MediaPipe, every frame on its own
         for label in ("pose clip video", "pose clip video, no smoothing"):

@@ -43,6 +43,13 @@ def test_blend_keeps_sure_pixels_and_holds_back_unsure_ones():
     assert blend_with_previous(new, None, 0.7) is new
     assert blend_with_previous(new, previous, 0.0) is new
     assert blend_with_previous(new, np.zeros((2, 2), np.float32), 0.7) is new  # another size
+    # keep_decision: pulled towards the previous frame, but not across 0.5 nor within the margin
+    unsure = np.array([[0.4, 0.6, 0.49, 0.45, 0.3]], np.float32)
+    before = np.array([[1.0, 0.0, 1.0, 0.0, 0.35]], np.float32)
+    assert (blend_with_previous(unsure, before, 0.7)[0, :3] > 0.5).tolist() == [True, False, True]  # crossed
+    kept = blend_with_previous(unsure, before, 0.7, keep_decision=0.02)
+    np.testing.assert_allclose(kept[0, :3], [0.48, 0.52, 0.49])  # stopped at the margin, or where it was
+    np.testing.assert_allclose(kept[0, 3:], blend_with_previous(unsure, before, 0.7)[0, 3:])  # away from 0.5
 
 
 def test_guided_upsampling_puts_the_edge_where_the_image_has_it():
@@ -120,6 +127,23 @@ def test_smoothing_reduces_flicker_on_a_noisy_still():
         edge = (masks.mean(axis=0) > 0.05) & (masks.mean(axis=0) < 0.95)
         flicker[name] = float(np.abs(np.diff(masks[2:], axis=0))[:, edge].mean())
     assert flicker["smoothed"] < 0.6 * flicker["raw"], flicker
+
+
+def test_smoothing_leaves_no_trail_behind_a_moving_person():
+    """The person moves 48 px between frames: with smoothing on (the defaults) the mask's
+    person/background boundary is the new frame's, as without smoothing; only soft values lean
+    on the previous frame. (Pulling unsure pixels across 0.5 towards the last frame left a
+    trail of background called person, and cost IoU against MediaPipe's unsmoothed mask.)"""
+    first = _astronaut()
+    second = np.roll(first, 48, axis=1)
+    with Segmenter() as smoothed, Segmenter(smoothing=0.0) as fresh:
+        smoothed.process(first)
+        moved = smoothed.process(second)
+        expected = fresh.process(second)
+    a, b = moved > 0.5, expected > 0.5
+    assert (a & b).sum() / (a | b).sum() > 0.995
+    softened = (np.abs(moved - expected) > 0.02).mean()
+    assert softened > 0.002  # the blend still acts on unsure pixels
 
 
 def test_a_new_frame_size_starts_afresh(general):

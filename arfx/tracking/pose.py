@@ -37,8 +37,9 @@ The pipeline follows MediaPipe 0.10.21's legacy Pose graphs (facts, not code):
   them, the side of the square the frame's raw auxiliary points span (2 x centre to body
   point; without the ROI's 1.25). With the speed taken from the filtered value and the
   crop's side as the scale instead, arfx's ROI crept away from MediaPipe's within 10 frames
-  of the Hamilton clip (1.1% of its side; 0.03% now). Mask smoothing (smooth_segmentation): each new value pulled towards the previous
-  frame's by 0.7 x its uncertainty (see arfx.tracking.segmentation). Frames are 1/30 s apart
+  of the Hamilton clip (1.1% of its side; 0.03% now). Mask smoothing (smooth_segmentation):
+  each new value pulled towards the previous frame's by 0.7 x its uncertainty (MediaPipe's
+  SegmentationSmoothingCalculator; see arfx.tracking.segmentation). Frames are 1/30 s apart
   unless timestamps are given (MediaPipe's Python solutions assume the same).
 - Static mode: detection on every frame, no smoothing; every image's person gets a new id.
 

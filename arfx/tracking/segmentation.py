@@ -15,7 +15,17 @@ What arfx adds (MediaPipe's SelfieSegmentation has neither):
   frame's by `smoothing * u(p)`, where u(p) = H(p)^2 and H is the binary entropy in bits:
   1 at p = 0.5, 0 at p = 0 or 1. Sure pixels follow the new frame at once; unsure ones (hair,
   edges, noise) move slowly, so they stop flickering. MediaPipe Pose smooths its own mask the
-  same way (ratio 0.7) and `PoseTracker` uses `blend_with_previous` for it.
+  same way (ratio 0.7) and `PoseTracker` uses `blend_with_previous` for it. The Segmenter
+  also keeps each pixel on the side of 0.5 the new frame puts it, and no closer to 0.5 than
+  `DECISION_MARGIN` unless the new frame put it there (`keep_decision`): the current frame
+  decides what is person, the history only steadies how sure each soft pixel is. Without
+  that, unsure pixels the new frame calls person stayed background for several frames (a
+  moving person left a trail; after a cut the last shot's outline lingered). On
+  short_hamilton_clip.mp4 with the general model and edge refinement (scripts/compare_pose.py):
+  mask IoU against MediaPipe's unsmoothed mask 0.864 before, 0.96 now; the soft edges'
+  mean frame-to-frame change on the still shots 0.094 for MediaPipe, 0.093 unsmoothed,
+  0.058 before, 0.064 now (landscape model: IoU 0.923 -> 0.977; flicker 0.064, 0.061, 0.041,
+  0.044).
 - Edge refinement (`refine_edges`): a guided filter (He et al.) with the frame's luminance as
   the guide, at a working resolution (long side near `REFINE_SIDE`, about 1.5x the model's), then
   resized to the frame. The mask's edges snap to the image's edges (hair, shoulders) instead of
@@ -43,6 +53,7 @@ REFINE_SIDE = 384           # long side of the guided filter's working resolutio
 REFINE_RADIUS = 2           # box radius at that resolution
 REFINE_EPS = 1e-4           # regularisation (guide in [0, 1]): smaller follows image edges more
 _UNIT = np.float32(1 / 255)
+DECISION_MARGIN = 0.02      # smoothing keeps pixels at least this far on the new frame's side of 0.5
 _LOG2 = np.float32(1 / np.log(2))
 
 
@@ -53,13 +64,25 @@ def uncertainty(p: np.ndarray) -> np.ndarray:
     return h * h
 
 
-def blend_with_previous(new: np.ndarray, previous: np.ndarray | None, ratio: float) -> np.ndarray:
-    """`new` pulled towards `previous` by ratio * uncertainty(new) (see the module notes)."""
+def blend_with_previous(new: np.ndarray, previous: np.ndarray | None, ratio: float,
+                        keep_decision: float | None = None) -> np.ndarray:
+    """`new` pulled towards `previous` by ratio * uncertainty(new) (see the module notes).
+
+    keep_decision (a margin m): the blend moves no pixel closer to 0.5 than 0.5 +- m unless
+    `new` already lies there, and never across 0.5, so the person/background boundary stays
+    the new frame's (for any threshold within m of 0.5) while soft edges are steadied.
+    """
     if previous is None or ratio <= 0 or previous.shape != new.shape:
         return new
     weight = uncertainty(new)
     weight *= np.float32(ratio)
-    return (new + (previous - new) * weight).astype(np.float32, copy=False)
+    out = (new + (previous - new) * weight).astype(np.float32, copy=False)
+    if keep_decision is not None:
+        margin = np.float32(keep_decision)
+        person = new > 0.5
+        np.maximum(out, np.minimum(new, 0.5 + margin), out=out, where=person)
+        np.minimum(out, np.maximum(new, 0.5 - margin), out=out, where=~person)
+    return out
 
 
 def working_size(height: int, width: int, side: int) -> tuple[int, int]:
@@ -150,7 +173,8 @@ class Segmenter:
 
     model_selection: 0 general (256x256), 1 landscape (144x256), as MediaPipe's option.
     smoothing: how far unsure pixels lean on the previous frame (0 turns it off; see the module
-    notes). Use 0, or call `reset()`, when the frames are unrelated images.
+    notes; pixels never cross 0.5 against the new frame). Use 0, or call `reset()`, when the
+    frames are unrelated images.
     refine_edges: fit the mask's edges to the frame with a guided filter (else bilinear
     resize, as MediaPipe does).
     """
@@ -192,7 +216,7 @@ class Segmenter:
 
     def probability(self, rgb: np.ndarray) -> np.ndarray:
         """The smoothed probability, unrefined, at the model's resolution (float32 h x w)."""
-        prob = blend_with_previous(self._run(rgb), self._previous, self.smoothing)
+        prob = blend_with_previous(self._run(rgb), self._previous, self.smoothing, keep_decision=DECISION_MARGIN)
         self._previous = prob
         return prob
 
@@ -204,7 +228,7 @@ class Segmenter:
         if not self.refine_edges:
             return cv2.resize(self.probability(rgb), (width, height), interpolation=cv2.INTER_LINEAR)
         refined = self._upsampler.fit(self._run(rgb), rgb)
-        refined = blend_with_previous(refined, self._previous, self.smoothing)
+        refined = blend_with_previous(refined, self._previous, self.smoothing, keep_decision=DECISION_MARGIN)
         self._previous = refined
         if refined.shape == (height, width):
             return refined
