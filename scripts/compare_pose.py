@@ -30,7 +30,9 @@ Reported per setting:
   values, 0..1) on the still shots (between cuts, frames barely changing) over the pixels
   MediaPipe's mask leaves unsure there on average (0.05..0.95): what temporal smoothing is for;
 - ms per frame, median over frames of each frame's best time over --repeats passes; the two
-  sides' passes are interleaved so that a busy machine loads both alike; ratio arfx / MediaPipe.
+  sides' passes are interleaved so that a busy machine loads both alike; ratio arfx / MediaPipe;
+  and the same for CPU time (the process's, all its threads): on a machine shared with other
+  work, wall time also counts the waits for a core, CPU time mostly does not.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ for line in sys.stdin:
         make = lambda: mp.solutions.pose.Pose(**s["mediapipe"])
     else:
         make = lambda: mp.solutions.selfie_segmentation.SelfieSegmentation(**s["mediapipe"])
-    times, found, masks, soft = [], [], [], []
+    times, cpu, found, masks, soft = [], [], [], [], []
     solution = make()
     for clip in frame_sets[request.get("frames") or s["frames"]]:
         if request["warm"]:
@@ -94,9 +96,10 @@ for line in sys.stdin:
         for frame in clip:
             frame = np.ascontiguousarray(frame)
             height, width = frame.shape[:2]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = solution.process(frame)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
             mask = result.segmentation_mask
             masks.append(None if mask is None else np.packbits(mask > 0.5))
             if s["kind"] == "selfie" and request.get("masks"):
@@ -119,7 +122,7 @@ for line in sys.stdin:
         np.save(request["masks"], packed, allow_pickle=True)
         if soft:
             np.save(request["masks"] + ".soft.npy", np.stack(soft))
-    print(json.dumps({"ms": times, "found": found}), flush=True)
+    print(json.dumps({"ms": times, "cpu": cpu, "found": found}), flush=True)
 """
 
 
@@ -164,17 +167,18 @@ def with_noise(clip: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> dict:
-    times, found, masks, soft = [], [], [], []
+    times, cpu, found, masks, soft = [], [], [], [], []
     for clip in clips:  # a fresh tracker per clip or photo
         if setting.kind == "pose":
             tool = PoseTracker(**setting.mediapipe)
         else:
             tool = Segmenter(model_selection=setting.mediapipe["model_selection"], **setting.arfx)
         for frame in clip:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if setting.kind == "pose":
                 bodies = tool.process(frame)
                 times.append((time.perf_counter() - t0) * 1000)
+                cpu.append((time.process_time() - c0) * 1000)
                 body = bodies[0] if bodies else None
                 found.append(None if body is None else {"landmarks": body.landmarks, "visibility": body.visibility,
                                                         "world": body.world})
@@ -182,13 +186,14 @@ def arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> di
             else:
                 mask = tool.process(frame)
                 times.append((time.perf_counter() - t0) * 1000)
+                cpu.append((time.process_time() - c0) * 1000)
                 found.append(None)
             if keep_masks:
                 masks.append(None if mask is None else np.packbits(mask > 0.5))
                 if setting.kind == "selfie":
                     soft.append(np.round(mask * 255).astype(np.uint8))
         tool.close()
-    result = {"ms": times, "found": found, "masks": masks}
+    result = {"ms": times, "cpu": cpu, "found": found, "masks": masks}
     if soft:
         result["soft"] = np.stack(soft)
     return result
@@ -257,6 +262,8 @@ def summarise(setting: Setting, ours: dict, theirs: dict) -> dict:
                iou_min=float(np.min(ious)) if ious else None,
                arfx_ms=statistics.median(ours["ms"]), mediapipe_ms=statistics.median(theirs["ms"]))
     row["ratio"] = row["arfx_ms"] / row["mediapipe_ms"]
+    row.update(arfx_cpu_ms=statistics.median(ours["cpu"]), mediapipe_cpu_ms=statistics.median(theirs["cpu"]))
+    row["cpu_ratio"] = row["arfx_cpu_ms"] / row["mediapipe_cpu_ms"]
     return row
 
 
@@ -275,7 +282,8 @@ def drift(found: list, reference: list) -> list[float]:
 def best_times(passes: list[dict]) -> dict:
     """Each frame's fastest time over the passes, with the results of the last pass."""
     result = dict(passes[-1])
-    result["ms"] = [min(ms) for ms in zip(*(p["ms"] for p in passes))]
+    for key in ("ms", "cpu"):
+        result[key] = [min(values) for values in zip(*(p[key] for p in passes))]
     return result
 
 
@@ -371,7 +379,7 @@ def main() -> int:
 
     print()
     print(f"{'setting':56} {'frames mp/arfx/both':>20} {'agree':>6} {'NME% mean/med/p95':>18} {'world cm':>8} "
-          f"{'IoU mean/min':>12} {'ms arfx':>8} {'ms mp':>7} {'ratio':>6}")
+          f"{'IoU mean/min':>12} {'ms arfx':>8} {'ms mp':>7} {'ratio':>6} {'cpu arfx':>8} {'cpu mp':>7} {'ratio':>6}")
     for r in rows:
         if "agreement" in r:
             found = f"{r['mediapipe_frames']}/{r['arfx_frames']}/{r['both_frames']}"
@@ -381,7 +389,8 @@ def main() -> int:
             found, nme, agree, world = f"{r['frames']}", "-", "-", "-"
         masks = f"{number(r['iou_mean'], 3)}/{number(r['iou_min'], 3)}"
         print(f"{r['setting']:56} {found:>20} {agree:>6} {nme:>18} {world:>8} {masks:>12} "
-              f"{r['arfx_ms']:>8.2f} {r['mediapipe_ms']:>7.2f} {r['ratio']:>6.2f}")
+              f"{r['arfx_ms']:>8.2f} {r['mediapipe_ms']:>7.2f} {r['ratio']:>6.2f} "
+              f"{r['arfx_cpu_ms']:>8.2f} {r['mediapipe_cpu_ms']:>7.2f} {r['cpu_ratio']:>6.2f}")
     for r in rows:
         if "flicker_arfx" in r:
             shots = ", ".join(f"{a}-{b - 1}" for a, b in r["still_shots"])
