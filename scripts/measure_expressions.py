@@ -115,33 +115,25 @@ def off_axis(width: int = 640, height: int = 360) -> int:
     return 0
 
 
-def turned_face(rgb: np.ndarray, mesh: np.ndarray, pose: np.ndarray, camera: PerspectiveCamera,
-                yaw: float = 0.0, pitch: float = 0.0) -> np.ndarray:
-    """The photo with its face turned by `yaw` and `pitch` degrees about the head's own axes.
-
-    The tracked mesh (camera space, cm) is rotated about the head's origin and each of its
-    triangles is warped from where the photo shows it to where the turned mesh projects,
-    farthest first, back faces left out; the face region is first filled in from its border
-    (so the unturned face does not show beside the turned one). Hair and ears stay put: a
-    turned mask on a still head, enough for the face tracker, not a portrait.
-    """
+def warp_mesh(rgb: np.ndarray, mesh: np.ndarray, moved: np.ndarray, camera: PerspectiveCamera,
+              fill: bool = True) -> np.ndarray:
+    """The photo with its face mesh (camera space, cm) moved to `moved`: each triangle is
+    warped from where the photo shows it to where the moved mesh projects, farthest first,
+    back faces left out. `fill`: first fill the face region in from its border (so a turned
+    face does not show the unturned one beside it)."""
     import cv2
 
     from arfx.geometry.canonical import CanonicalFace
-    from arfx.geometry.transforms import rotation_xyz
 
     h, w = rgb.shape[:2]
-    centre = pose[:3, 3]
-    axes = pose[:3, :3] / np.linalg.norm(pose[:3, :3], axis=0)
-    turn = axes @ rotation_xyz((pitch, yaw, 0.0)) @ axes.T
     source = camera.project(mesh, w, h).astype(np.float32)
-    moved = (mesh - centre) @ turn.T + centre
     target = camera.project(moved, w, h).astype(np.float32)
     triangles = CanonicalFace.load().triangles
-    hull = cv2.convexHull(source.astype(np.int32))
-    mask = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(mask, hull, 255)
-    out = cv2.inpaint(rgb, cv2.dilate(mask, np.ones((5, 5), np.uint8)), 9, cv2.INPAINT_TELEA)
+    out = rgb.copy()
+    if fill:
+        mask = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(source.astype(np.int32)), 255)
+        out = cv2.inpaint(rgb, cv2.dilate(mask, np.ones((5, 5), np.uint8)), 9, cv2.INPAINT_TELEA)
 
     def area(points: np.ndarray) -> float:
         a, b, c = points
@@ -149,7 +141,7 @@ def turned_face(rgb: np.ndarray, mesh: np.ndarray, pose: np.ndarray, camera: Per
 
     for t in np.argsort(moved[triangles, 2].mean(axis=1)):  # camera looks down -z: far first
         src, dst = source[triangles[t]], target[triangles[t]]
-        if area(dst) * area(src) <= 0:  # turned away from the camera
+        if area(dst) * area(src) <= 0:  # turned away from the camera (or collapsed)
             continue
         x, y, bw, bh = cv2.boundingRect(dst)
         x0, y0 = max(x, 0), max(y, 0)
@@ -164,6 +156,225 @@ def turned_face(rgb: np.ndarray, mesh: np.ndarray, pose: np.ndarray, camera: Per
         region = out[y0:y1, x0:x1]
         region[inside > 0] = patch[inside > 0]
     return out
+
+
+def turned_face(rgb: np.ndarray, mesh: np.ndarray, pose: np.ndarray, camera: PerspectiveCamera,
+                yaw: float = 0.0, pitch: float = 0.0) -> np.ndarray:
+    """The photo with its face turned by `yaw` and `pitch` degrees about the head's own axes
+    (warp_mesh). Hair and ears stay put: a turned mask on a still head, enough for the face
+    tracker, not a portrait."""
+    from arfx.geometry.transforms import rotation_xyz
+
+    centre = pose[:3, 3]
+    axes = pose[:3, :3] / np.linalg.norm(pose[:3, :3], axis=0)
+    turn = axes @ rotation_xyz((pitch, yaw, 0.0)) @ axes.T
+    return warp_mesh(rgb, mesh, (mesh - centre) @ turn.T + centre, camera)
+
+
+# Upper and lower eyelid vertices of MediaPipe's mesh, paired from the outer corner inwards.
+LIDS = {"L": ((466, 388, 387, 386, 385, 384, 398), (249, 390, 373, 374, 380, 381, 382)),
+        "R": ((246, 161, 160, 159, 158, 157, 173), (7, 163, 144, 145, 153, 154, 155))}
+
+
+# The ring above each upper lid (under the brow), outer corner inwards.
+LID_CREASE = {"L": (467, 260, 259, 257, 258, 286, 414), "R": (247, 30, 29, 27, 28, 56, 190)}
+
+
+def closed_eyes(rgb: np.ndarray, mesh: np.ndarray, camera: PerspectiveCamera, amount: float,
+                sides: str = "LR") -> np.ndarray:
+    """The photo with the upper eyelids moved `amount` (0 open .. 1 shut) of the way down to
+    the lower ones. Part way, the lid skin is stretched down over the eye (warp_mesh); shut
+    (amount 1), the eye and lid are filled in with the skin around them and a lash line is
+    drawn where the lids meet (stretched lashes would read as a dark, open eye)."""
+    import cv2
+
+    moved = mesh.copy()
+    for side in sides:
+        upper, lower = (list(ids) for ids in LIDS[side])
+        moved[upper] += amount * (mesh[lower] - mesh[upper])
+    if amount < 1.0:
+        return warp_mesh(rgb, mesh, moved, camera, fill=False)
+    h, w = rgb.shape[:2]
+    pixels = camera.project(mesh, w, h)
+    shut = camera.project(moved, w, h)
+    mask = np.zeros((h, w), np.uint8)
+    for side in sides:
+        outline = np.concatenate([pixels[list(LID_CREASE[side])], pixels[list(LIDS[side][1])][::-1]])
+        cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 255)
+    out = cv2.inpaint(rgb, cv2.dilate(mask, np.ones((3, 3), np.uint8)), 5, cv2.INPAINT_TELEA)
+    eye_width = float(np.linalg.norm(pixels[263] - pixels[362]))
+    lash = tuple(int(c) for c in np.percentile(rgb[mask > 0], 5, axis=0))
+    for side in sides:
+        line = np.round(shut[list(LIDS[side][0])] * 4).astype(np.int32)  # 2 fractional bits
+        cv2.polylines(out, [line], False, lash, max(1, round(eye_width / 12)), cv2.LINE_AA, shift=2)
+    return out
+
+
+def blink_latency(blinks: int = 4, sigma: float = 2.0, thresholds=(0.3, 0.5)) -> int:
+    """Frames from an eye shutting to eyeBlinkLeft/Right passing 0.5, on the astronaut photo
+    (still, fresh pixel noise each frame, 30 fps, video tracking) blinking `blinks` times:
+    lids at 0.5, 1, 1, 1, 0.5 of the way down, 1.5 s apart, after 3 s open."""
+    from arfx.demo import astronaut_image
+
+    photo = centred_photo(astronaut_image())
+    height, width = photo.shape[:2]
+    camera = PerspectiveCamera()
+    pipeline = GeometryPipeline(camera)
+    estimator = ExpressionEstimator(pipeline.canonical)
+    with FaceTracker(static_image_mode=True) as tracker:
+        base = pipeline.estimate(tracker.process(photo)[0].landmarks, width, height)
+    mesh = np.asarray(base.mesh, np.float64)
+    shapes = {a: closed_eyes(photo, mesh, camera, a) for a in (0.5, 1.0)}
+    closing = [0.5, 1.0, 1.0, 1.0, 0.5]
+    amounts = [0.0] * 90
+    for _ in range(blinks):
+        amounts += closing + [0.0] * 40
+    rng = np.random.default_rng(0)
+    seen = []
+    with FaceTracker() as tracker:
+        for i, amount in enumerate(amounts):
+            image = shapes[amount] if amount else photo
+            noisy = np.clip(image + rng.normal(0.0, sigma, image.shape), 0, 255).astype(np.uint8)
+            faces = tracker.process(noisy, i / 30.0)
+            geometries = pipeline.estimate_faces(faces, width, height)
+            if not geometries:
+                seen.append((0.0, 0.0))
+                continue
+            scores = estimator.update(geometries[0].face_id, geometries[0], i / 30.0)
+            seen.append((scores["eyeBlinkLeft"], scores["eyeBlinkRight"]))
+    print(f"astronaut photo {width}x{height}, pixel noise sigma {sigma:g}, 30 fps, video tracking; "
+          f"{blinks} blinks (lids {', '.join(f'{a:g}' for a in closing)} of the way down)")
+    starts = [i for i in range(1, len(amounts)) if amounts[i] == 1.0 and amounts[i - 1] != 1.0]
+    for side, column in (("eyeBlinkLeft", 0), ("eyeBlinkRight", 1)):
+        values = np.array([s[column] for s in seen])
+        peaks = [float(values[start - 1:start + 10].max()) for start in starts]
+        print(f"{side}: peak scores {', '.join(f'{p:.2f}' for p in peaks)}")
+        for threshold in thresholds:
+            latencies = []
+            for start in starts:
+                hit = np.nonzero(values[start - 1:start + 10] > threshold)[0]
+                latencies.append(int(hit[0]) - 1 if len(hit) else "missed")
+            false = int((values[:90] > threshold).sum())
+            print(f"  above {threshold:g}: frames after the first shut frame {latencies} (-1: at the "
+                  f"half-shut frame before it); open frames above it in the first 3 s: {false}")
+    return 0
+
+
+# Hand labels (looked at on 150 px face crops) of development media, by person: frames of
+# the clip (inclusive ranges) and photos, per class. The media are not in the repository.
+CLIP_LABELS = {  # short_hamilton_clip.mp4: one singer, often behind a microphone
+    "jaw": {"open": [(82, 92), (111, 115), (122, 124), (131, 134), (143, 145), (155, 165), (176, 181),
+                     (193, 197)],
+            "closed": [(94, 97), (117, 121), (125, 130), (146, 151), (167, 172), (182, 186), (202, 204)]},
+    "brows": {"raised": [(152, 154), (162, 166), (182, 185), (188, 200)],
+              "neutral": [(82, 89), (141, 151), (202, 210)]},
+}
+PHOTO_LABELS = {  # file: [(person, face index left to right, class)]
+    "obama.jpg": [("obama", 0, "smile")], "alex-lacamoire.png": [("lacamoire", 0, "smile")],
+    "rose_leslie_img1.jpg": [("leslie", 0, "neutral")], "lin-manuel-miranda.png": [("miranda", 0, "neutral")],
+    "kit_with_rose.jpg": [("leslie", 0, "smile"), ("harington", 1, "neutral")],
+    "biden.jpg": [("biden", 0, "smile")], "two_people.jpg": [("obama", 0, "neutral"), ("biden", 1, "smile")],
+}
+#: (score, positive class, negative class, label group, target precision and recall)
+CLASSES = (("eyeBlinkLeft", "closed", "open", "eyes", 0.9), ("jawOpen", "open", "closed", "jaw", 0.9),
+           ("mouthSmileLeft", "smile", "neutral", "smile", 0.8), ("browInnerUp", "raised", "neutral", "brows", 0.8))
+
+
+def _best_threshold(positive: np.ndarray, negative: np.ndarray) -> float:
+    """The threshold with the best F1 on these scores (midway between neighbouring values)."""
+    values = np.unique(np.concatenate([positive, negative]))
+    candidates = (values[:-1] + values[1:]) / 2 if len(values) > 1 else values
+
+    def f1(t: float) -> float:
+        tp, fp, fn = (positive > t).sum(), (negative > t).sum(), (positive <= t).sum()
+        return 2 * tp / max(2 * tp + fp + fn, 1)
+
+    return float(max(candidates, key=f1))
+
+
+def _precision_recall(positive: np.ndarray, negative: np.ndarray, threshold: float) -> tuple[float, float]:
+    tp, fp = int((positive > threshold).sum()), int((negative > threshold).sum())
+    return tp / max(tp + fp, 1), tp / max(len(positive), 1)
+
+
+def labelled(media: Path) -> int:
+    """Precision and recall of the trigger scores on the hand-labelled development media: a
+    class is measured when >= 3 people and >= 20 frames of each side exist (thresholds chosen
+    on some people, scored on the others); otherwise it is reported unmeasured, with the
+    one-person numbers of the clip (threshold chosen on its first half, scored on its second)."""
+    import cv2
+
+    from arfx.sources import VideoSource
+
+    samples: dict = {}  # (group, class) -> [(person, frame key, scores)]
+    camera = PerspectiveCamera()
+    pipeline = GeometryPipeline(camera)
+    clip = media / "short_hamilton_clip.mp4"
+    wanted = {f: (group, name) for group, classes in CLIP_LABELS.items() for name, ranges in classes.items()
+              for lo, hi in ranges for f in range(lo, hi + 1)}
+    if clip.is_file():
+        estimator = ExpressionEstimator(pipeline.canonical)
+        by_frame: dict = {}
+        with FaceTracker() as tracker, VideoSource(str(clip)) as source:
+            for frame in source:
+                h, w = frame.rgb.shape[:2]
+                geometries = pipeline.estimate_faces(tracker.process(frame.rgb, frame.timestamp), w, h)
+                for g in geometries[:1]:
+                    by_frame[frame.index] = estimator.update(g.face_id, g, frame.timestamp)
+                estimator.forget(f.face_id for f in geometries)
+        for group, classes in CLIP_LABELS.items():
+            for name, ranges in classes.items():
+                for lo, hi in ranges:
+                    for f in range(lo, hi + 1):
+                        if f in by_frame:
+                            samples.setdefault((group, name), []).append(("singer", f, by_frame[f]))
+    estimator = ExpressionEstimator(pipeline.canonical)
+    with FaceTracker(static_image_mode=True, max_num_faces=4) as tracker:
+        for file, faces in PHOTO_LABELS.items():
+            bgr = cv2.imread(str(media / file))
+            if bgr is None:
+                continue
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            h, w = rgb.shape[:2]
+            found = sorted(pipeline.estimate_faces(tracker.process(rgb), w, h), key=lambda g: float(g.pose[0, 3]))
+            for person, index, name in faces:
+                if index < len(found):  # scored against the prior: a single image has no own neutral
+                    scores = estimator.update(10_000 + len(samples), found[index], 0.0)
+                    samples.setdefault(("smile", name), []).append((person, file, scores))
+    print(f"labelled media in {media}: the clip's singer ({len(wanted)} frames labelled) and "
+          f"{sum(len(v) for v in PHOTO_LABELS.values())} faces in {len(PHOTO_LABELS)} photos")
+    for score, positive, negative, group, target in CLASSES:
+        pos, neg = samples.get((group, positive), []), samples.get((group, negative), [])
+        people = sorted({p for p, _, _ in pos} & {p for p, _, _ in neg} | {p for p, _, _ in pos + neg})
+        line = (f"{score} ({positive} {len(pos)} / {negative} {len(neg)} frames, {len(people)} people, "
+                f"target {target:g})")
+        if len(people) >= 3 and len(pos) >= 20 and len(neg) >= 20:
+            fit = set(people[: len(people) // 2])
+            t = _best_threshold(np.array([s[score] for p, _, s in pos if p in fit]),
+                                np.array([s[score] for p, _, s in neg if p in fit]))
+            pr = _precision_recall(np.array([s[score] for p, _, s in pos if p not in fit]),
+                                   np.array([s[score] for p, _, s in neg if p not in fit]), t)
+            print(f"{line}: threshold {t:.2f} from {sorted(fit)}, on the others precision {pr[0]:.2f} "
+                  f"recall {pr[1]:.2f}")
+            continue
+        print(f"{line}: UNMEASURED (needs >= 3 people and >= 20 frames of each class)")
+        single = [(f, s[score], True) for p, f, s in pos if p == "singer"] + \
+                 [(f, s[score], False) for p, f, s in neg if p == "singer"]
+        if len(single) >= 20:
+            single.sort()
+            half = len(single) // 2
+            first, second = single[:half], single[half:]
+            t = _best_threshold(np.array([v for _, v, y in first if y]), np.array([v for _, v, y in first if not y]))
+            pr = _precision_recall(np.array([v for _, v, y in second if y]),
+                                   np.array([v for _, v, y in second if not y]), t)
+            print(f"  one person only (the singer): threshold {t:.2f} chosen on frames "
+                  f"{first[0][0]}-{first[-1][0]}, on {second[0][0]}-{second[-1][0]} precision {pr[0]:.2f} "
+                  f"recall {pr[1]:.2f}")
+        photos = [(p, v[score]) for p, _, v in pos if p != "singer"], [(p, v[score]) for p, _, v in neg if p != "singer"]
+        if photos[0] or photos[1]:
+            print(f"  photos (against the prior): {positive} " + ", ".join(f"{p} {v:.2f}" for p, v in photos[0])
+                  + f"; {negative} " + ", ".join(f"{p} {v:.2f}" for p, v in photos[1]))
+    return 0
 
 
 def _depth(args) -> dict:
@@ -310,6 +521,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet", help="with --turn: write some of the turned frames here (PNG)")
     parser.add_argument("--depth-scale", type=float, default=None,
                         help="ExpressionEstimator depth_scale (default arfx's DEPTH_SCALE; 1: the mesh as tracked)")
+    parser.add_argument("--blink", action="store_true",
+                        help="instead: blink detection latency on the astronaut photo with eyelids warped shut")
+    parser.add_argument("--labelled", metavar="MEDIA", nargs="?", const=str(DEFAULT_VIDEO.parent),
+                        help="instead: precision/recall on the hand-labelled development media in MEDIA")
     parser.add_argument("--max-faces", type=int, default=1)
     parser.add_argument("--first", type=int, default=0, help="first frame index measured")
     parser.add_argument("--last", type=int, default=None, help="last frame index measured")
@@ -324,6 +539,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     if args.off_axis:
         return off_axis()
+    if args.labelled:
+        return labelled(Path(args.labelled))
+    if args.blink:
+        return blink_latency()
     if args.turn:
         return turn_sweep([float(a) for a in args.angles.split(",")], args.turn, args.photos, args.sheet)
 
