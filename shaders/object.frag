@@ -18,12 +18,20 @@
 // Variants: each map's code is compiled only with its define (BASE_MAP, METALLIC_ROUGHNESS_MAP,
 // NORMAL_MAP, OCCLUSION_MAP, EMISSIVE_MAP; arfx.effects.object3d picks them per mesh), since
 // llvmpipe runs both sides of a branch and the maps a material lacks would cost every pixel.
+#if defined(BASE_MAP) || defined(METALLIC_ROUGHNESS_MAP) || defined(NORMAL_MAP) || defined(OCCLUSION_MAP) \
+    || defined(EMISSIVE_MAP)
+#define ANY_MAP
+#endif
 in vec3 v_position;
 in vec3 v_normal;
+in vec4 v_color;
+#ifdef ANY_MAP
 in vec2 v_uv;
 in vec2 v_uv1;
-in vec4 v_color;
+#endif
+#ifdef NORMAL_MAP
 in vec4 v_tangent;
+#endif
 uniform vec4 u_base_color;      // linear RGBA (glTF baseColorFactor)
 uniform float u_metallic;
 uniform float u_roughness;
@@ -71,6 +79,7 @@ vec3 irradiance(vec3 n) {
     return max(e, vec3(0.0));
 }
 
+#ifdef ANY_MAP
 vec2 map_uv(int i) {
     vec2 uv = u_uv_set[i] == 1 ? v_uv1 : v_uv;
     uv = (u_uv_transform[i] * vec3(uv, 1.0)).xy;
@@ -78,6 +87,7 @@ vec2 map_uv(int i) {
     vec2 folded = 1.0 - abs(mod(uv, 2.0) - 1.0);
     return vec2(u_mirror[i].x ? folded.x : uv.x, u_mirror[i].y ? folded.y : uv.y);
 }
+#endif
 
 // GGX normal distribution and the height-correlated Smith visibility (spec appendix B).
 float distribution(float n_h, float alpha) {

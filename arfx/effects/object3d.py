@@ -247,11 +247,12 @@ class Object3DPass:
         gpu_skin = [model is not None and mesh.skin is not None
                     and len(model.skins[mesh.skin].joints) <= MAX_GPU_JOINTS for mesh in effect.meshes]
         # Each mesh is drawn by the object program's variant for the maps its material has
-        # (and a base colour map wherever a trigger may switch the texture).
+        # (and a base colour map wherever a trigger may switch the texture) and its skinning.
         retextured = effect.actions is not None and any(t.texture for t in effect.actions.triggers)
         self.meshes = []
         for mesh, skin in zip(effect.meshes, gpu_skin):
-            program = renderer.program("object", "object", shader_variant(mesh, retextured))
+            defines = shader_variant(mesh, retextured) + (("SKINNED",) if skin else ())
+            program = renderer.program("object", "object", defines)
             self.meshes.append(GpuMesh(renderer.ctx, program, mesh, skin))
             self.meshes[-1].program = program
         self._programs = list({id(m.program): m.program for m in self.meshes}.values())
@@ -291,6 +292,7 @@ class Object3DPass:
 
         self.contact_field = object_field(effect)  # soft contact shadow on the face (None: none)
         self._corners: np.ndarray | None = None  # what screen_box projects, made on first use
+        self._material_uniforms: dict = {}  # (slot, id(base texture)) -> what _set_material set
 
     def _animate(self, frame: FrameState, clip: tuple | None = None) -> None:
         """Pose the meshes for this frame's timestamp (once per frame, shared by every face),
@@ -434,6 +436,28 @@ class Object3DPass:
         normal_matrix = np.linalg.inv(linear).T if abs(np.linalg.det(linear)) > 1e-12 else linear
         program["u_model_view"].write(gl_matrix_bytes(matrix))
         program["u_normal_matrix"].write(gl_matrix_bytes(normal_matrix))
+        cached = self._material_uniforms.get((mesh.slot, id(base)))
+        if cached is None:
+            cached = self._material_uniforms[(mesh.slot, id(base))] = self._set_material(mesh, base)
+        else:
+            for uniform, data in cached[0]:
+                uniform.write(data)
+        for texture, unit in cached[1]:
+            texture.use(unit)
+        if mesh.gpu_skin and "u_joints" in program:
+            joints = self._joints[mesh.slot]
+            length = program["u_joints"].array_length
+            padded = np.zeros((length, 4, 4), np.float32)
+            padded[: len(joints)] = joints[:length]
+            program["u_joints"].write(np.ascontiguousarray(padded.transpose(0, 2, 1)).tobytes())
+        mesh.vao.render()
+
+    def _set_material(self, mesh: GpuMesh, base) -> tuple[list, list]:
+        """Set the uniforms of a mesh's material and maps; returns them as ([(uniform, bytes)],
+        [(texture, unit)]) for later draws, which write the bytes back (the material is read
+        once per pass, as its textures are uploaded once: setting ~15 uniforms one by one
+        costs more than the draw)."""
+        program = mesh.program
         material = mesh.material
         program["u_base_color"] = tuple(material.base_color)
         program["u_metallic"] = material.metallic
@@ -444,20 +468,14 @@ class Object3DPass:
         _set(program, "u_unlit", material.unlit)
         _set(program, "u_has_texture", base is not None or "base" in mesh.textures)
         _set(program, "u_skinned", mesh.gpu_skin)
-        if mesh.gpu_skin and "u_joints" in program:
-            joints = self._joints[mesh.slot]
-            length = program["u_joints"].array_length
-            padded = np.zeros((length, 4, 4), np.float32)
-            padded[: len(joints)] = joints[:length]
-            program["u_joints"].write(np.ascontiguousarray(padded.transpose(0, 2, 1)).tobytes())
-        has, sets, mirror, scale = [], [], [], []
+        has, sets, mirror, scale, bound = [], [], [], [], []
         transforms = []
         for role in _MAP_ORDER:
             texture_map = mesh.maps.get(role)
             texture = base if role == "base" and base is not None else mesh.textures.get(role)
             has.append(texture is not None)
             if texture is not None:
-                texture.use(TEXTURE_UNITS[role])
+                bound.append((texture, TEXTURE_UNITS[role]))
             sets.append(texture_map.texcoord if texture_map is not None else 0)
             mirror.append(tuple(w == 33648 for w in texture_map.wrap) if texture_map is not None
                           else (False, False))
@@ -471,7 +489,8 @@ class Object3DPass:
         if "u_uv_transform" in program:
             length = program["u_uv_transform"].array_length
             program["u_uv_transform"].write(np.ascontiguousarray(transforms[:length], np.float32).tobytes())
-        mesh.vao.render()
+        uniforms = [(program[name], program[name].read()) for name in _MATERIAL_UNIFORMS if name in program]
+        return uniforms, bound
 
     def release(self) -> None:
         for mesh in self.meshes:
@@ -598,6 +617,11 @@ def _box_corners(low, high) -> np.ndarray:
     grid = np.stack(np.meshgrid(x, y, z, indexing="ij"), axis=-1).reshape(-1, 3)
     return np.concatenate([grid, np.ones((8, 1))], axis=1)
 
+
+#: The object program's uniforms that only the material and its maps decide.
+_MATERIAL_UNIFORMS = ("u_base_color", "u_metallic", "u_roughness", "u_emissive", "u_alpha_mode", "u_alpha_cutoff",
+                      "u_unlit", "u_has_texture", "u_skinned", "u_has_map", "u_uv_set", "u_mirror", "u_map_scale",
+                      "u_uv_transform")
 
 #: The object shader's define for each material map (shaders/object.frag compiles a map's code
 #: only with it).
