@@ -74,6 +74,12 @@ Limits (numbers: scripts/measure_expressions.py):
 - Smile and frown take the lip centre as the reference for the corners, i.e. they assume
   the corners drop half as far as the lower lip when the jaw opens; people whose corners
   stay higher read as a slight smile with the mouth wide open, and the other way round.
+- The landmark model's eyelid points never meet: photos of 6 people with their eyelids warped
+  shut (scripts/measure_expressions.py --blink) read eye openness down by only 17-40 %, i.e.
+  eyeBlink 0.04-0.45, and in video tracking a 3-frame blink peaks at 0.28-0.35, 2 frames
+  after the lids shut. Looking down narrows the eyes about as much (the Hamilton clip's
+  singer: eyeBlink median 0.29 with open eyes), so a blink trigger needs a deliberate,
+  held closing and still misses some people.
 - The mesh's depth comes from the landmark model's relative z, which is less accurate than
   x and y: beyond about 35 degrees of yaw the far side's features drift (eyes read as half
   closed in profile). The geometry pipeline puts that relative z along the camera's z axis
