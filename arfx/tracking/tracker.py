@@ -28,7 +28,23 @@ LOST_MISMATCH = 2.5
 DETECTION_RECROP_MISMATCH = 2.0
 # Two faces whose landmark centroids are closer than this many inter-ocular distances are one.
 SAME_FACE_IOD = 1.0
+# A followed face whose mesh changed shape this much since the last frame (mean distance after
+# the best similarity fit, in inter-ocular distances) is looked for again with the detector:
+# the crop may hold part of another face (a cut) that the landmarks fit only by bending. Faces
+# that move, turn or talk stay below ~0.012 frame to frame on the motion set.
+SHAPE_CHANGE = 0.03
 EYE_CORNERS = (33, 263)
+
+
+def shape_change(points: np.ndarray, before: np.ndarray) -> float:
+    """Mean distance between two meshes [N, >=2] after the similarity transform (shift, scale,
+    turn) that fits `before` best onto `points`, in `points`' inter-ocular distances."""
+    a = points[:468, 0] + 1j * points[:468, 1]
+    b = before[:468, 0] + 1j * before[:468, 1]
+    a, b = a - a.mean(), b - b.mean()
+    k = np.vdot(b, a) / max(np.vdot(b, b).real, 1e-12)
+    iod = abs(a[EYE_CORNERS[0]] - a[EYE_CORNERS[1]])
+    return float(np.abs(a - k * b).mean() / max(iod, 1e-6))
 
 
 @dataclass
@@ -53,6 +69,7 @@ class _Track:
     t: float = 0.0
     previous: Roi | None = None
     previous_t: float | None = None
+    points: np.ndarray | None = None  # this frame's landmarks [468, 3]
 
     def predict(self, t: float) -> Roi:
         """Where the face will be at time t, from its last two ROIs (constant velocity)."""
@@ -118,7 +135,9 @@ class FaceTracker:
         # Faces are found and followed with the 468-point model whether or not landmarks
         # are refined, so refine_landmarks never changes which faces are found; the
         # attention model then refines lips and eyes and adds the irises in the same crop.
-        # (MediaPipe's loop runs the attention model alone.)
+        # (MediaPipe's loop runs the attention model alone. Its presence score is no stand-in
+        # for the 468-point model's, not even far from the threshold: bench_vs_mediapipe.py
+        # --agreement.)
         if refine_landmarks and mediapipe_compat:
             self._landmarks = AttentionLandmarkModel(threads=threads)
             self._refiner = None
@@ -205,20 +224,23 @@ class FaceTracker:
 
     def _process(self, rgb: np.ndarray, t: float) -> list[_Found]:
         found: list[_Found] = []
-        lost: list[_Track] = []
+        lost: list[tuple[_Track, tuple | None]] = []  # with the landmarks that changed shape
         for track in ([] if self.static_image_mode else self._tracks):
             guess = track.predict(t)
             looked = self._look(rgb, guess)
             if looked is None and guess != track.roi:
                 looked = self._look(rgb, track.roi)  # the motion was landmark noise
-            if looked is None:
-                lost.append(track)
+            if looked is None or (track.points is not None
+                                  and shape_change(looked[0], track.points) > SHAPE_CHANGE):
+                lost.append((track, looked))
             else:
                 found.append(_Found(*looked, track, 0))
-        for track in lost:
+        for track, looked in lost:
             again = self._redetect(rgb, track, t)
             if again is not None:
                 found.append(again)
+            elif looked is not None:  # the detector does not see it better: keep the change
+                found.append(_Found(*looked, track, 0))
             else:
                 log.debug("face %d lost", track.id)
         # Searching for new faces: every pass at once in static mode and on the first frame;
@@ -294,13 +316,14 @@ class FaceTracker:
             if f.track is None:
                 face_id = self._next_id
                 self._next_id += 1
-                tracks.append(_Track(face_id, f.roi, t))
+                tracks.append(_Track(face_id, f.roi, t, points=f.points[:468]))
             else:
                 face_id = f.track.id
                 if self.mediapipe_compat:
                     tracks.append(_Track(face_id, f.roi, t))
                 else:
-                    tracks.append(_Track(face_id, f.roi, t, f.track.roi, f.track.t))
+                    tracks.append(_Track(face_id, f.roi, t, f.track.roi, f.track.t,
+                                         f.points[:468]))
             points = f.points
             if self._refiner is not None:
                 points = self._refiner.refine_mesh(rgb, f.crop, points,
