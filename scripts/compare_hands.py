@@ -13,6 +13,11 @@ each with model_complexity 0 and 1. Reported per setting:
   the long side of MediaPipe's landmark box, mean / median / 95th percentile;
 - for the clip, the NME of one tracking step started from MediaPipe's previous landmarks
   (implementation fidelity, free of drift between the two trackers over many frames);
+- for the clip, MediaPipe against itself on the same frames with invisible noise (+-1 level on
+  0.1% of the pixels): how far the tracking loop alone carries two runs apart. Video mode feeds
+  each frame's landmarks into the next frame's crop, and on an uncertain hand a change far below
+  a pixel grows frame by frame, so the clip's NME measures that drift as much as fidelity;
+- the clip frames whose paired hands stay furthest off (NME > OFF_FRAME_NME);
 - handedness agreement (MediaPipe's label mapped to the person's own hand first: its "Left"
   assumes a mirrored image, so on these unmirrored frames it is the person's right hand);
 - ms per frame, median over frames of each frame's best time over --repeats passes; the two
@@ -44,6 +49,8 @@ IMAGES = ("obama_and_biden.jpg", "kit_with_rose.jpg")
 CLIP = "short_hamilton_clip.mp4"
 MAX_HANDS = 2
 MATCH_LIMIT = 0.5  # hands further apart than this NME are different hands
+OFF_FRAME_NME = 0.02
+NOISE_FRACTION, NOISE_SEED = 0.001, 0
 
 
 @dataclass(frozen=True)
@@ -151,11 +158,13 @@ def summarise(setting: Setting, ours: tuple, theirs: tuple) -> dict:
     frames = len(our_hands)
     ours_found = np.array([len(h) > 0 for h in our_hands])
     mp_found = np.array([len(h) > 0 for h in mp_hands])
-    errors, same_hand = [], []
-    for a, b in zip(our_hands, mp_hands):
+    errors, same_hand, off = [], [], []
+    for index, (a, b) in enumerate(zip(our_hands, mp_hands)):
         for mine, reference, error in pair_hands(a, b):
             errors.append(error)
             same_hand.append(mine["label"] == MEDIAPIPE_TO_PERSON[reference["label"]])
+            if error > OFF_FRAME_NME:
+                off.append(index)
     either = ours_found | mp_found
     return {
         "setting": setting.label, "frames": frames,
@@ -170,9 +179,23 @@ def summarise(setting: Setting, ours: tuple, theirs: tuple) -> dict:
         "nme_median": float(np.median(errors)) if errors else None,
         "nme_p95": float(np.percentile(errors, 95)) if errors else None,
         "handedness_agreement": float(np.mean(same_hand)) if same_hand else None,
+        "off_frames": sorted(set(off)),
         "arfx_ms": statistics.median(our_ms), "mediapipe_ms": statistics.median(mp_ms),
         "arfx_ms_mean": statistics.fmean(our_ms), "mediapipe_ms_mean": statistics.fmean(mp_ms),
     }
+
+
+def paired_nme(ours: list[list[dict]], theirs: list[list[dict]]) -> list[float]:
+    """NME of every pair of hands two runs both find, frame by frame."""
+    return [error for a, b in zip(ours, theirs) for _, _, error in pair_hands(a, b)]
+
+
+def with_noise(frames: np.ndarray) -> np.ndarray:
+    """The frames with +-1 level on NOISE_FRACTION of the pixels (all channels): invisible."""
+    rng = np.random.default_rng(NOISE_SEED)
+    hit = rng.random(frames.shape[:3]) < NOISE_FRACTION
+    step = np.where(rng.random(frames.shape[:3]) < 0.5, -1, 1)[..., None] * hit[..., None]
+    return np.clip(frames.astype(np.int16) + step, 0, 255).astype(np.uint8)
 
 
 def one_step_nme(frames: np.ndarray, mediapipe_hands: list[list[dict]], complexity: int) -> list[float]:
@@ -220,8 +243,11 @@ def main() -> int:
     python = ensure_venv(args.venv, args.wheel)
     frame_sets = {f"image:{name}": load_image(args.media / name)[None] for name in IMAGES}
     frame_sets["clip"] = decode(args.media / CLIP, args.frames)
+    frame_sets["clip+noise"] = with_noise(frame_sets["clip"])
     settings = [Setting(f"{name} static c{c}", f"image:{name}", True, c) for name in IMAGES for c in (0, 1)]
     settings += [Setting(f"{CLIP} video c{c}", "clip", False, c) for c in (0, 1)]
+    noisy = {c: len(settings) + c for c in (0, 1)}  # MediaPipe on the noisy clip, not timed
+    all_settings = settings + [Setting(f"{CLIP}+noise video c{c}", "clip+noise", False, c) for c in (0, 1)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
@@ -230,7 +256,7 @@ def main() -> int:
             np.save(files[key], frames)
         job = Path(tmp) / "job.json"
         job.write_text(json.dumps({"frames": files, "max_hands": MAX_HANDS,
-                                   "settings": [s.__dict__ for s in settings]}))
+                                   "settings": [s.__dict__ for s in all_settings]}))
         with open(Path(tmp) / "mediapipe.log", "w") as log_file:
             worker = MediaPipeWorker(python, job, log_file)
             try:
@@ -251,6 +277,10 @@ def main() -> int:
                         steps = one_step_nme(frames, theirs[-1][1], setting.model_complexity)
                         row.update(step_hands=len(steps), step_nme_mean=float(np.mean(steps)),
                                    step_nme_median=float(np.median(steps)))
+                        drift = paired_nme(worker.run(noisy[setting.model_complexity])[1], theirs[-1][1])
+                        row.update(drift_hands=len(drift), drift_nme_mean=float(np.mean(drift)),
+                                   drift_nme_median=float(np.median(drift)),
+                                   drift_nme_p95=float(np.percentile(drift, 95)))
                     rows.append(row)
                     print(json.dumps(row), flush=True)
             finally:
@@ -268,7 +298,11 @@ def main() -> int:
     for r in rows:
         if "step_nme_mean" in r:
             print(f"{r['setting']}: one tracking step from MediaPipe's previous landmarks: NME mean "
-                  f"{r['step_nme_mean']:.4f}, median {r['step_nme_median']:.4f} over {r['step_hands']} hands")
+                  f"{r['step_nme_mean']:.5f}, median {r['step_nme_median']:.5f} over {r['step_hands']} hands")
+            print(f"{r['setting']}: MediaPipe against itself with invisible noise: NME mean "
+                  f"{r['drift_nme_mean']:.4f}, median {r['drift_nme_median']:.4f}, p95 {r['drift_nme_p95']:.4f} "
+                  f"over {r['drift_hands']} hands")
+            print(f"{r['setting']}: frames with a hand off by NME > {OFF_FRAME_NME}: {r['off_frames']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

@@ -19,13 +19,20 @@ The pipeline follows MediaPipe 0.10.21's legacy Hands graphs (facts, not code):
   the midpoint of the index and ring MCPs; the box of the wrist, thumb and finger-base joints
   in that rotated frame, shifted 0.1 of its height towards the fingers, long side times 2.0,
   square.
-- Video mode: palm detection runs only while fewer than max_num_hands hands are tracked; a
-  palm whose ROI overlaps a tracked hand's ROI (IoU >= 0.5) is that hand, not a new one.
-  Static mode detects on every frame.
-- Unlike MediaPipe's legacy graph, a hand found twice (a palm ROI and a tracked ROI of
-  different sizes that both land on it: their landmarks coincide) is reported once, so a
-  duplicate neither shows up as a second hand nor stops palm detection from finding the
-  real second hand.
+- Video mode: palm detection runs only while fewer than max_num_hands ROIs came out of the
+  previous frame. The palms' ROIs, then the tracked ROIs, are merged as MediaPipe's
+  AssociationNormRectCalculator merges them: a later ROI replaces every earlier one whose
+  axis-aligned box it overlaps by IoU > 0.5, so a tracked hand wins over its re-detected palm.
+  Every ROI that finds a hand is tracked into the next frame, as in MediaPipe. Static mode
+  detects on every frame.
+- A hand found twice (a palm ROI and a tracked ROI of different sizes can both land on one hand
+  without overlapping enough to be merged) is tracked twice, as MediaPipe does, until the two
+  ROIs merge, but reported once (MediaPipe reports it twice), under one id. At most
+  max_num_hands hands are reported (MediaPipe can report more).
+- Crops and the palm letterbox are sampled as the OpenCV inside MediaPipe samples them
+  (arfx.tracking.roi.mediapipe_remap): the models then see the same pixels and give the same
+  answers, which matters in video mode, where each frame's landmarks place the next crop and
+  a difference far below a pixel can grow from frame to frame on an uncertain hand.
 
 Handedness: MediaPipe's model (and its "Left"/"Right" labels) assume a mirrored, selfie-view
 image. arfx reports the person's own hand: on an unmirrored frame (what a camera or a video
@@ -217,6 +224,8 @@ def person_handedness(model_score: float, mirrored: bool = False) -> tuple[str, 
 class PalmDetector(SsdDetector):
     """Palms in an RGB frame (MediaPipe's palm detection, lite or full)."""
 
+    like_mediapipe = True  # MediaPipe's sampling of the letterbox (see arfx.tracking.roi.mediapipe_remap)
+
     def __init__(self, model_complexity: int = 1, min_confidence: float = 0.5, threads: int = 1) -> None:
         super().__init__(PALM_DETECTION[model_complexity], PALM_SIZE, palm_anchors(), 7, min_confidence,
                          scale=1 / 255, offset=0.0, threads=threads)
@@ -237,7 +246,7 @@ class HandLandmarkModel:
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
-        return crop_into(rgb, roi, self._patch, self._input, _UNIT)
+        return crop_into(rgb, roi, self._patch, self._input, _UNIT, like_mediapipe=True)
 
     def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray, float, float]:
         """(landmarks [21, 3] image px, world [21, 3] m, presence 0..1, model handedness score)."""
@@ -260,9 +269,9 @@ class HandLandmarkModel:
 
 # ----- the tracker -------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class _Track:
-    id: int
+    id: int | None  # None: a palm's ROI not yet given an id
     roi: Roi
 
 
@@ -298,23 +307,27 @@ class HandTracker:
         """Forget tracked hands (the next frame starts from palm detection)."""
         self._tracks = []
 
-    def _candidates(self, rgb: np.ndarray) -> list[tuple[Roi, int | None]]:
+    def _candidates(self, rgb: np.ndarray) -> list[_Track]:
+        """The ROIs to run the landmark model on, in MediaPipe's order (its AssociationNormRect step).
+
+        Palm detection runs while fewer than max_num_hands ROIs came out of the last frame
+        (counting a hand found twice twice, as MediaPipe does); its best max_num_hands palms go
+        first, the tracked ROIs after them. A later ROI replaces each earlier one whose box it
+        overlaps by IoU > 0.5 (rotation ignored), so a tracked hand wins over its palm
+        re-detection and over an older ROI of itself; nothing else is dropped.
+        """
         tracked = [] if self.static_image_mode else self._tracks
-        candidates: list[tuple[Roi, int | None]] = []
         self.palm_detection_ran = len(tracked) < self.max_num_hands
+        candidates: list[_Track] = []
         if self.palm_detection_ran:
-            palms = self._palms.detect(rgb)[: self.max_num_hands]
-            candidates = [(roi_from_palm(p), None) for p in palms]
-        candidates += [(t.roi, t.id) for t in tracked]
-        # Later candidates win: a tracked hand replaces the palms (and older tracks) that
-        # overlap it, so a hand is never followed twice.
-        kept: list[tuple[Roi, int | None]] = []
-        for roi, hand_id in candidates:
-            kept = [(r, i) for r, i in kept if r.iou(roi) < SAME_HAND_IOU]
-            kept.append((roi, hand_id))
-        new = [c for c in kept if c[1] is None]
-        followed = [c for c in kept if c[1] is not None]
-        return new[: self.max_num_hands - len(followed)] + followed
+            candidates = [_Track(None, roi_from_palm(p)) for p in self._palms.detect(rgb)[: self.max_num_hands]]
+        kept: list[_Track] = []
+        for candidate in candidates + tracked:
+            replaced = [t for t in kept if t.roi.iou(candidate.roi) > SAME_HAND_IOU]
+            ids = [t.id for t in replaced + [candidate] if t.id is not None]
+            kept = [t for t in kept if t not in replaced]
+            kept.append(_Track(min(ids) if ids else None, candidate.roi))
+        return kept
 
     def process(self, rgb: np.ndarray) -> list[Hand]:
         """Hands in one HxWx3 uint8 RGB frame."""
@@ -322,42 +335,58 @@ class HandTracker:
             raise ValueError(f"expected an HxWx3 uint8 RGB image, got {rgb.dtype} {rgb.shape}")
         if not rgb.flags.c_contiguous:
             rgb = np.ascontiguousarray(rgb)
-        found: list[tuple[int | None, Hand, Roi]] = []  # (tracked id, hand, next frame's ROI)
-        for roi, hand_id in self._candidates(rgb):
-            landmarks, world, presence, handed = self._landmarks.run(rgb, roi)
+        found: list[tuple[Hand, _Track]] = []  # each hand with its ROI for the next frame
+        for candidate in self._candidates(rgb):
+            landmarks, world, presence, handed = self._landmarks.run(rgb, candidate.roi)
             if presence < self.min_tracking_confidence:
                 continue
             label, confidence = person_handedness(handed, self.mirrored)
-            hand = Hand(landmarks, world, label, confidence, presence, -1, roi)
-            next_roi = roi_from_hand_landmarks(landmarks)
-            # Two ROIs can land on one hand (a palm ROI and a tracked hand's ROI of very
-            # different sizes do not overlap enough to be merged before the landmark model):
-            # report it once, with the landmarks of the surer of the two and the older id.
-            for k, (other_id, other, other_roi) in enumerate(found):
-                if other_roi.iou(next_roi) >= SAME_HAND_IOU or same_hand(other.landmarks, landmarks):
-                    ids = [i for i in (other_id, hand_id) if i is not None]
-                    if other.score >= presence:
-                        hand, next_roi = other, other_roi
-                    del found[k]
-                    hand_id = min(ids) if ids else None
-                    break
-            found.append((hand_id, hand, next_roi))
-        hands: list[Hand] = []
-        tracks: list[_Track] = []
-        for hand_id, hand, next_roi in found:
-            if hand_id is None:
+            hand = Hand(landmarks, world, label, confidence, presence, -1, candidate.roi)
+            found.append((hand, _Track(candidate.id, roi_from_hand_landmarks(landmarks))))
+        groups = self._same_hands(found)
+        for group in groups:
+            ids = [found[k][1].id for k in group if found[k][1].id is not None]
+            if ids:
+                hand_id = min(ids)
+            else:
                 hand_id = self._next_id
                 self._next_id += 1
-                log.debug("hand %d found (%s, presence %.2f)", hand_id, hand.handedness, hand.score)
-            hand.id = hand_id
-            hands.append(hand)
-            tracks.append(_Track(hand_id, next_roi))
+                log.debug("hand %d found (%s, presence %.2f)", hand_id, found[group[0]][0].handedness,
+                          found[group[0]][0].score)
+            for k in group:
+                found[k][0].id = found[k][1].id = hand_id
         if log.isEnabledFor(logging.DEBUG):
-            lost = {t.id for t in self._tracks} - {t.id for t in tracks}
-            for hand_id in sorted(lost):
+            for hand_id in sorted({t.id for t in self._tracks} - {t.id for _, t in found}):
                 log.debug("hand %d lost", hand_id)
-        self._tracks = [] if self.static_image_mode else tracks
+        # MediaPipe tracks every ROI that found a hand, twins included (they merge by overlap on
+        # a later frame); a hand found twice is reported once, as its later twin, which is the
+        # one MediaPipe keeps when they merge.
+        self._tracks = [] if self.static_image_mode else [track for _, track in found]
+        hands = [found[group[-1]][0] for group in groups]
+        if len(hands) > self.max_num_hands:
+            # MediaPipe can report more (max_num_hands palms beside the tracked hands); the
+            # hands followed longest (lowest ids) are the ones kept.
+            keep = sorted(h.id for h in hands)[: self.max_num_hands]
+            hands = [h for h in hands if h.id in keep]
         return hands
+
+    @staticmethod
+    def _same_hands(found: list[tuple[Hand, _Track]]) -> list[list[int]]:
+        """Indices of `found` grouped by hand, in order: two ROIs of very different sizes (a palm
+        ROI and a tracked hand's ROI) can both land on one hand without overlapping enough to be
+        merged before the landmark model; their landmarks then coincide (same_hand) or their
+        next ROIs overlap. Twins tracked from the last frame share their id."""
+        groups: list[list[int]] = []
+        for k, (hand, track) in enumerate(found):
+            for group in groups:
+                other, other_track = found[group[-1]]
+                if (other_track.roi.iou(track.roi) > SAME_HAND_IOU or same_hand(other.landmarks, hand.landmarks)
+                        or (track.id is not None and any(found[j][1].id == track.id for j in group))):
+                    group.append(k)
+                    break
+            else:
+                groups.append([k])
+        return groups
 
     def close(self) -> None:
         self._tracks = []

@@ -124,12 +124,13 @@ def predict_roi(previous: Roi, current: Roi, dt_seen: float, dt_ahead: float,
                angle=_wrap(current.angle + gain * dangle))
 
 
-def letterbox(rgb: np.ndarray, canvas: np.ndarray) -> tuple[float, float, float]:
+def letterbox(rgb: np.ndarray, canvas: np.ndarray, like_mediapipe: bool = False) -> tuple[float, float, float]:
     """Draw `rgb` into the square uint8 `canvas` (in place) scaled to fit, centred, zero padded.
 
     Returns (s, ox, oy): frame pixel = canvas pixel * s - (ox, oy). As MediaPipe does, the square
     around the frame maps corner to corner onto the canvas: the detectors are sensitive to the
-    sampling phase, so cv2.resize (centre-aligned samples) is not used.
+    sampling phase, so cv2.resize (centre-aligned samples) is not used. `like_mediapipe`: sample
+    as MediaPipe's own OpenCV does (see mediapipe_remap).
     """
     import cv2
 
@@ -138,19 +139,76 @@ def letterbox(rgb: np.ndarray, canvas: np.ndarray) -> tuple[float, float, float]
     side = float(max(w, h))
     scale = size / side
     ox, oy = (side - w) / 2, (side - h) / 2
+    if like_mediapipe:
+        maps = _LETTERBOX_MAPS.get((h, w, size))
+        if maps is None:  # one per frame size: it does not change from frame to frame
+            square = Roi(cx=w / 2, cy=h / 2, size=side, angle=0.0)
+            maps = _LETTERBOX_MAPS[(h, w, size)] = mediapipe_maps(mediapipe_crop_matrix(square, size), size, size)
+        cv2.remap(rgb, *maps, cv2.INTER_LINEAR, dst=canvas, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        return 1.0 / scale, ox, oy
     matrix = np.array([[scale, 0.0, ox * scale], [0.0, scale, oy * scale]])
     cv2.warpAffine(rgb, matrix, (size, size), dst=canvas, flags=cv2.INTER_LINEAR,
                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     return 1.0 / scale, ox, oy
 
 
-def crop_into(rgb: np.ndarray, roi: Roi, patch: np.ndarray, tensor: np.ndarray, scale: np.float32) -> np.ndarray:
+def crop_into(rgb: np.ndarray, roi: Roi, patch: np.ndarray, tensor: np.ndarray, scale: np.float32,
+              like_mediapipe: bool = False) -> np.ndarray:
     """Resample `roi` of the frame into the square uint8 `patch` (edges replicated, as MediaPipe's
-    landmark crops) and fill the model input `tensor` [1, S, S, 3] with patch * scale."""
+    landmark crops) and fill the model input `tensor` [1, S, S, 3] with patch * scale.
+    `like_mediapipe`: sample as MediaPipe's own OpenCV does (see mediapipe_remap)."""
     import cv2
 
     size = patch.shape[0]
-    cv2.warpAffine(rgb, roi.crop_matrix(size), (size, size), dst=patch,
-                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    if like_mediapipe:
+        mediapipe_remap(rgb, mediapipe_crop_matrix(roi, size), patch, cv2.BORDER_REPLICATE)
+    else:
+        cv2.warpAffine(rgb, roi.crop_matrix(size), (size, size), dst=patch,
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
     np.multiply(patch, scale, out=tensor[0], casting="unsafe")
     return tensor
+
+
+def mediapipe_crop_matrix(roi: Roi, out_size: int) -> np.ndarray:
+    """3x3 homography from output-tensor pixels to image pixels, built as MediaPipe's
+    ImageToTensorCalculator builds it: the ROI's corners (cv2.boxPoints, float32) onto the
+    tensor's corners (cv2.getPerspectiveTransform), inverted. Equal to Roi.crop_matrix up to
+    float32 rounding, which the 1/32-pixel sampling grid of mediapipe_remap can tell apart."""
+    import cv2
+
+    corners = cv2.boxPoints(((roi.cx, roi.cy), (roi.size, roi.size), math.degrees(roi.angle)))
+    tensor_corners = np.array([[0, out_size], [0, 0], [out_size, 0], [out_size, out_size]], dtype=np.float32)
+    return np.linalg.inv(cv2.getPerspectiveTransform(corners.astype(np.float32), tensor_corners))
+
+
+_PIXEL_GRIDS: dict[tuple[int, int], np.ndarray] = {}
+_LETTERBOX_MAPS: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def mediapipe_maps(to_image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap's fixed-point maps (CV_16SC2 whole pixels, 1/32-pixel fractions) for an output
+    of height x width whose pixel (x, y) samples the source at to_image @ (x, y, 1) (3x3)."""
+    import cv2
+
+    grid = _PIXEL_GRIDS.get((height, width))
+    if grid is None:
+        grid = np.stack(np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64)),
+                        axis=-1).reshape(-1, 1, 2)
+        _PIXEL_GRIDS[(height, width)] = grid
+    source = cv2.perspectiveTransform(grid, to_image).reshape(height, width, 2).astype(np.float32)
+    return cv2.convertMaps(source, None, cv2.CV_16SC2)
+
+
+def mediapipe_remap(rgb: np.ndarray, to_image: np.ndarray, out: np.ndarray, border: int) -> None:
+    """Fill `out` (uint8 HxWx3) with `rgb` sampled where the 3x3 `to_image` maps each output
+    pixel, bilinearly, the way the OpenCV built into MediaPipe 0.10 warps: each source position
+    rounded to 1/32 pixel and fixed-point interpolation weights (cv2.convertMaps + cv2.remap do
+    exactly that). The OpenCV arfx installs (5.x) interpolates warpAffine/warpPerspective at
+    the exact position; the crops differ by a few levels on some pixels, which moves the hand
+    landmark model's answer by up to 1% of the hand's size on an uncertain hand and sets two
+    trackers drifting apart.
+    """
+    import cv2
+
+    whole, fraction = mediapipe_maps(to_image, *out.shape[:2])
+    cv2.remap(rgb, whole, fraction, cv2.INTER_LINEAR, dst=out, borderMode=border, borderValue=(0, 0, 0))

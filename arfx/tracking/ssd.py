@@ -59,7 +59,10 @@ def decode(boxes: np.ndarray, logits: np.ndarray, anchors: np.ndarray, min_score
 
 class SsdDetector:
     """A letterboxed SSD detector: `detect_boxes(rgb)` -> (box xywh, keypoints, score) in frame
-    pixels, best first. Pixels go into the model as value * scale - offset."""
+    pixels, best first. Pixels go into the model as value * scale - offset. A subclass sets
+    `like_mediapipe` to letterbox with MediaPipe's own sampling (arfx.tracking.roi.letterbox)."""
+
+    like_mediapipe = False
 
     def __init__(self, model: str, size: int, anchors: np.ndarray, keypoints: int, min_confidence: float,
                  scale: float, offset: float, threads: int = 1) -> None:
@@ -75,7 +78,7 @@ class SsdDetector:
 
     def _letterbox(self, rgb: np.ndarray) -> tuple[float, float, float]:
         """The frame into the model input; frame px = tensor px * s - (ox, oy)."""
-        mapping = letterbox(rgb, self._canvas)
+        mapping = letterbox(rgb, self._canvas, self.like_mediapipe)
         np.multiply(self._canvas, self._scale, out=self._input[0], casting="unsafe")
         if self._offset:
             self._input -= self._offset
