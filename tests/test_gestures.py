@@ -1,8 +1,12 @@
-"""Gesture rules on synthetic hands: a small kinematic hand (metres) posed joint by joint."""
+"""Gesture rules on synthetic hands (a small kinematic hand in metres, posed joint by joint), and
+the evaluation on real labelled frames (scripts/measure_gestures.py)."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +180,37 @@ def test_classify_hand_uses_world_landmarks():
     image = POSES["fist"] * 1000
     hand = Hand(image.astype(np.float32), world.astype(np.float32), "left", 0.9, 0.99, 0)
     assert gestures.classify_hand(hand).name == "victory"
+
+
+# ----- the evaluation on real frames (scripts/measure_gestures.py) --------------------------
+
+def _measure_gestures():
+    path = Path(__file__).resolve().parent.parent / "scripts" / "measure_gestures.py"
+    spec = importlib.util.spec_from_file_location("_arfx_measure_gestures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gesture_labels_name_real_frames_and_known_gestures():
+    script = _measure_gestures()
+    frames = json.loads(script.LABELS.read_text())["frames"]
+    assert {f["gesture"] for f in frames} <= set(GESTURES) | {gestures.NONE}
+    assert all(len(f["at"]) == 2 and f["frame"] >= 0 and f["source"] for f in frames)
+    assert len({(f["source"], f["frame"], tuple(f["at"])) for f in frames}) == len(frames)  # no repeats
+
+
+def test_gestures_scored_on_real_photos_and_too_few_frames_are_unmeasured(tmp_path):
+    """Without the development media (an empty folder) only OpenCV's sample photos remain: the
+    open hand of handSrc.jpg is recognised, and every gesture is reported unmeasured."""
+    script = _measure_gestures()
+    if script.find_source("handSrc.jpg", tmp_path) is None:
+        pytest.skip("needs OpenCV's sample photos (Debian package opencv-doc)")
+    labels = json.loads(script.LABELS.read_text())["frames"]
+    results, missing = script.predictions(labels, tmp_path, complexity=1)
+    assert "short_hamilton_clip.mp4" in missing
+    said = {entry["source"]: name for entry, name in results}
+    assert said["handSrc.jpg"] == "open_palm"
+    rows = script.summarise(results)
+    assert rows["open_palm"]["frames"] == 1 and rows["open_palm"]["recall"] == 1.0
+    assert not any(row["measured"] for row in rows.values())  # fewer than 20 real frames each
