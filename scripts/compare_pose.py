@@ -199,14 +199,34 @@ def arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> di
     return result
 
 
-def still_shots(clip: np.ndarray, cut: float = 20.0, still: float = 3.0, shortest: int = 10) -> list[tuple[int, int]]:
-    """(first, end) frames of the clip's still shots: shots end where the mean absolute change
-    between frames exceeds `cut` grey levels; a shot of at least `shortest` frames is still when
-    its median change is below `still`."""
-    change = np.array([np.abs(clip[i + 1].astype(np.int16) - clip[i]).mean() for i in range(len(clip) - 1)])
-    bounds = [0, *(int(i) + 1 for i in np.flatnonzero(change > cut)), len(clip)]
-    return [(a, b) for a, b in zip(bounds, bounds[1:])
-            if b - a >= shortest and np.median(change[a:b - 1]) < still]
+def frame_changes(clip: np.ndarray) -> np.ndarray:
+    """Mean absolute change (grey levels) from each frame to the next."""
+    return np.array([np.abs(clip[i + 1].astype(np.int16) - clip[i]).mean() for i in range(len(clip) - 1)])
+
+
+def shots(clip: np.ndarray, cut: float = 20.0) -> list[tuple[int, int]]:
+    """(first, end) frames of the clip's shots: a shot ends where the mean absolute change
+    between frames exceeds `cut` grey levels."""
+    bounds = [0, *(int(i) + 1 for i in np.flatnonzero(frame_changes(clip) > cut)), len(clip)]
+    return list(zip(bounds, bounds[1:]))
+
+
+def still_shots(clip: np.ndarray, still: float = 3.0, shortest: int = 10) -> list[tuple[int, int]]:
+    """The shots of at least `shortest` frames whose median change between frames is below
+    `still` grey levels."""
+    change = frame_changes(clip)
+    return [(a, b) for a, b in shots(clip) if b - a >= shortest and np.median(change[a:b - 1]) < still]
+
+
+def nme_by_frame(found: list, reference: list) -> dict[int, float]:
+    """Frame -> NME (% of the reference's torso) where both have a pose."""
+    errors = {}
+    for i, (a, b) in enumerate(zip(found, reference)):
+        if a is not None and b is not None:
+            ref = np.asarray(b["landmarks"])
+            distance = np.linalg.norm(np.asarray(a["landmarks"])[:, :2] - ref[:, :2], axis=1)
+            errors[i] = float(100 * distance.mean() / max(torso(ref), 1e-6))
+    return errors
 
 
 def edge_flicker(soft: np.ndarray, reference: np.ndarray, shots: list[tuple[int, int]]) -> float:
@@ -265,18 +285,6 @@ def summarise(setting: Setting, ours: dict, theirs: dict) -> dict:
     row.update(arfx_cpu_ms=statistics.median(ours["cpu"]), mediapipe_cpu_ms=statistics.median(theirs["cpu"]))
     row["cpu_ratio"] = row["arfx_cpu_ms"] / row["mediapipe_cpu_ms"]
     return row
-
-
-def drift(found: list, reference: list) -> list[float]:
-    """Per-frame NME (% of torso) of tracked poses against a static-mode answer: how far each
-    tracker's history took it from what the frame alone gives."""
-    errors = []
-    for a, b in zip(found, reference):
-        if a is not None and b is not None:
-            ref = np.asarray(b["landmarks"])
-            distance = np.linalg.norm(np.asarray(a["landmarks"])[:, :2] - ref[:, :2], axis=1)
-            errors.append(100 * distance.mean() / max(torso(ref), 1e-6))
-    return errors
 
 
 def best_times(passes: list[dict]) -> dict:
@@ -358,10 +366,10 @@ def main() -> int:
                                 theirs.append(worker.run(index, masks=str(Path(tmp) / "masks.npy") if last else None))
                     row = summarise(setting, best_times(ours), best_times(theirs))
                     if "soft" in ours[-1] and "soft" in theirs[-1] and setting.frames == "clip":
-                        shots = still_shots(clips[0])
+                        still = still_shots(clips[0])
                         reference = theirs[-1]["soft"]
-                        row.update(still_shots=shots, flicker_mp=edge_flicker(reference, reference, shots),
-                                   flicker_arfx=edge_flicker(ours[-1]["soft"], reference, shots))
+                        row.update(still_shots=still, flicker_mp=edge_flicker(reference, reference, still),
+                                   flicker_arfx=edge_flicker(ours[-1]["soft"], reference, still))
                     kept[setting.label] = (ours[-1]["found"], theirs[-1]["found"])
                     rows.append(row)
                     print(json.dumps(row), flush=True)
@@ -370,6 +378,7 @@ def main() -> int:
                         floor = Setting(f"{setting.label}: MediaPipe vs itself +-1", setting.kind, setting.frames,
                                         setting.mediapipe)
                         rows.append(summarise(floor, noisy, best_times(theirs)))
+                        kept[floor.label] = (noisy["found"], theirs[-1]["found"])
                         print(json.dumps(rows[-1]), flush=True)
             finally:
                 worker.close()
@@ -393,17 +402,28 @@ def main() -> int:
               f"{r['arfx_cpu_ms']:>8.2f} {r['mediapipe_cpu_ms']:>7.2f} {r['cpu_ratio']:>6.2f}")
     for r in rows:
         if "flicker_arfx" in r:
-            shots = ", ".join(f"{a}-{b - 1}" for a, b in r["still_shots"])
-            print(f"{r['setting']}: edge flicker on the still shots (frames {shots}): "
+            spans = ", ".join(f"{a}-{b - 1}" for a, b in r["still_shots"])
+            print(f"{r['setting']}: edge flicker on the still shots (frames {spans}): "
                   f"MediaPipe {r['flicker_mp']:.4f}, arfx {r['flicker_arfx']:.4f}")
+    clip_shots = shots(frame_sets["clip"][0])
+    for label in tracked:
+        if label in kept:
+            print(f"{label}: median NME % per shot (frames), arfx vs MediaPipe"
+                  + ("" if args.no_floor else " | MediaPipe vs itself +-1"))
+            pairs = [kept[label]] + ([] if args.no_floor else [kept[f"{label}: MediaPipe vs itself +-1"]])
+            errors = [nme_by_frame(*pair) for pair in pairs]
+            for a, b in clip_shots:
+                text = " | ".join(number(statistics.median(v)) if (v := [e[i] for i in range(a, b) if i in e]) else "-"
+                                  for e in errors)
+                print(f"  {a:4d}-{b - 1:<4d} {text}")
     if "pose clip static" in kept:
         reference = kept["pose clip static"][1]  # MediaPipe, every frame on its own
         for label in ("pose clip video", "pose clip video, no smoothing"):
             if label in kept:
                 ours, theirs = kept[label]
                 text = "; ".join(f"{name} {np.median(errors):.2f}% over {len(errors)} frames"
-                                 for name, errors in (("arfx", drift(ours, reference)),
-                                                      ("MediaPipe", drift(theirs, reference))) if errors)
+                                 for name, errors in (("arfx", list(nme_by_frame(ours, reference).values())),
+                                                      ("MediaPipe", list(nme_by_frame(theirs, reference).values()))) if errors)
                 print(f"{label}: median NME against MediaPipe's static answer on the same frame: {text}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
