@@ -256,6 +256,9 @@ class Object3DPass:
             self.meshes.append(GpuMesh(renderer.ctx, program, mesh, skin))
             self.meshes[-1].program = program
         self._programs = list({id(m.program): m.program for m in self.meshes}.values())
+        for program in self._programs:
+            for role in _MAP_ORDER:
+                _set(program, _SAMPLER_NAMES[role], TEXTURE_UNITS[role])
         # Joint matrices of meshes skinned in the vertex shader, at rest until animated.
         self._joints: dict[int, np.ndarray] = {}
         if any(gpu_skin):
@@ -363,8 +366,6 @@ class Object3DPass:
                         for slot in self._part_slots[part]}
         for program in self._programs:
             program["u_projection"].write(gl_matrix_bytes(frame.projection))
-            for role in _MAP_ORDER:
-                _set(program, _SAMPLER_NAMES[role], TEXTURE_UNITS[role])
             frame.renderer.apply_lighting(program, frame, face)  # light from the frame, or the fixed one
         anchor_matrix = self.effect.anchor.matrix(face)
         model_view = anchor_matrix @ self.effect.placement
@@ -433,7 +434,7 @@ class Object3DPass:
         program = mesh.program
         matrix = model_view @ self._transform(mesh)
         linear = matrix[:3, :3]
-        normal_matrix = np.linalg.inv(linear).T if abs(np.linalg.det(linear)) > 1e-12 else linear
+        normal_matrix = _normal_matrix(linear)
         program["u_model_view"].write(gl_matrix_bytes(matrix))
         program["u_normal_matrix"].write(gl_matrix_bytes(normal_matrix))
         cached = self._material_uniforms.get((mesh.slot, id(base)))
@@ -609,6 +610,17 @@ class BurstPass:
                 resource.release()
         self.vao = self.buffer = None
         self.textures = {}
+
+
+def _normal_matrix(linear: np.ndarray) -> np.ndarray:
+    """The inverse transpose of a 3x3 matrix (its cofactors over its determinant; the matrix
+    itself when singular), in plain floats: numpy's inv and det cost ~20 us a mesh."""
+    a, b, c, d, e, f, g, h, i = np.asarray(linear, np.float64).ravel().tolist()
+    cofactors = [[e * i - f * h, f * g - d * i, d * h - e * g],
+                 [c * h - b * i, a * i - c * g, b * g - a * h],
+                 [b * f - c * e, c * d - a * f, a * e - b * d]]
+    det = a * cofactors[0][0] + b * cofactors[0][1] + c * cofactors[0][2]
+    return np.asarray(linear) if abs(det) <= 1e-12 else np.array(cofactors) / det
 
 
 def _box_corners(low, high) -> np.ndarray:
