@@ -1,7 +1,7 @@
 """Measure `--fov auto` (arfx.geometry.fov.FovEstimator) on synthetic clips made with a KNOWN field of view.
 
     .venv/bin/python scripts/measure_fov.py [--fovs 40,45,...,75] [--frames 90] [--seeds 3]
-        [--no-landmarks] [--no-tracker] [--save-clip DIR]
+        [--no-landmarks] [--no-tracker] [--save-clip DIR] [--photos astronaut,a.jpg,...] [--cache DIR]
 
 Two kinds of clip, each for every field of view asked for:
 - landmarks: the canonical face mesh posed in 3D and projected with the known field of view
@@ -9,15 +9,18 @@ Two kinds of clip, each for every field of view asked for:
   Gaussian noise (--noise px) and a face of another shape than the canonical one (nose 25 %
   deeper, cheeks 15 % flatter, 8 % wider: a per-seed random mix), for several kinds of motion
   (depth + across + turning, depth only, across only, turning only, still);
-- tracker: the astronaut photo warped onto the posed canonical mesh (each of its 898 triangles
-  taken from where the tracker finds that triangle in the photo, painted far to near, back faces
-  left out) and rendered with the known field of view at 640x480, then tracked by arfx's own
-  FaceTracker: the estimate from real tracker landmarks (its z included).
+- tracker: a face photo (the astronaut, or each of --photos) warped onto the posed canonical mesh
+  (each of its 898 triangles taken from where the tracker finds that triangle in the photo,
+  painted far to near, back faces left out) and rendered with the known field of view at 640x480,
+  then tracked by arfx's own FaceTracker: the estimate from real tracker landmarks (its z included).
 The clip's apparent motion is the same at every field of view (the face from about half the
 frame height down to a fifth, across the frame and turning); what changes is the camera.
 Printed per clip: the estimate, its error, the estimator's uncertainty and whether it is
-confident (else the fallback, 63, is what arfx would use).
-"""
+confident (else the fallback, 63, is what arfx would use). For the tracked clips, then: a table
+of errors (face x field of view), each face's perspective gain (how much of a true change of
+perspective the landmark model showed on it), their geometric mean and spread (what
+arfx.geometry.fov.TRACKER_PERSPECTIVE_GAIN and TRACKER_GAIN_SPREAD hold, measured on six faces),
+and each face's errors with the gain of the other faces only (held out)."""
 
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from arfx.geometry import CanonicalFace, rotation_from_euler  # noqa: E402
-from arfx.geometry.fov import FovEstimator  # noqa: E402
+from arfx.geometry.fov import (TRACKER_PERSPECTIVE_GAIN, FovEstimate, FovEstimator, _actual,  # noqa: E402
+                              _apparent)
 
 FACE_HEIGHT_CM = 17.0  # about the canonical mesh's chin-to-forehead extent
 
@@ -90,7 +94,7 @@ def landmark_clip(fov, frames, motion, seed, noise, width=1280, height=720, cano
 
 def estimate(observations, width, height, tracker: bool = False) -> tuple:
     """The estimate for ideal landmarks, or (`tracker`) as arfx makes it for its tracker's."""
-    estimator = FovEstimator(**({} if tracker else {"perspective_gain": 1.0}))
+    estimator = FovEstimator(**({} if tracker else {"perspective_gain": 1.0, "gain_spread": 0.0}))
     for lm in observations:
         estimator.add(lm, width, height)
     return estimator.estimate()
@@ -207,7 +211,7 @@ def main() -> None:
     parser.add_argument("--no-tracker", action="store_true")
     parser.add_argument("--tracker-motions", default="depth+across+turn")
     parser.add_argument("--save-clip", type=Path, help="write the rendered frames here (JPEG)")
-    parser.add_argument("--photos", default="", help="comma-separated face photos to render (default: the astronaut)")
+    parser.add_argument("--photos", default="", help="comma-separated face photos to render; astronaut: the built-in one (the default)")
     parser.add_argument("--cache", type=Path, help="keep the tracked landmarks of each clip here and reuse them")
     args = parser.parse_args()
     fovs = [float(v) for v in args.fovs.split(",")]
@@ -235,9 +239,10 @@ def main() -> None:
             print(f"  {motion:<20} confident {confident.get(motion, 0)}/{total}  {stats}")
 
     if not args.no_tracker:
-        photos = [PhotoFace(Path(p)) for p in args.photos.split(",") if p] or [PhotoFace()]
+        photos = [PhotoFace(None if p == "astronaut" else Path(p)) for p in args.photos.split(",") if p] \
+            or [PhotoFace()]
         print(f"\nrendered clips tracked by FaceTracker: 640x480, {args.frames} frames\n{HEADER}")
-        errors = []
+        found_by: dict[tuple[str, str], dict[float, FovEstimate]] = {}
         for photo in photos:
             for motion in args.tracker_motions.split(","):
                 for fov in fovs:
@@ -246,13 +251,70 @@ def main() -> None:
                     est = estimate(found, 640, 480, tracker=True)
                     print(row(f"{photo.name[:8]} {motion}", fov, est) + f"  ({len(found)}/{args.frames} "
                           f"frames with a face, {time.perf_counter() - t0:.0f} s)", flush=True)
-                    if est.estimated is not None:
-                        errors.append(est.estimated - fov)
-        if errors:
-            errors = np.asarray(errors)
-            print(f"\ntracked clips: mean error {errors.mean():+.2f}, mean |error| {np.abs(errors).mean():.2f}, "
-                  f"max |error| {np.abs(errors).max():.2f} degrees")
+                    found_by.setdefault((photo.name, motion), {})[fov] = est
+        report_tracked(found_by, fovs)
 
+
+def face_gain(estimates: dict[float, FovEstimate]) -> float | None:
+    """How much of a true change of perspective the tracker showed on one face's clips: the
+    geometric mean over the clips of tan(apparent / 2) / tan(true / 2), where the apparent field
+    of view is the landmarks' own best fit (the estimate before it is scaled back by the gain)."""
+    ratios = [math.log(math.tan(math.radians(_apparent(e.estimated, TRACKER_PERSPECTIVE_GAIN)) / 2)
+                       / math.tan(math.radians(fov) / 2))
+              for fov, e in estimates.items() if e.estimated is not None]
+    return math.exp(float(np.mean(ratios))) if ratios else None
+
+
+def report_tracked(found_by: dict[tuple[str, str], dict[float, FovEstimate]], fovs: list[float]) -> None:
+    """Per face and true fov: the estimate's error (c: confident, so used); each face's gain and the
+    gain's spread over the faces (what TRACKER_PERSPECTIVE_GAIN and TRACKER_GAIN_SPREAD hold); and
+    each face's errors with the gain measured on the OTHER faces (held out)."""
+    head = "".join(f"{fov:>8g}" for fov in fovs)
+    print(f"\nerror of the estimate, degrees (c: confident, so used; the gain {TRACKER_PERSPECTIVE_GAIN:g} as "
+          f"shipped)\n{'clip':<28}{head}")
+    errors = []
+    for (name, motion), estimates in found_by.items():
+        cells = []
+        for fov in fovs:
+            e = estimates.get(fov)
+            if e is None or e.estimated is None:
+                cells.append(f"{'-':>8}")
+                continue
+            errors.append(e.estimated - fov)
+            cells.append(f"{e.estimated - fov:+7.1f}{'c' if e.confident else ' '}")
+        print(f"{name[:12] + ' ' + motion:<28}" + "".join(cells))
+    if errors:
+        errors = np.asarray(errors)
+        used = np.asarray([e.fov - fov for estimates in found_by.values() for fov, e in estimates.items()])
+        print(f"tracked clips: mean error {errors.mean():+.2f}, mean |error| {np.abs(errors).mean():.2f}, "
+              f"max |error| {np.abs(errors).max():.2f} degrees; what arfx uses (the fallback when not "
+              f"confident): mean |error| {np.abs(used).mean():.2f}, max {np.abs(used).max():.2f}")
+    gains = {key: face_gain(estimates) for key, estimates in found_by.items()}
+    gains = {key: g for key, g in gains.items() if g is not None}
+    if len(gains) < 2:
+        return
+    logs = np.log(list(gains.values()))
+    print("\nthe tracker's perspective gain per face: " + ", ".join(f"{k[0]} {g:.3f}" for k, g in gains.items())
+          + f"\nall faces: gain {math.exp(logs.mean()):.3f} (geometric mean), spread {logs.std(ddof=1):.3f} "
+          "(standard deviation of its log)")
+    print(f"\nheld out: each face's error with the gain of the other faces\n{'clip':<28}{head}")
+    held = []
+    for key, estimates in found_by.items():
+        others = [math.log(g) for k, g in gains.items() if k != key]
+        gain = math.exp(float(np.mean(others)))
+        cells = []
+        for fov in fovs:
+            e = estimates.get(fov)
+            if e is None or e.estimated is None:
+                cells.append(f"{'-':>8}")
+                continue
+            error = _actual(_apparent(e.estimated, TRACKER_PERSPECTIVE_GAIN), gain) - fov
+            held.append(error)
+            cells.append(f"{error:+8.1f}")
+        print(f"{key[0][:12] + ' ' + key[1]:<28}" + "".join(cells) + f"   (gain {gain:.3f})")
+    held = np.abs(held)
+    print(f"held out: mean |error| {held.mean():.2f}, max |error| {held.max():.2f} degrees, "
+          f"{(held <= 5.0).mean():.0%} within 5")
 
 if __name__ == "__main__":
     main()

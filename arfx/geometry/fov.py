@@ -21,13 +21,15 @@ a wrong one its perspective is over- or under-corrected by an amount that change
 distance and its place in the frame, so its shape seems to change as it moves. The estimate is
 the field of view with the least scatter of those shapes about the face's own (its mean plus a
 part linear in where it looks: the tracker's points drift as the head turns), refined by a
-parabola; its uncertainty is the larger of the least-squares one and a jackknife over six runs
-of frames. The face landmark model shows only part of a true change of perspective
-(TRACKER_PERSPECTIVE_GAIN, measured by scripts/measure_fov.py); the estimate is scaled back by it.
-A face that does not both change its distance and cross the frame gives no estimate, nor does an
-uncertain one: the fallback (metadata or 63 degrees) is used then. Limits: the estimate leans
-on the canonical face's proportions of depth to size, and on how the landmark model renders a
-given face's perspective, which varies from face to face (see the README).
+parabola. The face landmark model shows only part of a true change of perspective, and how much
+varies from face to face (TRACKER_PERSPECTIVE_GAIN and TRACKER_GAIN_SPREAD, measured by
+scripts/measure_fov.py on six faces); the estimate is scaled back by the gain. Its uncertainty
+combines the larger of the least-squares one and a jackknife over six runs of frames with what
+the gain's spread does to it (about 4-7 degrees: nothing in one face's clip tells its own gain).
+A face that does not both change its distance and cross the frame gives no estimate, nor does one
+less certain than MAX_UNCERTAINTY: the fallback (metadata or 63 degrees) is used then. Limits: the
+estimate leans on the canonical face's proportions of depth to size, and on how the landmark model
+renders a given face's perspective (see the README).
 """
 
 from __future__ import annotations
@@ -68,10 +70,17 @@ TURN_TERMS = 3
 #: landmarks either motion alone gave estimates 10-28 degrees off (scripts/measure_fov.py).
 MIN_DEPTH_RATIO = 1.3
 MIN_ACROSS = 0.25
-#: How much of a true change of perspective the face landmark model's points show (measured
-#: by scripts/measure_fov.py on rendered clips of known field of view): the estimate is scaled
-#: back by it (tan(fov / 2) of the landmarks' best fit over this).
-TRACKER_PERSPECTIVE_GAIN = 0.81
+#: How much of a true change of perspective the face landmark model's points show, and how much
+#: that varies from face to face (measured by scripts/measure_fov.py on rendered clips of known
+#: field of view, six faces: 0.79-1.05): the estimate is scaled back by the gain (tan(fov / 2) of
+#: the landmarks' best fit over it), and the spread (the standard deviation of the gain's log over
+#: the faces) is part of its uncertainty: a face's own gain cannot be told from its clip.
+TRACKER_PERSPECTIVE_GAIN = 0.894
+TRACKER_GAIN_SPREAD = 0.117
+#: An estimate less certain than this (one standard deviation, degrees) is not used: the
+#: fallback, 63 degrees, is about this far from real cameras' 40-75 degrees on average, so a
+#: less certain estimate would not beat it.
+MAX_UNCERTAINTY = 8.0
 
 #: Video metadata keys holding a 35 mm equivalent focal length (compared lower case).
 VIDEO_35MM_KEYS = ("com.apple.quicktime.camera.focal_length.35mm_equivalent", "focal_length_35mm",
@@ -207,9 +216,10 @@ class FovEstimator:
     """
 
     def __init__(self, fallback: float = DEFAULT_FOV, *, max_frames: int = 300, min_frames: int = 12,
-                 max_uncertainty: float = 3.0, search: tuple[float, float] = (20.0, 120.0),
+                 max_uncertainty: float = MAX_UNCERTAINTY, search: tuple[float, float] = (20.0, 120.0),
                  canonical: Any = None, points: Any = None,
-                 perspective_gain: float = TRACKER_PERSPECTIVE_GAIN) -> None:
+                 perspective_gain: float = TRACKER_PERSPECTIVE_GAIN,
+                 gain_spread: float = TRACKER_GAIN_SPREAD) -> None:
         from arfx.geometry.canonical import CanonicalFace
 
         canonical = canonical if canonical is not None else CanonicalFace.load()
@@ -220,6 +230,8 @@ class FovEstimator:
         self.search = (float(search[0]), float(search[1]))
         #: The share of a true change of perspective the landmarks show (1: exact landmarks).
         self.perspective_gain = float(perspective_gain)
+        #: How much that share varies from face to face (standard deviation of its log; 0: exact).
+        self.gain_spread = float(gain_spread)
         self._ids = np.asarray(rigid_points(canonical) if points is None else points, dtype=np.int64)
         points = canonical.vertices[self._ids].astype(np.float64)
         self._canonical_mean = points.mean(axis=0)
@@ -421,8 +433,12 @@ class FovEstimator:
         at_edge = best in (0, len(coarse) - 1) or estimated <= low + 1.0 or estimated >= high - 1.0
         if math.isfinite(spread):
             spread = abs(_actual(estimated + spread, self.perspective_gain) - _actual(estimated, self.perspective_gain))
+        # How the landmark model renders this face's perspective is not known: the spread of its
+        # gain over faces moves the estimate by this much (one standard deviation).
+        systematic = 0.5 * abs(_actual(estimated, self.perspective_gain * math.exp(-self.gain_spread))
+                               - _actual(estimated, self.perspective_gain * math.exp(self.gain_spread)))
         estimated = _actual(estimated, self.perspective_gain)
-        uncertainty = max(spread, jackknife)
+        uncertainty = math.hypot(max(spread, jackknife), systematic)
         confident = (not at_edge) and uncertainty <= self.max_uncertainty
         if at_edge:
             reason = f"best fit at the edge of {low:g}-{high:g} degrees"
@@ -431,6 +447,8 @@ class FovEstimator:
                       "longer clips with more motion help)")
         else:
             reason = f"{estimated:.1f} +- {uncertainty:.1f} degrees from {frames} face observations"
+        if systematic > 0 and not at_edge:
+            reason += f" ({systematic:.1f} of it from how the landmark model sees different faces)"
         return FovEstimate(estimated if confident else fallback, estimated, uncertainty, confident, frames,
                            reason)
 
