@@ -10,12 +10,21 @@ MediaPipe pins numpy<2, so it runs in its own virtual environment (created once,
   points); max_num_faces=1.
 Each tracker makes --repeats passes over a setting's frames; each frame keeps its best time,
 and the table shows the median of those per-frame times.
+
+--agreement (no MediaPipe needed): how often the attention model alone (MediaPipe's refine
+loop) would decide a crop differently from the 468-point model, which decides which faces
+arfx finds (face or not; landmarks fit the crop, or look again), on the static images,
+every clip frame, and bench_tracking_truth's warped motion set with and without extra sensor
+noise. Crops: each detection, and shifted, scaled and turned copies of it (partial faces).
+It also shows how sure the attention model was where it disagreed: the largest |presence
+logit| among the disagreements.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -265,6 +274,61 @@ def print_stages(title: str, stages: dict[str, float]) -> None:
     print(f"  {'sum of medians':34} {sum(stages.values()):6.3f}")
 
 
+# Crops around a detection that cut the face off or miss it (centre shift in ROI sides,
+# size factor, extra roll in radians): where presence and fit sit near their limits.
+PERTURBATIONS = ((0.3, 0, 1, 0.1), (-0.45, 0, 1, 0), (0, 0.5, 1, 0), (0.6, 0.2, 1, 0.2),
+                 (0, 0, 0.55, 0), (0, 0, 1.9, 0), (0.2, -0.3, 0.8, -0.3))
+
+
+def agreement(media: Path, clip: np.ndarray, static: np.ndarray) -> None:
+    """Print the --agreement table (see the module docstring)."""
+    from bench_tracking_truth import motion_set
+
+    from arfx.tracking.detector import FaceFinder
+    from arfx.tracking.roi import Roi, roi_mismatch
+    from arfx.tracking.tracker import DETECTION_RECROP_MISMATCH
+
+    motion = [f for c in motion_set(media) for f in c.frames]
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8) for f in motion]
+    sets = {"static images": list(static), "clip frames": list(clip), "motion set": motion,
+            "motion set + noise": noisy}
+    finder = FaceFinder("auto")
+    models = LandmarkModel(), AttentionLandmarkModel()
+
+    def decide(model, rgb, roi) -> tuple[str, float]:
+        points, presence = model.run(rgb, roi)
+        logit = math.log(max(presence, 1e-12) / max(1 - presence, 1e-12))
+        if presence < 0.5:
+            return "none", logit
+        fits = roi_mismatch(roi, roi_from_landmarks(points[:468])) <= DETECTION_RECROP_MISMATCH
+        return ("fits" if fits else "again"), logit
+
+    print(f"{'frames':20} {'crops':>16} {'differ':>14} {'face/none':>10} {'max |logit|':>11}")
+    for name, frames in sets.items():
+        counts = {"detections": [0, 0, 0, 0.0], "off-centre": [0, 0, 0, 0.0]}
+        for rgb in frames:
+            rgb = np.ascontiguousarray(rgb)
+            for detection in finder.detect(rgb):
+                roi = roi_from_detection(detection)
+                for dx, dy, k, turn in ((0, 0, 1, 0),) + PERTURBATIONS:
+                    crop = Roi(roi.cx + dx * roi.size, roi.cy + dy * roi.size, roi.size * k,
+                               roi.angle + turn)
+                    (theirs, _), (ours, logit) = (decide(m, rgb, crop) for m in models)
+                    row = counts["detections" if k == 1 and dx == dy == 0 else "off-centre"]
+                    row[0] += 1
+                    if ours != theirs:
+                        row[1] += 1
+                        row[2] += "none" in (ours, theirs)
+                        row[3] = max(row[3], abs(logit))
+        for kind, (n, differ, presence, logit) in counts.items():
+            print(f"{name:20} {n:6d} {kind:>9} {differ:6d} {100 * differ / max(n, 1):6.2f}% "
+                  f"{presence:10d} {logit:11.1f}")
+    print("differ: the attention model's decision (no face / landmarks fit / look again) is not "
+          "the 468-point model's; face/none: of those, the ones where one model sees no face; "
+          "max |logit|: the attention model's presence logit furthest from 0 among them")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", default="../shared/media", type=Path)
@@ -280,9 +344,16 @@ def main() -> int:
                         help="side of the square static-mode images (default 512; 0 skips static mode)")
     parser.add_argument("--clip-every", type=int, default=5,
                         help="every Nth clip frame with a face joins the static-mode images (default 5; 0: none)")
+    parser.add_argument("--agreement", action="store_true",
+                        help="only measure where the attention model alone would decide "
+                             "differently from the 468-point model (see above)")
     args = parser.parse_args()
 
     clip = decode(args.media / "short_hamilton_clip.mp4", args.frames)
+    if args.agreement:
+        agreement(args.media, clip, static_frames(args.media, clip, args.static_size or 512,
+                                                  args.clip_every))
+        return 0
     frame_sets = {"clip": clip}
     settings = [Setting(f"video, max_num_faces={n}", "clip", False, n)
                 for n in map(int, args.faces.split(","))]
