@@ -265,6 +265,20 @@ def face_gain(estimates: dict[float, FovEstimate]) -> float | None:
     return math.exp(float(np.mean(ratios))) if ratios else None
 
 
+def error_row(estimates: dict[float, FovEstimate], fovs: list[float], error_of) -> tuple[str, list[float]]:
+    """One table row: `error_of(estimate, fov)` for each field of view (with c when confident), and
+    those errors."""
+    cells, errors = [], []
+    for fov in fovs:
+        e = estimates.get(fov)
+        if e is None or e.estimated is None:
+            cells.append(f"{'-':>8}")
+            continue
+        errors.append(error_of(e, fov))
+        cells.append(f"{errors[-1]:+7.1f}{'c' if e.confident else ' '}")
+    return "".join(cells), errors
+
+
 def report_tracked(found_by: dict[tuple[str, str], dict[float, FovEstimate]], fovs: list[float]) -> None:
     """Per face and true fov: the estimate's error (c: confident, so used); each face's gain and the
     gain's spread over the faces (what TRACKER_PERSPECTIVE_GAIN and TRACKER_GAIN_SPREAD hold); and
@@ -274,15 +288,9 @@ def report_tracked(found_by: dict[tuple[str, str], dict[float, FovEstimate]], fo
           f"shipped)\n{'clip':<28}{head}")
     errors = []
     for (name, motion), estimates in found_by.items():
-        cells = []
-        for fov in fovs:
-            e = estimates.get(fov)
-            if e is None or e.estimated is None:
-                cells.append(f"{'-':>8}")
-                continue
-            errors.append(e.estimated - fov)
-            cells.append(f"{e.estimated - fov:+7.1f}{'c' if e.confident else ' '}")
-        print(f"{name[:12] + ' ' + motion:<28}" + "".join(cells))
+        cells, row_errors = error_row(estimates, fovs, lambda e, fov: e.estimated - fov)
+        errors += row_errors
+        print(f"{name[:12] + ' ' + motion:<28}{cells}")
     if errors:
         errors = np.asarray(errors)
         used = np.asarray([e.fov - fov for estimates in found_by.values() for fov, e in estimates.items()])
@@ -300,21 +308,15 @@ def report_tracked(found_by: dict[tuple[str, str], dict[float, FovEstimate]], fo
     print(f"\nheld out: each face's error with the gain of the other faces\n{'clip':<28}{head}")
     held = []
     for key, estimates in found_by.items():
-        others = [math.log(g) for k, g in gains.items() if k != key]
-        gain = math.exp(float(np.mean(others)))
-        cells = []
-        for fov in fovs:
-            e = estimates.get(fov)
-            if e is None or e.estimated is None:
-                cells.append(f"{'-':>8}")
-                continue
-            error = _actual(_apparent(e.estimated, TRACKER_PERSPECTIVE_GAIN), gain) - fov
-            held.append(error)
-            cells.append(f"{error:+8.1f}")
-        print(f"{key[0][:12] + ' ' + key[1]:<28}" + "".join(cells) + f"   (gain {gain:.3f})")
+        gain = math.exp(float(np.mean([math.log(g) for k, g in gains.items() if k != key])))
+        cells, row_errors = error_row(
+            estimates, fovs, lambda e, fov: _actual(_apparent(e.estimated, TRACKER_PERSPECTIVE_GAIN), gain) - fov)
+        held += row_errors
+        print(f"{key[0][:12] + ' ' + key[1]:<28}{cells}   (gain {gain:.3f})")
     held = np.abs(held)
     print(f"held out: mean |error| {held.mean():.2f}, max |error| {held.max():.2f} degrees, "
-          f"{(held <= 5.0).mean():.0%} within 5")
+          f"{(held <= 5.0).mean():.0%} within 5 (c: confident with the gain as shipped)")
+
 
 if __name__ == "__main__":
     main()
