@@ -423,6 +423,34 @@ def test_astronaut_relit_from_either_side_lights_objects_and_paint_from_that_sid
     assert ratios["left"][1] > 1.15 * ratios["right"][1], ratios
 
 
+def test_a_still_scene_keeps_its_light_and_a_change_is_seen_the_next_frame(ctx, monkeypatch):
+    """The light is estimated again when the picture or the face changes, not every frame."""
+    import arfx.render.lighting as lighting
+
+    estimates = []
+    real = lighting.estimate_face_light
+    monkeypatch.setattr(lighting, "estimate_face_light", lambda *a, **k: estimates.append(1) or real(*a, **k))
+    renderer = Renderer(ctx, 400, 400)
+    try:
+        face = synthetic_face()
+        sphere = ball()
+        left, right = lit_face_frame(face, (-1.0, 0.3, 0.6)), lit_face_frame(face, (1.0, 0.3, 0.6))
+        first = renderer.render(left, [face], sphere)
+        for _ in range(2):
+            assert np.array_equal(renderer.render(left, [face], sphere), first)
+        assert len(estimates) == 1, "a still scene keeps its light"
+        relit = renderer.render(right, [face], sphere)
+        assert len(estimates) == 2 and not np.array_equal(relit, first), "a light from the other side is seen at once"
+        moved = synthetic_face(translation=(3.0, 0.0, -45.0))
+        renderer.render(right, [moved], sphere)
+        assert len(estimates) == 3, "a face that moved is measured again"
+        for _ in range(lighting.LIGHT_REUSE_FRAMES):
+            renderer.render(right, [moved], sphere)
+        assert len(estimates) == 4, "and at least every LIGHT_REUSE_FRAMES frames"
+    finally:
+        renderer.release()
+
+
 def test_a_dark_frame_dims_objects(ctx, astronaut):
     rgb, _, geometry = astronaut
     renderer = Renderer(ctx, rgb.shape[1], rgb.shape[0])

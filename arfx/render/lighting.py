@@ -13,6 +13,10 @@ clamped, so a dim scene dims objects without a dark-skinned face turning them bl
 The linear terms also give a key direction for highlights. Eyes, brows, lips and the face's
 outer edge (hair, background) are left out of the fit, and so are vertices seen edge-on.
 
+The renderer estimates a face's light again only when the picture or the face changed, or
+every LIGHT_REUSE_FRAMES frames (arfx.render.renderer.Renderer._face_light): a still scene
+keeps its light.
+
 Frames: `rgb` is the input frame as tracked (never mirrored); the face mesh and normals are
 in the unmirrored camera space the shaders light in.
 """
@@ -38,6 +42,13 @@ RIDGE = np.array([0.0, 0.02, 0.02, 0.02, 0.4, 0.4, 0.4, 0.4, 0.4])
 MIN_SAMPLES = 40
 #: Reflections see the frame at 1/ENVIRONMENT_DOWNSAMPLE size.
 ENVIRONMENT_DOWNSAMPLE = 16
+#: A face's light is estimated again after LIGHT_REUSE_FRAMES frames, or sooner when the
+#: frame at 1/ENVIRONMENT_DOWNSAMPLE size changes by LIGHT_REUSE_LEVELS (of 255, mean absolute)
+#: or the face moves LIGHT_REUSE_CM (arfx.render.renderer.Renderer._face_light); a webcam's
+#: noise is ~1 level at that size, a lamp switched on or a hand in front tens.
+LIGHT_REUSE_FRAMES = 4
+LIGHT_REUSE_LEVELS = 2.0
+LIGHT_REUSE_CM = 1.0
 
 # MediaPipe face-mesh vertices that are not skin: eye contours, brows, lips.
 _EYES = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246,

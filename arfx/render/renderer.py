@@ -83,11 +83,7 @@ class FrameState:
             face = faces[0]
         key = id(face)
         if key not in self._lights:
-            from arfx.render.lighting import estimate_face_light
-
-            self._lights[key] = estimate_face_light(
-                self.rgb, face, self.renderer.camera, self.rgb.shape[1], self.rgb.shape[0],
-                self.renderer.face_triangles)
+            self._lights[key] = self.renderer._face_light(self, face)
         return self._lights[key]
 
     def frame_texture(self) -> moderngl.Texture:
@@ -109,9 +105,7 @@ class FrameState:
 
     def environment_texture(self) -> moderngl.Texture:
         """A tiny copy of the frame (1/16 size, linearly filtered): what shiny objects reflect."""
-        from arfx.render.lighting import ENVIRONMENT_DOWNSAMPLE, small_frame
-
-        return self.renderer._environment_texture(small_frame(self.rgb, ENVIRONMENT_DOWNSAMPLE))
+        return self.renderer._environment_texture(self.renderer._small_frame(self.rgb))
 
     def set_state(self, depth_test: bool = True, depth_write: bool = True, blend: str | None = None,
                   cull: bool = False) -> None:
@@ -165,6 +159,9 @@ class Effect(Protocol):
     def create_pass(self, renderer: "Renderer") -> EffectPass: ...
 
 
+#: The face mesh vertex whose movement tells a face's light may have to be estimated again
+#: (the nose tip).
+FACE_CENTRE_VERTEX = 1
 #: Renderer lighting modes: light estimated from each frame, or a fixed studio light.
 LIGHTING_MODES = ("frame", "fixed")
 #: Frames after which an effect's GPU pass that was not drawn is released.
@@ -249,6 +246,8 @@ class Renderer:
         self._env_texture: moderngl.Texture | None = None
         self._env_frame = -1
         self._contact = None  # (program, shade buffer, index buffer, vao) of the contact shadow, made on first use
+        self._small: tuple = (-1, None)  # (frame, the tiny frame), see _small_frame
+        self._light_memory: list = []  # (frame, tiny frame, face centre, light) of recent estimates
 
         self._background_program = self.program("background", "background")
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
@@ -687,6 +686,39 @@ class Renderer:
         self.upload_face(face)
         frame.set_state(depth_test=True, depth_write=False, blend="multiply")
         vao.render(moderngl.TRIANGLES, vertices=len(touched) * 3)
+
+    def _face_light(self, frame: FrameState, face):
+        """The light on `face`, estimated from the frame, or the one estimated for the face at
+        the same place in one of the last LIGHT_REUSE_FRAMES frames when the picture has not
+        changed since (the tiny frame within LIGHT_REUSE_LEVELS of it on average): a still
+        scene keeps its light, a light switched on or a face moved is seen the next frame."""
+        from arfx.render.lighting import (LIGHT_REUSE_CM, LIGHT_REUSE_FRAMES, LIGHT_REUSE_LEVELS,
+                                          estimate_face_light)
+
+        small = self._small_frame(frame.rgb)
+        centre = np.asarray(face.mesh[FACE_CENTRE_VERTEX], np.float64)
+        frames = self._frames_drawn
+        for index, (drawn, seen, where, light) in enumerate(self._light_memory):
+            if frames - drawn < LIGHT_REUSE_FRAMES and seen.shape == small.shape \
+                    and float(np.linalg.norm(where - centre)) < LIGHT_REUSE_CM \
+                    and float(cv2.norm(seen, small, cv2.NORM_L1)) < LIGHT_REUSE_LEVELS * small.size:
+                return light
+        light = estimate_face_light(frame.rgb, face, self.camera, frame.rgb.shape[1], frame.rgb.shape[0],
+                                    self.face_triangles)
+        # One remembered light per face place; old ones go.
+        self._light_memory = [m for m in self._light_memory
+                              if frames - m[0] < LIGHT_REUSE_FRAMES and np.linalg.norm(m[2] - centre) >= LIGHT_REUSE_CM]
+        self._light_memory.append((frames, small, centre, light))
+        return light
+
+    def _small_frame(self, rgb: np.ndarray) -> np.ndarray:
+        """The frame at 1/ENVIRONMENT_DOWNSAMPLE size (arfx.render.lighting.small_frame), made
+        once per drawn frame (reflections and the light's change test share it)."""
+        from arfx.render.lighting import ENVIRONMENT_DOWNSAMPLE, small_frame
+
+        if self._small[0] != self._frames_drawn:
+            self._small = (self._frames_drawn, small_frame(rgb, ENVIRONMENT_DOWNSAMPLE))
+        return self._small[1]
 
     def apply_lighting(self, program: moderngl.Program, frame: FrameState, face, texture_unit: int = 1) -> None:
         """Set a lit program's light uniforms for one face: the light estimated from the frame
