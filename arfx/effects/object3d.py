@@ -560,9 +560,10 @@ class BurstPass:
         key = getattr(face, "id", id(face))
         timestamp = float(frame.result.timestamp) if frame.result is not None else 0.0
         bursts = [b for b in self.live.get(key, ()) if timestamp - b[1] < b[0].life]
-        self.live[key] = bursts
         if not bursts:
+            self.live.pop(key, None)  # faces come and go: keep only those with sprites in flight
             return
+        self.live[key] = bursts
         program = self.program
         program["u_projection"].write(gl_matrix_bytes(frame.projection))
         frame.set_state(depth_test=True, depth_write=False, blend="alpha")
