@@ -553,6 +553,9 @@ class BurstPass:
         ring = np.sqrt(np.maximum(1.0 - z * z, 0.0))
         local = np.stack([ring * np.cos(azimuth), ring * np.sin(azimuth), z], axis=1)
         velocities = local @ rotation.T * (burst.speed * rng.uniform(0.6, 1.0, burst.count))[:, None]
+        # Faces that left with sprites in flight are dropped here once those have faded.
+        self.live = {key: bursts for key, bursts in self.live.items()
+                     if any(start - b[1] < b[0].life for b in bursts)}
         self.live.setdefault(getattr(face, "id", id(face)), []).append(
             (burst, float(start), matrix[:3, 3].copy(), velocities))
 
