@@ -377,6 +377,100 @@ def labelled(media: Path) -> int:
     return 0
 
 
+def edited_face(rgb: np.ndarray, base, camera: PerspectiveCamera, edit: str, amount: float,
+                yaw: float = 0.0) -> np.ndarray:
+    """The photo with its tracked face edited in face space by `amount` (0..1) and turned by
+    `yaw`: "blink" (eyelids shut, closed_eyes), "jaw" (everything under the mouth corners down
+    1.2 cm, the corners half as far), "smile" (corners 0.5 cm up and 0.4 cm out), "brows"
+    (brows 0.6 cm up, the skin under them a third as far) or "neutral" (no edit)."""
+    from arfx.geometry.expressions import to_face_space
+    from arfx.geometry.transforms import rotation_xyz
+
+    mesh, pose = np.asarray(base.mesh, np.float64), np.asarray(base.pose, np.float64)
+    image = closed_eyes(rgb, mesh, camera, amount) if edit == "blink" and amount > 0 else rgb
+    face = to_face_space(pose, mesh)
+    moved = face.copy()
+    corners = [61, 291]
+    if edit == "jaw":
+        below = face[:, 1] < face[corners, 1].max() - 0.05
+        moved[below, 1] -= 1.2 * amount
+        moved[corners, 1] -= 0.6 * amount
+    elif edit == "smile":
+        moved[corners, 1] += 0.5 * amount
+        moved[corners, 0] += 0.4 * amount * np.sign(face[corners, 0])
+    elif edit == "brows":
+        brows = [336, 296, 334, 293, 300, 285, 295, 282, 283, 276, 107, 66, 105, 63, 70, 55, 65, 52, 53, 46]
+        moved[brows, 1] += 0.6 * amount
+        under = list(LID_CREASE["L"] + LID_CREASE["R"])
+        moved[under, 1] += 0.2 * amount
+    centre, axes = pose[:3, 3], pose[:3, :3]
+    turn = axes / np.linalg.norm(axes, axis=0)
+    turn = turn @ rotation_xyz((0.0, yaw, 0.0)) @ turn.T
+    target = ((moved @ axes.T + centre) - centre) @ turn.T + centre
+    return warp_mesh(image, mesh, target, camera, fill=bool(yaw))
+
+
+#: Synthetic-edit classes: (score, edit, the trigger threshold it should pass)
+EDITS = (("eyeBlinkLeft", "blink"), ("jawOpen", "jaw"), ("mouthSmileLeft", "smile"), ("browInnerUp", "brows"))
+
+
+def edited(photos: list[str], sheet: str | None = None) -> int:
+    """Precision and recall on synthetic expressions: each photo's face edited (edited_face:
+    amounts 0.6, 0.8, 1; yaw -10, 0, 10) against the unedited and the other edits (same yaws),
+    scored against the unedited frontal photo's features as the person's neutral; thresholds
+    chosen on the first half of the people (best F1), scored on the others. Edits of real
+    photos, not real expressions."""
+    import cv2
+
+    from arfx.demo import astronaut_image
+    from arfx.geometry.expressions import scores_from_features
+
+    images = {"astronaut": astronaut_image()}
+    for path in photos:
+        bgr = cv2.imread(path)
+        if bgr is not None:
+            images[Path(path).stem] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    camera = PerspectiveCamera()
+    pipeline = GeometryPipeline(camera)
+    estimator = ExpressionEstimator(pipeline.canonical)
+    rows = []  # (person, edit, amount, yaw, scores)
+    tiles = []
+    with FaceTracker(static_image_mode=True) as tracker:
+        for name, image in images.items():
+            frame = face_frame(image, tracker)
+            if frame is None:
+                continue
+            height, width = frame.shape[:2]
+            base = pipeline.estimate(tracker.process(frame)[0].landmarks, width, height)
+            neutral = estimator.features(base)
+            for edit in ["neutral"] + [e for _, e in EDITS]:
+                for amount in ((0.0,) if edit == "neutral" else (0.6, 0.8, 1.0)):
+                    for yaw in (-10.0, 0.0, 10.0):
+                        picture = edited_face(frame, base, camera, edit, amount, yaw)
+                        if name == "astronaut" and yaw == 0 and amount in (0.0, 1.0):
+                            tiles.append(cv2.resize(picture[40:440, 120:520], (200, 200)))
+                        faces = tracker.process(picture)
+                        if faces:
+                            g = pipeline.estimate(faces[0].landmarks, width, height)
+                            rows.append((name, edit, amount, yaw, scores_from_features(estimator.features(g), neutral)))
+    people = sorted({r[0] for r in rows})
+    fit = set(people[: len(people) // 2])
+    print(f"{len(people)} photos ({', '.join(people)}); thresholds chosen on {', '.join(sorted(fit))}, "
+          f"scored on the others; edits of real photos, not real expressions")
+    for score, edit in EDITS:
+        def values(group, positive):
+            return np.array([r[4][score] for r in rows if (r[0] in fit) == group and (r[1] == edit) == positive])
+        t = _best_threshold(values(True, True), values(True, False))
+        precision, recall = _precision_recall(values(False, True), values(False, False), t)
+        print(f"{score:15s} ({edit}: {len(values(False, True))} edited / {len(values(False, False))} other frames "
+              f"scored): threshold {t:.2f}, precision {precision:.2f}, recall {recall:.2f}; edited median "
+              f"{np.median(values(False, True)):.2f}")
+    if sheet and tiles:
+        cv2.imwrite(sheet, cv2.cvtColor(np.concatenate(tiles, axis=1), cv2.COLOR_RGB2BGR))
+        print(f"wrote {sheet}")
+    return 0
+
+
 def _depth(args) -> dict:
     return {} if args.depth_scale is None else {"depth_scale": args.depth_scale}
 
@@ -517,14 +611,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--angles", default="-30,-20,-10,0,10,20,30",
                         help="comma-separated angles for --turn")
     parser.add_argument("--photos", nargs="*", default=[], metavar="IMAGE",
-                        help="with --turn: more photos besides the astronaut (one face each)")
-    parser.add_argument("--sheet", help="with --turn: write some of the turned frames here (PNG)")
+                        help="with --turn or --edited: more photos besides the astronaut (one face each)")
+    parser.add_argument("--sheet", help="with --turn or --edited: write some of the frames here (PNG)")
     parser.add_argument("--depth-scale", type=float, default=None,
                         help="ExpressionEstimator depth_scale (default arfx's DEPTH_SCALE; 1: the mesh as tracked)")
     parser.add_argument("--blink", action="store_true",
                         help="instead: blink detection latency on the astronaut photo with eyelids warped shut")
     parser.add_argument("--labelled", metavar="MEDIA", nargs="?", const=str(DEFAULT_VIDEO.parent),
                         help="instead: precision/recall on the hand-labelled development media in MEDIA")
+    parser.add_argument("--edited", action="store_true",
+                        help="instead: precision/recall on synthetic expressions (the astronaut and --photos "
+                             "with their face edited by warping the mesh)")
     parser.add_argument("--max-faces", type=int, default=1)
     parser.add_argument("--first", type=int, default=0, help="first frame index measured")
     parser.add_argument("--last", type=int, default=None, help="last frame index measured")
@@ -539,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     if args.off_axis:
         return off_axis()
+    if args.edited:
+        return edited(args.photos, args.sheet)
     if args.labelled:
         return labelled(Path(args.labelled))
     if args.blink:
