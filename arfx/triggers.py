@@ -179,11 +179,11 @@ class Burst:
     at: Any = None  # arfx.geometry.anchors.Anchor; None: the effect's own anchor
 
 
-def _text(value, what: str) -> str:
+def _text(value, what: str, kind: str = "a part name (a node of the glTF file)") -> str:
     from arfx.effects.schema import ManifestError, describe
 
     if not isinstance(value, str) or not value.strip():
-        raise ManifestError(f"{what} must be a part name (a node of the glTF file), got {describe(value)}")
+        raise ManifestError(f"{what} must be {kind}, got {describe(value)}")
     return value.strip()
 
 
@@ -205,7 +205,7 @@ def _burst(value) -> Burst:
     from arfx.geometry.anchors import Anchor, AnchorError
 
     table = _table(value, "trigger burst", ("sprite", "at", *_BURST_FIELDS), ("sprite",))
-    fields = {"sprite": _text(table["sprite"], "burst.sprite")}
+    fields = {"sprite": _text(table["sprite"], "burst.sprite", "an image file in the effect folder")}
     for key, (default, low, high) in _BURST_FIELDS.items():
         number = table.get(key, default)
         if not is_number(number) or not low <= number <= high or (key == "count" and number != int(number)):
@@ -214,7 +214,7 @@ def _burst(value) -> Burst:
         fields[key] = int(number) if key == "count" else float(number)
     if "at" in table:
         try:
-            fields["at"] = Anchor.parse(_text(table["at"], "burst.at"))
+            fields["at"] = Anchor.parse(_text(table["at"], "burst.at", 'an anchor like "face.eyes"'))
         except AnchorError as error:
             raise ManifestError(f"burst.at: {error}") from error
     return Burst(**fields)
@@ -253,15 +253,18 @@ class Trigger:
         except ValueError as error:
             raise ManifestError(f"trigger when {error}") from error
         actions = {}
-        for key in ("show", "hide", "play"):
+        for key in ("show", "hide"):
             if key in table:
-                actions[key] = _text(table[key], f"trigger {key}" if key != "play" else "trigger play (a clip)")
+                actions[key] = _text(table[key], f"trigger {key}")
+        if "play" in table:
+            actions["play"] = _text(table["play"], "trigger play", "the name of an animation clip in the file")
         if "swap" in table:
             swap = _table(table["swap"], "trigger swap", ("part", "with"), ("part", "with"))
             actions["swap"] = (_text(swap["part"], "swap.part"), _text(swap["with"], "swap.with"))
         if "texture" in table:
             texture = _table(table["texture"], "trigger texture", ("part", "image"), ("part", "image"))
-            actions["texture"] = (_text(texture["part"], "texture.part"), _text(texture["image"], "texture.image"))
+            actions["texture"] = (_text(texture["part"], "texture.part"),
+                                  _text(texture["image"], "texture.image", "an image file in the effect folder"))
         if "burst" in table:
             actions["burst"] = _burst(table["burst"])
         return cls(condition, **actions)

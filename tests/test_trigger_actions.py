@@ -46,7 +46,8 @@ when = "mouthSmileLeft > 0.4"
                            ('burst = {sprite = "h.png", count = 0}', "burst.count must be a whole number from 1"),
                            ('burst = {sprite = "h.png", colour = 1}', "unknown key 'colour'"),
                            ('burst = {sprite = "h.png", at = "face.ear"}', "unknown face point"),
-                           ('play = 3', "trigger play"), ('hide = ""', "must be a part name"),
+                           ('play = 3', "trigger play must be the name of an animation clip"),
+                           ('hide = ""', "must be a part name"),
                            ('shwo = "x"', "did you mean 'show'")):
         with pytest.raises(ManifestError, match=message):
             parse_manifest(BASE + f'[[trigger]]\nwhen = "jawOpen > 0.5"\n{table}\n')
