@@ -271,6 +271,31 @@ def test_refine_does_not_change_which_faces_are_found(fast_clip, face):
     assert differs
 
 
+def test_refine_does_not_change_which_faces_are_found_in_static_mode(face):
+    """Faces at the frame edges, blurred and noisy: the attention model's presence score
+    differs from the 468-point model's there, and only the latter decides."""
+    bg = background()
+    rng = np.random.default_rng(3)
+    frames = []
+    for x in (-10, 10, 30, 450, 470, 490):
+        for noise in (0, 30, 60):
+            for blur in (0, 9):
+                frame = compose(bg, [(face, face.at(x, 180))])[0]
+                if blur:
+                    frame = cv2.GaussianBlur(frame, (blur, blur), 0)
+                frames.append(np.clip(frame + rng.normal(0, noise, frame.shape), 0, 255)
+                              .astype(np.uint8))
+
+    def counts(**options) -> list[int]:
+        return [len(faces) for faces in run(frames, static_image_mode=True, **options)]
+
+    plain = counts()
+    assert 0 < sum(plain) < len(frames)
+    assert counts(refine_landmarks=True) == plain
+    # MediaPipe's loop (attention model alone) finds different faces here
+    assert counts(refine_landmarks=True, **OLD) != counts(**OLD)
+
+
 def test_default_smoothing_has_no_lag_and_removes_jitter(fast_clip, face):
     frames, truth = fast_clip
     raw = [error(f[0].landmarks, p) for f, p in zip(run(frames, smooth=False), truth)]
