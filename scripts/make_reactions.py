@@ -7,7 +7,8 @@
 - a round face in a bubble beside the head that grins while you smile (texture: the file's
   own image is the plain face, grin.png the smiling one);
 - the bubble spins one turn each time the mouth opens (play: the file's "spin" clip);
-- hearts fly up from the eyes on each blink (burst: heart.png).
+- hearts fly up from the eyes on each blink (burst: heart.png; blinks need refined landmarks,
+  `arfx reactions --refine`: without them the eyelid points never meet).
 
 Everything is drawn here (no image files are read); --check compares with the files on disk.
 --sheet OUT.png renders the effect on the astronaut photo with its scores set by hand (the
@@ -58,7 +59,7 @@ texture = {part = "bubble", image = "grin.png"}
 when = "jawOpen > 0.35"
 play = "spin"
 
-[[trigger]]                  # blink: hearts fly up from the eyes
+[[trigger]]                  # blink (track with --refine): hearts fly up from the eyes
 when = "eyeBlinkLeft > 0.5"
 burst = {sprite = "heart.png", count = 14, speed = 18.0, life = 1.2, size = 2.2, gravity = -25.0, at = "face.eyes"}
 """

@@ -39,6 +39,8 @@ from arfx.geometry.expressions import EXPRESSION_NAMES, FEATURE_NAMES, Expressio
 from arfx.tracking import FaceTracker  # noqa: E402
 
 DEFAULT_VIDEO = ROOT.parent / "shared" / "media" / "short_hamilton_clip.mp4"
+#: Extra FaceTracker options for every mode (--refine: the 478-point attention model's eyes and lips).
+TRACKING: dict = {}
 
 
 def _still_frames(sigma: float, count: int = 150, width: int = 640, height: int = 360):
@@ -95,7 +97,7 @@ def off_axis(width: int = 640, height: int = 360) -> int:
     print(f"astronaut photo, {width}x{height}, shifted by (dx, dy) pixels from the centre")
     print(f"{'dx':>5s} {'dy':>5s} {'yaw':>6s} {'pitch':>6s} " + " ".join(f"{n:>10s}" for n in FEATURE_NAMES))
     values = []
-    with FaceTracker(static_image_mode=True) as tracker:
+    with FaceTracker(**TRACKING, static_image_mode=True) as tracker:
         for dx, dy in shifts:
             m = cv2.getRotationMatrix2D((240.0, 120.0), 0.0, 1.5 * min(width / 512, height / 512))
             m[0, 2] += width / 2 + dx - 240.0
@@ -221,7 +223,7 @@ def blink_latency(blinks: int = 4, sigma: float = 2.0, thresholds=(0.3, 0.5)) ->
     camera = PerspectiveCamera()
     pipeline = GeometryPipeline(camera)
     estimator = ExpressionEstimator(pipeline.canonical)
-    with FaceTracker(static_image_mode=True) as tracker:
+    with FaceTracker(**TRACKING, static_image_mode=True) as tracker:
         base = pipeline.estimate(tracker.process(photo)[0].landmarks, width, height)
     mesh = np.asarray(base.mesh, np.float64)
     shapes = {a: closed_eyes(photo, mesh, camera, a) for a in (0.5, 1.0)}
@@ -231,7 +233,7 @@ def blink_latency(blinks: int = 4, sigma: float = 2.0, thresholds=(0.3, 0.5)) ->
         amounts += closing + [0.0] * 40
     rng = np.random.default_rng(0)
     seen = []
-    with FaceTracker() as tracker:
+    with FaceTracker(**TRACKING) as tracker:
         for i, amount in enumerate(amounts):
             image = shapes[amount] if amount else photo
             noisy = np.clip(image + rng.normal(0.0, sigma, image.shape), 0, 255).astype(np.uint8)
@@ -315,7 +317,7 @@ def labelled(media: Path) -> int:
     if clip.is_file():
         estimator = ExpressionEstimator(pipeline.canonical)
         by_frame: dict = {}
-        with FaceTracker() as tracker, VideoSource(str(clip)) as source:
+        with FaceTracker(**TRACKING) as tracker, VideoSource(str(clip)) as source:
             for frame in source:
                 h, w = frame.rgb.shape[:2]
                 geometries = pipeline.estimate_faces(tracker.process(frame.rgb, frame.timestamp), w, h)
@@ -329,7 +331,7 @@ def labelled(media: Path) -> int:
                         if f in by_frame:
                             samples.setdefault((group, name), []).append(("singer", f, by_frame[f]))
     estimator = ExpressionEstimator(pipeline.canonical)
-    with FaceTracker(static_image_mode=True, max_num_faces=4) as tracker:
+    with FaceTracker(**TRACKING, static_image_mode=True, max_num_faces=4) as tracker:
         for file, faces in PHOTO_LABELS.items():
             bgr = cv2.imread(str(media / file))
             if bgr is None:
@@ -435,7 +437,7 @@ def edited(photos: list[str], sheet: str | None = None) -> int:
     estimator = ExpressionEstimator(pipeline.canonical)
     rows = []  # (person, edit, amount, yaw, scores)
     tiles = []
-    with FaceTracker(static_image_mode=True) as tracker:
+    with FaceTracker(**TRACKING, static_image_mode=True) as tracker:
         for name, image in images.items():
             frame = face_frame(image, tracker)
             if frame is None:
@@ -528,7 +530,7 @@ def turn_sweep(angles: list[float], axis: str, photos: list[str], sheet: str | N
     # change[k][person] = [(angle, scores against the unturned face)]
     change: dict = {k: {} for k in scales}
     tiles = []
-    with FaceTracker(static_image_mode=True) as tracker:
+    with FaceTracker(**TRACKING, static_image_mode=True) as tracker:
         for name, image in images.items():
             frame = face_frame(image, tracker)
             if frame is None:
@@ -622,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edited", action="store_true",
                         help="instead: precision/recall on synthetic expressions (the astronaut and --photos "
                              "with their face edited by warping the mesh)")
+    parser.add_argument("--refine", action="store_true",
+                        help="track with refined landmarks (eyes, lips, irises; arfx --refine)")
     parser.add_argument("--max-faces", type=int, default=1)
     parser.add_argument("--first", type=int, default=0, help="first frame index measured")
     parser.add_argument("--last", type=int, default=None, help="last frame index measured")
@@ -634,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", help="write the per-frame values of the measured face here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.refine:
+        TRACKING["refine_landmarks"] = True
     if args.off_axis:
         return off_axis()
     if args.edited:
@@ -653,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     estimator = ExpressionEstimator(pipeline.canonical, **_depth(args))
     rows: dict[int, list[dict[str, float]]] = {}
     cost = []
-    with FaceTracker(max_num_faces=args.max_faces) as tracker:
+    with FaceTracker(**TRACKING, max_num_faces=args.max_faces) as tracker:
         frames = _still_frames(args.still_noise) if args.still_noise is not None else _frames(video)
         for frame in frames:
             if frame.index < args.first:

@@ -74,12 +74,13 @@ Limits (numbers: scripts/measure_expressions.py):
 - Smile and frown take the lip centre as the reference for the corners, i.e. they assume
   the corners drop half as far as the lower lip when the jaw opens; people whose corners
   stay higher read as a slight smile with the mouth wide open, and the other way round.
-- The landmark model's eyelid points never meet: photos of 6 people with their eyelids warped
-  shut (scripts/measure_expressions.py --blink) read eye openness down by only 17-40 %, i.e.
-  eyeBlink 0.04-0.45, and in video tracking a 3-frame blink peaks at 0.28-0.35, 2 frames
-  after the lids shut. Looking down narrows the eyes about as much (the Hamilton clip's
-  singer: eyeBlink median 0.29 with open eyes), so a blink trigger needs a deliberate,
-  held closing and still misses some people.
+- Blinks need refined landmarks (`refine=True`, `--refine`: the attention model's eye
+  contours). The plain model's eyelid points never meet: photos of 6 people with their
+  eyelids warped shut read eye openness down by only 17-40 % (eyeBlink 0.04-0.45), and in
+  video tracking a 3-frame blink of the astronaut peaks at 0.28-0.35, two frames late. With
+  refined landmarks the same shut eyes read 62-82 % down (eyeBlink 0.85-1.0) and the blink
+  reaches 1.0 on its first shut frame, with no open frame above 0.3
+  (scripts/measure_expressions.py --blink [--refine]).
 - The mesh's depth comes from the landmark model's relative z, which is less accurate than
   x and y: beyond about 35 degrees of yaw the far side's features drift (eyes read as half
   closed in profile). The geometry pipeline puts that relative z along the camera's z axis
