@@ -546,8 +546,12 @@ class LiveApp:
         # Rendered offscreen even when only shown: on llvmpipe drawing the effect straight into
         # the window's framebuffer cost 3-4x more (live glasses at 720p under Xvfb: 5-6 fps
         # against 12-22 fps this way, same run) than drawing offscreen and showing the picture.
-        out = renderer.render(frame.rgb, result, effect, mirror=self.mirror)
-        if self.options.overlay_in_outputs:
+        # The pixels come back to the CPU only for what needs them (the window shows the
+        # picture from the GPU).
+        pixels = bool(self.recorder is not None or shot or self.outputs or self.window is None
+                      or self.options.overlay_in_outputs)
+        out = renderer.render(frame.rgb, result, effect, mirror=self.mirror, readback=pixels)
+        if out is not None and self.options.overlay_in_outputs:
             out = self._overlay_outputs(out)
         if self.recorder is not None:
             self.recorder.write(out, timestamp=frame.timestamp)
@@ -573,8 +577,9 @@ class LiveApp:
         self._loop_times.append(now - self._t_loop)
         self._t_loop = now
 
-    def _draw_window(self, out: np.ndarray) -> None:
-        """The rendered picture fitted into the window, the interface over it."""
+    def _draw_window(self, out: np.ndarray | None) -> None:
+        """The rendered picture fitted into the window, the interface over it; `out`: the
+        picture with the interface blended in on the CPU (overlay_in_outputs), else None."""
         window = self.window
         renderer = self.pipeline.renderer
         box = window.framebuffer_size()
@@ -583,7 +588,10 @@ class LiveApp:
         screen.use()
         screen.viewport = (0, 0, *box)
         screen.clear(0.0, 0.0, 0.0, 1.0)
-        renderer.draw(out, [], None, screen, viewport=viewport)
+        if self.options.overlay_in_outputs:
+            renderer.draw(out, [], None, screen, viewport=viewport)
+        else:
+            renderer.show(screen, viewport)
         if self.overlay is not None and not self.options.overlay_in_outputs:
             self.overlay.draw(screen, viewport, self._status())
         if self.grab_window:

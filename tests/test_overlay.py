@@ -169,3 +169,30 @@ def test_text_bands_cover_every_overlay_pixel_and_little_else() -> None:
     assert not image[~covered].any()
     assert covered.mean() < 0.25
     assert text_bands(np.zeros((8, 8, 4), np.uint8)) == []
+
+
+def test_window_shows_the_picture_rendered_offscreen_as_a_recording_gets_it(display: str, tmp_path: Path,
+                                                                           monkeypatch) -> None:
+    """Without outputs the window shows the offscreen picture straight from the GPU (no read
+    back): the same pixels, upright and unmirrored, as when a recording needs them read back."""
+    from arfx.render.renderer import Renderer
+
+    readbacks: list[bool] = []
+    original = Renderer.render
+
+    def spy(self, *args, **kwargs):
+        readbacks.append(kwargs.get("readback", True))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Renderer, "render", spy)
+    face = tmp_path / "face.png"
+    Image.fromarray(astronaut_image()).save(face)
+    app, _ = run_window(tmp_path, display, monkeypatch, overlay=False, frames=3, still=face)
+    shown = app.window_pixels
+    assert readbacks == [False] * 3 and shown.shape == (512, 512, 3)
+    readbacks.clear()
+    recorded, _ = run_window(tmp_path, display, monkeypatch, overlay=False, frames=3, still=face,
+                             actions=["record"])
+    assert readbacks == [True] * 3  # recording: the pixels come back for the file
+    assert np.abs(shown.astype(int) - recorded.window_pixels.astype(int)).mean() < 2.0
+    assert np.abs(shown.astype(int) - astronaut_image().astype(int)).mean() < 20  # upright, not mirrored

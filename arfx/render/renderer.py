@@ -388,17 +388,18 @@ class Renderer:
 
     # -- drawing -----------------------------------------------------------------------------
 
-    def render(self, rgb: np.ndarray, geometries: Sequence, effect=None, mirror: bool = False
-               ) -> np.ndarray:
-        """Render one frame offscreen; returns a new uint8 [H, W, 3] image (mirrored if asked).
+    def render(self, rgb: np.ndarray, geometries: Sequence, effect=None, mirror: bool = False,
+               readback: bool = True) -> np.ndarray | None:
+        """Render one frame offscreen; returns a new uint8 [H, W, 3] image (mirrored if asked),
+        or None without `readback` (the picture stays on the GPU for `show`).
 
         `geometries`: a FrameResult or a list of face geometries; `effect`: one effect, a
         list or a stack (drawn in order), or None for the frame alone.
         """
         with self.ctx:
-            return self._render(rgb, geometries, effect, mirror)
+            return self._render(rgb, geometries, effect, mirror, readback)
 
-    def _render(self, rgb, geometries, effect, mirror: bool) -> np.ndarray:
+    def _render(self, rgb, geometries, effect, mirror: bool, readback: bool = True) -> np.ndarray | None:
         rgb = _check_frame(rgb)
         self.resize(rgb.shape[1], rgb.shape[0])
         target = self._target
@@ -417,6 +418,8 @@ class Renderer:
         if target.resolve is not None:
             self.ctx.copy_framebuffer(target.resolve, target.fbo)
             source = target.resolve
+        if not readback:
+            return None
         source.read_into(self._readback, components=4, alignment=1)
         # cv2's SIMD channel conversion is ~30x faster than numpy's strided slice copy.
         return cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB)
@@ -443,14 +446,29 @@ class Renderer:
             self._draw(rgb, geometries, effect, target.fbo, (0, 0, self.width, self.height),
                        flip=(-1.0 if mirror else 1.0, -1.0))
             self.ctx.copy_framebuffer(target.resolve, target.fbo)
-            framebuffer.viewport = tuple(int(v) for v in viewport)
-            framebuffer.use()
-            self.ctx.enable_only(moderngl.NOTHING)
-            target.resolve.color_attachments[0].use(0)
-            self._background_program["u_frame"] = 0
-            self._background_program["u_flip"] = (1.0, 1.0)
-            self.ctx.front_face = "ccw"
-            self._background_vao.render(moderngl.TRIANGLE_STRIP)
+            self._show_target(framebuffer, viewport)
+
+    def show(self, framebuffer: moderngl.Framebuffer, viewport: tuple[int, int, int, int] | None = None) -> None:
+        """Draw the picture the last render() made into `framebuffer` (e.g. a window's) at
+        `viewport`, upright, without reading it back to the CPU and uploading it again."""
+        if self._target is None:
+            raise RenderError("show() needs a render() first")
+        with self.ctx:
+            self._show_target(framebuffer, viewport or (0, 0, *framebuffer.size))
+
+    def _show_target(self, framebuffer: moderngl.Framebuffer, viewport: tuple[int, int, int, int]) -> None:
+        # The offscreen picture was drawn upside down (see _render): its texture's row 0 is the
+        # picture's top, as a frame texture's is, so the background quad shows it upright.
+        target = self._target
+        picture = target.resolve.color_attachments[0] if target.resolve is not None else target.color_texture
+        framebuffer.viewport = tuple(int(v) for v in viewport)
+        framebuffer.use()
+        self.ctx.enable_only(moderngl.NOTHING)
+        picture.use(0)
+        self._background_program["u_frame"] = 0
+        self._background_program["u_flip"] = (1.0, 1.0)
+        self.ctx.front_face = "ccw"
+        self._background_vao.render(moderngl.TRIANGLE_STRIP)
 
     def _draw(self, rgb, geometries, effect, target, viewport, flip, background: bool = True) -> None:
         """Background (unless the frame is already in `target`), occluders, then effect passes."""
