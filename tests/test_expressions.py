@@ -413,3 +413,33 @@ def test_a_nodding_photo_keeps_its_brow_and_frown_scores(canonical):
         worst[depth_scale] = max(scores_from_features(estimator.features(g), neutral_features)[name]
                                  for g in geometries for name in watched)
     assert worst[DEPTH_SCALE] < 0.25 and worst[1.0] > 0.4, worst
+
+
+def test_shut_eyes_read_as_a_blink_with_refined_landmarks(canonical):
+    """The astronaut with her eyelids warped shut (scripts/measure_expressions.py's
+    closed_eyes), scored against her open-eyed photo: refined landmarks (the attention model's
+    eye contours) read a full blink; the plain model's eyelid points do not meet."""
+    import importlib.util
+
+    from arfx.demo import astronaut_image
+    from arfx.geometry.expressions import scores_from_features
+    from arfx.tracking import FaceTracker
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_expressions.py"
+    spec = importlib.util.spec_from_file_location("measure_expressions", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    photo = script.centred_photo(astronaut_image())
+    size = photo.shape[1::-1]
+    camera = PerspectiveCamera()
+    pipeline = GeometryPipeline(camera, canonical)
+    estimator = ExpressionEstimator(canonical)
+    blink = {}
+    for refine in (True, False):
+        with FaceTracker(static_image_mode=True, refine_landmarks=refine) as tracker:
+            base = pipeline.estimate(tracker.process(photo)[0].landmarks, *size)
+            shut = script.closed_eyes(photo, np.asarray(base.mesh, np.float64), camera, 1.0)
+            closed = pipeline.estimate(tracker.process(shut)[0].landmarks, *size)
+        scores = scores_from_features(estimator.features(closed), estimator.features(base))
+        blink[refine] = (scores["eyeBlinkLeft"], scores["eyeBlinkRight"])
+    assert min(blink[True]) > 0.8 and max(blink[False]) < 0.5, blink
