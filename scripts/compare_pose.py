@@ -102,7 +102,7 @@ for line in sys.stdin:
             cpu.append((time.process_time() - c0) * 1000)
             mask = result.segmentation_mask
             masks.append(None if mask is None else np.packbits(mask > 0.5))
-            if s["kind"] == "selfie" and request.get("masks"):
+            if s["kind"] == "selfie" and request.get("masks") and (request.get("frames") or s["frames"]) == "clip":
                 soft.append(np.round(mask * 255).astype(np.uint8))
             if s["kind"] == "pose" and result.pose_landmarks is not None:
                 found.append({
@@ -190,7 +190,7 @@ def arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> di
                 found.append(None)
             if keep_masks:
                 masks.append(None if mask is None else np.packbits(mask > 0.5))
-                if setting.kind == "selfie":
+                if setting.kind == "selfie" and setting.frames == "clip":
                     soft.append(np.round(mask * 255).astype(np.uint8))
         tool.close()
     result = {"ms": times, "cpu": cpu, "found": found, "masks": masks}
