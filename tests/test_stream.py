@@ -53,6 +53,32 @@ class UdpReceiver:
         return decode_ts(bytes(self.data))
 
 
+class TcpReceiver:
+    """Listens on a fresh 127.0.0.1 port and collects one connection's bytes until it closes."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.server.settimeout(60)
+        self.port = self.server.getsockname()[1]
+        self.data = bytearray()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn, _ = self.server.accept()
+        conn.settimeout(60)
+        with conn:
+            while chunk := conn.recv(65536):
+                self.data.extend(chunk)
+
+    def frames(self, join: float = 30) -> list[np.ndarray]:
+        self._thread.join(join)
+        self.server.close()
+        return decode_ts(bytes(self.data))
+
+
 def decode_ts(data: bytes) -> list[np.ndarray]:
     with av.open(io.BytesIO(data), format="mpegts") as container:
         stream = container.streams.video[0]
@@ -87,31 +113,14 @@ def test_udp_stream_arrives_and_decodes_in_order() -> None:
 
 
 def test_tcp_stream_to_a_listening_receiver() -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(30)
-    port = server.getsockname()[1]
-    received = bytearray()
-
-    def accept() -> None:
-        conn, _ = server.accept()
-        conn.settimeout(30)
-        with conn:
-            while chunk := conn.recv(65536):
-                received.extend(chunk)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    out = StreamOutput(f"tcp://127.0.0.1:{port}", 161, 121, fps=25)  # odd sizes are padded
+    receiver = TcpReceiver()
+    out = StreamOutput(f"tcp://127.0.0.1:{receiver.port}", 161, 121, fps=25)  # odd sizes are padded
     for i in range(10):
         out.write(numbered(i, (121, 161)), timestamp=i / 25)
         while out.frames_sent + out.dropped < i + 1:
             threading.Event().wait(0.002)
     out.close()
-    thread.join(30)
-    server.close()
-    frames = decode_ts(bytes(received))
+    frames = receiver.frames()
     assert len(frames) == 10 and frames[0].shape == (122, 162, 3)
     assert [level(f) for f in frames] == list(range(10))
 
@@ -219,26 +228,9 @@ def test_render_streams_over_tcp_and_refuses_srt_in_one_line(tmp_path: Path, cap
     from makers import assert_one_line_error, run_cli
 
     clip = write_clip(tmp_path / "clip.mp4", 96, 64, count=8, fps=30)
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(60)
-    received = bytearray()
-
-    def accept() -> None:
-        conn, _ = server.accept()
-        conn.settimeout(60)
-        with conn:
-            while chunk := conn.recv(65536):
-                received.extend(chunk)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    url = f"tcp://127.0.0.1:{server.getsockname()[1]}"
-    code, _, err = run_cli(["render", "axis", "-i", str(clip), "-o", url], capsys)
-    thread.join(30)
-    server.close()
+    receiver = TcpReceiver()
+    code, _, err = run_cli(["render", "axis", "-i", str(clip), "-o", f"tcp://127.0.0.1:{receiver.port}"], capsys)
     assert code == 0, err
-    assert len(decode_ts(bytes(received))) == 8
+    assert len(receiver.frames()) == 8
     code, _, err = run_cli(["render", "axis", "-i", str(clip), "-o", "srt://127.0.0.1:9000"], capsys)
     assert_one_line_error(code, err, "srt://", "udp://")
