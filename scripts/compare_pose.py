@@ -413,17 +413,18 @@ def main() -> int:
             pairs = [kept[label]] + ([] if args.no_floor else [kept[f"{label}: MediaPipe vs itself +-1"]])
             errors = [nme_by_frame(*pair) for pair in pairs]
             for a, b in clip_shots:
-                text = " | ".join(number(statistics.median(v)) if (v := [e[i] for i in range(a, b) if i in e]) else "-"
-                                  for e in errors)
+                medians = [[e[i] for i in range(a, b) if i in e] for e in errors]
+                text = " | ".join(number(statistics.median(m)) if m else "-" for m in medians)
                 print(f"  {a:4d}-{b - 1:<4d} {text}")
     if "pose clip static" in kept:
         reference = kept["pose clip static"][1]  # MediaPipe, every frame on its own
         for label in ("pose clip video", "pose clip video, no smoothing"):
             if label in kept:
                 ours, theirs = kept[label]
+                drifts = (("arfx", list(nme_by_frame(ours, reference).values())),
+                          ("MediaPipe", list(nme_by_frame(theirs, reference).values())))
                 text = "; ".join(f"{name} {np.median(errors):.2f}% over {len(errors)} frames"
-                                 for name, errors in (("arfx", list(nme_by_frame(ours, reference).values())),
-                                                      ("MediaPipe", list(nme_by_frame(theirs, reference).values()))) if errors)
+                                 for name, errors in drifts if errors)
                 print(f"{label}: median NME against MediaPipe's static answer on the same frame: {text}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
