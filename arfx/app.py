@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 STILL_FPS = 30.0
 MAX_WINDOW = (1280, 720)
+#: Per-frame samples kept (stage times, latencies): the most recent, so that a session of
+#: hours does not grow (about 5 minutes at 30 fps).
+KEEP_SAMPLES = 10_000
 KEYS_HELP = ("Left/Right/Tab: effect  R: record  S: screenshot  M: mirror  D: debug  "
              "H: help  Esc/Q: quit")
 
@@ -82,9 +85,11 @@ class SessionResult:
     dropped: int = 0
     #: Frames the source delivered (shown + dropped).
     delivered: int = 0
-    #: Seconds from capture to display, per shown frame of a live source (empty for files).
+    #: Seconds from capture to display, per shown frame of a live source (empty for files;
+    #: the last app.KEEP_SAMPLES).
     latencies: list[float] = field(default_factory=list)
-    #: Seconds from capture to the frame leaving each live output (stream, virtual camera).
+    #: Seconds from capture to the frame leaving each live output (stream, virtual camera;
+    #: the last stream.KEEP_SAMPLES of each).
     send_latencies: list[float] = field(default_factory=list)
 
 
@@ -643,6 +648,8 @@ class LiveApp:
 
             glfw.set_window_title(self.window.handle, self._title(self.current, self._loop_times))
         self._loop_times = self._loop_times[-30:]
+        for samples in (self.latencies, *self.times.samples.values()):
+            del samples[:-KEEP_SAMPLES]
 
     def _teardown(self) -> None:
         """Stop the feed, finish the recording and outputs, release GL, window, source, signals."""

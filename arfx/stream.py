@@ -32,6 +32,8 @@ STREAM_SCHEMES = ("udp", "tcp")
 TIME_BASE = Fraction(1, 90_000)
 #: UDP payload: 7 MPEG-TS packets of 188 bytes (fits an Ethernet MTU).
 UDP_PACKET = 1316
+#: Send latencies kept per output: the most recent, so that hours of streaming do not grow.
+KEEP_SAMPLES = 10_000
 
 
 def _i420(rgb: np.ndarray) -> np.ndarray:
@@ -58,7 +60,8 @@ class LiveOutput:
         self.width, self.height = even_size(int(width), int(height))
         self.fps = float(fps or 30.0)
         self.frames_sent = 0
-        #: Seconds from capture (or write()) to the frame's packets leaving the muxer, per frame.
+        #: Seconds from capture (or write()) to the frame's packets leaving the muxer, per frame
+        #: (the last KEEP_SAMPLES).
         self.send_latencies: list[float] = []
         self.container: Any = None
         self.stream: Any = None
@@ -124,6 +127,8 @@ class LiveOutput:
                     self.container.mux(packet)
                 self.frames_sent += 1
                 self.send_latencies.append(time.monotonic() - item.captured)
+                if len(self.send_latencies) > 2 * KEEP_SAMPLES:  # trimmed now and then, not per frame
+                    del self.send_latencies[:-KEEP_SAMPLES]
             except Exception as error:  # reported by write() and close()
                 log.debug("%s failed", self.name, exc_info=True)
                 self._error = error

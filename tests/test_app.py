@@ -313,3 +313,35 @@ def test_live_app_tracks_what_the_effect_needs(effect: str, stage: str) -> None:
                              no_drop=True), source=SyntheticClip(160, 96, fps=1000.0))
     app.run()
     assert stage in [s.name for s in app.pipeline.stages]
+
+
+def test_a_long_live_session_keeps_only_recent_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stage times and latencies are kept for the last KEEP_SAMPLES frames, so hours of a live
+    session do not grow memory (the soak runs 20,000 frames)."""
+    import socket
+
+    import arfx.app
+    import arfx.stream
+    from arfx.app import AppOptions, LiveApp
+    from arfx.sources import CameraSource
+    from arfx.synthetic import SyntheticCamera
+
+    monkeypatch.setattr(arfx.app, "KEEP_SAMPLES", 5)
+    monkeypatch.setattr(arfx.stream, "KEEP_SAMPLES", 5)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    camera = CameraSource(0, device=SyntheticCamera(96, 64, fps=60.0), timeout=5.0)
+    app = LiveApp(AppOptions(effect="axis", frames=30, window=False, stream=f"udp://127.0.0.1:{port}"),
+                  source=camera)
+
+    def trim_every_frame(live: LiveApp) -> None:  # the trim runs with the title update (every 0.5 s)
+        live._t_title = 0.0
+
+    app.after_frame = trim_every_frame
+    result = app.run()
+    assert result.frames == 30
+    # 5 kept at the last title update, plus the last frame (the session ends before updating).
+    assert 0 < len(result.latencies) <= 6
+    assert all(len(samples) <= 6 for samples in app.times.samples.values())
+    assert 0 < len(result.send_latencies) <= 10
