@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,6 +16,7 @@ from arfx.errors import InputError
 from arfx.options import RenderOptions, TrackingOptions
 from arfx.result import BodyResult, FaceResult, FrameResult, HandResult
 from arfx.sources import Frame
+from arfx.triggers import reads_eyelids
 
 STAGES = ("decode", "track", "geometry", "render", "encode")  # stages may add more (e.g. "hands")
 #: fov="auto": frames between two estimates of the field of view.
@@ -63,6 +64,7 @@ class FaceStage:
         from arfx.geometry.pipeline import GeometryPipeline
         from arfx.tracking.tracker import FaceTracker
 
+        self.options = options
         self.tracker = FaceTracker(**options.tracker_arguments())
         self.geometry = GeometryPipeline(camera if camera is not None else PerspectiveCamera())
         self.expressions = ExpressionEstimator()
@@ -79,6 +81,20 @@ class FaceStage:
         self.expressions.forget(face.id for face in faces)
         times.add("track", t1 - t0)
         times.add("geometry", time.perf_counter() - t1)
+
+    @property
+    def refined(self) -> bool:
+        """Whether the tracker runs the attention model (irises, eyelids that close)."""
+        return self.tracker.refine_landmarks
+
+    def refine(self) -> None:
+        """Track with refined landmarks from now on: without them the eyelid points never
+        meet, so blinks read 0.3 at most and a blink trigger would never fire."""
+        from arfx.tracking.tracker import FaceTracker
+
+        log.info("tracking with refined landmarks: the effect reacts to the eyes")
+        self.tracker.close()
+        self.tracker = FaceTracker(**replace(self.options, refine=True).tracker_arguments())
 
     def reset(self) -> None:
         self.tracker.reset()
@@ -312,6 +328,8 @@ class FramePipeline:
                 self.add_stage(entity)
             if "person" in getattr(item, "occlusion", ()):  # the person occluder needs the mask
                 self.add_stage("frame")
+            if not self.faces.refined and reads_eyelids(item):
+                self.faces.refine()
 
     def set_fov(self, fov: float, source: str = "option") -> None:
         """Lift and render with a camera of vertical field of view `fov` (degrees) from now on."""

@@ -353,3 +353,15 @@ class TriggerActions:
                 bursts.append((trigger.burst, float(timestamp)))
         # A part a trigger hides stays hidden even while another one shows it.
         return EntityActions(frozenset((self.hidden_at_rest - shown) | hidden), textures, state.clip, bursts)
+
+
+#: Scores that need the refined landmarks (the attention model's eyelids): without them the
+#: eyelid points never meet (see arfx.geometry.expressions).
+EYELID_SCORES = frozenset({"eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight"})
+
+
+def reads_eyelids(effect) -> bool:
+    """Whether any of the effect's triggers reads an eyelid score (so faces need refining)."""
+    shown = getattr(getattr(effect, "trigger", None), "conditions", ())
+    acted = [t.condition for t in getattr(getattr(effect, "actions", None), "triggers", ())]
+    return any(c.signal in EYELID_SCORES for c in (*shown, *acted))

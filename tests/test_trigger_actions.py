@@ -193,3 +193,18 @@ def test_reactions_files_are_what_its_script_makes():
     script = Path(__file__).resolve().parents[1] / "scripts" / "make_reactions.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"run scripts/make_reactions.py: {done.stdout}{done.stderr}"
+
+
+def test_an_effect_reacting_to_blinks_tracks_refined_eyelids():
+    """Blink scores need the attention model's eyelids; the pipeline turns it on by itself for
+    an effect whose triggers read them, and leaves other effects on the faster model."""
+    from skimage import data
+
+    import arfx
+
+    astronaut = np.ascontiguousarray(data.astronaut())
+
+    with arfx.FaceEffects("reactions", static=True) as fx:
+        assert fx.track(astronaut).faces[0].landmarks.shape[0] == 478
+    with arfx.FaceEffects("glasses", static=True) as fx:
+        assert fx.track(astronaut).faces[0].landmarks.shape[0] == 468
