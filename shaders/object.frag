@@ -5,15 +5,17 @@
 //   BRDF: F = F0 + (1 - F0)(1 - V.H)^5, F0 = mix(0.04, base, metallic);
 //         diffuse = (1 - F) base (1 - metallic) / pi;
 //         specular = F D Vis, D GGX (alpha = roughness^2), Vis the height-correlated Smith term.
-// Lights. u_frame_light: the face's light estimated from the camera frame (arfx.render.lighting):
+// Lights. By default the face's light estimated from the camera frame (arfx.render.lighting;
+// where too little skin is seen, the studio light below in the same form, lighting.studio_light):
 // diffuse from second-order spherical harmonics (u_sh, camera space, already divided by pi:
 // base x irradiance(n) is the diffuse colour), a punctual key light (u_key_direction,
 // u_key_strength, specular only: its diffuse part is in the harmonics), and image-based
 // specular: the frame (u_environment) in the reflected direction, blending towards the
 // harmonics' light in that direction as roughness grows, weighted by an analytic fit of the
-// split-sum environment BRDF with multiple scattering (indirect_specular). Otherwise the neutral studio light: a key and a fill
-// directional light and a uniform ambient of AMBIENT (diffuse and, through the same
-// environment BRDF, specular).
+// split-sum environment BRDF with multiple scattering (indirect_specular). FIXED_LIGHT (the
+// renderer's lighting "fixed"; a define, so the other path costs no pixel): the neutral
+// studio light, a key and a fill directional light and a uniform ambient of AMBIENT (diffuse
+// and, through the same environment BRDF, specular).
 // Occlusion darkens only the ambient/image-based parts; emissive is added on top.
 // Variants: each map's code is compiled only with its define (BASE_MAP, METALLIC_ROUGHNESS_MAP,
 // NORMAL_MAP, OCCLUSION_MAP, EMISSIVE_MAP; arfx.effects.object3d picks them per mesh), since
@@ -51,7 +53,6 @@ uniform mat3 u_uv_transform[5];  // KHR_texture_transform
 uniform int u_uv_set[5];         // TEXCOORD_0 or _1
 uniform bvec2 u_mirror[5];       // mirrored repeat on u, v
 uniform float u_map_scale[5];    // normal scale, occlusion strength
-uniform bool u_frame_light;
 uniform vec3 u_sh[9];           // irradiance over 1, x, y, z, xy, yz, 3z^2-1, xz, x^2-y^2
 uniform vec3 u_key_direction;   // camera space, towards the light
 uniform float u_key_strength;
@@ -66,10 +67,6 @@ const vec3 AMBIENT = vec3(0.22);
 vec3 linear_to_srgb(vec3 c) {
     c = clamp(c, 0.0, 1.0);
     return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c));
-}
-
-vec3 srgb_to_linear(vec3 c) {
-    return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(0.04045, c));
 }
 
 vec3 irradiance(vec3 n) {
@@ -222,7 +219,8 @@ void main() {
     float indirect_diffuse = 1.0 - max(max(total.r, total.g), total.b);
     vec3 diffuse = vec3(0.0);
     vec3 specular = vec3(0.0);
-    if (u_frame_light) {
+#ifndef FIXED_LIGHT
+    {
         vec3 e = irradiance(n);
         diffuse = c_diff * e * indirect_diffuse * occlusion;
         vec3 no_diffuse = vec3(0.0);
@@ -232,15 +230,17 @@ void main() {
         vec3 r = reflect(-view, n);
         vec2 uv = vec2(0.5 + 0.5 * r.x, 0.5 - 0.5 * r.y);
         // Half strength: the frame shows what is in front of the person, not what they face.
-        vec3 environment = 0.5 * srgb_to_linear(texture(u_environment, uv).rgb);
+        // (an sRGB texture: the sampler decodes it)
+        vec3 environment = 0.5 * texture(u_environment, uv).rgb;
         vec3 prefiltered = mix(environment, irradiance(r), smoothstep(0.0, 0.8, roughness));
         specular += (prefiltered * single + e * multi) * occlusion;
-    } else {
-        diffuse = AMBIENT * c_diff * indirect_diffuse * occlusion;
-        punctual(n, view, KEY_DIR, 0.95, c_diff, f0, alpha_r, diffuse, specular);
-        punctual(n, view, FILL_DIR, 0.35, c_diff, f0, alpha_r, diffuse, specular);
-        specular += AMBIENT * total * occlusion;
     }
+#else
+    diffuse = AMBIENT * c_diff * indirect_diffuse * occlusion;
+    punctual(n, view, KEY_DIR, 0.95, c_diff, f0, alpha_r, diffuse, specular);
+    punctual(n, view, FILL_DIR, 0.35, c_diff, f0, alpha_r, diffuse, specular);
+    specular += AMBIENT * total * occlusion;
+#endif
     if (u_alpha_mode == 2) {
         // A reflection is not dimmed by the surface's transparency: glossy lenses keep
         // their highlights (otherwise they would vanish with the alpha).

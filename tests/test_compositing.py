@@ -451,6 +451,21 @@ def test_a_still_scene_keeps_its_light_and_a_change_is_seen_the_next_frame(ctx, 
         renderer.release()
 
 
+def test_a_face_whose_light_cannot_be_measured_gets_the_studio_light_in_the_same_form():
+    """Too little skin seen: the frame-light shading path gets the fixed studio light as
+    harmonics (bright towards the key at the upper left, the ambient level behind)."""
+    from arfx.render.lighting import STUDIO_AMBIENT, STUDIO_FILL, STUDIO_KEY, studio_light
+
+    light = studio_light()
+    key = np.asarray(STUDIO_KEY[0]) / np.linalg.norm(STUDIO_KEY[0])
+    facing_key, facing_away = light.irradiance(np.array([key, -key]))[:, 0]
+    expected = STUDIO_AMBIENT + STUDIO_KEY[1] + STUDIO_FILL[1] * max(
+        0.0, float(key @ (np.asarray(STUDIO_FILL[0]) / np.linalg.norm(STUDIO_FILL[0]))))
+    assert facing_key == pytest.approx(expected, abs=0.12)
+    assert facing_away < 0.5 * facing_key
+    assert np.allclose(light.key_direction, key, atol=1e-6) and light.level == 1.0
+
+
 def test_a_dark_frame_dims_objects(ctx, astronaut):
     rgb, _, geometry = astronaut
     renderer = Renderer(ctx, rgb.shape[1], rgb.shape[0])

@@ -251,7 +251,8 @@ class Object3DPass:
         retextured = effect.actions is not None and any(t.texture for t in effect.actions.triggers)
         self.meshes = []
         for mesh, skin in zip(effect.meshes, gpu_skin):
-            defines = shader_variant(mesh, retextured) + (("SKINNED",) if skin else ())
+            defines = (shader_variant(mesh, retextured) + (("SKINNED",) if skin else ())
+                       + renderer.object_defines())
             program = renderer.program("object", "object", defines)
             self.meshes.append(GpuMesh(renderer.ctx, program, mesh, skin))
             self.meshes[-1].program = program

@@ -217,6 +217,33 @@ def _skin_normals_setup(triangles_bytes: bytes, vertex_count: int):
     return skin, incidence, corners
 
 
+#: The studio light of shaders/object.frag (lighting "fixed"): key and fill directions (camera
+#: space, towards the light), their strengths, and the ambient level.
+STUDIO_KEY = ((-0.4, 0.6, 0.7), 0.95)
+STUDIO_FILL = ((0.6, -0.1, 0.5), 0.35)
+STUDIO_AMBIENT = 0.22
+
+
+@functools.lru_cache(maxsize=1)
+def studio_light() -> FaceLight:
+    """The studio light as a FaceLight, for faces whose light cannot be estimated (too little
+    skin seen): its irradiance (ambient + each light's clamped cosine) fitted with the same
+    harmonics over the sphere, and the key as the punctual light."""
+    count = 2000  # a Fibonacci sphere of normals
+    z = 1.0 - (np.arange(count) + 0.5) * 2.0 / count
+    angle = np.pi * (3.0 - np.sqrt(5.0)) * np.arange(count)
+    ring = np.sqrt(1.0 - z * z)
+    normals = np.stack([ring * np.cos(angle), ring * np.sin(angle), z], axis=1)
+    irradiance = np.full(count, STUDIO_AMBIENT)
+    for direction, strength in (STUDIO_KEY, STUDIO_FILL):
+        direction = np.asarray(direction) / np.linalg.norm(direction)
+        irradiance += strength * np.clip(normals @ direction, 0.0, None)
+    coefficients = np.linalg.lstsq(sh_basis(normals), irradiance, rcond=None)[0]
+    key = np.asarray(STUDIO_KEY[0]) / np.linalg.norm(STUDIO_KEY[0])
+    return FaceLight(np.repeat(coefficients[:, None], 3, axis=1).astype(np.float32), key.astype(np.float32),
+                     STUDIO_KEY[1], 1.0, SKIN_ALBEDO)
+
+
 def _ridge_fit(basis: np.ndarray, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     weighted = basis * weights[:, None]
     normal = weighted.T @ basis + np.diag(RIDGE * max(weights.sum(), 1.0))

@@ -660,7 +660,10 @@ class Renderer:
         if self._env_texture is None or self._env_texture.size != size:
             if self._env_texture is not None:
                 self._env_texture.release()
-            self._env_texture = self.ctx.texture(size, 4)
+            from arfx.render.gltf import GL_SRGB8_ALPHA8
+
+            # sRGB: the sampler decodes it (no per-pixel power in the shader).
+            self._env_texture = self.ctx.texture(size, 4, internal_format=GL_SRGB8_ALPHA8)
             self._env_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
             self._env_texture.repeat_x = self._env_texture.repeat_y = False
             self._env_frame = -1
@@ -738,13 +741,22 @@ class Renderer:
             self._small = (self._frames_drawn, small_frame(rgb, ENVIRONMENT_DOWNSAMPLE))
         return self._small[1]
 
+    def object_defines(self) -> tuple[str, ...]:
+        """Defines of lit programs (shaders/object.frag) for this renderer's lighting mode."""
+        return ("FIXED_LIGHT",) if self.lighting == "fixed" else ()
+
     def apply_lighting(self, program: moderngl.Program, frame: FrameState, face, texture_unit: int = 1) -> None:
         """Set a lit program's light uniforms for one face: the light estimated from the frame
-        (u_frame_light, u_sh, u_key_*, u_environment on `texture_unit`), or the fixed light."""
-        light = frame.face_light(face) if self.lighting == "frame" else None
-        program["u_frame_light"] = light is not None
-        if light is None:
+        (u_sh, u_key_*, u_environment on `texture_unit`), the studio light in the same form
+        where none can be estimated; nothing with lighting "fixed" (the program's FIXED_LIGHT
+        variant has it built in, see object_defines)."""
+        if self.lighting != "frame":
             return
+        light = frame.face_light(face)
+        if light is None:
+            from arfx.render.lighting import studio_light
+
+            light = studio_light()
         program["u_sh"].write(np.ascontiguousarray(light.sh, dtype=np.float32).tobytes())
         program["u_key_direction"] = tuple(float(v) for v in light.key_direction)
         program["u_key_strength"] = float(light.key_strength * light.level)
