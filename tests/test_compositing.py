@@ -509,6 +509,23 @@ def test_paint_keeps_the_skins_shading_unless_told_not_to(renderer, astronaut, c
         parse_manifest('kind = "facepaint"\nasset = "a.png"\n[paint]\nshading = 2\n')
 
 
+def test_occluders_written_only_in_the_objects_box_change_no_pixel(renderer, registry, monkeypatch):
+    """The head and face depth go only where the object can draw (speed), with the same picture."""
+    import arfx.render.renderer as module
+
+    face = synthetic_face(yaw=30.0, translation=(2.0, 1.0, -40.0))
+    frame = lit_face_frame(face, (0.3, 0.3, 1.0))
+    boxes = []
+    real = module._screen_box
+    monkeypatch.setattr(module, "_screen_box", lambda *a: boxes.append(real(*a)) or boxes[-1])
+    effects = [registry.load(name) for name in ("glasses", "tophat")]
+    boxed = [renderer.render(frame, [face], effect) for effect in effects]
+    assert all(box is not None and box[2] * box[3] < 0.6 * 400 * 400 for box in boxes), boxes
+    monkeypatch.setattr(module, "_screen_box", lambda *a: None)
+    for effect, picture in zip(effects, boxed):
+        assert np.array_equal(renderer.render(frame, [face], effect), picture), effect.name
+
+
 # -- 4. soft contact -------------------------------------------------------------------------
 
 def test_glasses_darken_the_face_where_they_touch_it(renderer, registry, monkeypatch):
