@@ -275,6 +275,8 @@ class FramePipeline:
         self.fov_estimate_every = FOV_ESTIMATE_EVERY
         self._fov_job: Any = None  # (thread, [estimate]) while one runs
         self.faces = FaceStage(options.tracking, self.camera)
+        # The perspective refinement trusts the camera: only with a field of view that is known.
+        self.faces.geometry.refine = self.fov_source != "default"
         #: Run in order on every frame; a stage reads only what earlier stages added.
         self.stages: list[Any] = [self.faces]
         for entity, wanted in (("hand", options.tracking.hands), ("body", options.tracking.pose),
@@ -343,6 +345,7 @@ class FramePipeline:
             if self._renderer is not None:
                 self._renderer.camera = camera
         self.fov_source = source
+        self.faces.geometry.refine = source != "default"
         if self._fov_logged != (round(camera.fov_y, 1), source):
             self._fov_logged = (round(camera.fov_y, 1), source)
             log.debug("camera: vertical field of view %.1f degrees (%s)", camera.fov_y, source)

@@ -42,6 +42,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from arfx.geometry.camera import DEFAULT_FOV
+from arfx.geometry.procrustes import perspective_step
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ class FovEstimator:
         seen = obs[None, ..., :2] / focal[..., None, None]  # [K,T,N,2]: x / depth, y / depth
         rotation, translation = self._initial_poses(seen, obs[None, ..., 2] / focal[..., None])
         for _ in range(self.iterations):
-            rotation, translation = self._gauss_newton(seen, rotation, translation)
+            rotation, translation = perspective_step(self._canonical, seen, rotation, translation)
         placed = np.einsum("nj,ktij->ktni", self._canonical, rotation) + translation[..., None, :]
         depth = np.maximum(-placed[..., 2], 1e-6)
         across = (seen - placed[..., :2] / depth[..., None]) * depth[..., None]  # [K,T,N,2] cm
@@ -360,32 +361,6 @@ class FovEstimator:
         sv[..., 2] *= d
         scale = np.maximum(sv.sum(axis=-1) / self._spread, 1e-12)
         return u @ vt, centre / scale[..., None]
-
-    def _gauss_newton(self, seen: np.ndarray, rotation: np.ndarray,
-                      translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One Gauss-Newton step of the reprojection error over (rotation, translation), batched."""
-        turned = np.einsum("nj,ktij->ktni", self._canonical, rotation)  # R p, [K,T,N,3]
-        placed = turned + translation[..., None, :]
-        depth = np.maximum(-placed[..., 2], 1e-6)
-        inv = 1.0 / depth
-        residual = placed[..., :2] * inv[..., None] - seen  # [K,T,N,2]
-        # d(x/depth, y/depth)/dQ with depth = -Qz: [[1/d, 0, x/d^2], [0, 1/d, y/d^2]].
-        dproj = np.zeros(placed.shape[:-1] + (2, 3))
-        dproj[..., 0, 0] = inv
-        dproj[..., 1, 1] = inv
-        dproj[..., :, 2] = placed[..., :2] * (inv * inv)[..., None]
-        # dQ/d(omega) = -[R p]_x for a small rotation exp([omega]_x) R.
-        x, y, z = turned[..., 0], turned[..., 1], turned[..., 2]
-        zero = np.zeros_like(x)
-        skew = np.stack([np.stack([zero, z, -y], -1), np.stack([-z, zero, x], -1),
-                         np.stack([y, -x, zero], -1)], -2)
-        jacobian = np.concatenate([dproj @ skew, dproj], axis=-1)  # [K,T,N,2,6]
-        jacobian = jacobian.reshape(*jacobian.shape[:2], -1, 6)
-        residual = residual.reshape(*residual.shape[:2], -1)
-        normal = np.einsum("ktmi,ktmj->ktij", jacobian, jacobian)
-        normal += np.eye(6) * (1e-9 + 1e-6 * np.trace(normal, axis1=-2, axis2=-1))[..., None, None]
-        step = -np.linalg.solve(normal, np.einsum("ktmi,ktm->kti", jacobian, residual)[..., None])[..., 0]
-        return _rotate_by(step[..., :3]) @ rotation, translation + step[..., 3:]
 
     def estimate(self, fallback: float | None = None) -> FovEstimate:
         """The field of view that keeps the face's shape most constant over the frames."""
@@ -519,14 +494,3 @@ def rigid_points(canonical: Any, every: int = 3) -> np.ndarray:
     for eye in eyes:
         keep &= np.linalg.norm(v - eye, axis=1) > 1.6
     return np.flatnonzero(keep)[::every]
-
-
-def _rotate_by(omega: np.ndarray) -> np.ndarray:
-    """Rotation matrices [...,3,3] for rotation vectors [...,3] (Rodrigues)."""
-    angle = np.linalg.norm(omega, axis=-1)
-    axis = omega / np.maximum(angle, 1e-12)[..., None]
-    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
-    zero = np.zeros_like(x)
-    k = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
-    sin, cos = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
-    return np.eye(3) + sin * k + (1.0 - cos) * (k @ k)

@@ -1,8 +1,14 @@
-"""Weighted orthogonal Procrustes: the similarity transform that best maps one point set onto another.
+"""Rigid fits of a known point set: weighted orthogonal Procrustes in 3D, and a perspective
+(reprojection) refinement of a rigid pose against 2D observations.
 
-Solves  min over (s, R, t) of  sum_i w_i |s R a_i + t - b_i|^2  with R a proper rotation
-(det +1, reflections excluded) and s > 0, in closed form: weighted centroids, the SVD of
-the 3x3 weighted cross-covariance, then the optimal scale and translation.
+Procrustes solves  min over (s, R, t) of  sum_i w_i |s R a_i + t - b_i|^2  with R a proper
+rotation (det +1, reflections excluded) and s > 0, in closed form: weighted centroids, the SVD
+of the 3x3 weighted cross-covariance, then the optimal scale and translation.
+
+`perspective_step` is one Gauss-Newton step of  sum_i w_i |proj(R a_i + t) - b_i|^2  over
+(R, t), where proj(x, y, z) = (x, y) / -z (the camera looks down -z, see
+arfx.geometry.camera); batched, so the field-of-view estimator runs it for many candidate
+cameras and frames at once, and the geometry pipeline for one face.
 """
 
 from __future__ import annotations
@@ -93,3 +99,83 @@ def weighted_procrustes(source: np.ndarray, target: np.ndarray,
     if weights is None:
         weights = np.ones(len(source))
     return WeightedProcrustes(source, weights).solve(np.asarray(target, dtype=np.float64).reshape(-1, 3))
+
+
+def rotate_by(omega: np.ndarray) -> np.ndarray:
+    """Rotation matrices [...,3,3] for rotation vectors [...,3] (Rodrigues:
+    cos I + sin [a]_x + (1 - cos) a a^T for the unit axis a)."""
+    omega = np.asarray(omega, dtype=np.float64)
+    if omega.shape == (3,):  # one rotation (the geometry pipeline's steps): plain floats are cheaper
+        return _rotate_one(*omega.tolist())
+    angle = np.sqrt(np.square(omega).sum(axis=-1))[..., None]
+    axis = omega / np.maximum(angle, 1e-12)
+    sin, cos = np.sin(angle), np.cos(angle)
+    out = ((1.0 - cos) * axis)[..., :, None] * axis[..., None, :]
+    x, y, z = np.moveaxis(axis * sin, -1, 0)
+    out[..., 0, 1] -= z
+    out[..., 1, 0] += z
+    out[..., 0, 2] += y
+    out[..., 2, 0] -= y
+    out[..., 1, 2] -= x
+    out[..., 2, 1] += x
+    out += cos[..., None] * np.eye(3)
+    return out
+
+
+def _rotate_one(x: float, y: float, z: float) -> np.ndarray:
+    angle = math.sqrt(x * x + y * y + z * z)
+    if angle < 1e-12:
+        return np.eye(3)
+    sin, cos = math.sin(angle), math.cos(angle)
+    x, y, z = x / angle, y / angle, z / angle
+    c1 = 1.0 - cos
+    return np.array([[cos + c1 * x * x, c1 * x * y - sin * z, c1 * x * z + sin * y],
+                     [c1 * y * x + sin * z, cos + c1 * y * y, c1 * y * z - sin * x],
+                     [c1 * z * x - sin * y, c1 * z * y + sin * x, cos + c1 * z * z]])
+
+
+def perspective_step(points: np.ndarray, seen: np.ndarray, rotation: np.ndarray,
+                     translation: np.ndarray, weights: np.ndarray | None = None,
+                     robust: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One Gauss-Newton step of the (weighted) reprojection error over rotation and translation.
+
+    `points` [N,3]: the rigid model (best centred: rotation and translation then decouple);
+    `seen` [...,N,2]: where each point is seen, as (x, y) / depth in camera space;
+    `rotation` [...,3,3], `translation` [...,3]: the current pose (model -> camera);
+    `weights` [N] or [...,N]: per point (None: all 1).
+    `robust`: when given, points whose reprojection error is more than `robust` times the
+    median error get the weight of a Huber loss (their pull grows with the error's square root,
+    not linearly), so a few misplaced landmarks cannot drag the pose.
+    Returns the stepped rotation and translation.
+    """
+    turned = points @ np.swapaxes(rotation, -1, -2)  # R p, [...,N,3]
+    a, b, c = turned[..., 0], turned[..., 1], turned[..., 2]
+    inv = 1.0 / np.maximum(-(c + translation[..., 2:3]), 1e-6)  # 1 / depth
+    u, v = (a + translation[..., 0:1]) * inv, (b + translation[..., 1:2]) * inv
+    # The Jacobian of (u, v) = (x, y) / depth over (omega, t), for a small rotation exp([omega]_x) R:
+    # d(u, v)/dQ = [[1, 0, u], [0, 1, v]] / depth, dQ/d(omega) = -[R p]_x, so with R p = (a, b, c)
+    # du = (b u, c - a u, -b, 1, 0, u) / depth and dv = (b v - c, -a v, a, 0, 1, v) / depth.
+    n = u.shape[-1]
+    jacobian = np.zeros(u.shape[:-1] + (2 * n, 6))
+    du, dv = jacobian[..., :n, :], jacobian[..., n:, :]
+    du[..., 0], du[..., 1], du[..., 2], du[..., 3], du[..., 5] = b * u, c - a * u, -b, 1.0, u
+    dv[..., 0], dv[..., 1], dv[..., 2], dv[..., 4], dv[..., 5] = b * v - c, -a * v, a, 1.0, v
+    scale = np.concatenate([inv, inv], axis=-1)  # 1 / depth, and the weights' square roots below
+    du_, dv_ = u - seen[..., 0], v - seen[..., 1]
+    flat = np.concatenate([du_, dv_], axis=-1)  # the residuals, [...,2N]
+    if weights is not None or robust is not None:
+        w = np.ones(u.shape) if weights is None else weights
+        if robust is not None:
+            error = np.sqrt(du_ * du_ + dv_ * dv_)
+            limit = robust * np.partition(error, n // 2, axis=-1)[..., n // 2: n // 2 + 1] + 1e-12
+            w = w * np.minimum(1.0, limit / np.maximum(error, 1e-12))
+        root = np.sqrt(w)
+        root = np.concatenate([root, root], axis=-1)
+        flat = flat * root
+        scale = scale * root
+    jacobian *= scale[..., None]  # rows of sqrt(w) d(u, v) / d(omega, t)
+    transposed = np.swapaxes(jacobian, -1, -2)  # [...,6,2N]
+    normal = transposed @ jacobian
+    normal += np.eye(6) * (1e-9 + 1e-6 * np.einsum("...ii->...", normal))[..., None, None]
+    step = -np.linalg.solve(normal, (transposed @ flat[..., None]))[..., 0]
+    return rotate_by(step[..., :3]) @ rotation, translation + step[..., 3:]
