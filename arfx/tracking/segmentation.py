@@ -76,12 +76,14 @@ def blend_with_previous(new: np.ndarray, previous: np.ndarray | None, ratio: flo
         return new
     weight = uncertainty(new)
     weight *= np.float32(ratio)
-    out = (new + (previous - new) * weight).astype(np.float32, copy=False)
+    out = np.subtract(previous, new, dtype=np.float32)
+    out *= weight
+    out += new
     if keep_decision is not None:
+        # the bound is min(new, 0.5 + m) on the person side, max(new, 0.5 - m) on the other
         margin = np.float32(keep_decision)
-        person = new > 0.5
-        np.maximum(out, np.minimum(new, 0.5 + margin), out=out, where=person)
-        np.minimum(out, np.maximum(new, 0.5 - margin), out=out, where=~person)
+        bound = np.clip(new, np.float32(0.5) - margin, np.float32(0.5) + margin)
+        out = np.where(new > 0.5, np.maximum(out, bound), np.minimum(out, bound))
     return out
 
 
