@@ -201,6 +201,15 @@ def best_of(passes: list[Pass]) -> Pass:
     return [min(ms) for ms in zip(*(p[0] for p in passes))], passes[-1][1]
 
 
+def best_times(passes: list[dict], keys: tuple[str, ...] = ("ms", "cpu")) -> dict:
+    """Each frame's fastest wall ("ms") and CPU ("cpu") time over the passes, with the results
+    of the last pass (the compare scripts' passes are dicts of per-frame lists)."""
+    result = dict(passes[-1])
+    for key in keys:
+        result[key] = [min(values) for values in zip(*(p[key] for p in passes))]
+    return result
+
+
 def time_both(frames: np.ndarray, setting: Setting, index: int, mediapipe: MediaPipeWorker,
               repeats: int) -> tuple[Pass, Pass]:
     """(arfx, MediaPipe) best-of-`repeats` per-frame times, their passes interleaved.

@@ -21,7 +21,16 @@ each with model_complexity 0 and 1. Reported per setting:
 - handedness agreement (MediaPipe's label mapped to the person's own hand first: its "Left"
   assumes a mirrored image, so on these unmirrored frames it is the person's right hand);
 - ms per frame, median over frames of each frame's best time over --repeats passes; the two
-  trackers' passes are interleaved so that a busy machine loads both alike.
+  trackers' passes are interleaved (A B, B A, ...) so that a busy machine loads both alike;
+  ratio arfx / MediaPipe; the same for CPU time (the process's, all its threads: on a machine
+  shared with other work, wall time also counts the waits for a core, CPU time mostly does
+  not); and the ratios of the total times of each repeat's pair of passes (all frames, so
+  that a frame with palm detection weighs what it costs: the per-frame median falls on either
+  side of the split between frames with and without it), median over the repeats, with the
+  CPU one of each repeat to show the spread.
+Threads: arfx's HandTracker runs each ONNX Runtime session on one thread (threads=1, its
+default); MediaPipe's desktop Python package runs its TFLite models through XNNPACK on one
+thread too (its default off Android/iOS), so both do the same work on one core.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from arfx.tracking.hands import HandLandmarkModel, HandTracker, roi_from_hand_landmarks  # noqa: E402
-from bench_vs_mediapipe import decode, ensure_venv  # noqa: E402  (a sibling script)
+from bench_vs_mediapipe import best_times, decode, ensure_venv  # noqa: E402  (a sibling script)
 
 IMAGES = ("obama_and_biden.jpg", "kit_with_rose.jpg")
 CLIP = "short_hamilton_clip.mp4"
@@ -78,19 +87,20 @@ for line in sys.stdin:
         if request["warm"]:
             hands.process(np.ascontiguousarray(frames[0]))
             frames = frames[:0]
-        times, found = [], []
+        times, cpu, found = [], [], []
         for frame in frames:
             frame = np.ascontiguousarray(frame)
             height, width = frame.shape[:2]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = hands.process(frame)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
             hands_here = []
             for landmarks, handed in zip(result.multi_hand_landmarks or [], result.multi_handedness or []):
                 points = [[p.x * width, p.y * height, p.z * width] for p in landmarks.landmark]
                 hands_here.append({"landmarks": points, "label": handed.classification[0].label})
             found.append(hands_here)
-    print(json.dumps({"ms": times, "hands": found}), flush=True)
+    print(json.dumps({"ms": times, "cpu": cpu, "hands": found}), flush=True)
 """
 
 
@@ -101,14 +111,14 @@ class MediaPipeWorker:
         self._child = subprocess.Popen([str(python), "-c", WORKER, str(job_file)], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, stderr=log_file, text=True)
 
-    def run(self, setting: int, warm: bool = False) -> tuple[list[float], list[list[dict]]]:
+    def run(self, setting: int, warm: bool = False) -> dict:
+        """One pass: {"ms": wall ms per frame, "cpu": CPU ms per frame, "hands": per frame}."""
         self._child.stdin.write(json.dumps({"setting": setting, "warm": warm}) + "\n")
         self._child.stdin.flush()
         line = self._child.stdout.readline()
         if not line:
             raise RuntimeError("the MediaPipe worker stopped (see its log)")
-        answer = json.loads(line)
-        return answer["ms"], answer["hands"]
+        return json.loads(line)
 
     def close(self) -> None:
         try:
@@ -118,16 +128,18 @@ class MediaPipeWorker:
         self._child.wait()
 
 
-def arfx_pass(frames: np.ndarray, setting: Setting) -> tuple[list[float], list[list[dict]]]:
-    times, found = [], []
+def arfx_pass(frames: np.ndarray, setting: Setting) -> dict:
+    """One pass, as MediaPipeWorker.run answers."""
+    times, cpu, found = [], [], []
     with HandTracker(static_image_mode=setting.static_image_mode, max_num_hands=MAX_HANDS,
                      model_complexity=setting.model_complexity) as tracker:
         for frame in frames:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             hands = tracker.process(frame)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
             found.append([{"landmarks": h.landmarks, "label": h.handedness} for h in hands])
-    return times, found
+    return {"ms": times, "cpu": cpu, "hands": found}
 
 
 def nme(points: np.ndarray, reference: np.ndarray) -> float:
@@ -152,9 +164,8 @@ def pair_hands(ours: list[dict], theirs: list[dict]) -> list[tuple[dict, dict, f
 MEDIAPIPE_TO_PERSON = {"Left": "right", "Right": "left"}  # its labels assume a mirrored image
 
 
-def summarise(setting: Setting, ours: tuple, theirs: tuple) -> dict:
-    our_ms, our_hands = ours
-    mp_ms, mp_hands = theirs
+def summarise(setting: Setting, ours: dict, theirs: dict) -> dict:
+    our_hands, mp_hands = ours["hands"], theirs["hands"]
     frames = len(our_hands)
     ours_found = np.array([len(h) > 0 for h in our_hands])
     mp_found = np.array([len(h) > 0 for h in mp_hands])
@@ -180,8 +191,9 @@ def summarise(setting: Setting, ours: tuple, theirs: tuple) -> dict:
         "nme_p95": float(np.percentile(errors, 95)) if errors else None,
         "handedness_agreement": float(np.mean(same_hand)) if same_hand else None,
         "off_frames": sorted(set(off)),
-        "arfx_ms": statistics.median(our_ms), "mediapipe_ms": statistics.median(mp_ms),
-        "arfx_ms_mean": statistics.fmean(our_ms), "mediapipe_ms_mean": statistics.fmean(mp_ms),
+        "arfx_ms": statistics.median(ours["ms"]), "mediapipe_ms": statistics.median(theirs["ms"]),
+        "arfx_ms_mean": statistics.fmean(ours["ms"]), "mediapipe_ms_mean": statistics.fmean(theirs["ms"]),
+        "arfx_cpu_ms": statistics.median(ours["cpu"]), "mediapipe_cpu_ms": statistics.median(theirs["cpu"]),
     }
 
 
@@ -218,9 +230,10 @@ def one_step_nme(frames: np.ndarray, mediapipe_hands: list[list[dict]], complexi
     return errors
 
 
-def best_times(passes: list[tuple]) -> tuple[list[float], list]:
-    """Each frame's fastest time over the passes, with the hands of the last pass."""
-    return [min(ms) for ms in zip(*(p[0] for p in passes))], passes[-1][1]
+def repeat_ratios(ours: list[dict], theirs: list[dict], key: str) -> list[float]:
+    """arfx / MediaPipe per repeat (each pair of interleaved passes alone): sums over frames,
+    so that the many short frames and the few long ones weigh what they cost."""
+    return [sum(a[key]) / sum(b[key]) for a, b in zip(ours, theirs)]
 
 
 def load_image(path: Path) -> np.ndarray:
@@ -273,11 +286,13 @@ def main() -> int:
                             else:
                                 theirs.append(worker.run(index))
                     row = summarise(setting, best_times(ours), best_times(theirs))
+                    row.update(repeat_ratios=repeat_ratios(ours, theirs, "ms"),
+                               repeat_cpu_ratios=repeat_ratios(ours, theirs, "cpu"))
                     if not setting.static_image_mode:
-                        steps = one_step_nme(frames, theirs[-1][1], setting.model_complexity)
+                        steps = one_step_nme(frames, theirs[-1]["hands"], setting.model_complexity)
                         row.update(step_hands=len(steps), step_nme_mean=float(np.mean(steps)),
                                    step_nme_median=float(np.median(steps)))
-                        drift = paired_nme(worker.run(noisy[setting.model_complexity])[1], theirs[-1][1])
+                        drift = paired_nme(worker.run(noisy[setting.model_complexity])["hands"], theirs[-1]["hands"])
                         row.update(drift_hands=len(drift), drift_nme_mean=float(np.mean(drift)),
                                    drift_nme_median=float(np.median(drift)),
                                    drift_nme_p95=float(np.percentile(drift, 95)))
@@ -287,14 +302,18 @@ def main() -> int:
                 worker.close()
     print()
     print(f"{'setting':38} {'frames mp/arfx/both':>20} {'agree':>6} {'NME mean/med/p95':>20} "
-          f"{'hand':>5} {'ms arfx':>8} {'ms mp':>7} {'ratio':>6}")
+          f"{'hand':>5} {'ms arfx':>8} {'ms mp':>7} {'ratio':>6} {'cpu arfx':>8} {'cpu mp':>7} {'ratio':>6} "
+          f"{'total ratio wall/cpu':>20} {'cpu total ratio per repeat':>26}")
     for r in rows:
         nme_text = ("-" if r["nme_mean"] is None else
                     f"{r['nme_mean']:.4f}/{r['nme_median']:.4f}/{r['nme_p95']:.4f}")
         hand_text = "-" if r["handedness_agreement"] is None else f"{r['handedness_agreement']:.2f}"
         print(f"{r['setting']:38} {r['mediapipe_frames']:>6}/{r['arfx_frames']}/{r['both_frames']:<6} "
               f"{r['presence_agreement']:>6.3f} {nme_text:>20} {hand_text:>5} {r['arfx_ms']:>8.2f} "
-              f"{r['mediapipe_ms']:>7.2f} {r['arfx_ms'] / r['mediapipe_ms']:>6.2f}")
+              f"{r['mediapipe_ms']:>7.2f} {r['arfx_ms'] / r['mediapipe_ms']:>6.2f} {r['arfx_cpu_ms']:>8.2f} "
+              f"{r['mediapipe_cpu_ms']:>7.2f} {r['arfx_cpu_ms'] / r['mediapipe_cpu_ms']:>6.2f} "
+              f"{statistics.median(r['repeat_ratios']):>10.2f}/{statistics.median(r['repeat_cpu_ratios']):<9.2f} "
+              f"{' '.join(f'{x:.2f}' for x in r['repeat_cpu_ratios']):>26}")
     for r in rows:
         if "step_nme_mean" in r:
             print(f"{r['setting']}: one tracking step from MediaPipe's previous landmarks: NME mean "

@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from arfx.tracking.pose import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, PoseTracker  # noqa: E402
 from arfx.tracking.segmentation import Segmenter  # noqa: E402
-from bench_vs_mediapipe import decode, ensure_venv  # noqa: E402  (a sibling script)
+from bench_vs_mediapipe import best_times, decode, ensure_venv  # noqa: E402  (a sibling script)
 
 IMAGES = ("obama.jpg", "biden.jpg", "alex-lacamoire.png", "lin-manuel-miranda.png", "rose_leslie_img1.jpg",
           "two_people.jpg", "kit_with_rose.jpg", "obama_and_biden.jpg", "obama_partial_face.jpg")
@@ -285,14 +285,6 @@ def summarise(setting: Setting, ours: dict, theirs: dict) -> dict:
     row.update(arfx_cpu_ms=statistics.median(ours["cpu"]), mediapipe_cpu_ms=statistics.median(theirs["cpu"]))
     row["cpu_ratio"] = row["arfx_cpu_ms"] / row["mediapipe_cpu_ms"]
     return row
-
-
-def best_times(passes: list[dict]) -> dict:
-    """Each frame's fastest time over the passes, with the results of the last pass."""
-    result = dict(passes[-1])
-    for key in ("ms", "cpu"):
-        result[key] = [min(values) for values in zip(*(p[key] for p in passes))]
-    return result
 
 
 def load_image(path: Path) -> np.ndarray:
