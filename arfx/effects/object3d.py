@@ -297,6 +297,8 @@ class Object3DPass:
         self.contact_field = object_field(effect)  # soft contact shadow on the face (None: none)
         self._corners: np.ndarray | None = None  # what screen_box projects, made on first use
         self._material_uniforms: dict = {}  # (slot, id(base texture)) -> what _set_material set
+        self._centres: dict = {}  # slot -> its triangles' centres (meshes that do not deform)
+        self._orders: dict = {}  # slot -> the triangle order its index buffer holds (blended meshes)
 
     def _animate(self, frame: FrameState, clip: tuple | None = None) -> None:
         """Pose the meshes for this frame's timestamp (once per frame, shared by every face),
@@ -426,9 +428,17 @@ class Object3DPass:
         if len(indices) < 2 or len(indices) > SORT_TRIANGLES_MAX:
             return
         matrix = (model_view @ self._transform(mesh)).astype(np.float64)
-        centres = mesh.data.vertices[:, :3][indices].mean(axis=1)  # (posed vertices when deformed)
-        depth = centres @ matrix[2, :3] + matrix[2, 3]
-        mesh.update_indices(indices[np.argsort(depth, kind="stable")])
+        centres = None if mesh.data.deformable else self._centres.get(mesh.slot)
+        if centres is None:
+            centres = mesh.data.vertices[:, :3][indices].mean(axis=1)  # (posed vertices when deformed)
+            if not mesh.data.deformable:
+                self._centres[mesh.slot] = centres
+        order = np.argsort(centres @ matrix[2, :3] + matrix[2, 3], kind="stable")
+        previous = self._orders.get(mesh.slot)
+        if previous is not None and np.array_equal(previous, order):
+            return  # the index buffer already holds this order
+        self._orders[mesh.slot] = order
+        mesh.update_indices(indices[order])
 
     def _draw_mesh(self, mesh: GpuMesh, model_view: np.ndarray, base=None) -> None:
         """Draw one mesh; `base`: a GL texture drawn instead of its base colour image."""
