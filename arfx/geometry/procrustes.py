@@ -134,6 +134,13 @@ def _rotate_one(x: float, y: float, z: float) -> np.ndarray:
                      [c1 * z * x - sin * y, c1 * z * y + sin * x, cos + c1 * z * z]])
 
 
+# Rows: a u, a v, b u, b v, a, b, c, 1, u, v; columns: du (6) then dv (6), see perspective_step.
+_JACOBIAN_TERMS = np.zeros((10, 12))
+for _row, _column, _sign in ((2, 0, 1), (6, 1, 1), (0, 1, -1), (5, 2, -1), (7, 3, 1), (8, 5, 1),
+                             (3, 6, 1), (6, 6, -1), (1, 7, -1), (4, 8, 1), (7, 10, 1), (9, 11, 1)):
+    _JACOBIAN_TERMS[_row, _column] = _sign
+
+
 def perspective_step(points: np.ndarray, seen: np.ndarray, rotation: np.ndarray,
                      translation: np.ndarray, weights: np.ndarray | None = None,
                      robust: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -148,34 +155,40 @@ def perspective_step(points: np.ndarray, seen: np.ndarray, rotation: np.ndarray,
     not linearly), so a few misplaced landmarks cannot drag the pose.
     Returns the stepped rotation and translation.
     """
-    turned = points @ np.swapaxes(rotation, -1, -2)  # R p, [...,N,3]
-    a, b, c = turned[..., 0], turned[..., 1], turned[..., 2]
-    inv = 1.0 / np.maximum(-(c + translation[..., 2:3]), 1e-6)  # 1 / depth
-    u, v = (a + translation[..., 0:1]) * inv, (b + translation[..., 1:2]) * inv
-    # The Jacobian of (u, v) = (x, y) / depth over (omega, t), for a small rotation exp([omega]_x) R:
-    # d(u, v)/dQ = [[1, 0, u], [0, 1, v]] / depth, dQ/d(omega) = -[R p]_x, so with R p = (a, b, c)
-    # du = (b u, c - a u, -b, 1, 0, u) / depth and dv = (b v - c, -a v, a, 0, 1, v) / depth.
-    n = u.shape[-1]
-    jacobian = np.zeros(u.shape[:-1] + (2 * n, 6))
-    du, dv = jacobian[..., :n, :], jacobian[..., n:, :]
-    du[..., 0], du[..., 1], du[..., 2], du[..., 3], du[..., 5] = b * u, c - a * u, -b, 1.0, u
-    dv[..., 0], dv[..., 1], dv[..., 2], dv[..., 4], dv[..., 5] = b * v - c, -a * v, a, 1.0, v
-    scale = np.concatenate([inv, inv], axis=-1)  # 1 / depth, and the weights' square roots below
-    du_, dv_ = u - seen[..., 0], v - seen[..., 1]
-    flat = np.concatenate([du_, dv_], axis=-1)  # the residuals, [...,2N]
+    # One product gives each point turned, R p = (a, b, c), and placed, R p + t = (x, y, z).
+    n = points.shape[0]
+    transform = np.zeros(rotation.shape[:-2] + (4, 7))
+    transposed = np.swapaxes(rotation, -1, -2)
+    transform[..., :3, :3] = transposed
+    transform[..., :3, 3:6] = transposed
+    transform[..., 3, :3] = translation
+    transform[..., 3, 6] = 1.0
+    both = np.concatenate([points, np.ones((n, 1))], axis=1) @ transform  # [...,N,7]: x y z a b c 1
+    inv = 1.0 / np.maximum(-both[..., 2], 1e-6)  # 1 / depth
+    projected = both[..., :2] * inv[..., None]  # (u, v) = (x, y) / depth
+    residual = projected - seen
+    # The Jacobian of (u, v) over (omega, t), for a small rotation exp([omega]_x) R:
+    # d(u, v)/dQ = [[1, 0, u], [0, 1, v]] / depth and dQ/d(omega) = -[R p]_x, so
+    # du = (b u, c - a u, -b, 1, 0, u) / depth and dv = (b v - c, -a v, a, 0, 1, v) / depth:
+    # linear in (a u, a v, b u, b v, a, b, c, 1, u, v).
+    products = (both[..., 3:5, None] * projected[..., None, :]).reshape(both.shape[:-1] + (4,))
+    terms = np.concatenate([products, both[..., 3:7], projected], axis=-1)
+    jacobian = terms @ _JACOBIAN_TERMS  # [...,N,12]: du then dv, times the depth
+    scale = inv
     if weights is not None or robust is not None:
-        w = np.ones(u.shape) if weights is None else weights
+        w = np.ones(inv.shape) if weights is None else weights
         if robust is not None:
-            error = np.sqrt(du_ * du_ + dv_ * dv_)
+            error = np.sqrt(np.square(residual).sum(axis=-1))
             limit = robust * np.partition(error, n // 2, axis=-1)[..., n // 2: n // 2 + 1] + 1e-12
             w = w * np.minimum(1.0, limit / np.maximum(error, 1e-12))
         root = np.sqrt(w)
-        root = np.concatenate([root, root], axis=-1)
-        flat = flat * root
+        residual = residual * root[..., None]
         scale = scale * root
     jacobian *= scale[..., None]  # rows of sqrt(w) d(u, v) / d(omega, t)
+    jacobian = jacobian.reshape(inv.shape[:-1] + (2 * n, 6))
     transposed = np.swapaxes(jacobian, -1, -2)  # [...,6,2N]
     normal = transposed @ jacobian
     normal += np.eye(6) * (1e-9 + 1e-6 * np.einsum("...ii->...", normal))[..., None, None]
-    step = -np.linalg.solve(normal, (transposed @ flat[..., None]))[..., 0]
+    flat = residual.reshape(inv.shape[:-1] + (2 * n, 1))
+    step = -np.linalg.solve(normal, transposed @ flat)[..., 0]
     return rotate_by(step[..., :3]) @ rotation, translation + step[..., 3:]
