@@ -31,8 +31,12 @@ SAME_FACE_IOD = 1.0
 # A followed face whose mesh changed shape this much since the last frame (mean distance after
 # the best similarity fit, in inter-ocular distances) is looked for again with the detector:
 # the crop may hold part of another face (a cut) that the landmarks fit only by bending. Faces
-# that move, turn or talk stay below ~0.012 frame to frame on the motion set.
+# that move, turn or talk stay below ~0.012 frame to frame on the motion set, and below 0.03 on
+# the Hamilton clip's one-face shot. A face whose shape changes a lot on every frame (a blurred
+# or half-seen face, where the landmark model guesses) is re-detected only when the change is
+# SHAPE_JUMP times its usual one (a running mean), or the detector would run on each frame.
 SHAPE_CHANGE = 0.03
+SHAPE_JUMP = 3.0
 EYE_CORNERS = (33, 263)
 
 
@@ -70,6 +74,7 @@ class _Track:
     previous: Roi | None = None
     previous_t: float | None = None
     points: np.ndarray | None = None  # this frame's landmarks [468, 3]
+    shape_noise: float = 0.0  # running mean of the frame-to-frame shape change
 
     def predict(self, t: float) -> Roi:
         """Where the face will be at time t, from its last two ROIs (constant velocity)."""
@@ -88,6 +93,7 @@ class _Found:
     roi: Roi             # the ROI the landmarks imply
     track: _Track | None  # the track it continues (None: a new face)
     order: int           # priority among new faces (detection rank)
+    shape: float = 0.0   # shape change since the track's last landmarks
 
     def centre(self) -> np.ndarray:
         return self.points[:468, :2].mean(axis=0)
@@ -224,23 +230,27 @@ class FaceTracker:
 
     def _process(self, rgb: np.ndarray, t: float) -> list[_Found]:
         found: list[_Found] = []
-        lost: list[tuple[_Track, tuple | None]] = []  # with the landmarks that changed shape
+        lost: list[tuple[_Track, tuple | None, float]] = []  # with landmarks that changed shape
         for track in ([] if self.static_image_mode else self._tracks):
             guess = track.predict(t)
             looked = self._look(rgb, guess)
             if looked is None and guess != track.roi:
                 looked = self._look(rgb, track.roi)  # the motion was landmark noise
-            if looked is None or (track.points is not None
-                                  and shape_change(looked[0], track.points) > SHAPE_CHANGE):
-                lost.append((track, looked))
+            change = 0.0
+            if looked is not None and track.points is not None:
+                change = shape_change(looked[0], track.points)
+            if looked is None or change > max(SHAPE_CHANGE, SHAPE_JUMP * track.shape_noise):
+                lost.append((track, looked, change))
             else:
-                found.append(_Found(*looked, track, 0))
-        for track, looked in lost:
+                found.append(_Found(*looked, track, 0, change))
+        for track, looked, change in lost:
             again = self._redetect(rgb, track, t)
             if again is not None:
+                if track.points is not None:
+                    again.shape = shape_change(again.points, track.points)
                 found.append(again)
             elif looked is not None:  # the detector does not see it better: keep the change
-                found.append(_Found(*looked, track, 0))
+                found.append(_Found(*looked, track, 0, change))
             else:
                 log.debug("face %d lost", track.id)
         # Searching for new faces: every pass at once in static mode and on the first frame;
@@ -322,8 +332,9 @@ class FaceTracker:
                 if self.mediapipe_compat:
                     tracks.append(_Track(face_id, f.roi, t))
                 else:
+                    noise = 0.8 * f.track.shape_noise + 0.2 * f.shape
                     tracks.append(_Track(face_id, f.roi, t, f.track.roi, f.track.t,
-                                         f.points[:468]))
+                                         f.points[:468], noise))
             points = f.points
             if self._refiner is not None:
                 points = self._refiner.refine_mesh(rgb, f.crop, points,
