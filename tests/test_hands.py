@@ -377,3 +377,28 @@ def test_a_hand_found_twice_is_reported_once_and_counted_twice_as_mediapipe_coun
         assert not tracker.palm_detection_ran  # two ROIs came out of the frame before
         tracker.process(rgb)
         assert tracker.palm_detection_ran  # they merged into one: one hand, look for another
+
+
+def test_hands_keep_their_landmarks_while_later_frames_are_tracked():
+    """The landmark model writes into output arrays allocated once (IO binding): a Hand
+    returned earlier must not change when the next frames are processed."""
+    rgb = _sample("right04.jpg")
+    with HandTracker(max_num_hands=2) as tracker:
+        (hand,) = tracker.process(rgb)
+        landmarks, world = hand.landmarks.copy(), hand.world_landmarks.copy()
+        later = tracker.process(np.ascontiguousarray(rgb[:, ::-1]))  # the hand moves and turns
+        assert later and not np.allclose(later[0].landmarks, landmarks)
+    np.testing.assert_array_equal(hand.landmarks, landmarks)
+    np.testing.assert_array_equal(hand.world_landmarks, world)
+
+
+@pytest.mark.parametrize("complexity", [0, 1])
+def test_bound_landmark_model_answers_as_a_plain_run(complexity):
+    """ModelRunner.bound (preallocated input and outputs) gives a plain session run's answer."""
+    model = hands.HandLandmarkModel(complexity)
+    x = model.crop(_sample("right04.jpg"), Roi(cx=455.0, cy=270.0, size=230.0, angle=0.2))
+    plain = {name: value.copy() for name, value in model._model(x).items()}
+    bound = model._run()
+    assert bound.keys() == plain.keys()
+    for name in plain:
+        np.testing.assert_array_equal(bound[name], plain[name])

@@ -244,23 +244,34 @@ class HandLandmarkModel:
         self._points, self._presence, self._handedness, self._world = OUTPUTS
         self._patch = np.empty((CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
+        # The model reads self._input and writes into outputs allocated once (IO binding).
+        self._run = self._model.bound(self._input)
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
         return crop_into(rgb, roi, self._patch, self._input, _UNIT, like_mediapipe=True)
 
     def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray, float, float]:
         """(landmarks [21, 3] image px, world [21, 3] m, presence 0..1, model handedness score)."""
-        outputs = self._model(self.crop(rgb, roi))
-        points = outputs[self._points].reshape(21, 3).copy()
-        points[:, 2] /= Z_SCALE
-        landmarks = roi.to_image(points, CROP_SIZE)
-        world = outputs[self._world].reshape(21, 3).astype(np.float32)
+        self.crop(rgb, roi)
+        outputs = self._run()  # arrays reused by the next run: everything kept is a new array
+        points = outputs[self._points].reshape(21, 3)
+        presence = float(outputs[self._presence][0, 0])
+        handedness = float(outputs[self._handedness][0, 0])
+        # roi.to_image as one float32 pass per axis (same arithmetic, fewer temporaries).
         c, s = math.cos(roi.angle), math.sin(roi.angle)
-        x, y = world[:, 0].copy(), world[:, 1].copy()
-        world[:, 0] = c * x - s * y
-        world[:, 1] = s * x + c * y
-        presence = float(outputs[self._presence].reshape(-1)[0])
-        handedness = float(outputs[self._handedness].reshape(-1)[0])
+        k = roi.size / CROP_SIZE
+        half = roi.size / 2
+        x, y = points[:, 0], points[:, 1]
+        landmarks = np.empty((21, 3), np.float32)
+        landmarks[:, 0] = (c * k) * x + (-s * k) * y + (roi.cx - c * half + s * half)
+        landmarks[:, 1] = (s * k) * x + (c * k) * y + (roi.cy - s * half - c * half)
+        landmarks[:, 2] = (points[:, 2] / Z_SCALE) * k
+        world_in = outputs[self._world].reshape(21, 3)
+        wx, wy = world_in[:, 0], world_in[:, 1]
+        world = np.empty((21, 3), np.float32)
+        world[:, 0] = c * wx - s * wy
+        world[:, 1] = s * wx + c * wy
+        world[:, 2] = world_in[:, 2]
         return landmarks, world, presence, handedness
 
     def close(self) -> None:
