@@ -234,8 +234,6 @@ def run_live_bench(effect: str = "glasses", size: tuple[int, int] = (1280, 720),
     for a free UDP port on 127.0.0.1 (nothing needs to listen), None for no stream. The first
     `warmup` frames are left out of the statistics.
     """
-    import socket
-
     import numpy as np
 
     from arfx.app import AppOptions, LiveApp
@@ -247,9 +245,9 @@ def run_live_bench(effect: str = "glasses", size: tuple[int, int] = (1280, 720),
         raise ArfxError("bench --live needs a display for its window: run it under xvfb-run -a, "
                         "or add --no-window")
     if stream == "":
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            stream = f"udp://127.0.0.1:{probe.getsockname()[1]}"
+        from arfx.stream import local_udp_url
+
+        stream = local_udp_url()
     if not window and not stream:
         raise ArfxError("bench --live --no-window needs a stream to send to")
     camera = CameraSource(0, device=SyntheticCamera(size[0], size[1], fps), timeout=5.0)

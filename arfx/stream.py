@@ -162,6 +162,16 @@ class LiveOutput:
         log.debug("%s: sent %d frames", self.name, self.frames_sent)
 
 
+def local_udp_url() -> str:
+    """udp://127.0.0.1:PORT on a port free now: a stream nobody needs to receive (UDP sends
+    without a listener), for measurements and tests."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"udp://127.0.0.1:{probe.getsockname()[1]}"
+
+
 def is_stream_url(text: str | os.PathLike[str]) -> bool:
     """Whether an output names a stream (SCHEME://...) rather than a file."""
     return isinstance(text, str) and "://" in text

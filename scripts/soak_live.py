@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from arfx.app import AppOptions, LiveApp  # noqa: E402
 from arfx.bench import live_gl_objects, rss_mib, thread_counts  # noqa: E402
 from arfx.sources import CameraSource, parse_size  # noqa: E402
+from arfx.stream import local_udp_url  # noqa: E402
 from arfx.synthetic import SyntheticCamera, SyntheticClip  # noqa: E402
 
 
@@ -72,18 +72,12 @@ class SoakReport:
         return {name: change(name) for name in ("rss_mib", "gl_objects", "python_threads", "threads")}
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def soak(frames: int = 20000, switch_every: int = 100, size: tuple[int, int] = (640, 360),
          camera: bool = False, fps: float = 30.0, effect: str = "glasses",
          progress: bool = False) -> SoakReport:
     """Run the live app for `frames` frames, switching effects; measure at the end of each round."""
     width, height = size
-    stream = f"udp://127.0.0.1:{free_udp_port()}"  # nobody listens: UDP needs no receiver
+    stream = local_udp_url()  # nobody listens: UDP needs no receiver
     if camera:
         source = CameraSource(0, device=SyntheticCamera(width, height, fps), timeout=5.0)
     else:

@@ -301,15 +301,11 @@ def test_no_drop_plays_every_frame_of_a_file_and_drops_are_reported_otherwise(
 @pytest.mark.parametrize("effect, stage", [("pose", "body"), ("hands", "hand")])
 def test_live_app_tracks_what_the_effect_needs(effect: str, stage: str) -> None:
     """`arfx pose` / `arfx hands` live track bodies / hands (they were left untracked before)."""
-    import socket
-
     from arfx.app import AppOptions, LiveApp
+    from arfx.stream import local_udp_url
     from arfx.synthetic import SyntheticClip
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = LiveApp(AppOptions(effect=effect, frames=2, window=False, stream=f"udp://127.0.0.1:{port}",
+    app = LiveApp(AppOptions(effect=effect, frames=2, window=False, stream=local_udp_url(),
                              no_drop=True), source=SyntheticClip(160, 96, fps=1000.0))
     app.run()
     assert stage in [s.name for s in app.pipeline.stages]
@@ -318,21 +314,17 @@ def test_live_app_tracks_what_the_effect_needs(effect: str, stage: str) -> None:
 def test_a_long_live_session_keeps_only_recent_samples(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stage times and latencies are kept for the last KEEP_SAMPLES frames, so hours of a live
     session do not grow memory (the soak runs 20,000 frames)."""
-    import socket
-
     import arfx.app
     import arfx.stream
     from arfx.app import AppOptions, LiveApp
     from arfx.sources import CameraSource
+    from arfx.stream import local_udp_url
     from arfx.synthetic import SyntheticCamera
 
     monkeypatch.setattr(arfx.app, "KEEP_SAMPLES", 5)
     monkeypatch.setattr(arfx.stream, "KEEP_SAMPLES", 5)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     camera = CameraSource(0, device=SyntheticCamera(96, 64, fps=60.0), timeout=5.0)
-    app = LiveApp(AppOptions(effect="axis", frames=30, window=False, stream=f"udp://127.0.0.1:{port}"),
+    app = LiveApp(AppOptions(effect="axis", frames=30, window=False, stream=local_udp_url()),
                   source=camera)
 
     def trim_every_frame(live: LiveApp) -> None:  # the trim runs with the title update (every 0.5 s)
