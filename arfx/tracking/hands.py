@@ -254,18 +254,12 @@ class HandLandmarkModel:
         """(landmarks [21, 3] image px, world [21, 3] m, presence 0..1, model handedness score)."""
         self.crop(rgb, roi)
         outputs = self._run()  # arrays reused by the next run: everything kept is a new array
-        points = outputs[self._points].reshape(21, 3)
         presence = float(outputs[self._presence][0, 0])
         handedness = float(outputs[self._handedness][0, 0])
-        # roi.to_image as one float32 pass per axis (same arithmetic, fewer temporaries).
+        points = outputs[self._points].reshape(21, 3).copy()
+        points[:, 2] /= Z_SCALE
+        landmarks = roi.to_image(points, CROP_SIZE)
         c, s = math.cos(roi.angle), math.sin(roi.angle)
-        k = roi.size / CROP_SIZE
-        half = roi.size / 2
-        x, y = points[:, 0], points[:, 1]
-        landmarks = np.empty((21, 3), np.float32)
-        landmarks[:, 0] = (c * k) * x + (-s * k) * y + (roi.cx - c * half + s * half)
-        landmarks[:, 1] = (s * k) * x + (c * k) * y + (roi.cy - s * half - c * half)
-        landmarks[:, 2] = (points[:, 2] / Z_SCALE) * k
         world_in = outputs[self._world].reshape(21, 3)
         wx, wy = world_in[:, 0], world_in[:, 1]
         world = np.empty((21, 3), np.float32)
