@@ -20,6 +20,12 @@
 // Variants: each map's code is compiled only with its define (BASE_MAP, METALLIC_ROUGHNESS_MAP,
 // NORMAL_MAP, OCCLUSION_MAP, EMISSIVE_MAP; arfx.effects.object3d picks them per mesh), since
 // llvmpipe runs both sides of a branch and the maps a material lacks would cost every pixel.
+// So are the material's kind: ALPHA_MASK (the discard: any shader that can discard makes
+// llvmpipe test depth after shading, so hidden pixels of every other mesh would be shaded too),
+// ALPHA_BLEND (the alpha the highlights keep), UNLIT, and REFLECTIONS (the frame's reflection,
+// only for surfaces where it shows: metals and glossy ones, arfx.effects.object3d.shows_reflections;
+// a rough dielectric reflects the harmonics' light alone, as the blend below gives it from a
+// roughness of 0.8 up, and its ~4% Fresnel reflectance leaves the difference unseen).
 #if defined(BASE_MAP) || defined(METALLIC_ROUGHNESS_MAP) || defined(NORMAL_MAP) || defined(OCCLUSION_MAP) \
     || defined(EMISSIVE_MAP)
 #define ANY_MAP
@@ -38,9 +44,7 @@ uniform vec4 u_base_color;      // linear RGBA (glTF baseColorFactor)
 uniform float u_metallic;
 uniform float u_roughness;
 uniform vec3 u_emissive;        // linear, emissive strength included
-uniform int u_alpha_mode;       // 0 opaque, 1 mask, 2 blend
-uniform float u_alpha_cutoff;
-uniform bool u_unlit;
+uniform float u_alpha_cutoff;   // ALPHA_MASK
 // Maps: 0 base colour, 1 metallic-roughness, 2 normal, 3 occlusion, 4 emissive.
 uniform bool u_has_texture;     // base colour
 uniform sampler2D u_texture;
@@ -146,14 +150,19 @@ void main() {
         base *= texture(u_texture, map_uv(0));
     }
 #endif
-    if (u_alpha_mode == 1 && base.a < u_alpha_cutoff) {
+#ifdef ALPHA_MASK
+    if (base.a < u_alpha_cutoff) {
         discard;
     }
-    float alpha = u_alpha_mode == 2 ? base.a : 1.0;
-    if (u_unlit) {
-        f_color = vec4(linear_to_srgb(base.rgb), alpha);
-        return;
-    }
+#endif
+#ifdef ALPHA_BLEND
+    float alpha = base.a;
+#else
+    float alpha = 1.0;
+#endif
+#ifdef UNLIT
+    f_color = vec4(linear_to_srgb(base.rgb), alpha);
+#else
     float metallic = u_metallic;
     float roughness = u_roughness;
 #ifdef METALLIC_ROUGHNESS_MAP
@@ -231,8 +240,12 @@ void main() {
         vec2 uv = vec2(0.5 + 0.5 * r.x, 0.5 - 0.5 * r.y);
         // Half strength: the frame shows what is in front of the person, not what they face.
         // (an sRGB texture: the sampler decodes it)
+#ifdef REFLECTIONS
         vec3 environment = 0.5 * texture(u_environment, uv).rgb;
         vec3 prefiltered = mix(environment, irradiance(r), smoothstep(0.0, 0.8, roughness));
+#else
+        vec3 prefiltered = irradiance(r);
+#endif
         specular += (prefiltered * single + e * multi) * occlusion;
     }
 #else
@@ -241,11 +254,12 @@ void main() {
     punctual(n, view, FILL_DIR, 0.35, c_diff, f0, alpha_r, diffuse, specular);
     specular += AMBIENT * total * occlusion;
 #endif
-    if (u_alpha_mode == 2) {
-        // A reflection is not dimmed by the surface's transparency: glossy lenses keep
-        // their highlights (otherwise they would vanish with the alpha).
-        float shine = max(max(specular.r, specular.g), specular.b);
-        alpha = clamp(alpha + shine, 0.0, 1.0);
-    }
+#ifdef ALPHA_BLEND
+    // A reflection is not dimmed by the surface's transparency: glossy lenses keep
+    // their highlights (otherwise they would vanish with the alpha).
+    float shine = max(max(specular.r, specular.g), specular.b);
+    alpha = clamp(alpha + shine, 0.0, 1.0);
+#endif
     f_color = vec4(linear_to_srgb(diffuse + specular + emissive), alpha);
+#endif  // UNLIT
 }

@@ -53,8 +53,6 @@ log = logging.getLogger(__name__)
 #: back of a hat behind the head.
 OBJECT_OCCLUSION = frozenset({"face", "head", "hands"})
 
-_ALPHA_CODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
-
 #: Width (cm) a bare file is fitted to when its size in metres cannot be worn: about a head's.
 HEAD_WIDTH_CM = 15.0
 #: A placed object smaller or larger than this (cm, largest side), or centred farther than
@@ -250,13 +248,17 @@ class Object3DPass:
         # (and a base colour map wherever a trigger may switch the texture) and its skinning.
         retextured = effect.actions is not None and any(t.texture for t in effect.actions.triggers)
         self.meshes = []
+        lit = {}  # id(program) -> program, for the variants that read the light (not UNLIT)
         for mesh, skin in zip(effect.meshes, gpu_skin):
             defines = (shader_variant(mesh, retextured) + (("SKINNED",) if skin else ())
                        + renderer.object_defines())
             program = renderer.program("object", "object", defines)
             self.meshes.append(GpuMesh(renderer.ctx, program, mesh, skin))
             self.meshes[-1].program = program
+            if "UNLIT" not in defines:
+                lit[id(program)] = program
         self._programs = list({id(m.program): m.program for m in self.meshes}.values())
+        self._lit_programs = list(lit.values())
         for program in self._programs:
             for role in _MAP_ORDER:
                 _set(program, _SAMPLER_NAMES[role], TEXTURE_UNITS[role])
@@ -369,6 +371,7 @@ class Object3DPass:
                         for slot in self._part_slots[part]}
         for program in self._programs:
             program["u_projection"].write(gl_matrix_bytes(frame.projection))
+        for program in self._lit_programs:
             frame.renderer.apply_lighting(program, frame, face)  # light from the frame, or the fixed one
         anchor_matrix = self.effect.anchor.matrix(face)
         model_view = anchor_matrix @ self.effect.placement
@@ -444,10 +447,9 @@ class Object3DPass:
         """Draw one mesh; `base`: a GL texture drawn instead of its base colour image."""
         program = mesh.program
         matrix = model_view @ self._transform(mesh)
-        linear = matrix[:3, :3]
-        normal_matrix = _normal_matrix(linear)
         program["u_model_view"].write(gl_matrix_bytes(matrix))
-        program["u_normal_matrix"].write(gl_matrix_bytes(normal_matrix))
+        if "u_normal_matrix" in program:  # not in the UNLIT variant
+            program["u_normal_matrix"].write(gl_matrix_bytes(_normal_matrix(matrix[:3, :3])))
         cached = self._material_uniforms.get((mesh.slot, id(base)))
         if cached is None:
             cached = self._material_uniforms[(mesh.slot, id(base))] = self._set_material(mesh, base)
@@ -471,13 +473,11 @@ class Object3DPass:
         costs more than the draw)."""
         program = mesh.program
         material = mesh.material
-        program["u_base_color"] = tuple(material.base_color)
-        program["u_metallic"] = material.metallic
-        program["u_roughness"] = material.roughness
+        _set(program, "u_base_color", tuple(material.base_color))
+        _set(program, "u_metallic", material.metallic)
+        _set(program, "u_roughness", material.roughness)
         _set(program, "u_emissive", tuple(material.emissive))
-        program["u_alpha_mode"] = _ALPHA_CODES.get(material.alpha_mode, 0)
-        program["u_alpha_cutoff"] = material.alpha_cutoff
-        _set(program, "u_unlit", material.unlit)
+        _set(program, "u_alpha_cutoff", material.alpha_cutoff)
         _set(program, "u_has_texture", base is not None or "base" in mesh.textures)
         _set(program, "u_skinned", mesh.gpu_skin)
         has, sets, mirror, scale, bound = [], [], [], [], []
@@ -646,8 +646,8 @@ def _box_corners(low, high) -> np.ndarray:
 
 
 #: The object program's uniforms that only the material and its maps decide.
-_MATERIAL_UNIFORMS = ("u_base_color", "u_metallic", "u_roughness", "u_emissive", "u_alpha_mode", "u_alpha_cutoff",
-                      "u_unlit", "u_has_texture", "u_skinned", "u_has_map", "u_uv_set", "u_mirror", "u_map_scale",
+_MATERIAL_UNIFORMS = ("u_base_color", "u_metallic", "u_roughness", "u_emissive", "u_alpha_cutoff",
+                      "u_has_texture", "u_skinned", "u_has_map", "u_uv_set", "u_mirror", "u_map_scale",
                       "u_uv_transform")
 
 #: The object shader's define for each material map (shaders/object.frag compiles a map's code
@@ -656,11 +656,33 @@ _MAP_DEFINES = {"base": "BASE_MAP", "metallic_roughness": "METALLIC_ROUGHNESS_MA
                 "occlusion": "OCCLUSION_MAP", "emissive": "EMISSIVE_MAP"}
 
 
+#: Surfaces at least this rough and at most this metallic show no reflection of the frame
+#: (shaders/object.frag: the reflection fades into the harmonics' light by a roughness of 0.8,
+#: and a dielectric reflects ~4% of it: at 0.7 no pixel moves by more than 2 of 255,
+#: tests/test_render_variants.py).
+ROUGH_ENOUGH, METALLIC_ENOUGH = 0.7, 0.2
+
+
+def shows_reflections(material) -> bool:
+    """Whether a material's shading needs the frame's reflection (metals, glossy surfaces,
+    or a metallic-roughness map that may make some of it either)."""
+    return (material.metallic > METALLIC_ENOUGH or material.roughness < ROUGH_ENOUGH
+            or "metallic_roughness" in material.maps)
+
+
 def shader_variant(mesh: MeshData, base_map: bool = False) -> tuple[str, ...]:
     """The object shader's defines for a mesh: one per map its material has (the base colour
-    map also when `base_map`, e.g. a trigger may switch it)."""
-    roles = set(mesh.material.maps) | ({"base"} if base_map or mesh.material.texture is not None else set())
-    return tuple(_MAP_DEFINES[role] for role in _MAP_ORDER if role in roles)
+    map also when `base_map`, e.g. a trigger may switch it), its alpha mode (ALPHA_MASK,
+    ALPHA_BLEND), UNLIT, and REFLECTIONS where it shows them (`shows_reflections`)."""
+    material = mesh.material
+    roles = set(material.maps) | ({"base"} if base_map or material.texture is not None else set())
+    defines = [_MAP_DEFINES[role] for role in _MAP_ORDER if role in roles]
+    defines += {"MASK": ["ALPHA_MASK"], "BLEND": ["ALPHA_BLEND"]}.get(material.alpha_mode, [])
+    if material.unlit:
+        defines.append("UNLIT")
+    elif shows_reflections(material):
+        defines.append("REFLECTIONS")
+    return tuple(defines)
 
 
 def _build(spec: EffectSpec, load) -> Object3DEffect:
