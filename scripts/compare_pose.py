@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,13 +54,27 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from arfx.tracking.pose import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, PoseTracker  # noqa: E402
+from skimage import data  # noqa: E402
+
+from arfx.tracking.pose import (LEFT_HIP, LEFT_SHOULDER, NUM_LANDMARKS, RIGHT_HIP, RIGHT_SHOULDER,  # noqa: E402
+                                PoseDetector, PoseLandmarkModel, PoseTracker, roi_from_detection)
+from arfx.tracking.roi import Roi  # noqa: E402
 from arfx.tracking.segmentation import Segmenter  # noqa: E402
-from bench_vs_mediapipe import best_times, decode, ensure_venv  # noqa: E402  (a sibling script)
+from bench_tracking_truth import FPS, H, W, Sprite, affine, background, compose, encode_decode  # noqa: E402
+from bench_vs_mediapipe import best_times, decode, ensure_venv  # noqa: E402  (sibling scripts)
 
 IMAGES = ("obama.jpg", "biden.jpg", "alex-lacamoire.png", "lin-manuel-miranda.png", "rose_leslie_img1.jpg",
           "two_people.jpg", "kit_with_rose.jpg", "obama_and_biden.jpg", "obama_partial_face.jpg")
 CLIP = "short_hamilton_clip.mp4"
+MOTION_PHOTOS = ("obama_and_biden.jpg", "two_people.jpg", "kit_with_rose.jpg")  # and skimage's astronaut
+MOTIONS = ("still", "slow", "fast", "zoom", "rotate")
+# The half bodies of the photos leave the legs' landmarks to the model's guess, which a +-1 grey
+# level change moves by several % of the torso: NME is also given over the landmarks MediaPipe
+# calls visible (visibility >= this), where MediaPipe agrees with itself.
+VISIBLE = 0.5
+# A frame on which MediaPipe's answers with and without +-1 grey level noise are within this NME
+# (%) of each other is one where MediaPipe agrees with itself: arfx is also scored on those alone.
+CONSISTENT = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,7 @@ class Setting:
     kind: str              # "pose" or "selfie"
     frames: str            # "photos" or "clip"
     mediapipe: dict        # options for MediaPipe's solution
-    arfx: dict = field(default_factory=dict)  # options for arfx's class
+    arfx: dict = field(default_factory=dict)  # options for arfx's class; pose: {"like_mediapipe": bool}
 
 
 # Runs inside MediaPipe's environment: argv[1] is a JSON job (frame files, settings). Each stdin
@@ -78,16 +93,25 @@ WORKER = r"""
 import json, sys, time
 import numpy as np
 import mediapipe as mp
+from mediapipe.python.solution_base import SolutionBase
+class _WithRects(SolutionBase):  # Pose's graph also outputs the ROIs it crops: ask for them
+    def __init__(self, **kw):
+        kw["outputs"] = list(kw["outputs"]) + ["pose_rect_from_landmarks", "pose_rect_from_detection"]
+        super().__init__(**kw)
+class PoseWithRects(mp.solutions.pose.Pose, _WithRects):
+    pass
+def rect(r):
+    return None if r is None else [r.x_center, r.y_center, r.width, r.height, r.rotation]
 job = json.load(open(sys.argv[1]))
 frame_sets = {name: [np.load(p, mmap_mode="r") for p in paths] for name, paths in job["frames"].items()}
 for line in sys.stdin:
     request = json.loads(line)
     s = job["settings"][request["setting"]]
     if s["kind"] == "pose":
-        make = lambda: mp.solutions.pose.Pose(**s["mediapipe"])
+        make = lambda: PoseWithRects(**s["mediapipe"])
     else:
         make = lambda: mp.solutions.selfie_segmentation.SelfieSegmentation(**s["mediapipe"])
-    times, cpu, found, masks, soft = [], [], [], [], []
+    times, cpu, found, masks, soft, rects = [], [], [], [], [], []
     solution = make()
     for clip in frame_sets[request.get("frames") or s["frames"]]:
         if request["warm"]:
@@ -111,6 +135,8 @@ for line in sys.stdin:
                     "world": [[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark]})
             else:
                 found.append(None)
+            if s["kind"] == "pose":
+                rects.append([rect(result.pose_rect_from_detection), rect(result.pose_rect_from_landmarks)])
         if s["mediapipe"].get("static_image_mode") is False:
             solution.close()
             solution = make()  # each clip starts afresh
@@ -122,7 +148,7 @@ for line in sys.stdin:
         np.save(request["masks"], packed, allow_pickle=True)
         if soft:
             np.save(request["masks"] + ".soft.npy", np.stack(soft))
-    print(json.dumps({"ms": times, "cpu": cpu, "found": found}), flush=True)
+    print(json.dumps({"ms": times, "cpu": cpu, "found": found, "rects": rects}), flush=True)
 """
 
 
@@ -166,7 +192,26 @@ def with_noise(clip: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
+@contextmanager
+def pose_sampling(like_mediapipe: bool):
+    """arfx's pose crops (detector letterbox and landmark crop) sampled as MediaPipe's own
+    OpenCV does (arfx.tracking.roi.mediapipe_remap, the default) or with OpenCV's warpAffine."""
+    before = PoseDetector.like_mediapipe, PoseLandmarkModel.like_mediapipe
+    PoseDetector.like_mediapipe = PoseLandmarkModel.like_mediapipe = like_mediapipe
+    try:
+        yield
+    finally:
+        PoseDetector.like_mediapipe, PoseLandmarkModel.like_mediapipe = before
+
+
 def arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> dict:
+    if setting.kind == "pose":
+        with pose_sampling(setting.arfx.get("like_mediapipe", True)):
+            return _arfx_pass(clips, setting, keep_masks)
+    return _arfx_pass(clips, setting, keep_masks)
+
+
+def _arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> dict:
     times, cpu, found, masks, soft = [], [], [], [], []
     for clip in clips:  # a fresh tracker per clip or photo
         if setting.kind == "pose":
@@ -190,7 +235,7 @@ def arfx_pass(clips: list[np.ndarray], setting: Setting, keep_masks: bool) -> di
                 found.append(None)
             if keep_masks:
                 masks.append(None if mask is None else np.packbits(mask > 0.5))
-                if setting.kind == "selfie" and setting.frames == "clip":
+                if setting.kind == "selfie" and setting.frames == "clip":  # (clip: a single clip)
                     soft.append(np.round(mask * 255).astype(np.uint8))
         tool.close()
     result = {"ms": times, "cpu": cpu, "found": found, "masks": masks}
@@ -218,13 +263,18 @@ def still_shots(clip: np.ndarray, still: float = 3.0, shortest: int = 10) -> lis
     return [(a, b) for a, b in shots(clip) if b - a >= shortest and np.median(change[a:b - 1]) < still]
 
 
-def nme_by_frame(found: list, reference: list) -> dict[int, float]:
-    """Frame -> NME (% of the reference's torso) where both have a pose."""
+def nme_by_frame(found: list, reference: list, visible: float | None = None) -> dict[int, float]:
+    """Frame -> NME (% of the reference's torso) where both have a pose; with `visible`, over the
+    landmarks whose reference visibility is at least that only (frames with none left out)."""
     errors = {}
     for i, (a, b) in enumerate(zip(found, reference)):
         if a is not None and b is not None:
             ref = np.asarray(b["landmarks"])
             distance = np.linalg.norm(np.asarray(a["landmarks"])[:, :2] - ref[:, :2], axis=1)
+            if visible is not None:
+                distance = distance[np.asarray(b["visibility"]) >= visible]
+                if not len(distance):
+                    continue
             errors[i] = float(100 * distance.mean() / max(torso(ref), 1e-6))
     return errors
 
@@ -240,6 +290,126 @@ def edge_flicker(soft: np.ndarray, reference: np.ndarray, shots: list[tuple[int,
         total += float(np.abs(np.diff(values, axis=0)).mean(axis=1).sum()) / 255
         pairs += b - a - 1
     return total / pairs if pairs else float("nan")
+
+
+def mediapipe_rois(rects: list, clips: list[np.ndarray]) -> list[Roi | None]:
+    """The ROI MediaPipe cropped on each frame: its detection's where detection ran, else the
+    one the previous frame's landmarks gave (each clip starts afresh). `rects`: per frame the
+    worker's [ROI from detection, ROI from landmarks], NormalizedRects as lists or None."""
+    rois, index = [], 0
+    for clip in clips:
+        height, width = clip.shape[1:3]
+        for i in range(len(clip)):
+            detected = rects[index + i][0]
+            r = detected if detected is not None else (rects[index + i - 1][1] if i else None)
+            rois.append(None if r is None else Roi(cx=r[0] * width, cy=r[1] * height, size=r[2] * width, angle=r[4]))
+        index += len(clip)
+    return rois
+
+
+def corners(roi: Roi) -> np.ndarray:
+    return cv2.boxPoints(((roi.cx, roi.cy), (roi.size, roi.size), float(np.degrees(roi.angle))))
+
+
+def one_step(clips: list[np.ndarray], rects: list, reference: list) -> dict:
+    """arfx's models given MediaPipe's exact input, with either crop sampling (MediaPipe's, then
+    OpenCV's warpAffine): the landmark model on the ROI MediaPipe cropped on each frame (NME %
+    against MediaPipe's landmarks there, which must be unsmoothed), and the detector on each frame
+    where MediaPipe detected (mean corner distance of the two detection ROIs, % of MediaPipe's
+    side). What one tracking step reproduces, apart from how two trackers drift apart."""
+    frames = [frame for clip in clips for frame in clip]
+    rois = mediapipe_rois(rects, clips)
+    out = {}
+    for like, name in ((True, "mp"), (False, "cv")):
+        with pose_sampling(like):
+            model, detector = PoseLandmarkModel(), PoseDetector()
+            steps, boxes = [], []
+            for frame, roi, answer, rect in zip(frames, rois, reference, rects):
+                if roi is not None and answer is not None:
+                    points = model.run(frame, roi).points[:NUM_LANDMARKS]
+                    steps.append(nme_by_frame([{"landmarks": points}], [answer])[0])
+                if rect[0] is not None:
+                    found = detector.detect(frame)
+                    mine = corners(roi_from_detection(found[0])) if found else None
+                    theirs = corners(mediapipe_rois([rect], [frame[None]])[0])
+                    side = np.linalg.norm(theirs[1] - theirs[0])
+                    boxes.append(float("inf") if mine is None
+                                 else 100 * np.linalg.norm(mine - theirs, axis=1).mean() / side)
+            model.close()
+            detector.close()
+        out.update({f"step_{name}_frames": len(steps),
+                    f"step_{name}_median": float(np.median(steps)) if steps else None,
+                    f"step_{name}_mean": float(np.mean(steps)) if steps else None,
+                    f"detroi_{name}_frames": len(boxes),
+                    f"detroi_{name}_median": float(np.median(boxes)) if boxes else None})
+    return out
+
+
+def body_sprite(rgb: np.ndarray, side: int = 440) -> Sprite:
+    """A whole photo as a sprite for bench_tracking_truth.compose: fitted into a side x side
+    patch, its rectangle the (slightly feathered) mask. No true points: MediaPipe is the reference."""
+    h, w = rgb.shape[:2]
+    k = side / max(h, w)
+    ph, pw = round(h * k), round(w * k)
+    patch = np.zeros((side, side, 3), np.uint8)
+    mask = np.zeros((side, side), np.float32)
+    y0, x0 = (side - ph) // 2, (side - pw) // 2
+    patch[y0:y0 + ph, x0:x0 + pw] = cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA)
+    mask[y0:y0 + ph, x0:x0 + pw] = 1.0
+    mask = cv2.GaussianBlur(mask, (0, 0), 1.5)
+    return Sprite(patch, mask, np.zeros((0, 2)))
+
+
+def motion_at(motion: str, i: int) -> tuple[float, float, float, float, float]:
+    """(centre x, centre y, angle deg, scale, noise sigma) of frame i of a motion clip."""
+    t = i / FPS
+    if motion == "still":   # no motion, fresh sensor noise on every frame
+        return W / 2, H / 2, 0.0, 1.0, 4.0
+    if motion == "slow":    # 2 px a frame
+        return W / 2 - 60 + 2.0 * i, H / 2 + 0.5 * i, 0.0, 1.0, 0.0
+    if motion == "fast":    # up to ~18 px a frame
+        return (W / 2 + 110 * np.sin(2 * np.pi * 0.8 * t), H / 2 + 30 * np.sin(2 * np.pi * 1.1 * t),
+                0.0, 1.0, 0.0)
+    if motion == "zoom":    # 0.75x .. 1.25x
+        return W / 2, H / 2, 0.0, 1.0 + 0.25 * np.sin(2 * np.pi * 0.5 * t), 0.0
+    if motion == "rotate":  # +-8 degrees
+        return W / 2, H / 2, 8.0 * np.sin(2 * np.pi * 0.5 * t), 1.0, 0.0
+    raise ValueError(motion)
+
+
+def motion_set(media: Path, frames: int) -> tuple[list[str], list[np.ndarray]]:
+    """(names, clips): each development photo with whole or half bodies, moved by smooth known
+    affines over a textured background (MOTIONS), through an H.264 round trip. Made here,
+    deterministic; nothing is stored."""
+    sources = [("astronaut", np.ascontiguousarray(data.astronaut()))]
+    sources += [(name.rsplit(".", 1)[0], load_image(media / name)) for name in MOTION_PHOTOS]
+    names, clips = [], []
+    for k, (name, rgb) in enumerate(sources):
+        sprite, bg = body_sprite(rgb), background(60 + k)
+        for motion in MOTIONS:
+            rng = np.random.default_rng(70 + k)
+            made = [compose(bg, [(sprite, affine(sprite, cx, cy, angle, scale))], noise, rng)[0]
+                    for cx, cy, angle, scale, noise in (motion_at(motion, i) for i in range(frames))]
+            names.append(f"{name} {motion}")
+            clips.append(np.stack(encode_decode(made)))
+    return names, clips
+
+
+def per_clip(found: list, reference: list, clips: list[np.ndarray]) -> list[dict]:
+    """Frame agreement and NME (mean/median/p95) of each clip of a frame set."""
+    out, index = [], 0
+    for clip in clips:
+        a, b = found[index:index + len(clip)], reference[index:index + len(clip)]
+        index += len(clip)
+        row = {"agreement": float(np.mean([(x is None) == (y is None) for x, y in zip(a, b)]))}
+        for key, visible in (("nme", None), ("vis", VISIBLE)):
+            errors = list(nme_by_frame(a, b, visible).values())
+            row.update({f"{key}_frames": len(errors),
+                        f"{key}_mean": float(np.mean(errors)) if errors else None,
+                        f"{key}_median": float(np.median(errors)) if errors else None,
+                        f"{key}_p95": float(np.percentile(errors, 95)) if errors else None})
+        out.append(row)
+    return out
 
 
 def torso(points: np.ndarray) -> float:
@@ -294,7 +464,7 @@ def load_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def settings() -> list[Setting]:
+def settings(opencv_twins: bool = False) -> list[Setting]:
     still = {"static_image_mode": True, "enable_segmentation": True}
     video = {"static_image_mode": False, "enable_segmentation": True}
     raw = {"static_image_mode": False, "enable_segmentation": True, "smooth_landmarks": False,
@@ -303,7 +473,12 @@ def settings() -> list[Setting]:
     rows = [Setting("pose photos static", "pose", "photos", still),
             Setting("pose clip static", "pose", "clip", still),
             Setting("pose clip video", "pose", "clip", video),
-            Setting("pose clip video, no smoothing", "pose", "clip", raw)]
+            Setting("pose clip video, no smoothing", "pose", "clip", raw),
+            Setting("pose motion video", "pose", "motion", video),
+            Setting("pose motion video, no smoothing", "pose", "motion", raw)]
+    if opencv_twins:  # the same with arfx's crops sampled by OpenCV's warpAffine instead
+        rows = [twin for r in rows for twin in (r, Setting(f"{r.label} [cv2 sampling]", r.kind, r.frames, r.mediapipe,
+                                                          {"like_mediapipe": False}))]
     for selection, name in ((0, "general"), (1, "landscape")):
         rows += [Setting(f"selfie {name} clip", "selfie", "clip", {"model_selection": selection}, plain),
                  Setting(f"selfie {name} clip, arfx defaults", "selfie", "clip", {"model_selection": selection}, {})]
@@ -320,17 +495,24 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=None, help="only the first N clip frames")
     parser.add_argument("--only", nargs="*", help="only settings whose label contains one of these words")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--motion-frames", type=int, default=60, help="frames per generated motion clip")
+    parser.add_argument("--cv2-twins", action="store_true",
+                        help="each pose setting also with arfx's crops sampled by OpenCV's warpAffine (before/after)")
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the MediaPipe-against-itself rows (+-1 grey level noise) of the video settings")
     args = parser.parse_args()
 
     python = ensure_venv(args.venv, args.wheel)
+    chosen = [s for s in settings(args.cv2_twins) if not args.only or any(word in s.label for word in args.only)]
     frame_sets = {"photos": [load_image(args.media / name)[None] for name in IMAGES],
                   "clip": [decode(args.media / CLIP, args.frames)]}
-    chosen = [s for s in settings() if not args.only or any(word in s.label for word in args.only)]
+    motion_names: list[str] = []
+    if any(s.frames == "motion" for s in chosen):
+        motion_names, frame_sets["motion"] = motion_set(args.media, args.motion_frames)
     tracked = [s.label for s in chosen if s.kind == "pose" and not s.mediapipe.get("static_image_mode")]
-    if tracked and not args.no_floor:
-        frame_sets["clip_noise"] = [with_noise(clip) for clip in frame_sets["clip"]]
+    floors = {s.label: s for s in chosen if s.label in tracked and not s.arfx and not args.no_floor}
+    for key in {s.frames for s in floors.values()}:
+        frame_sets[f"{key}_noise"] = [with_noise(clip) for clip in frame_sets[key]]
     rows, kept = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
@@ -362,14 +544,24 @@ def main() -> int:
                         reference = theirs[-1]["soft"]
                         row.update(still_shots=still, flicker_mp=edge_flicker(reference, reference, still),
                                    flicker_arfx=edge_flicker(ours[-1]["soft"], reference, still))
+                    row.update(repeat_cpu_ratios=[sum(a["cpu"]) / sum(b["cpu"]) for a, b in zip(ours, theirs)])
+                    unsmoothed = (setting.mediapipe.get("static_image_mode")
+                                  or not setting.mediapipe.get("smooth_landmarks", True))
+                    if setting.kind == "pose" and unsmoothed and not setting.arfx:
+                        row.update(one_step(clips, theirs[-1]["rects"], theirs[-1]["found"]))
+                    if setting.frames == "motion":
+                        row["clips"] = dict(zip(motion_names, per_clip(ours[-1]["found"], theirs[-1]["found"], clips)))
                     kept[setting.label] = (ours[-1]["found"], theirs[-1]["found"])
                     rows.append(row)
                     print(json.dumps(row), flush=True)
-                    if setting.label in tracked and not args.no_floor:
-                        noisy = worker.run(index, masks=str(Path(tmp) / "masks.npy"), frames="clip_noise")
+                    if setting.label in floors:
+                        noisy = worker.run(index, masks=str(Path(tmp) / "masks.npy"), frames=f"{setting.frames}_noise")
                         floor = Setting(f"{setting.label}: MediaPipe vs itself +-1", setting.kind, setting.frames,
                                         setting.mediapipe)
                         rows.append(summarise(floor, noisy, best_times(theirs)))
+                        if setting.frames == "motion":
+                            rows[-1]["clips"] = dict(zip(motion_names, per_clip(noisy["found"], theirs[-1]["found"],
+                                                                                clips)))
                         kept[floor.label] = (noisy["found"], theirs[-1]["found"])
                         print(json.dumps(rows[-1]), flush=True)
             finally:
@@ -397,12 +589,46 @@ def main() -> int:
             spans = ", ".join(f"{a}-{b - 1}" for a, b in r["still_shots"])
             print(f"{r['setting']}: edge flicker on the still shots (frames {spans}): "
                   f"MediaPipe {r['flicker_mp']:.4f}, arfx {r['flicker_arfx']:.4f}")
-    clip_shots = shots(frame_sets["clip"][0])
+    for r in rows:
+        if "step_mp_median" in r:
+            print(f"{r['setting']}: one step (arfx's models on MediaPipe's exact input), MediaPipe sampling | "
+                  f"cv2 sampling: landmark NME % median/mean {number(r['step_mp_median'], 3)}/"
+                  f"{number(r['step_mp_mean'], 3)} | {number(r['step_cv_median'], 3)}/{number(r['step_cv_mean'], 3)} "
+                  f"over {r['step_mp_frames']} frames; detection ROI corner distance % median "
+                  f"{number(r['detroi_mp_median'], 3)} | {number(r['detroi_cv_median'], 3)} over {r['detroi_mp_frames']}")
+    for r in rows:
+        if "clips" in r and not r["setting"].endswith("+-1"):
+            floor = next((f for f in rows if f["setting"] == f"{r['setting'].split(' [')[0]}: MediaPipe vs itself +-1"),
+                         None)
+            print(f"{r['setting']}: per clip, frame agreement, NME % mean/median/p95 over all 33 landmarks and "
+                  f"over those MediaPipe calls visible (>= {VISIBLE}); arfx vs MediaPipe"
+                  + ("" if floor is None else " | MediaPipe vs itself +-1"))
+            for name, c in r["clips"].items():
+                text = []
+                for c in [c] + ([floor["clips"][name]] if floor is not None else []):
+                    text.append(f"{c['agreement']:.3f} {number(c['nme_mean'])}/{number(c['nme_median'])}/"
+                                f"{number(c['nme_p95'])} vis {number(c['vis_mean'])}/{number(c['vis_median'])}/"
+                                f"{number(c['vis_p95'])}")
+                print(f"  {name:24} " + " | ".join(text))
     for label in tracked:
-        if label in kept:
+        floor = f"{label.split(' [')[0]}: MediaPipe vs itself +-1"
+        if label in kept and floor in kept:
+            steady = {i for i, e in nme_by_frame(*kept[floor]).items() if e <= CONSISTENT}
+            errors = [e for i, e in nme_by_frame(*kept[label]).items() if i in steady]
+            text = (f"arfx vs MediaPipe there NME % mean/median/p95 {np.mean(errors):.2f}/{np.median(errors):.2f}/"
+                    f"{np.percentile(errors, 95):.2f}" if errors else "")
+            print(f"{label}: {len(steady)} of {len(kept[label][1])} frames where MediaPipe agrees with itself "
+                  f"(+-1 noise, NME <= {CONSISTENT}%); {text}")
+            next(r for r in rows if r["setting"] == label).update(
+                consistent_frames=len(steady), consistent_nme_median=float(np.median(errors)) if errors else None)
+    clip_shots = shots(frame_sets["clip"][0])
+    frames_of = {s.label: s.frames for s in chosen}
+    for label in tracked:
+        if label in kept and frames_of[label] == "clip":
+            floor = f"{label.split(' [')[0]}: MediaPipe vs itself +-1"
             print(f"{label}: median NME % per shot (frames), arfx vs MediaPipe"
-                  + ("" if args.no_floor else " | MediaPipe vs itself +-1"))
-            pairs = [kept[label]] + ([] if args.no_floor else [kept[f"{label}: MediaPipe vs itself +-1"]])
+                  + (" | MediaPipe vs itself +-1" if floor in kept else ""))
+            pairs = [kept[label]] + ([kept[floor]] if floor in kept else [])
             errors = [nme_by_frame(*pair) for pair in pairs]
             for a, b in clip_shots:
                 medians = [[e[i] for i in range(a, b) if i in e] for e in errors]

@@ -242,6 +242,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class PoseDetector(SsdDetector):
     """People in an RGB frame (MediaPipe's pose detection model), best first."""
 
+    like_mediapipe = True  # MediaPipe's sampling of the letterbox (see arfx.tracking.roi.mediapipe_remap)
+
     def __init__(self, min_confidence: float = 0.5, threads: int = 1) -> None:
         super().__init__(POSE_DETECTION, DETECTION_SIZE, pose_anchors(), 4, min_confidence,
                          scale=1 / 127.5, offset=1.0, threads=threads)  # uint8 -> [-1, 1]
@@ -265,6 +267,9 @@ class PoseOutput:
 class PoseLandmarkModel:
     """39 body points in a rotated square ROI (MediaPipe's full pose landmark model)."""
 
+    # The crop sampled as MediaPipe's own OpenCV samples it (arfx.tracking.roi.mediapipe_remap).
+    like_mediapipe = True
+
     def __init__(self, threads: int = 1) -> None:
         self._model = ModelRunner(POSE_LANDMARK, threads=threads)
         self._points, self._flag, self._mask, self._heatmap, self._world = OUTPUTS
@@ -272,7 +277,7 @@ class PoseLandmarkModel:
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
-        return crop_into(rgb, roi, self._patch, self._input, _UNIT)
+        return crop_into(rgb, roi, self._patch, self._input, _UNIT, like_mediapipe=self.like_mediapipe)
 
     def run(self, rgb: np.ndarray, roi: Roi, with_mask: bool = False) -> PoseOutput:
         outputs = self._model(self.crop(rgb, roi))
