@@ -31,7 +31,7 @@ SAME_FACE_IOD = 1.0
 # A followed face whose mesh changed shape this much since the last frame (mean distance after
 # the best similarity fit, in inter-ocular distances) is looked for again with the detector:
 # the crop may hold part of another face (a cut) that the landmarks fit only by bending. Faces
-# that move, turn or talk stay below ~0.012 frame to frame on the motion set, and below 0.03 on
+# that move, turn or talk stay below ~0.012 frame to frame on the motion set, and up to ~0.03 on
 # the Hamilton clip's one-face shot. A face whose shape changes a lot on every frame (a blurred
 # or half-seen face, where the landmark model guesses) is re-detected only when the change is
 # SHAPE_JUMP times its usual one (a running mean), or the detector would run on each frame.
