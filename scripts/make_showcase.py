@@ -219,7 +219,7 @@ def eye_centre(face: CanonicalFace) -> np.ndarray:
 
 # -- aviators --------------------------------------------------------------------------------
 
-def aviator_outline(side: float, count: int = 96) -> np.ndarray:
+def aviator_outline(side: float, count: int = 64) -> np.ndarray:
     """Teardrop lens outline in the lens plane (cm, centred): flat top, deep rounded outer bottom."""
     t = np.linspace(0.0, 2.0 * math.pi, count, endpoint=False)
     c, s = np.cos(t), np.sin(t)
@@ -258,7 +258,7 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
         turn = -side * wrap
         outline = aviator_outline(side)
         rim = _wrap(outline, centre, turn)
-        add_part(glb, f"rim_{name}", tube(rim, 0.085, 0.1, closed=True, sides=10), gold, parts)
+        add_part(glb, f"rim_{name}", tube(rim, 0.085, 0.1, closed=True, sides=8), gold, parts)
         # Lens: rings scaled towards the centre, gently domed; v runs from its top to its bottom.
         rings = 7
         points = [np.array([[0.0, 0.0, 0.22]])]
@@ -299,7 +299,7 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
         inner = _wrap(np.array([[-side * 2.05, -0.6, 0.0]]), centre, turn)[0]
         pad_centre = inner + np.array([side * 0.45, -0.2, -0.55])
         add_part(glb, f"pad_arm_{name}", tube(np.array([inner, pad_centre]), 0.04, 0.04, sides=6), gold, parts)
-        add_part(glb, f"pad_{name}", sphere(pad_centre, 0.4, (0.45, 1.0, 0.25)), pad, parts)
+        add_part(glb, f"pad_{name}", sphere(pad_centre, 0.4, (0.45, 1.0, 0.25), subdivisions=1), pad, parts)
     # Double bridge: a straight top bar and a lower arch over the nose.
     t = np.linspace(0.0, 1.0, 15)
     bar = np.outer(1 - t, tops[0]) + np.outer(t, tops[1])
@@ -319,6 +319,9 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
 def tophat_bytes() -> bytes:
     """A top hat around y (its own unit: fitted by fit_width on face.head_top)."""
     glb = Glb()
+    # Sections around: at 64 a 14 cm brim's outline is within 0.02 cm (a third of a pixel at
+    # 720p) of the circle, and every triangle costs llvmpipe time to set up, seen or not.
+    SECTIONS = 64
     felt = glb.material("black felt", (0.035, 0.033, 0.04, 1.0), 0.0, 0.72)
     satin = glb.material("satin band", (0.55, 0.03, 0.06, 1.0), 0.0, 0.3)
     lining = glb.material("lining", (0.02, 0.015, 0.015, 1.0), 0.0, 0.9)
@@ -327,14 +330,14 @@ def tophat_bytes() -> bytes:
     # Brim: flat in the middle, curled up at the sides; built as a closed profile (top and under side).
     brim = [(9.0, 0.2), (11.0, 0.15), (12.5, 0.35), (13.6, 0.9), (14.1, 1.45), (14.25, 1.7),
             (14.0, 1.8), (13.4, 1.35), (12.4, 0.75), (11.0, 0.5), (9.0, 0.55)]
-    add_part(glb, "brim", revolve(brim, 128, squash), felt, parts)
+    add_part(glb, "brim", revolve(brim, SECTIONS, squash), felt, parts)
     crown = [(9.05, 0.4), (9.0, 4.0), (9.15, 10.0), (9.5, 16.0), (9.55, 16.6), (9.3, 16.9), (6.0, 17.0),
              (0.01, 17.0)]
-    add_part(glb, "crown", revolve(crown, 128, squash), felt, parts)
+    add_part(glb, "crown", revolve(crown, SECTIONS, squash), felt, parts)
     band = [(9.12, 0.5), (9.14, 0.55), (9.14, 3.6), (9.1, 3.7)]
-    add_part(glb, "band", revolve(band, 128, squash), satin, parts)
+    add_part(glb, "band", revolve(band, SECTIONS, squash), satin, parts)
     inside = [(0.01, 16.9), (8.9, 16.8), (8.9, 0.45)]
-    add_part(glb, "lining", revolve(inside, 128, squash, inward=True), lining, parts)
+    add_part(glb, "lining", revolve(inside, SECTIONS, squash, inward=True), lining, parts)
     return glb.to_bytes(parts)
 
 
@@ -352,7 +355,7 @@ def crown_bytes() -> bytes:
     pearl = glb.material("pearl", (0.95, 0.93, 0.88, 1.0), 0.0, 0.25)
     parts: list[int] = []
     rx, rz = 8.0, 9.0
-    points, sections = 8, 192
+    points, sections = 8, 96  # 12 a point: the tips and valleys on vertices
     t = np.linspace(0.0, 2.0 * math.pi, sections, endpoint=False)
     phase = (t * points / (2 * math.pi)) % 1.0
     peak = 1.0 - np.abs(2.0 * phase - 1.0)  # 0 at the valleys, 1 at the points
@@ -385,7 +388,7 @@ def crown_bytes() -> bytes:
     # Rolled rims at the base and above the jewels.
     for y, name in ((0.15, "base_rim"), (2.3, "upper_rim")):
         ring = np.stack([(rx + 0.15) * np.sin(t), np.full_like(t, y), (rz + 0.15) * np.cos(t)], axis=1)
-        add_part(glb, name, tube(ring, 0.28, 0.28, closed=True, sides=10), gold, parts)
+        add_part(glb, name, tube(ring, 0.28, 0.28, closed=True, sides=8), gold, parts)
     # A pearl on every point, a jewel in every valley band, a velvet cap inside.
     for k in range(points):
         a = (k + 0.5) * 2 * math.pi / points
@@ -399,7 +402,7 @@ def crown_bytes() -> bytes:
         gem.apply_translation(at)
         add_part(glb, f"jewel_{k}", gem, jewels[k % 3], parts, flat=True)
     cap = [(0.01, 5.2), (4.0, 4.8), (6.5, 3.6), (7.6, 2.0), (7.7, 0.6)]
-    add_part(glb, "cap", revolve(cap, 96, rz / rx), velvet, parts)
+    add_part(glb, "cap", revolve(cap, 64, rz / rx), velvet, parts)
     # A cross on the front point's top? A ball finial on the cap instead.
     add_part(glb, "finial", sphere((0.0, 5.6, 0.0), 0.7), gold, parts)
     return glb.to_bytes(parts)
