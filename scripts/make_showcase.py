@@ -360,7 +360,7 @@ def crown_bytes() -> bytes:
     phase = (t * points / (2 * math.pi)) % 1.0
     peak = 1.0 - np.abs(2.0 * phase - 1.0)  # 0 at the valleys, 1 at the points
     top = 2.6 + 4.2 * peak ** 1.6
-    rows = 8
+    rows = 5  # straight up but for the slight flare: more rows would add triangles only
     verts = []
     for k in range(rows):
         f = k / (rows - 1)
@@ -393,7 +393,7 @@ def crown_bytes() -> bytes:
     for k in range(points):
         a = (k + 0.5) * 2 * math.pi / points
         tip = np.array([rx * 1.08 * math.sin(a), 2.6 + 4.2 + 0.35, rz * 1.08 * math.cos(a)])
-        add_part(glb, f"pearl_{k}", sphere(tip, 0.55), pearl, parts)
+        add_part(glb, f"pearl_{k}", sphere(tip, 0.55, subdivisions=1), pearl, parts)
         b = k * 2 * math.pi / points + math.pi / points
         at = np.array([(rx + 0.25) * math.sin(b), 1.25, (rz + 0.25) * math.cos(b)])
         gem = trimesh.creation.icosphere(subdivisions=0, radius=0.62)
