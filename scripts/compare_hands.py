@@ -27,7 +27,8 @@ each with model_complexity 0 and 1. Reported per setting:
   not); and the ratios of the total times of each repeat's pair of passes (all frames, so
   that a frame with palm detection weighs what it costs: the per-frame median falls on either
   side of the split between frames with and without it), median over the repeats, with the
-  CPU one of each repeat to show the spread.
+  CPU one of each repeat to show the spread; for the clip, the CPU ratio of the median frame
+  among the frames with palm detection and among those with tracking alone.
 Threads: arfx's HandTracker runs each ONNX Runtime session on one thread (threads=1, its
 default); MediaPipe's desktop Python package runs its TFLite models through XNNPACK on one
 thread too (its default off Android/iOS), so both do the same work on one core.
@@ -194,7 +195,27 @@ def summarise(setting: Setting, ours: dict, theirs: dict) -> dict:
         "arfx_ms": statistics.median(ours["ms"]), "mediapipe_ms": statistics.median(theirs["ms"]),
         "arfx_ms_mean": statistics.fmean(ours["ms"]), "mediapipe_ms_mean": statistics.fmean(theirs["ms"]),
         "arfx_cpu_ms": statistics.median(ours["cpu"]), "mediapipe_cpu_ms": statistics.median(theirs["cpu"]),
+        **split_cpu_ratios(setting, ours, theirs),
     }
+
+
+def split_cpu_ratios(setting: Setting, ours: dict, theirs: dict) -> dict:
+    """The CPU ratio of the median frame among the frames where MediaPipe ran palm detection
+    (the first, and each after one with fewer than MAX_HANDS hands; every frame in static
+    mode) and among the frames it only tracked. The overall median frame falls in one group or
+    the other depending on how many frames each has; arfx detects palms on the same frames
+    wherever the two found as many hands on the frame before."""
+    if setting.static_image_mode:
+        detecting = [True] * len(theirs["hands"])
+    else:
+        detecting = [True] + [len(h) < MAX_HANDS for h in theirs["hands"][:-1]]
+    row = {}
+    for key, wanted in (("palm", True), ("tracked", False)):
+        frames = [k for k, d in enumerate(detecting) if d == wanted]
+        row[f"{key}_frames"] = len(frames)
+        row[f"{key}_cpu_ratio"] = (statistics.median(ours["cpu"][k] for k in frames)
+                                   / statistics.median(theirs["cpu"][k] for k in frames)) if frames else None
+    return row
 
 
 def paired_nme(ours: list[list[dict]], theirs: list[list[dict]]) -> list[float]:
@@ -322,6 +343,9 @@ def main() -> int:
                   f"{r['drift_nme_mean']:.4f}, median {r['drift_nme_median']:.4f}, p95 {r['drift_nme_p95']:.4f} "
                   f"over {r['drift_hands']} hands")
             print(f"{r['setting']}: frames with a hand off by NME > {OFF_FRAME_NME}: {r['off_frames']}")
+            print(f"{r['setting']}: CPU ratio of the median frame: {r['palm_cpu_ratio']:.2f} on the "
+                  f"{r['palm_frames']} frames with palm detection, {r['tracked_cpu_ratio']:.2f} on the "
+                  f"{r['tracked_frames']} frames with tracking alone")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
