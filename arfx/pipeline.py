@@ -238,6 +238,8 @@ class SegmentationStage:
 
 #: Entity kind -> the stage that tracks it (added to a pipeline when options or effects need
 #: it; "frame" effects, e.g. backgrounds, need the person mask).
+_NOT_YET = object()  # no effect seen yet (None is an effect: tracking only)
+
 STAGE_FOR_ENTITY = {"hand": HandStage, "body": BodyStage, "frame": SegmentationStage}
 
 
@@ -279,10 +281,8 @@ class FramePipeline:
         self.faces.geometry.refine = self.fov_source != "default"
         #: Run in order on every frame; a stage reads only what earlier stages added.
         self.stages: list[Any] = [self.faces]
-        for entity, wanted in (("hand", options.tracking.hands), ("body", options.tracking.pose),
-                               ("frame", options.tracking.segmentation)):
-            if wanted:
-                self.add_stage(entity)
+        self._stages_effect: Any = _NOT_YET  # the effect the stages were chosen for
+        self._stages_for_effect()
         self._own_ctx = ctx is None
         self._ctx = ctx
         self._renderer: Any = None
@@ -321,17 +321,35 @@ class FramePipeline:
             self.stages.append(STAGE_FOR_ENTITY[entity](self.options.tracking, self.camera))
 
     def _stages_for_effect(self) -> None:
-        """Start the trackers the current effect's anchors need (a hand effect needs hands)."""
+        """Run the trackers the current effect needs (a hand effect needs hands) and the options
+        ask for; a tracker only an earlier effect needed stops, so cycling through effects in
+        the live app does not leave hands, body and mask tracking running behind glasses."""
         from arfx.render.renderer import effect_list
 
+        if self._stages_effect is self.effect:  # checked on every frame: only when it changes
+            return
+        self._stages_effect = self.effect
+        tracking = self.options.tracking
+        needed = {entity for entity, wanted in (("hand", tracking.hands), ("body", tracking.pose),
+                                                ("frame", tracking.segmentation)) if wanted}
         for item in effect_list(self.effect):
             entity = getattr(getattr(item, "anchor", None), "entity", "face")
             if entity in STAGE_FOR_ENTITY:
-                self.add_stage(entity)
+                needed.add(entity)
             if "person" in getattr(item, "occlusion", ()):  # the person occluder needs the mask
-                self.add_stage("frame")
+                needed.add("frame")
             if not self.faces.refined and reads_eyelids(item):
                 self.faces.refine()
+        for stage in [stage for stage in self.stages if stage.name in STAGE_FOR_ENTITY]:
+            if stage.name not in needed:
+                log.debug("%s tracking stops: the effect does not need it", stage.name)
+                stage.close()
+                self.stages.remove(stage)
+        for entity in STAGE_FOR_ENTITY:  # in this order: a stage may read an earlier one's output
+            if entity in needed:
+                self.add_stage(entity)
+        order = ["face", *STAGE_FOR_ENTITY]
+        self.stages.sort(key=lambda stage: order.index(stage.name) if stage.name in order else len(order))
 
     def set_fov(self, fov: float, source: str = "option") -> None:
         """Lift and render with a camera of vertical field of view `fov` (degrees) from now on."""

@@ -52,6 +52,14 @@ def test_hands_are_tracked_only_when_asked_or_needed(hand_photo):
     with arfx.FaceEffects("mesh", static=True) as fx:
         assert fx.track(rgb).hands == []  # no effect needs hands: none are tracked
         assert all(stage.name != "hand" for stage in fx._pipeline.stages)
+        fx.effect = "hands"
+        assert len(fx.track(rgb).hands) == 1  # the hands view needs them
+        fx.effect = "mesh"  # switched away: hand tracking stops (the live app cycles effects)
+        assert fx.track(rgb).hands == []
+        assert all(stage.name != "hand" for stage in fx._pipeline.stages)
+    with arfx.FaceEffects("hands", static=True, hands=True) as fx:
+        fx.effect = "mesh"
+        assert len(fx.track(rgb).hands) == 1  # asked for: kept whatever the effect
 
 
 @needs_photo
