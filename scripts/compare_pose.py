@@ -2,6 +2,7 @@
 same frames, in the same run.
 
 Usage: python scripts/compare_pose.py [--media ../shared/media] [--venv DIR] [--repeats N] [--json F]
+       [--only WORD...] [--motion-frames N] [--cv2-twins] [--no-floor]
 
 MediaPipe pins numpy<2, so `mp.solutions.pose` / `mp.solutions.selfie_segmentation` run in their
 own virtual environment (the one scripts/bench_vs_mediapipe.py creates and caches) as a child
@@ -17,6 +18,13 @@ same options. Settings:
   How far that goes is measured: each video setting is followed by a row of MediaPipe against
   itself on the same clip with every value moved by -1, 0 or +1 grey level (seeded noise
   nobody can see): what an exact reimplementation on other arithmetic would still show;
+- pose in video mode (with and without smoothing) on a generated motion set: skimage's astronaut
+  and the photos MOTION_PHOTOS, each as a whole over a textured background, moved by smooth known
+  affines (MOTIONS: still with fresh sensor noise on every frame, slow and fast translation,
+  zoom, small rotation; --motion-frames each), through an H.264 round trip (the warp, compose and
+  encoding of scripts/bench_tracking_truth.py); reported per clip beside MediaPipe against itself;
+- with --cv2-twins, each pose setting again with arfx's crops sampled by OpenCV's warpAffine
+  instead of MediaPipe's sampling (the "before" of arfx.tracking.roi.mediapipe_remap);
 - selfie segmentation (model_selection 0 and 1) on the clip and on the photos; arfx as MediaPipe
   runs it (smoothing=0, refine_edges=False) and with its own defaults (smoothing 0.7 and the
   guided-filter edges), which MediaPipe has no counterpart for.
@@ -25,6 +33,14 @@ Reported per setting:
 - landmark NME: mean 33-point distance over MediaPipe's torso size (mid-shoulder to mid-hip),
   in percent: mean / median / 95th percentile over frames where both find a pose;
 - world landmark error (cm, mean) and visibility difference (mean absolute);
+- one step, for the settings whose landmarks MediaPipe does not smooth: arfx's landmark model on
+  the very ROI MediaPipe cropped on each frame (its graph's pose_rect_from_detection /
+  pose_rect_from_landmarks outputs), NME against MediaPipe's landmarks there, and arfx's
+  detector on each frame MediaPipe ran detection on (ROI corner distance, % of its side), each
+  with both samplings: how exactly one step is reproduced, apart from any drift;
+- for the video settings: the frames where MediaPipe agrees with itself under the noise (NME <=
+  CONSISTENT) and arfx's NME on those alone; per motion clip, NME also over the landmarks
+  MediaPipe calls visible (the photos' half bodies leave the legs to the model's guess);
 - mask IoU (both masks > 0.5): mean and worst over frames where both have a mask;
 - for selfie segmentation on the clip, edge flicker: the mean |mask_t - mask_t-1| (soft
   values, 0..1) on the still shots (between cuts, frames barely changing) over the pixels
@@ -595,7 +611,8 @@ def main() -> int:
                   f"cv2 sampling: landmark NME % median/mean {number(r['step_mp_median'], 3)}/"
                   f"{number(r['step_mp_mean'], 3)} | {number(r['step_cv_median'], 3)}/{number(r['step_cv_mean'], 3)} "
                   f"over {r['step_mp_frames']} frames; detection ROI corner distance % median "
-                  f"{number(r['detroi_mp_median'], 3)} | {number(r['detroi_cv_median'], 3)} over {r['detroi_mp_frames']}")
+                  f"{number(r['detroi_mp_median'], 3)} | {number(r['detroi_cv_median'], 3)} "
+                  f"over {r['detroi_mp_frames']}")
     for r in rows:
         if "clips" in r and not r["setting"].endswith("+-1"):
             floor = next((f for f in rows if f["setting"] == f"{r['setting'].split(' [')[0]}: MediaPipe vs itself +-1"),
