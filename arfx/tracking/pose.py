@@ -14,7 +14,10 @@ The pipeline follows MediaPipe 0.10.21's legacy Pose graphs (facts, not code):
 - Landmarks: the ROI cropped to 256x256, RGB in [0, 1], the frame's edge pixels repeated
   where the ROI leaves the frame (it often does: the ROI spans the whole body; with a zero
   border instead the astronaut's landmarks land 28% of her torso away from MediaPipe's, with
-  repeated edges 0.9%). The model gives 39
+  repeated edges 0.02%). The crop, like the detector's letterbox, is sampled as the OpenCV
+  inside MediaPipe samples it (arfx.tracking.roi.mediapipe_remap): with OpenCV's own warpAffine
+  the detection ROI moved by 0.05-0.17% of its side and the landmarks by 0.05-0.2% of the
+  torso, enough to send two trackers apart. The model gives 39
   points x (x, y, z, visibility logit, presence logit) in crop pixels (33 body landmarks, then 2
   auxiliary points for the next ROI: body centre and the full-body size/rotation point), a pose
   flag (a probability; below min_tracking_confidence there is no person and detection runs
