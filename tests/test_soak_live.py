@@ -1,6 +1,6 @@
 """The live soak (scripts/soak_live.py), short: the live app with no window, streaming over UDP
 on 127.0.0.1, every effect loaded and switched through twice in no-drop mode. Nothing is
-dropped, and a second round of the effects creates no GL objects and no threads."""
+dropped, and later rounds of the effects create no GL objects and no threads."""
 
 from __future__ import annotations
 
@@ -30,7 +30,10 @@ def test_short_live_soak_leaks_no_gl_objects_or_threads_and_drops_nothing(no_use
     assert report.frames == frames and report.dropped == 0
     assert report.switches == frames // 3 and report.effects == effects
     assert [c.frame for c in report.checkpoints] == [report.warm_up, 2 * report.warm_up, frames]
-    # Exactly as many GL objects and threads at the end of each round as after the first.
+    # Exactly as many GL objects at the end of each round as after the first, and never more
+    # threads (fewer happens in a long test session: earlier tests' native pools wind down).
     assert len({c.gl_objects for c in report.checkpoints}) == 1, report.checkpoints
-    assert len({(c.python_threads, c.threads) for c in report.checkpoints}) == 1, report.checkpoints
+    for before, after in zip(report.checkpoints, report.checkpoints[1:]):
+        assert after.python_threads <= before.python_threads and after.threads <= before.threads, \
+            report.checkpoints
     assert report.stream_sent > 0
