@@ -95,20 +95,26 @@ Pass = tuple[list[float], list[int]]  # per-frame ms, faces found per frame
 
 
 class MediaPipeWorker:
-    """FaceMesh in a child process of MediaPipe's environment, one pass per request."""
+    """A MediaPipe script (`code`, reading JSON requests on stdin, one JSON answer line each) in
+    a child process of MediaPipe's environment; the face, hands and pose comparisons share it."""
 
-    def __init__(self, python: Path, job_file: Path, log_file) -> None:
-        self._child = subprocess.Popen([str(python), "-c", WORKER, str(job_file)],
+    def __init__(self, python: Path, job_file: Path, log_file, code: str = WORKER) -> None:
+        self._child = subprocess.Popen([str(python), "-c", code, str(job_file)],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=log_file, text=True)
 
-    def run(self, setting: int, warm: bool = False) -> Pass:
-        self._child.stdin.write(json.dumps({"setting": setting, "warm": warm}) + "\n")
+    def ask(self, **request) -> dict:
+        """One request (e.g. setting=index, warm=False) and the worker's answer."""
+        self._child.stdin.write(json.dumps(request) + "\n")
         self._child.stdin.flush()
         line = self._child.stdout.readline()
         if not line:
-            raise RuntimeError("the MediaPipe worker stopped")
-        answer = json.loads(line)
+            raise RuntimeError("the MediaPipe worker stopped (see its log)")
+        return json.loads(line)
+
+    def run(self, setting: int, warm: bool = False) -> Pass:
+        """One FaceMesh pass: (ms per frame, faces per frame)."""
+        answer = self.ask(setting=setting, warm=warm)
         return answer["ms"], answer["faces"]
 
     def close(self) -> None:
@@ -117,6 +123,14 @@ class MediaPipeWorker:
         except OSError:  # already gone
             pass
         self._child.wait()
+
+
+def load_image(path: Path) -> np.ndarray:
+    """An image file as RGB; exits with a line naming the file when it cannot be read."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"cannot read {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def ensure_venv(path: Path, wheel: str | None) -> Path:

@@ -39,21 +39,19 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from arfx.tracking.hands import HandLandmarkModel, HandTracker, roi_from_hand_landmarks  # noqa: E402
-from bench_vs_mediapipe import best_times, decode, ensure_venv  # noqa: E402  (a sibling script)
+from bench_vs_mediapipe import MediaPipeWorker, best_times, decode, ensure_venv, load_image  # noqa: E402  (a sibling script)
 
 IMAGES = ("obama_and_biden.jpg", "kit_with_rose.jpg")
 CLIP = "short_hamilton_clip.mp4"
@@ -105,32 +103,8 @@ for line in sys.stdin:
 """
 
 
-class MediaPipeWorker:
-    """MediaPipe Hands in a child process of MediaPipe's environment, one pass per request."""
-
-    def __init__(self, python: Path, job_file: Path, log_file) -> None:
-        self._child = subprocess.Popen([str(python), "-c", WORKER, str(job_file)], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=log_file, text=True)
-
-    def run(self, setting: int, warm: bool = False) -> dict:
-        """One pass: {"ms": wall ms per frame, "cpu": CPU ms per frame, "hands": per frame}."""
-        self._child.stdin.write(json.dumps({"setting": setting, "warm": warm}) + "\n")
-        self._child.stdin.flush()
-        line = self._child.stdout.readline()
-        if not line:
-            raise RuntimeError("the MediaPipe worker stopped (see its log)")
-        return json.loads(line)
-
-    def close(self) -> None:
-        try:
-            self._child.stdin.close()
-        except OSError:
-            pass
-        self._child.wait()
-
-
 def arfx_pass(frames: np.ndarray, setting: Setting) -> dict:
-    """One pass, as MediaPipeWorker.run answers."""
+    """One pass, as the MediaPipe worker answers."""
     times, cpu, found = [], [], []
     with HandTracker(static_image_mode=setting.static_image_mode, max_num_hands=MAX_HANDS,
                      model_complexity=setting.model_complexity) as tracker:
@@ -257,13 +231,6 @@ def repeat_ratios(ours: list[dict], theirs: list[dict], key: str) -> list[float]
     return [sum(a[key]) / sum(b[key]) for a, b in zip(ours, theirs)]
 
 
-def load_image(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise SystemExit(f"cannot read {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media")
@@ -292,11 +259,11 @@ def main() -> int:
         job.write_text(json.dumps({"frames": files, "max_hands": MAX_HANDS,
                                    "settings": [s.__dict__ for s in all_settings]}))
         with open(Path(tmp) / "mediapipe.log", "w") as log_file:
-            worker = MediaPipeWorker(python, job, log_file)
+            worker = MediaPipeWorker(python, job, log_file, WORKER)
             try:
                 for index, setting in enumerate(settings):
                     frames = frame_sets[setting.frames]
-                    worker.run(index, warm=True)
+                    worker.ask(setting=index, warm=True)
                     arfx_pass(frames[:1], setting)  # start-up is not a per-frame cost
                     ours, theirs = [], []
                     for repeat in range(args.repeats):
@@ -305,7 +272,7 @@ def main() -> int:
                             if who == 0:
                                 ours.append(arfx_pass(frames, setting))
                             else:
-                                theirs.append(worker.run(index))
+                                theirs.append(worker.ask(setting=index, warm=False))
                     row = summarise(setting, best_times(ours), best_times(theirs))
                     row.update(repeat_ratios=repeat_ratios(ours, theirs, "ms"),
                                repeat_cpu_ratios=repeat_ratios(ours, theirs, "cpu"))
@@ -313,7 +280,7 @@ def main() -> int:
                         steps = one_step_nme(frames, theirs[-1]["hands"], setting.model_complexity)
                         row.update(step_hands=len(steps), step_nme_mean=float(np.mean(steps)),
                                    step_nme_median=float(np.median(steps)))
-                        drift = paired_nme(worker.run(noisy[setting.model_complexity])["hands"], theirs[-1]["hands"])
+                        drift = paired_nme(worker.ask(setting=noisy[setting.model_complexity], warm=False)["hands"], theirs[-1]["hands"])
                         row.update(drift_hands=len(drift), drift_nme_mean=float(np.mean(drift)),
                                    drift_nme_median=float(np.median(drift)),
                                    drift_nme_p95=float(np.percentile(drift, 95)))

@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,7 +76,7 @@ from arfx.tracking.pose import (LEFT_HIP, LEFT_SHOULDER, NUM_LANDMARKS, RIGHT_HI
 from arfx.tracking.roi import Roi  # noqa: E402
 from arfx.tracking.segmentation import Segmenter  # noqa: E402
 from bench_tracking_truth import FPS, H, W, Sprite, affine, background, compose, encode_decode  # noqa: E402
-from bench_vs_mediapipe import best_times, decode, ensure_venv  # noqa: E402  (sibling scripts)
+from bench_vs_mediapipe import MediaPipeWorker, best_times, decode, ensure_venv, load_image  # noqa: E402  (sibling scripts)
 
 IMAGES = ("obama.jpg", "biden.jpg", "alex-lacamoire.png", "lin-manuel-miranda.png", "rose_leslie_img1.jpg",
           "two_people.jpg", "kit_with_rose.jpg", "obama_and_biden.jpg", "obama_partial_face.jpg")
@@ -168,36 +167,18 @@ for line in sys.stdin:
 """
 
 
-class MediaPipeWorker:
-    """MediaPipe in a child process of MediaPipe's environment, one pass per request."""
-
-    def __init__(self, python: Path, job_file: Path, log_file) -> None:
-        self._child = subprocess.Popen([str(python), "-c", WORKER, str(job_file)], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=log_file, text=True)
-
-    def run(self, setting: int, warm: bool = False, masks: str | None = None, frames: str | None = None) -> dict:
-        """One pass of `setting` over its frames (or over the frame set named `frames`)."""
-        self._child.stdin.write(json.dumps({"setting": setting, "warm": warm, "masks": masks,
-                                            "frames": frames}) + "\n")
-        self._child.stdin.flush()
-        line = self._child.stdout.readline()
-        if not line:
-            raise RuntimeError("the MediaPipe worker stopped (see its log)")
-        answer = json.loads(line)
-        if masks:
-            answer["masks"] = list(np.load(masks, allow_pickle=True))
-            soft = Path(masks + ".soft.npy")
-            if soft.exists():
-                answer["soft"] = np.load(soft)
-                soft.unlink()
-        return answer
-
-    def close(self) -> None:
-        try:
-            self._child.stdin.close()
-        except OSError:
-            pass
-        self._child.wait()
+def mediapipe_pass(worker: MediaPipeWorker, setting: int, warm: bool = False, masks: str | None = None,
+                   frames: str | None = None) -> dict:
+    """One MediaPipe pass of `setting` over its frames (or the frame set named `frames`); with
+    `masks`, the worker saves its masks there and they are read back into the answer."""
+    answer = worker.ask(setting=setting, warm=warm, masks=masks, frames=frames)
+    if masks:
+        answer["masks"] = list(np.load(masks, allow_pickle=True))
+        soft = Path(masks + ".soft.npy")
+        if soft.exists():
+            answer["soft"] = np.load(soft)
+            soft.unlink()
+    return answer
 
 
 def with_noise(clip: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -473,13 +454,6 @@ def summarise(setting: Setting, ours: dict, theirs: dict) -> dict:
     return row
 
 
-def load_image(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise SystemExit(f"cannot read {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def settings(opencv_twins: bool = False) -> list[Setting]:
     still = {"static_image_mode": True, "enable_segmentation": True}
     video = {"static_image_mode": False, "enable_segmentation": True}
@@ -540,11 +514,11 @@ def main() -> int:
         job = Path(tmp) / "job.json"
         job.write_text(json.dumps({"frames": files, "settings": [s.__dict__ for s in chosen]}))
         with open(Path(tmp) / "mediapipe.log", "w") as log_file:
-            worker = MediaPipeWorker(python, job, log_file)
+            worker = MediaPipeWorker(python, job, log_file, WORKER)
             try:
                 for index, setting in enumerate(chosen):
                     clips = frame_sets[setting.frames]
-                    worker.run(index, warm=True)
+                    mediapipe_pass(worker, index, warm=True)
                     arfx_pass([clips[0][:1]], setting, False)  # start-up is not a per-frame cost
                     ours, theirs = [], []
                     for repeat in range(args.repeats):
@@ -553,7 +527,7 @@ def main() -> int:
                             if who == 0:
                                 ours.append(arfx_pass(clips, setting, last))
                             else:
-                                theirs.append(worker.run(index, masks=str(Path(tmp) / "masks.npy") if last else None))
+                                theirs.append(mediapipe_pass(worker, index, masks=str(Path(tmp) / "masks.npy") if last else None))
                     row = summarise(setting, best_times(ours), best_times(theirs))
                     if "soft" in ours[-1] and "soft" in theirs[-1] and setting.frames == "clip":
                         still = still_shots(clips[0])
@@ -571,7 +545,7 @@ def main() -> int:
                     rows.append(row)
                     print(json.dumps(row), flush=True)
                     if setting.label in floors:
-                        noisy = worker.run(index, masks=str(Path(tmp) / "masks.npy"), frames=f"{setting.frames}_noise")
+                        noisy = mediapipe_pass(worker, index, masks=str(Path(tmp) / "masks.npy"), frames=f"{setting.frames}_noise")
                         floor = Setting(f"{setting.label}: MediaPipe vs itself +-1", setting.kind, setting.frames,
                                         setting.mediapipe)
                         rows.append(summarise(floor, noisy, best_times(theirs)))
