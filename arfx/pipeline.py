@@ -236,10 +236,10 @@ class SegmentationStage:
         self.segmenter.close()
 
 
-#: Entity kind -> the stage that tracks it (added to a pipeline when options or effects need
-#: it; "frame" effects, e.g. backgrounds, need the person mask).
 _NOT_YET = object()  # no effect seen yet (None is an effect: tracking only)
 
+#: Entity kind -> the stage that tracks it (added to a pipeline when options or effects need
+#: it; "frame" effects, e.g. backgrounds, need the person mask).
 STAGE_FOR_ENTITY = {"hand": HandStage, "body": BodyStage, "frame": SegmentationStage}
 
 

@@ -6,6 +6,7 @@ import io
 import json
 import struct
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -277,3 +278,28 @@ def assert_finite(geometries: list[list]) -> int:
             assert np.isfinite(g.pose).all() and np.isfinite(g.mesh).all()
             count += 1
     return count
+
+
+@contextmanager
+def headless_renderer(width: int, height: int, **options):
+    """A Renderer of width x height on its own headless GL context, released afterwards."""
+    from arfx.render.context import create_headless_context
+    from arfx.render.renderer import Renderer
+
+    ctx = create_headless_context()
+    renderer = Renderer(ctx, width, height, **options)
+    try:
+        yield renderer
+    finally:
+        renderer.release()
+        ctx.release()
+
+
+def frontal_face(distance: float = 45.0):
+    """The canonical face looking straight at the camera, `distance` cm in front of it."""
+    from arfx.geometry.canonical import CanonicalFace
+    from arfx.geometry.pipeline import FaceGeometry
+
+    pose = np.eye(4, dtype=np.float32)
+    pose[2, 3] = -distance
+    return FaceGeometry(pose, (CanonicalFace.load().vertices + pose[:3, 3]).astype(np.float32))

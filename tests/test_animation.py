@@ -14,13 +14,11 @@ import pytest
 from arfx.effects.object3d import Object3DEffect
 from arfx.effects.registry import EffectRegistry
 from arfx.errors import EffectError
-from arfx.geometry.canonical import CanonicalFace
-from arfx.geometry.pipeline import FaceGeometry
 from arfx.render.gltf import load_model
 from arfx.render.gltf_anim import Player, pose_at, sample
 from arfx.render.gltf_load import Channel
 from arfx.result import FaceResult, FrameResult
-from makers import WHITE, GltfBuilder, bar_file, quad
+from makers import WHITE, GltfBuilder, bar_file, frontal_face, headless_renderer, quad
 
 W, H = 320, 240
 DEPTH = 36.0  # cm from the camera to the assets' plane (face at 45 cm, assets 9 cm in front)
@@ -28,21 +26,12 @@ DEPTH = 36.0  # cm from the camera to the assets' plane (face at 45 cm, assets 9
 
 @pytest.fixture(scope="module")
 def renderer():
-    from arfx.render.context import create_headless_context
-    from arfx.render.renderer import Renderer
-
-    ctx = create_headless_context()
-    r = Renderer(ctx, W, H, lighting="fixed")
-    yield r
-    r.release()
-    ctx.release()
+    with headless_renderer(W, H, lighting="fixed") as r:
+        yield r
 
 
 def frame_at(timestamp: float) -> FrameResult:
-    pose = np.eye(4, dtype=np.float32)
-    pose[2, 3] = -45.0
-    geometry = FaceGeometry(pose, (CanonicalFace.load().vertices + pose[:3, 3]).astype(np.float32))
-    return FrameResult(0, float(timestamp), W, H, [FaceResult(0, None, 1.0, geometry)])
+    return FrameResult(0, float(timestamp), W, H, [FaceResult(0, None, 1.0, frontal_face())])
 
 
 def drawn(renderer, effect, timestamp: float) -> np.ndarray:

@@ -13,8 +13,8 @@ from arfx.effects.object3d import HEAD_WIDTH_CM, Object3DEffect
 from arfx.effects.registry import EffectRegistry
 from arfx.geometry.anchors import Anchor
 from arfx.geometry.canonical import CanonicalFace
-from arfx.geometry.pipeline import FaceGeometry
 from arfx.render.gltf import bounds, load_glb
+from makers import frontal_face, headless_renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 GLASSES = ROOT / "assets" / "effects" / "glasses" / "glasses.glb"
@@ -41,27 +41,16 @@ def folder_effect(root: Path, name: str, placement: str, data: bytes, anchor: st
 
 @pytest.fixture(scope="module")
 def renderer():
-    from arfx.render.context import create_headless_context
-    from arfx.render.renderer import Renderer
-
-    ctx = create_headless_context()
-    r = Renderer(ctx, 320, 240)
-    yield r
-    r.release()
-    ctx.release()
+    with headless_renderer(320, 240) as r:
+        yield r
 
 
-def canonical_face(distance: float = 45.0) -> FaceGeometry:
-    pose = np.eye(4, dtype=np.float32)
-    pose[2, 3] = -distance
-    mesh = (CanonicalFace.load().vertices + pose[:3, 3]).astype(np.float32)
-    return FaceGeometry(pose, mesh)
 
 
 def drawn_box(renderer, effect) -> tuple[int, int, int, int]:
     """x0, y0, x1, y1 of the pixels the effect changed on a grey frame."""
     frame = np.full((240, 320, 3), 128, np.uint8)
-    out = renderer.render(frame, [canonical_face()], effect)
+    out = renderer.render(frame, [frontal_face()], effect)
     ys, xs = np.nonzero(np.abs(out.astype(np.int16) - frame).max(axis=2) > 8)
     assert len(xs) > 50, "nothing drawn"
     return xs.min(), ys.min(), xs.max(), ys.max()
@@ -190,7 +179,7 @@ def test_units_and_fit_width_are_checked_in_the_manifest():
 
 
 def test_eyes_and_head_top_anchors_sit_where_their_names_say():
-    face = canonical_face(0.0)
+    face = frontal_face(0.0)
     vertices = CanonicalFace.load().vertices
     eyes = Anchor.parse("face.eyes").matrix(face)[:3, 3]
     assert abs(eyes[0]) < 1e-4 and 2.0 < eyes[1] < 3.2 and 3.0 < eyes[2] < 4.0
@@ -199,7 +188,7 @@ def test_eyes_and_head_top_anchors_sit_where_their_names_say():
     assert top[1] > vertices[:, 1].max() + 3.0 and abs(top[0]) < 1e-4
     assert abs(top[2] - vertices[454, 2]) < 1.5
     # It turns and scales with the head.
-    turned = canonical_face(0.0)
+    turned = frontal_face(0.0)
     turned.pose[:3, :3] = np.diag([1.1, 1.1, 1.1]) @ np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]])
     turned.mesh[:] = vertices @ turned.pose[:3, :3].T
     moved = Anchor.parse("face.head_top").matrix(turned)[:3, 3]

@@ -17,11 +17,9 @@ import pytest
 
 from arfx.effects.object3d import Object3DEffect
 from arfx.errors import EffectError
-from arfx.geometry.canonical import CanonicalFace
-from arfx.geometry.pipeline import FaceGeometry
 from arfx.render.gltf import load_glb
 from arfx.render.gltf_load import converted_base, solve_metallic
-from makers import GltfBuilder, draco_sphere, quad, uv_sphere
+from makers import GltfBuilder, draco_sphere, frontal_face, headless_renderer, quad, uv_sphere
 
 W, H = 320, 240
 KEY = np.array([-0.4, 0.6, 0.7]) / np.linalg.norm([-0.4, 0.6, 0.7])
@@ -31,26 +29,16 @@ AMBIENT = 0.22
 
 @pytest.fixture(scope="module")
 def renderer():
-    from arfx.render.context import create_headless_context
-    from arfx.render.renderer import Renderer
-
-    ctx = create_headless_context()
-    r = Renderer(ctx, W, H, lighting="fixed")
-    yield r
-    r.release()
-    ctx.release()
+    with headless_renderer(W, H, lighting="fixed") as r:
+        yield r
 
 
-def face(distance: float = 45.0) -> FaceGeometry:
-    pose = np.eye(4, dtype=np.float32)
-    pose[2, 3] = -distance
-    return FaceGeometry(pose, (CanonicalFace.load().vertices + pose[:3, 3]).astype(np.float32))
 
 
 def draw(renderer, path, background: int = 0) -> np.ndarray:
     effect = Object3DEffect.from_file("m", path, occlusion=frozenset())
     frame = np.full((H, W, 3), background, np.uint8)
-    return renderer.render(frame, [face()], effect).astype(np.float64)
+    return renderer.render(frame, [frontal_face()], effect).astype(np.float64)
 
 
 def sphere_file(tmp_path, name="s.glb", radius=0.04, **material) -> object:
@@ -334,7 +322,7 @@ def test_msaa_smooths_edges(tmp_path):
         r = Renderer(ctx, W, H, lighting="fixed", samples=samples)
         try:
             effect = Object3DEffect.from_file("m", path, occlusion=frozenset())
-            out = r.render(np.zeros((H, W, 3), np.uint8), [face()], effect)
+            out = r.render(np.zeros((H, W, 3), np.uint8), [frontal_face()], effect)
         finally:
             r.release()
         levels[samples] = len(np.unique(out[..., 0]))
@@ -356,10 +344,10 @@ def test_msaa_window_path_shows_the_offscreen_picture(tmp_path):
         frame = np.zeros((H, W, 3), np.uint8)
         frame[:, : W // 2] = (30, 90, 150)
         for mirror in (False, True):
-            expected = r.render(frame, [face()], effect, mirror=mirror)
+            expected = r.render(frame, [frontal_face()], effect, mirror=mirror)
             with ctx:
                 screen = ctx.framebuffer(color_attachments=[ctx.texture((W, H), 4)])
-            r.draw(frame, [face()], effect, screen, mirror=mirror)
+            r.draw(frame, [frontal_face()], effect, screen, mirror=mirror)
             with ctx:
                 shown = np.frombuffer(screen.read(components=3, alignment=1), np.uint8).reshape(H, W, 3)[::-1]
                 screen.color_attachments[0].release()

@@ -10,23 +10,15 @@ import pytest
 
 import arfx.effects.object3d as object3d
 from arfx.effects.object3d import Object3DEffect
-from arfx.geometry.canonical import CanonicalFace
-from arfx.geometry.pipeline import FaceGeometry
-from makers import GltfBuilder, uv_sphere
+from makers import GltfBuilder, frontal_face, headless_renderer, uv_sphere
 
 W, H = 320, 240
 
 
 @pytest.fixture(scope="module")
 def renderer():
-    from arfx.render.context import create_headless_context
-    from arfx.render.renderer import Renderer
-
-    ctx = create_headless_context()
-    r = Renderer(ctx, W, H)
-    yield r
-    r.release()
-    ctx.release()
+    with headless_renderer(W, H) as r:
+        yield r
 
 
 def render_sphere(renderer, tmp_path, name, metallic, roughness) -> np.ndarray:
@@ -40,10 +32,7 @@ def render_sphere(renderer, tmp_path, name, metallic, roughness) -> np.ndarray:
     frame = np.zeros((H, W, 3), np.uint8)
     frame[:, : W // 2] = (240, 60, 30)
     frame[:, W // 2:] = (30, 90, 250)
-    pose = np.eye(4, dtype=np.float32)
-    pose[2, 3] = -45.0
-    face = FaceGeometry(pose, (CanonicalFace.load().vertices + pose[:3, 3]).astype(np.float32))
-    return renderer.render(frame, [face], effect).astype(np.float64)
+    return renderer.render(frame, [frontal_face()], effect).astype(np.float64)
 
 
 def both_variants(renderer, tmp_path, monkeypatch, metallic, roughness):
