@@ -467,6 +467,11 @@ def edited(photos: list[str], sheet: str | None = None) -> int:
         print(f"{score:15s} ({edit}: {len(values(False, True))} edited / {len(values(False, False))} other frames "
               f"scored): threshold {t:.2f}, precision {precision:.2f}, recall {recall:.2f}; edited median "
               f"{np.median(values(False, True)):.2f}")
+    return _write_sheet(sheet, tiles)
+
+
+def _write_sheet(sheet: str | None, tiles: list[np.ndarray]) -> int:
+    """The tiles side by side into `sheet` (when asked for and there are any); exit code 0."""
     if sheet and tiles:
         cv2.imwrite(sheet, cv2.cvtColor(np.concatenate(tiles, axis=1), cv2.COLOR_RGB2BGR))
         print(f"wrote {sheet}")
@@ -590,10 +595,7 @@ def turn_sweep(angles: list[float], axis: str, photos: list[str], sheet: str | N
         print(f"chosen on 4 photos, scored on the others (within {limit:g} deg): factor "
               f"{min(picked):g}-{max(picked):g} (median {np.median(picked):g}); on the others the mean "
               f"change went {np.mean(before):.4f} -> {np.mean(after):.4f}")
-    if sheet and tiles:
-        cv2.imwrite(sheet, cv2.cvtColor(np.concatenate(tiles, axis=1), cv2.COLOR_RGB2BGR))
-        print(f"wrote {sheet}")
-    return 0
+    return _write_sheet(sheet, tiles)
 
 
 def main(argv: list[str] | None = None) -> int:
