@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from arfx.geometry.canonical import CanonicalFace  # noqa: E402
+from arfx.render.gltf import srgb_to_linear  # noqa: E402
 from make_assets import _smooth_polyline, _wrap, tube, write_outputs  # noqa: E402
 
 EFFECTS = ROOT / "assets" / "effects"
@@ -112,8 +113,9 @@ class Glb:
             item["doubleSided"] = True
         return self._add("materials", item)
 
-    def mesh(self, name: str, vertices_cm, faces, material: int, normals=None, uvs=None) -> int:
-        """A mesh from cm vertices; smooth normals from trimesh unless given (rounded: see below)."""
+    def mesh(self, name: str, vertices_cm, faces, material: int, normals=None, uvs=None, colors=None) -> int:
+        """A mesh from cm vertices; smooth normals from trimesh unless given (rounded: see below);
+        colors: linear RGBA per vertex (COLOR_0, multiplying the material's base colour)."""
         import trimesh
 
         vertices_cm = np.asarray(vertices_cm, np.float64)
@@ -128,6 +130,9 @@ class Glb:
         if uvs is not None:
             attributes["TEXCOORD_0"] = self.accessor(np.round(np.asarray(uvs, np.float64), 6) + 0.0, "VEC2",
                                                      target=34962)
+        if colors is not None:
+            attributes["COLOR_0"] = self.accessor(np.round(np.asarray(colors, np.float64), 6) + 0.0, "VEC4",
+                                                  target=34962)
         primitive = {"attributes": attributes, "indices": self.accessor(faces.reshape(-1), "SCALAR", target=34963),
                      "material": material}
         return self._add("meshes", {"name": name, "primitives": [primitive]})
@@ -165,15 +170,22 @@ class Glb:
         return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
 
 
-def add_part(glb: Glb, name: str, mesh, material: int, parts: list, flat: bool = False, uvs=None) -> None:
-    """A trimesh (cm) as one mesh and node; flat: faceted (vertices split per triangle)."""
+def add_part(glb: Glb, name: str, mesh, material: int, parts: list, flat: bool = False, uvs=None,
+             colors=None) -> None:
+    """A trimesh (cm), or a list of them joined, as one mesh and node; flat: faceted (vertices
+    split per triangle). Parts of one material are joined: every draw call costs llvmpipe (and
+    the pass's per-mesh uniforms) about as much as a small part's pixels."""
+    if isinstance(mesh, (list, tuple)):
+        import trimesh
+
+        mesh = trimesh.util.concatenate(list(mesh))
     vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
     normals = None
     if flat:
         vertices = vertices[faces.reshape(-1)]
         normals = np.repeat(mesh.face_normals, 3, axis=0)
         faces = np.arange(len(vertices)).reshape(-1, 3)
-    parts.append(glb.node(name, glb.mesh(name, vertices, faces, material, normals, uvs)))
+    parts.append(glb.node(name, glb.mesh(name, vertices, faces, material, normals, uvs, colors)))
 
 
 def grid_faces(rows: int, cols: int, wrap: bool = False) -> np.ndarray:
@@ -247,23 +259,22 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
     gold = glb.material("gold metal", (0.92, 0.74, 0.42, 1.0), 1.0, 0.22)
     tip = glb.material("temple tips", (0.03, 0.025, 0.02, 1.0), 0.0, 0.45)
     pad = glb.material("nose pads", (0.9, 0.9, 0.88, 0.55), 0.0, 0.15, blend=True)
-    # Gradient tint: darker at the top, lighter at the bottom (a 4 x 64 texture along v).
-    ramp = np.linspace(0.0, 1.0, 64)[:, None]
-    tint = np.zeros((64, 4, 4), np.uint8)
-    top, bottom = np.array([40, 52, 38, 235]), np.array([120, 112, 70, 130])
-    tint[...] = np.round(top + (bottom - top) * ramp)[:, None, :].astype(np.uint8)
-    glass = glb.material("tinted lens", (1.0, 1.0, 1.0, 1.0), 0.0, 0.04, blend=True, double_sided=True,
-                         texture=glb.texture(tint))
+    # Gradient tint, darker at the top and lighter at the bottom: vertex colours (linear in the
+    # lens's height, which the triangles interpolate exactly) rather than a texture, whose
+    # lookup every lens pixel would pay.
+    top, bottom = np.array([40, 52, 38, 235]) / 255.0, np.array([120, 112, 70, 130]) / 255.0
+    glass = glb.material("tinted lens", (1.0, 1.0, 1.0, 1.0), 0.0, 0.04, blend=True, double_sided=True)
 
-    parts: list[int] = []
+    # Parts of one material are joined into one mesh each (see add_part).
+    metal, tips, pads, lenses, tints = [], [], [], [], []
     tops = []
     for side, name in ((-1.0, "right"), (1.0, "left")):
         centre = np.array([side * eye_x, eye_y, lens_z])
         turn = -side * wrap
         outline = aviator_outline(side)
         rim = _wrap(outline, centre, turn)
-        add_part(glb, f"rim_{name}", tube(rim, 0.085, 0.1, closed=True, sides=8), gold, parts)
-        # Lens: rings scaled towards the centre, gently domed; v runs from its top to its bottom.
+        metal.append(tube(rim, 0.085, 0.1, closed=True, sides=8))
+        # Lens: rings scaled towards the centre, gently domed.
         rings = 7
         points = [np.array([[0.0, 0.0, 0.22]])]
         for r in range(1, rings + 1):
@@ -282,11 +293,13 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
         faces = np.asarray(faces)
         if side < 0:
             faces = faces[:, ::-1]
-        uv = np.stack([np.full(len(local), 0.5), np.clip((1.5 - local[:, 1]) / 4.0, 0.0, 1.0)], axis=1)
+        ramp = np.clip((1.5 - local[:, 1]) / 4.0, 0.0, 1.0)[:, None]
+        srgba = top + (bottom - top) * ramp
+        tints.append(np.concatenate([srgb_to_linear(srgba[:, :3]), srgba[:, 3:]], axis=1))
         lens_mesh = trimesh.Trimesh(_wrap(local, centre, turn), faces, process=False)
         if lens_mesh.vertex_normals[:, 2].mean() < 0:
             lens_mesh.invert()
-        add_part(glb, f"lens_{name}", lens_mesh, glass, parts, uvs=uv)
+        lenses.append(lens_mesh)
         # Hinge point on the outer top of the rim, temple back to the ear.
         outer = _wrap(np.array([[side * 2.75, 0.95, 0.0]]), centre, turn)[0]
         tops.append(_wrap(np.array([[-side * 2.2, 1.38, 0.0]]), centre, turn)[0])
@@ -297,24 +310,29 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
                          [side * ear_x, outer[1] - 0.8, -4.5],
                          [side * (ear_x - 0.3), outer[1] - 2.0, -5.4]])
         path = _smooth_polyline(path, 10)
-        add_part(glb, f"temple_{name}", tube(path[:-12], 0.08, 0.08, sides=8), gold, parts)
-        add_part(glb, f"tip_{name}", tube(path[-14:], 0.14, 0.12, sides=10), tip, parts)
+        metal.append(tube(path[:-12], 0.08, 0.08, sides=8))
+        tips.append(tube(path[-14:], 0.14, 0.12, sides=10))
         # Nose pad on a short arm below the inner rim.
         inner = _wrap(np.array([[-side * 2.05, -0.6, 0.0]]), centre, turn)[0]
         pad_centre = inner + np.array([side * 0.45, -0.2, -0.55])
-        add_part(glb, f"pad_arm_{name}", tube(np.array([inner, pad_centre]), 0.04, 0.04, sides=6), gold, parts)
-        add_part(glb, f"pad_{name}", sphere(pad_centre, 0.4, (0.45, 1.0, 0.25), subdivisions=1), pad, parts)
+        metal.append(tube(np.array([inner, pad_centre]), 0.04, 0.04, sides=6))
+        pads.append(sphere(pad_centre, 0.4, (0.45, 1.0, 0.25), subdivisions=1))
     # Double bridge: a straight top bar and a lower arch over the nose.
     t = np.linspace(0.0, 1.0, 15)
     bar = np.outer(1 - t, tops[0]) + np.outer(t, tops[1])
     bar[:, 2] += 0.12 * np.sin(np.pi * t)
-    add_part(glb, "top_bar", tube(bar, 0.075, 0.075, sides=8), gold, parts)
+    metal.append(tube(bar, 0.075, 0.075, sides=8))
     low = [_wrap(np.array([[-side * 2.55, 0.55, 0.0]]), (side * eye_x, eye_y, lens_z), -side * wrap)[0]
            for side in (-1.0, 1.0)]
     arch = np.outer(1 - t, low[0]) + np.outer(t, low[1])
     arch[:, 1] += 0.45 * np.sin(np.pi * t)
     arch[:, 2] += 0.2 * np.sin(np.pi * t)
-    add_part(glb, "bridge", tube(arch, 0.08, 0.09, sides=8), gold, parts)
+    metal.append(tube(arch, 0.08, 0.09, sides=8))
+    parts: list[int] = []
+    add_part(glb, "frame", metal, gold, parts)
+    add_part(glb, "tips", tips, tip, parts)
+    add_part(glb, "pads", pads, pad, parts)
+    add_part(glb, "lenses", lenses, glass, parts, colors=np.concatenate(tints))
     return glb.to_bytes(parts)
 
 
@@ -388,27 +406,32 @@ def crown_bytes() -> bytes:
             rim += [(a, n + a, b), (b, n + a, n + b)] if row is top_row else [(a, b, n + a), (b, n + b, n + a)]
     solid = trimesh.Trimesh(np.concatenate([outer, inner]),
                             np.concatenate([shell.faces, shell.faces[:, ::-1] + n, np.asarray(rim)]), process=True)
-    add_part(glb, "band", solid, gold, parts)
+    golden = [solid]
     # Rolled rims at the base and above the jewels.
-    for y, name in ((0.15, "base_rim"), (2.3, "upper_rim")):
+    for y in (0.15, 2.3):
         ring = np.stack([(rx + 0.15) * np.sin(t), np.full_like(t, y), (rz + 0.15) * np.cos(t)], axis=1)
-        add_part(glb, name, tube(ring, 0.28, 0.28, closed=True, sides=8), gold, parts)
+        golden.append(tube(ring, 0.28, 0.28, closed=True, sides=8))
     # A pearl on every point, a jewel in every valley band, a velvet cap inside.
+    pearls, gems = [], [[] for _ in jewels]
     for k in range(points):
         a = (k + 0.5) * 2 * math.pi / points
         tip = np.array([rx * 1.08 * math.sin(a), 2.6 + 4.2 + 0.35, rz * 1.08 * math.cos(a)])
-        add_part(glb, f"pearl_{k}", sphere(tip, 0.55, subdivisions=1), pearl, parts)
+        pearls.append(sphere(tip, 0.55, subdivisions=1))
         b = k * 2 * math.pi / points + math.pi / points
         at = np.array([(rx + 0.25) * math.sin(b), 1.25, (rz + 0.25) * math.cos(b)])
         gem = trimesh.creation.icosphere(subdivisions=0, radius=0.62)
         gem.apply_scale((1.0, 1.25, 0.55))
         gem.apply_transform(trimesh.transformations.rotation_matrix(b, (0, 1, 0)))
         gem.apply_translation(at)
-        add_part(glb, f"jewel_{k}", gem, jewels[k % 3], parts, flat=True)
+        gems[k % 3].append(gem)
+    # A ball finial on the cap.
+    golden.append(sphere((0.0, 5.6, 0.0), 0.7))
+    add_part(glb, "gold", golden, gold, parts)
+    add_part(glb, "pearls", pearls, pearl, parts)
+    for kind, material in zip(("rubies", "sapphires", "emeralds"), jewels):
+        add_part(glb, kind, gems[jewels.index(material)], material, parts, flat=True)
     cap = [(0.01, 5.2), (4.0, 4.8), (6.5, 3.6), (7.6, 2.0), (7.7, 0.6)]
     add_part(glb, "cap", revolve(cap, 64, rz / rx), velvet, parts)
-    # A cross on the front point's top? A ball finial on the cap instead.
-    add_part(glb, "finial", sphere((0.0, 5.6, 0.0), 0.7), gold, parts)
     return glb.to_bytes(parts)
 
 
