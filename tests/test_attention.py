@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 import pytest
 from skimage import data
 
 from arfx.tracking import FaceTracker
-from arfx.tracking.attention import (EYE_CONTOUR, LEFT_EYE, LEFT_IRIS, LIPS, RIGHT_EYE,
+from arfx.tracking.attention import (EYE_CONTOUR, AttentionLandmarkModel, LEFT_EYE, LEFT_IRIS, LIPS, RIGHT_EYE,
                                      RIGHT_IRIS, refine)
 
 
@@ -70,3 +72,23 @@ def test_refine_places_each_subset():
     untouched = np.setdiff1d(np.arange(468), touched)
     np.testing.assert_array_equal(out[untouched], mesh[untouched])
     np.testing.assert_array_equal(out[:468, 2], mesh[:, 2])  # refined subsets keep mesh depth
+
+
+def test_refine_runs_beside_the_468_point_model_with_the_same_result():
+    # Fast jumps make the tracker look at some faces twice (a crop started in the worker is
+    # then wasted); every face's 478 points must still be the attention model's refinement
+    # of its 468-point mesh in its own crop, as if both models ran one after the other.
+    rgb = np.ascontiguousarray(data.astronaut())
+    frames = [np.roll(rgb, (dy, dx), axis=(0, 1)) for dx, dy in
+              ((0, 0), (45, 10), (95, 5), (60, -30), (0, 0), (-70, 20))]
+    with FaceTracker(refine_landmarks=True, smooth=False) as refined:
+        faces = [refined.process(f) for f in frames]
+        assert any(t.name.startswith("arfx-refine") for t in threading.enumerate())
+    with FaceTracker(smooth=False) as plain:
+        meshes = [plain.process(f) for f in frames]
+    serial = AttentionLandmarkModel()
+    assert [len(f) for f in faces] == [len(m) for m in meshes] == [1] * len(frames)
+    for frame, (face,), (mesh,) in zip(frames, faces, meshes):
+        assert face.roi == mesh.roi
+        expected = serial.refine_mesh(frame, mesh.roi, mesh.landmarks)
+        np.testing.assert_array_equal(face.landmarks, expected)

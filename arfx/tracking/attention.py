@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 
 from arfx.tracking.landmarks import CROP_SIZE, LandmarkModel, sigmoid
@@ -82,9 +84,10 @@ class AttentionLandmarkModel(LandmarkModel):
 
     model_name = "face_landmark_with_attention.onnx"
 
-    def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
-        """Landmarks float32 [478, 3] (x, y pixels; z pixels, relative) and presence 0..1."""
-        out = self._model(self.crop(rgb, roi))
+    def run_crop(self, roi: Roi) -> tuple[np.ndarray, float]:
+        """Landmarks float32 [478, 3] (x, y pixels; z pixels, relative) and presence 0..1 from
+        the model input as the last `crop` (of `roi`) left it."""
+        out = self._model(self._input)
         points = refine(
             out["output_mesh_identity"].reshape(468, 3),
             out["output_lips"].reshape(-1, 2),
@@ -101,7 +104,61 @@ class AttentionLandmarkModel(LandmarkModel):
         """478 points from another model's 468-point mesh (image pixels) found in `roi`:
         this model's lips, eyes and irises in the same crop, laid over that mesh. `crop`:
         the 192x192 model input of `roi` when the caller already has it."""
-        out = self._model(self.crop(rgb, roi) if crop is None else crop)
-        parts = [roi.to_image(out[f"output_{name}"].reshape(-1, 2), CROP_SIZE)
-                 for name in ("lips", "left_eye", "right_eye", "left_iris", "right_iris")]
-        return refine(mesh[:468], *parts)
+        return _overlay(self._model(self.crop(rgb, roi) if crop is None else crop), roi, mesh)
+
+
+def _overlay(out: dict[str, np.ndarray], roi: Roi, mesh: np.ndarray) -> np.ndarray:
+    """The attention model's outputs `out` for the crop of `roi` laid over a 468-point mesh."""
+    # the subsets mapped to the image in one go, then split again
+    points = roi.to_image(np.concatenate([out[f"output_{name}"].reshape(-1, 2) for name in _PARTS]),
+                          CROP_SIZE)
+    return refine(mesh[:468], *np.split(points, _PART_ENDS))
+
+
+_PARTS = ("lips", "left_eye", "right_eye", "left_iris", "right_iris")
+_PART_ENDS = np.cumsum([len(LIPS), len(LEFT_EYE), len(RIGHT_EYE), len(LEFT_IRIS)])
+
+
+class ConcurrentRefiner:
+    """AttentionLandmarkModel.refine_mesh, started on a crop as soon as the crop is cut.
+
+    With refine_landmarks the tracker runs the 468-point model on a crop to decide whether it
+    holds a face, then the attention model on the same crop. Both only read the crop, and ONNX
+    Runtime releases the GIL while a model runs, so `start` runs the attention model in a
+    worker thread while the caller runs the 468-point model: a frame takes about the longer
+    of the two instead of their sum (when a second core is free). A crop whose landmarks are
+    then rejected (no face, or looked at again from another crop) wastes its run, in the worker.
+    One run is in flight at a time: a crop started while the worker is busy is refined in the
+    caller's thread by `refine_mesh`, as without the worker. Results equal refine_mesh's.
+    """
+
+    def __init__(self, threads: int = 1) -> None:
+        self._model = AttentionLandmarkModel(threads=threads)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="arfx-refine")
+        self._pending: tuple[Roi, Future] | None = None
+
+    def start(self, roi: Roi, crop: np.ndarray) -> None:
+        """Run the attention model on `crop` (the 192x192 model input of `roi`) in the worker;
+        a copy is taken here, so the caller may crop into its buffer again right after."""
+        if self._pending is not None and not self._pending[1].done():
+            return
+        np.copyto(self._model._input, crop)
+        self._model.last_roi = roi
+        self._pending = (roi, self._pool.submit(self._model._model, self._model._input))
+
+    def refine_mesh(self, rgb: np.ndarray, roi: Roi, mesh: np.ndarray,
+                    crop: np.ndarray | None = None) -> np.ndarray:
+        """As AttentionLandmarkModel.refine_mesh; the worker's run when it was started on
+        this very `roi`."""
+        pending = self._pending
+        if pending is not None and pending[0] is roi:
+            self._pending = None
+            return _overlay(pending[1].result(), roi, mesh)
+        if pending is not None and crop is None:
+            pending[1].result()  # the worker reads the input buffer that a crop here fills
+        return self._model.refine_mesh(rgb, roi, mesh, crop)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._pending = None
+        self._model.close()

@@ -40,7 +40,12 @@ class LandmarkModel:
 
     def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
         """Landmarks float32 [468, 3] (x, y pixels; z pixels, relative) and presence 0..1."""
-        outputs = self._model(self.crop(rgb, roi))
+        self.crop(rgb, roi)
+        return self.run_crop(roi)
+
+    def run_crop(self, roi: Roi) -> tuple[np.ndarray, float]:
+        """`run` on the model input as the last `crop` (of `roi`) left it."""
+        outputs = self._model(self._input)
         points = outputs["conv2d_21"].reshape(-1, 3)
         presence = sigmoid(float(outputs["conv2d_31"].reshape(-1)[0]))
         return roi.to_image(points, CROP_SIZE), presence

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arfx.tracking.attention import AttentionLandmarkModel
+from arfx.tracking.attention import AttentionLandmarkModel, ConcurrentRefiner
 from arfx.tracking.detector import Detection, FaceFinder
 from arfx.tracking.filters import LandmarkSmoother
 from arfx.tracking.landmarks import LandmarkModel
@@ -140,7 +140,8 @@ class FaceTracker:
                                   threads=threads)
         # Faces are found and followed with the 468-point model whether or not landmarks
         # are refined, so refine_landmarks never changes which faces are found; the
-        # attention model then refines lips and eyes and adds the irises in the same crop.
+        # attention model then refines lips and eyes and adds the irises in the same crop
+        # (run in a worker thread beside the 468-point model: ConcurrentRefiner).
         # (MediaPipe's loop runs the attention model alone. Its presence score is no stand-in
         # for the 468-point model's, not even far from the threshold: bench_vs_mediapipe.py
         # --agreement.)
@@ -149,7 +150,7 @@ class FaceTracker:
             self._refiner = None
         else:
             self._landmarks = LandmarkModel(threads=threads)
-            self._refiner = AttentionLandmarkModel(threads=threads) if refine_landmarks else None
+            self._refiner = ConcurrentRefiner(threads=threads) if refine_landmarks else None
         self._smoother = LandmarkSmoother() if smooth and not static_image_mode else None
         self._tracks: list[_Track] = []
         self._next_id = 0
@@ -202,7 +203,10 @@ class FaceTracker:
         """Landmarks in `crop`, looked at again from the ROI they imply when they do not
         fit it; None when there is no face or the landmarks still do not fit."""
         for attempt in range(2):
-            points, presence = self._landmarks.run(rgb, crop)
+            x = self._landmarks.crop(rgb, crop)
+            if self._refiner is not None:
+                self._refiner.start(crop, x)  # the attention model, beside the 468-point one
+            points, presence = self._landmarks.run_crop(crop)
             if presence < self.min_tracking_confidence:
                 return None
             implied = roi_from_landmarks(points[:468])
