@@ -52,6 +52,7 @@ INPUT_SIZES = {0: (256, 256), 1: (144, 256)}  # (height, width)
 REFINE_SIDE = 384           # long side of the guided filter's working resolution
 REFINE_RADIUS = 2           # box radius at that resolution
 REFINE_EPS = 1e-4           # regularisation (guide in [0, 1]): smaller follows image edges more
+COEFF_SUBSAMPLE = 2         # the filter's coefficients are fitted at 1/2 the working size
 _UNIT = np.float32(1 / 255)
 DECISION_MARGIN = 0.02      # smoothing keeps pixels at least this far on the new frame's side of 0.5
 _LOG2 = np.float32(1 / np.log(2))
@@ -101,14 +102,34 @@ def working_size(height: int, width: int, side: int) -> tuple[int, int]:
     return max(1, width // factor), max(1, height // factor)
 
 
+def shrink(image: np.ndarray, size: tuple[int, int], dst: np.ndarray) -> None:
+    """`image` averaged down to `size` (width, height) into `dst`. A power-of-two factor is
+    taken as repeated halvings with bilinear sampling, which at an exact factor 2 averages each
+    2x2 block: the same picture as OpenCV's area averaging (within 1 level of rounding) at a
+    quarter of its time for 1280x720 -> 320x180 (0.37 vs 1.3 ms)."""
+    height, width = image.shape[:2]
+    factor = width // size[0]
+    if factor < 4 or factor & (factor - 1) or width != factor * size[0] or height != factor * size[1]:
+        cv2.resize(image, size, dst=dst, interpolation=cv2.INTER_AREA)
+        return
+    while factor > 2:
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+        factor //= 2
+    cv2.resize(image, size, dst=dst, interpolation=cv2.INTER_LINEAR)
+
+
 class GuidedUpsampler:
     """A low-resolution mask resized to the frame with its edges fitted to the frame's.
 
-    Guided filter at a working size (`working_size`): in every
-    (2 radius + 1)^2 window fit mask = a * luminance + b, average a and b over windows and apply
-    them to the luminance there; the result is resized to the frame bilinearly. (Applying a and
-    b to the full-resolution luminance instead would pass the camera's pixel noise into the
-    mask and cost more.) Buffers are kept between calls of one frame size.
+    A guided filter at a working size (`working_size`), computed the fast way (He and Sun's
+    subsampled form): in every (2 radius + 1)^2 window of the guide shrunk by `COEFF_SUBSAMPLE`
+    fit mask = a * luminance + b, average a and b over windows, enlarge a and b bilinearly to
+    the working size and apply them to the luminance there; the result is resized to the frame
+    bilinearly. The edges still come from the working-size luminance, while the window sums run
+    on a quarter of the pixels (on the development clip the refined mask differs from the
+    full-size filter's by 0.002 on average, IoU 0.99, for about half the time). Applying a and b
+    to the full-resolution luminance instead would pass the camera's pixel noise into the mask
+    and cost more. Buffers are kept between calls of one frame size.
     """
 
     def __init__(self, side: int = REFINE_SIDE, radius: int = REFINE_RADIUS, eps: float = REFINE_EPS) -> None:
@@ -118,10 +139,13 @@ class GuidedUpsampler:
     def _allocate(self, height: int, width: int) -> None:
         self._small = working_size(height, width, self.side)
         sw, sh = self._small
+        self._coarse = (max(1, sw // COEFF_SUBSAMPLE), max(1, sh // COEFF_SUBSAMPLE))
+        cw, ch = self._coarse
         self._rgb_small = np.empty((sh, sw, 3), np.uint8)
         self._gray_small = np.empty((sh, sw), np.uint8)
-        self._s = {name: np.empty((sh, sw), np.float32)
-                   for name in ("i", "p", "mi", "mp", "t", "mt", "a", "b")}
+        self._guide = np.empty((sh, sw), np.float32)
+        self._a_full, self._b_full = np.empty((sh, sw), np.float32), np.empty((sh, sw), np.float32)
+        self._s = {name: np.empty((ch, cw), np.float32) for name in ("i", "p", "mi", "mp", "t", "mt", "a", "b")}
         self._shape = (height, width)
 
     def fit(self, mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -129,11 +153,14 @@ class GuidedUpsampler:
         height, width = rgb.shape[:2]
         if self._shape != (height, width):
             self._allocate(height, width)
-        s, box, border = self._s, (2 * self.radius + 1,) * 2, cv2.BORDER_REFLECT
-        cv2.resize(rgb, self._small, dst=self._rgb_small, interpolation=cv2.INTER_AREA)
+        s, border = self._s, cv2.BORDER_REFLECT
+        # the window keeps its size in working-size pixels at the coarse scale
+        box = (2 * max(1, round(self.radius / COEFF_SUBSAMPLE)) + 1,) * 2
+        shrink(rgb, self._small, self._rgb_small)
         cv2.cvtColor(self._rgb_small, cv2.COLOR_RGB2GRAY, dst=self._gray_small)
-        np.multiply(self._gray_small, _UNIT, out=s["i"], casting="unsafe")
-        cv2.resize(mask.astype(np.float32, copy=False), self._small, dst=s["p"], interpolation=cv2.INTER_LINEAR)
+        np.multiply(self._gray_small, _UNIT, out=self._guide, casting="unsafe")
+        cv2.resize(self._guide, self._coarse, dst=s["i"], interpolation=cv2.INTER_AREA)
+        cv2.resize(mask.astype(np.float32, copy=False), self._coarse, dst=s["p"], interpolation=cv2.INTER_LINEAR)
         cv2.boxFilter(s["i"], cv2.CV_32F, box, dst=s["mi"], borderType=border)
         cv2.boxFilter(s["p"], cv2.CV_32F, box, dst=s["mp"], borderType=border)
         # a = cov(I, p) / (var(I) + eps), b = mean(p) - a mean(I)
@@ -151,8 +178,10 @@ class GuidedUpsampler:
         np.subtract(s["mp"], s["t"], out=s["b"])
         cv2.boxFilter(s["a"], cv2.CV_32F, box, dst=s["mi"], borderType=border)
         cv2.boxFilter(s["b"], cv2.CV_32F, box, dst=s["mp"], borderType=border)
-        out = s["mi"] * s["i"]
-        out += s["mp"]
+        cv2.resize(s["mi"], self._small, dst=self._a_full, interpolation=cv2.INTER_LINEAR)
+        cv2.resize(s["mp"], self._small, dst=self._b_full, interpolation=cv2.INTER_LINEAR)
+        out = self._a_full * self._guide
+        out += self._b_full
         return np.clip(out, 0.0, 1.0, out=out)
 
     def __call__(self, mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -196,6 +225,7 @@ class Segmenter:
         self._size = (width, height)
         self._resized = np.empty((height, width, 3), dtype=np.uint8)
         self._input = np.empty((1, height, width, 3), dtype=np.float32)
+        self._run_model = self._model.bound(self._input)  # output reused: see probability()
         self._previous: np.ndarray | None = None  # last probability at the model's resolution
         self._frame_shape: tuple[int, int] | None = None
         self._upsampler = GuidedUpsampler()
@@ -214,11 +244,14 @@ class Segmenter:
         np.multiply(self._resized, _UNIT, out=self._input[0], casting="unsafe")
         if rgb.shape[:2] != self._frame_shape:  # another video or image size: nothing to lean on
             self._previous, self._frame_shape = None, rgb.shape[:2]
-        return self._model(self._input)[self._output][0, :, :, 0]
+        return self._run_model()[self._output][0, :, :, 0]
 
     def probability(self, rgb: np.ndarray) -> np.ndarray:
         """The smoothed probability, unrefined, at the model's resolution (float32 h x w)."""
-        prob = blend_with_previous(self._run(rgb), self._previous, self.smoothing, keep_decision=DECISION_MARGIN)
+        raw = self._run(rgb)
+        prob = blend_with_previous(raw, self._previous, self.smoothing, keep_decision=DECISION_MARGIN)
+        if prob is raw:  # the model's output buffer, overwritten by the next frame
+            prob = raw.copy()
         self._previous = prob
         return prob
 
@@ -237,7 +270,7 @@ class Segmenter:
         return cv2.resize(refined, (width, height), interpolation=cv2.INTER_LINEAR)
 
     def close(self) -> None:
-        self._model = None
+        self._model = self._run_model = None
         self._previous = None
 
     def __enter__(self) -> "Segmenter":
