@@ -34,12 +34,13 @@ _PIP_PLATFORM_ARGS = ["--platform", "manylinux_2_28_x86_64", "--python-version",
 class ModelSource:
     output: str       # file name under models/
     source_path: str  # path inside the wheel
+    channel_block: int = 0  # pad activations to whole blocks of this many channels (pad_channels)
 
 
 MODELS = (
     ModelSource("face_landmark.onnx", "mediapipe/modules/face_landmark/face_landmark.tflite"),
     ModelSource("face_detection_short_range.onnx",
-                "mediapipe/modules/face_detection/face_detection_short_range.tflite"),
+                "mediapipe/modules/face_detection/face_detection_short_range.tflite", channel_block=16),
     ModelSource("face_detection_full_range.onnx",
                 "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"),
     ModelSource("face_landmark_with_attention.onnx",
@@ -116,8 +117,9 @@ def write_notice(models_dir: Path) -> None:
         "the Apache License, Version 2.0 (https://www.apache.org/licenses/LICENSE-2.0).",
         "Copyright Google LLC. arfx converted the TFLite models to ONNX (same weights, float16;",
         "some operations rewritten as equivalent standard ONNX for speed and portability: PRelu,",
-        "MediaPipe's custom ops, parallel branches merged) and the canonical face geometry to a",
-        "plain numpy archive; the models' outputs match the originals within 1e-3.",
+        "MediaPipe's custom ops, parallel branches merged, channels padded with zeros) and the",
+        "canonical face geometry to a plain numpy archive; the models' outputs match the",
+        "originals within 1e-3.",
         "Regenerate them with scripts/convert_models.py and scripts/import_canonical_face.py.",
         "",
     ]
@@ -136,7 +138,7 @@ def write_notice(models_dir: Path) -> None:
 
 def convert_one(wheel: Path, model: ModelSource, models_dir: Path) -> dict:
     source = read_tflite(wheel, model.source_path)
-    onnx_model = tflite_to_onnx.convert(source, Path(model.output).stem)
+    onnx_model = tflite_to_onnx.convert(source, Path(model.output).stem, model.channel_block)
     data = tflite_to_onnx.to_bytes(onnx_model)
     (models_dir / model.output).write_bytes(data)
     return {"source_package": "mediapipe", "source_version": MEDIAPIPE_VERSION,

@@ -399,10 +399,34 @@ def test_converter_is_deterministic(wheel):
     """Converting the same TFLite file twice gives the same bytes as the committed model."""
     tflite_to_onnx = _load_script("tflite_to_onnx")
     data = _tflite_bytes(wheel, "face_detection_short_range.onnx")
-    first = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "face_detection_short_range"))
-    second = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "face_detection_short_range"))
+    first = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "face_detection_short_range", 16))
+    second = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "face_detection_short_range", 16))
     assert first == second
     assert first == (models.models_dir() / "face_detection_short_range.onnx").read_bytes()
+
+
+def test_short_range_detector_fills_whole_channel_blocks(wheel):
+    """The short-range detector's pools and depthwise convolutions run on whole blocks of 16
+    channels (ONNX Runtime's fast blocked layout), and the zero channels change no output."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    path = models.models_dir() / "face_detection_short_range.onnx"
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in node.attribute):
+            kernel = weights[node.input[1] + "__f16"]
+            assert kernel.shape[0] % 16 == 0, node.name
+    tflite_to_onnx = _load_script("tflite_to_onnx")
+    data = _tflite_bytes(wheel, "face_detection_short_range.onnx")
+    plain = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "face_detection_short_range"))
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
+    runs = [ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"input": x})
+            for model in (plain, path.read_bytes())]
+    for ours, theirs in zip(*runs):
+        np.testing.assert_allclose(ours, theirs, atol=1e-4 * max(1.0, float(np.abs(theirs).max())))
 
 
 def test_hand_models_convert_to_the_committed_bytes(wheel):
