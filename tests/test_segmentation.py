@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from arfx.tracking.segmentation import (GuidedUpsampler, Segmenter, blend_with_previous, guided_upsample,
-                                        uncertainty, working_size)
+                                        quantised_uncertainty, uncertainty, working_size)
 
 
 def _astronaut() -> np.ndarray:
@@ -33,6 +33,8 @@ def test_uncertainty_is_one_at_a_coin_flip_and_zero_when_sure():
     np.testing.assert_allclose(u, uncertainty(1 - p), atol=1e-5)  # symmetric
     assert np.all(np.diff(u[:5]) > 0)                           # rises towards 0.5
     assert u[3] == pytest.approx(0.811 ** 2, abs=2e-3)          # H(0.25) = 0.811 bits
+    fine = np.linspace(0, 1, 10001, dtype=np.float32).reshape(1, -1)
+    np.testing.assert_allclose(quantised_uncertainty(fine), uncertainty(fine), atol=6e-3)  # the Segmenter's
 
 
 def test_blend_keeps_sure_pixels_and_holds_back_unsure_ones():
