@@ -9,7 +9,10 @@ MediaPipe pins numpy<2, so it runs in its own virtual environment (created once,
   resized to 512x512, once with the 468-point model and once with refine_landmarks (478
   points); max_num_faces=1.
 Each tracker makes --repeats passes over a setting's frames; each frame keeps its best time,
-and the table shows the median of those per-frame times.
+and the table shows the median of those per-frame times: wall time, and CPU time (the
+process's, all its threads: with refine_landmarks arfx runs the attention model in a second
+thread beside the 468-point model, so its wall time is below its CPU time when a second core
+is free; MediaPipe's XNNPACK runs one thread on desktop Linux).
 
 --agreement (no MediaPipe needed): how often the attention model alone (MediaPipe's refine
 loop) would decide a crop differently from the 468-point model, which decides which faces
@@ -40,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from arfx.tracking import FaceTracker  # noqa: E402
-from arfx.tracking.attention import AttentionLandmarkModel, refine  # noqa: E402
+from arfx.tracking.attention import AttentionLandmarkModel, ConcurrentRefiner, overlay  # noqa: E402
 from arfx.tracking.detector import FaceDetector  # noqa: E402
 from arfx.tracking.landmarks import LandmarkModel  # noqa: E402
 from arfx.tracking.roi import roi_from_detection, roi_from_landmarks  # noqa: E402
@@ -82,16 +85,17 @@ for line in sys.stdin:
         if request["warm"]:
             mesh.process(frames[0])  # graph start-up is not a per-frame cost
             frames = frames[:0]
-        times, counts = [], []
+        times, cpu, counts = [], [], []
         for frame in frames:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = mesh.process(frame)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
             counts.append(len(result.multi_face_landmarks or []))
-    print(json.dumps({"ms": times, "faces": counts}), flush=True)
+    print(json.dumps({"ms": times, "cpu": cpu, "faces": counts}), flush=True)
 """
 
-Pass = tuple[list[float], list[int]]  # per-frame ms, faces found per frame
+Pass = dict  # per-frame lists: "ms" (wall), "cpu" (process CPU ms), "faces" (faces found)
 
 
 class MediaPipeWorker:
@@ -113,9 +117,8 @@ class MediaPipeWorker:
         return json.loads(line)
 
     def run(self, setting: int, warm: bool = False) -> Pass:
-        """One FaceMesh pass: (ms per frame, faces per frame)."""
-        answer = self.ask(setting=setting, warm=warm)
-        return answer["ms"], answer["faces"]
+        """One FaceMesh pass (see Pass)."""
+        return self.ask(setting=setting, warm=warm)
 
     def close(self) -> None:
         try:
@@ -200,19 +203,15 @@ def tracker(setting: Setting) -> FaceTracker:
 
 
 def arfx_pass(frames: np.ndarray, setting: Setting) -> Pass:
-    times, counts = [], []
+    times, cpu, counts = [], [], []
     with tracker(setting) as arfx:
         for frame in frames:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             found = arfx.process(frame)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
             counts.append(len(found))
-    return times, counts
-
-
-def best_of(passes: list[Pass]) -> Pass:
-    """Each frame's fastest time over the passes; the face counts of the last pass."""
-    return [min(ms) for ms in zip(*(p[0] for p in passes))], passes[-1][1]
+    return {"ms": times, "cpu": cpu, "faces": counts}
 
 
 def best_times(passes: list[dict], keys: tuple[str, ...] = ("ms", "cpu")) -> dict:
@@ -242,22 +241,27 @@ def time_both(frames: np.ndarray, setting: Setting, index: int, mediapipe: Media
         else:
             theirs.append(mediapipe.run(index))
             ours.append(arfx_pass(frames, setting))
-    return best_of(ours), best_of(theirs)
+    return best_times(ours), best_times(theirs)
 
 
 def stage_breakdown(frames: np.ndarray, repeats: int, refine_landmarks: bool = False,
                     next_roi: bool = True) -> dict[str, float]:
     """Median ms of each stage of arfx's per-frame detect-then-landmark path.
 
-    Reaches into the detector and landmark model to time their parts separately. Frames
-    where the detector finds nothing count only for the detector stages.
+    Reaches into the detector and landmark models to time their parts separately. With
+    refine_landmarks the attention model runs in a worker thread beside the 468-point model,
+    as the tracker runs them (ConcurrentRefiner). Frames where the detector finds nothing
+    count only for the detector stages.
     """
     detector = FaceDetector("short")
-    landmarks = AttentionLandmarkModel() if refine_landmarks else LandmarkModel()
+    landmarks = LandmarkModel()
+    refiner = ConcurrentRefiner() if refine_landmarks else None
     after = "to image + next ROI" if next_roi else "to image"
+    models = "landmark model"
     if refine_landmarks:
         after = "refine 478 + " + after
-    stages = ("letterbox", "detector model", "decode + NMS", "crop 192", "landmark model", after)
+        models = "468 + attention models, 2 threads"
+    stages = ("letterbox", "detector model", "decode + NMS", "crop 192", models, after)
     times: dict[str, list[float]] = {name: [] for name in stages}
 
     def timed(name, fn, *args):
@@ -266,14 +270,16 @@ def stage_breakdown(frames: np.ndarray, repeats: int, refine_landmarks: bool = F
         times[name].append((time.perf_counter() - t0) * 1000)
         return value
 
-    def to_image(roi, out):
-        if refine_landmarks:
-            points = refine(out["output_mesh_identity"].reshape(468, 3),
-                            *(out[f"output_{part}"].reshape(-1, 2) for part in
-                              ("lips", "left_eye", "right_eye", "left_iris", "right_iris")))
-        else:
-            points = out["conv2d_21"].reshape(-1, 3)
-        image = roi.to_image(points, 192)
+    def run_models(roi, x):
+        if refiner is None:
+            return landmarks._model(x), None
+        refiner.start(roi, x)
+        return landmarks._model(x), refiner._pending[1].result()
+
+    def to_image(roi, out, refined):
+        image = roi.to_image(out["conv2d_21"].reshape(-1, 3), 192)
+        if refined is not None:
+            image = overlay(refined, roi, image)
         return roi_from_landmarks(image) if next_roi else image
 
     for _ in range(repeats):
@@ -285,8 +291,10 @@ def stage_breakdown(frames: np.ndarray, repeats: int, refine_landmarks: bool = F
                 continue
             roi = roi_from_detection(found[0])
             x = timed("crop 192", landmarks.crop, frame, roi)
-            out = timed("landmark model", landmarks._model, x)
-            timed(after, to_image, roi, out)
+            out, refined = timed(models, run_models, roi, x)
+            timed(after, to_image, roi, out, refined)
+    if refiner is not None:
+        refiner.close()
     return {name: statistics.median(v) for name, v in times.items() if v}
 
 
@@ -420,11 +428,12 @@ def main() -> int:
           "for both; median over frames")
     width = max(len(s.label) for s in settings)
     print(f"{'setting':{width}} {'arfx ms':>8} {'MediaPipe ms':>12} {'ratio':>6} "
-          f"{'arfx faces':>10} {'MP faces':>8}")
-    for setting, ((ours, counts), (theirs, their_counts)) in zip(settings, rows):
-        a, m = statistics.median(ours), statistics.median(theirs)
-        print(f"{setting.label:{width}} {a:8.3f} {m:12.3f} {a / m:6.2f} {sum(counts):10d} "
-              f"{sum(their_counts):8d}")
+          f"{'arfx CPU':>8} {'MP CPU':>7} {'ratio':>6} {'arfx faces':>10} {'MP faces':>8}")
+    for setting, (ours, theirs) in zip(settings, rows):
+        a, m = statistics.median(ours["ms"]), statistics.median(theirs["ms"])
+        ac, mc = statistics.median(ours["cpu"]), statistics.median(theirs["cpu"])
+        print(f"{setting.label:{width}} {a:8.3f} {m:12.3f} {a / m:6.2f} {ac:8.3f} {mc:7.3f} "
+              f"{ac / mc:6.2f} {sum(ours['faces']):10d} {sum(theirs['faces']):8d}")
 
     with_face = face_span(clip)
     print_stages(f"arfx stages (video), median ms over {len(with_face)} clip frames with a face:",

@@ -104,10 +104,10 @@ class AttentionLandmarkModel(LandmarkModel):
         """478 points from another model's 468-point mesh (image pixels) found in `roi`:
         this model's lips, eyes and irises in the same crop, laid over that mesh. `crop`:
         the 192x192 model input of `roi` when the caller already has it."""
-        return _overlay(self._model(self.crop(rgb, roi) if crop is None else crop), roi, mesh)
+        return overlay(self._model(self.crop(rgb, roi) if crop is None else crop), roi, mesh)
 
 
-def _overlay(out: dict[str, np.ndarray], roi: Roi, mesh: np.ndarray) -> np.ndarray:
+def overlay(out: dict[str, np.ndarray], roi: Roi, mesh: np.ndarray) -> np.ndarray:
     """The attention model's outputs `out` for the crop of `roi` laid over a 468-point mesh."""
     # the subsets mapped to the image in one go, then split again
     points = roi.to_image(np.concatenate([out[f"output_{name}"].reshape(-1, 2) for name in _PARTS]),
@@ -153,7 +153,7 @@ class ConcurrentRefiner:
         pending = self._pending
         if pending is not None and pending[0] is roi:
             self._pending = None
-            return _overlay(pending[1].result(), roi, mesh)
+            return overlay(pending[1].result(), roi, mesh)
         if pending is not None and crop is None:
             pending[1].result()  # the worker reads the input buffer that a crop here fills
         return self._model.refine_mesh(rgb, roi, mesh, crop)
