@@ -235,7 +235,7 @@ def eye_centre(face: CanonicalFace) -> np.ndarray:
 
 # -- aviators --------------------------------------------------------------------------------
 
-def aviator_outline(side: float, count: int = 64) -> np.ndarray:
+def aviator_outline(side: float, count: int = 48) -> np.ndarray:
     """Teardrop lens outline in the lens plane (cm, centred): flat top, deep rounded outer bottom."""
     t = np.linspace(0.0, 2.0 * math.pi, count, endpoint=False)
     c, s = np.cos(t), np.sin(t)
@@ -259,10 +259,11 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
     gold = glb.material("gold metal", (0.92, 0.74, 0.42, 1.0), 1.0, 0.22)
     tip = glb.material("temple tips", (0.03, 0.025, 0.02, 1.0), 0.0, 0.45)
     pad = glb.material("nose pads", (0.9, 0.9, 0.88, 0.55), 0.0, 0.15, blend=True)
-    # Gradient tint, darker at the top and lighter at the bottom: vertex colours (linear in the
-    # lens's height, which the triangles interpolate exactly) rather than a texture, whose
-    # lookup every lens pixel would pay.
-    top, bottom = np.array([40, 52, 38, 235]) / 255.0, np.array([120, 112, 70, 130]) / 255.0
+    # Gradient tint, darker at the top and lighter at the bottom: vertex colours rather than a
+    # texture, whose lookup every lens pixel would pay. The ramp runs in linear RGB along the
+    # lens's height, as GL interpolates colours, so coarse rings reproduce it exactly.
+    top, bottom = (np.append(srgb_to_linear(np.array(rgb) / 255.0), alpha / 255.0)
+                   for rgb, alpha in (((40, 52, 38), 235), ((120, 112, 70), 130)))
     glass = glb.material("tinted lens", (1.0, 1.0, 1.0, 1.0), 0.0, 0.04, blend=True, double_sided=True)
 
     # Parts of one material are joined into one mesh each (see add_part).
@@ -273,9 +274,9 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
         turn = -side * wrap
         outline = aviator_outline(side)
         rim = _wrap(outline, centre, turn)
-        metal.append(tube(rim, 0.085, 0.1, closed=True, sides=8))
+        metal.append(tube(rim, 0.085, 0.1, closed=True, sides=6))
         # Lens: rings scaled towards the centre, gently domed.
-        rings = 7
+        rings = 4
         points = [np.array([[0.0, 0.0, 0.22]])]
         for r in range(1, rings + 1):
             f = r / rings
@@ -294,8 +295,7 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
         if side < 0:
             faces = faces[:, ::-1]
         ramp = np.clip((1.5 - local[:, 1]) / 4.0, 0.0, 1.0)[:, None]
-        srgba = top + (bottom - top) * ramp
-        tints.append(np.concatenate([srgb_to_linear(srgba[:, :3]), srgba[:, 3:]], axis=1))
+        tints.append(top + (bottom - top) * ramp)
         lens_mesh = trimesh.Trimesh(_wrap(local, centre, turn), faces, process=False)
         if lens_mesh.vertex_normals[:, 2].mean() < 0:
             lens_mesh.invert()
@@ -310,8 +310,8 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
                          [side * ear_x, outer[1] - 0.8, -4.5],
                          [side * (ear_x - 0.3), outer[1] - 2.0, -5.4]])
         path = _smooth_polyline(path, 10)
-        metal.append(tube(path[:-12], 0.08, 0.08, sides=8))
-        tips.append(tube(path[-14:], 0.14, 0.12, sides=10))
+        metal.append(tube(path[:-12], 0.08, 0.08, sides=6))
+        tips.append(tube(path[-14:], 0.14, 0.12, sides=6))
         # Nose pad on a short arm below the inner rim.
         inner = _wrap(np.array([[-side * 2.05, -0.6, 0.0]]), centre, turn)[0]
         pad_centre = inner + np.array([side * 0.45, -0.2, -0.55])
@@ -341,25 +341,25 @@ def aviators_bytes(face: CanonicalFace) -> bytes:
 def tophat_bytes() -> bytes:
     """A top hat around y (its own unit: fitted by fit_width on face.head_top)."""
     glb = Glb()
-    # Sections around: at 64 a 14 cm brim's outline is within 0.02 cm (a third of a pixel at
-    # 720p) of the circle, and every triangle costs llvmpipe time to set up, seen or not.
-    SECTIONS = 64
+    # Sections around: at 48 a 14 cm brim's outline is within 0.03 cm (half a pixel where the
+    # hat fills a third of a 720p frame) of the circle. Every triangle costs llvmpipe set-up
+    # and binning time, seen or not, the tall ones most: at 64 the hat took ~1 ms more a frame.
+    sections = 48
     felt = glb.material("black felt", (0.035, 0.033, 0.04, 1.0), 0.0, 0.72)
     satin = glb.material("satin band", (0.55, 0.03, 0.06, 1.0), 0.0, 0.3)
-    lining = glb.material("lining", (0.02, 0.015, 0.015, 1.0), 0.0, 0.9)
-    parts: list[int] = []
     squash = 1.15  # deeper front to back than wide, like a head
     # Brim: flat in the middle, curled up at the sides; built as a closed profile (top and under side).
-    brim = [(9.0, 0.2), (11.0, 0.15), (12.5, 0.35), (13.6, 0.9), (14.1, 1.45), (14.25, 1.7),
-            (14.0, 1.8), (13.4, 1.35), (12.4, 0.75), (11.0, 0.5), (9.0, 0.55)]
-    add_part(glb, "brim", revolve(brim, SECTIONS, squash), felt, parts)
-    crown = [(9.05, 0.4), (9.0, 4.0), (9.15, 10.0), (9.5, 16.0), (9.55, 16.6), (9.3, 16.9), (6.0, 17.0),
-             (0.01, 17.0)]
-    add_part(glb, "crown", revolve(crown, SECTIONS, squash), felt, parts)
+    brim = [(9.0, 0.2), (12.5, 0.35), (13.6, 0.9), (14.1, 1.45), (14.25, 1.7), (14.0, 1.8), (13.4, 1.35),
+            (12.4, 0.75), (9.0, 0.55)]
+    crown = [(9.05, 0.4), (9.0, 4.0), (9.15, 9.4), (9.5, 15.05), (9.55, 15.6), (9.3, 15.9), (0.01, 16.0)]
     band = [(9.12, 0.5), (9.14, 0.55), (9.14, 3.6), (9.1, 3.7)]
-    add_part(glb, "band", revolve(band, SECTIONS, squash), satin, parts)
-    inside = [(0.01, 16.9), (8.9, 16.8), (8.9, 0.45)]
-    add_part(glb, "lining", revolve(inside, SECTIONS, squash, inward=True), lining, parts)
+    # The lining shows only through the opening around the head, so it stops 5 cm up: a full
+    # one (up to the top) was ~1 ms a frame of hidden pixels and tall triangles.
+    lining = [(8.9, 5.0), (8.9, 0.45)]
+    parts: list[int] = []
+    add_part(glb, "felt", [revolve(brim, sections, squash), revolve(crown, sections, squash),
+                           revolve(lining, sections, squash, inward=True)], felt, parts)
+    add_part(glb, "band", revolve(band, sections, squash), satin, parts)
     return glb.to_bytes(parts)
 
 
@@ -377,12 +377,15 @@ def crown_bytes() -> bytes:
     pearl = glb.material("pearl", (0.95, 0.93, 0.88, 1.0), 0.0, 0.25)
     parts: list[int] = []
     rx, rz = 8.0, 9.0
-    points, sections = 8, 96  # 12 a point: the tips and valleys on vertices
+    # 8 sections a point: the tips and valleys on vertices, 4 along each flank. Every
+    # triangle costs llvmpipe set-up and binning time, seen or not, and at 12 a point the
+    # gold alone took ~5,300 triangles.
+    points, sections = 8, 64
     t = np.linspace(0.0, 2.0 * math.pi, sections, endpoint=False)
     phase = (t * points / (2 * math.pi)) % 1.0
     peak = 1.0 - np.abs(2.0 * phase - 1.0)  # 0 at the valleys, 1 at the points
     top = 2.6 + 4.2 * peak ** 1.6
-    rows = 5  # straight up but for the slight flare: more rows would add triangles only
+    rows = 3  # straight up but for the slight flare (its chords within 0.05 cm of the curve)
     verts = []
     for k in range(rows):
         f = k / (rows - 1)
@@ -410,7 +413,7 @@ def crown_bytes() -> bytes:
     # Rolled rims at the base and above the jewels.
     for y in (0.15, 2.3):
         ring = np.stack([(rx + 0.15) * np.sin(t), np.full_like(t, y), (rz + 0.15) * np.cos(t)], axis=1)
-        golden.append(tube(ring, 0.28, 0.28, closed=True, sides=8))
+        golden.append(tube(ring, 0.28, 0.28, closed=True, sides=6))
     # A pearl on every point, a jewel in every valley band, a velvet cap inside.
     pearls, gems = [], [[] for _ in jewels]
     for k in range(points):
@@ -425,13 +428,13 @@ def crown_bytes() -> bytes:
         gem.apply_translation(at)
         gems[k % 3].append(gem)
     # A ball finial on the cap.
-    golden.append(sphere((0.0, 5.6, 0.0), 0.7))
+    golden.append(sphere((0.0, 5.6, 0.0), 0.7, subdivisions=1))
     add_part(glb, "gold", golden, gold, parts)
     add_part(glb, "pearls", pearls, pearl, parts)
-    for kind, material in zip(("rubies", "sapphires", "emeralds"), jewels):
-        add_part(glb, kind, gems[jewels.index(material)], material, parts, flat=True)
+    for kind, material, stones in zip(("rubies", "sapphires", "emeralds"), jewels, gems):
+        add_part(glb, kind, stones, material, parts, flat=True)
     cap = [(0.01, 5.2), (4.0, 4.8), (6.5, 3.6), (7.6, 2.0), (7.7, 0.6)]
-    add_part(glb, "cap", revolve(cap, 64, rz / rx), velvet, parts)
+    add_part(glb, "cap", revolve(cap, 32, rz / rx), velvet, parts)
     return glb.to_bytes(parts)
 
 
@@ -828,7 +831,7 @@ description = "a black top hat with a red band"
 anchor = "face.head_top"
 
 [placement]
-fit_width = 29.0             # cm, brim to brim
+fit_width = 27.0             # cm, brim to brim
 offset = [0.0, -5.0, 0.3]
 rotation = [3.0, 0.0, 0.0]
 """,
