@@ -87,7 +87,7 @@ class AttentionLandmarkModel(LandmarkModel):
     def run_crop(self, roi: Roi) -> tuple[np.ndarray, float]:
         """Landmarks float32 [478, 3] (x, y pixels; z pixels, relative) and presence 0..1 from
         the model input as the last `crop` (of `roi`) left it."""
-        out = self._model(self._input)
+        out = self._run()
         points = refine(
             out["output_mesh_identity"].reshape(468, 3),
             out["output_lips"].reshape(-1, 2),
@@ -144,7 +144,7 @@ class ConcurrentRefiner:
             return
         np.copyto(self._model._input, crop)
         self._model.last_roi = roi
-        self._pending = (roi, self._pool.submit(self._model._model, self._model._input))
+        self._pending = (roi, self._pool.submit(self._model._run))
 
     def refine_mesh(self, rgb: np.ndarray, roi: Roi, mesh: np.ndarray,
                     crop: np.ndarray | None = None) -> np.ndarray:

@@ -114,6 +114,7 @@ class FaceDetector:
         size = self.config.size
         self._canvas = np.empty((size, size, 3), dtype=np.uint8)  # letterboxed frame
         self._input = np.empty((1, size, size, 3), dtype=np.float32)
+        self._run = self._model.bound(self._input)  # no per-run wrapping of input and outputs
 
     def _letterbox(self, rgb: np.ndarray) -> tuple[float, float, float]:
         """Fill the input tensor with the frame scaled to fit, centred, zero padded.
@@ -123,15 +124,14 @@ class FaceDetector:
         sensitive to the sampling phase, so cv2.resize (centre-aligned samples) is not used.
         """
         mapping = letterbox(rgb, self._canvas)
-        self._input[0] = self._canvas
-        self._input *= _INPUT_SCALE
+        np.multiply(self._canvas, _INPUT_SCALE, out=self._input[0], casting="unsafe")
         self._input -= _ONE
         return mapping
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces in `rgb` (HxWx3 uint8), best first."""
         mapping = self._letterbox(rgb)
-        return self.decode(self._model(self._input), *mapping)
+        return self.decode(self._run(), *mapping)
 
     def decode(self, outputs: dict[str, np.ndarray], s: float, ox: float,
                oy: float) -> list[Detection]:
@@ -163,7 +163,7 @@ class FaceDetector:
         return detections
 
     def close(self) -> None:
-        self._model = None
+        self._model = self._run = None
 
 
 def in_pass_order(passes: list[list[Detection]]) -> list[Detection]:

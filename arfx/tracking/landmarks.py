@@ -26,6 +26,8 @@ class LandmarkModel:
         self._model = ModelRunner(self.model_name, threads=threads)
         self._patch = np.empty((CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
+        # the model bound to the input buffer and to outputs allocated once (no per-run wrapping)
+        self._run = self._model.bound(self._input)
         self.last_roi: Roi | None = None  # the ROI the model input now holds
 
     def input_for(self, roi: Roi) -> np.ndarray | None:
@@ -45,10 +47,10 @@ class LandmarkModel:
 
     def run_crop(self, roi: Roi) -> tuple[np.ndarray, float]:
         """`run` on the model input as the last `crop` (of `roi`) left it."""
-        outputs = self._model(self._input)
+        outputs = self._run()
         points = outputs["conv2d_21"].reshape(-1, 3)
         presence = sigmoid(float(outputs["conv2d_31"].reshape(-1)[0]))
         return roi.to_image(points, CROP_SIZE), presence
 
     def close(self) -> None:
-        self._model = None
+        self._model = self._run = None
