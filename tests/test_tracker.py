@@ -9,6 +9,7 @@ from skimage import data
 
 from arfx.tracking import Face, FaceTracker
 from arfx.tracking.detector import FaceDetector, weighted_nms
+from arfx.tracking.roi import RgbxCropper, Roi, crop_into
 
 # The astronaut's face in skimage.data.astronaut() (512x512), generously bounded.
 FACE_BOX = (150, 30, 290, 200)  # x0, y0, x1, y1
@@ -219,3 +220,22 @@ def test_weighted_nms_merges_overlaps():
     assert box[0] == pytest.approx(0.05 * 0.6 / 1.5)
     assert merged[1][2] == pytest.approx(0.7) and merged[1][0][0] == pytest.approx(3)
     assert weighted_nms(boxes[:0], kps[:0], scores[:0]) == []
+
+
+def test_rgbx_crop_gives_the_bytes_of_the_rgb_warp(astronaut):
+    # The landmark crop goes through 4-channel pixels for speed; it must be the very warp of
+    # the RGB frame, for crops inside, across and wholly off the frame, on strided views too.
+    rng = np.random.default_rng(3)
+    cropper = RgbxCropper(192)
+    frames = [astronaut, astronaut[40:300, 60:500], astronaut[::-1, 7:]]
+    ours, theirs = np.empty((192, 192, 3), np.uint8), np.empty((192, 192, 3), np.uint8)
+    a, b = np.empty((1, 192, 192, 3), np.float32), np.empty((1, 192, 192, 3), np.float32)
+    for i in range(300):
+        rgb = frames[i % 3]
+        h, w = rgb.shape[:2]
+        roi = Roi(rng.uniform(-0.5 * w, 1.5 * w), rng.uniform(-0.5 * h, 1.5 * h),
+                  rng.uniform(5, 2 * max(h, w)), rng.uniform(-4, 4))
+        cropper(rgb, roi, ours, a, np.float32(1 / 255))
+        crop_into(rgb, roi, theirs, b, np.float32(1 / 255))
+        np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(a, b)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from arfx.tracking._runner import ModelRunner
-from arfx.tracking.roi import Roi, crop_into
+from arfx.tracking.roi import RgbxCropper, Roi
 
 CROP_SIZE = 192
 _INPUT_SCALE = np.float32(1 / 255)  # a float32 scalar keeps the scaling in float32
@@ -25,6 +25,7 @@ class LandmarkModel:
     def __init__(self, threads: int = 1) -> None:
         self._model = ModelRunner(self.model_name, threads=threads)
         self._patch = np.empty((CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
+        self._cropper = RgbxCropper(CROP_SIZE)
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
         # the model bound to the input buffer and to outputs allocated once (no per-run wrapping)
         self._run = self._model.bound(self._input)
@@ -36,7 +37,7 @@ class LandmarkModel:
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
         """Fill the model input with the ROI resampled to 192x192 (edges replicated)."""
-        crop_into(rgb, roi, self._patch, self._input, _INPUT_SCALE)
+        self._cropper(rgb, roi, self._patch, self._input, _INPUT_SCALE)
         self.last_roi = roi
         return self._input
 

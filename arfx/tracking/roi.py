@@ -169,6 +169,53 @@ def crop_into(rgb: np.ndarray, roi: Roi, patch: np.ndarray, tensor: np.ndarray, 
     return tensor
 
 
+class RgbxCropper:
+    """crop_into's warp of an RGB frame, through 4-channel pixels: the same output bytes in
+    about half the time (OpenCV's bilinear warp has a fast path for 4-channel pixels but not
+    for 3-channel ones; measured 79 vs 196 us for a 192x192 crop).
+
+    Only the frame region that the crop's samples reach (their bounding box plus the bilinear
+    neighbours) is widened to RGBX, into a frame-sized buffer kept between calls, and the warp
+    reads that buffer with the crop's own matrix: each sample, weight and replicated edge is the
+    whole frame's (a region of its own would need a shifted matrix, whose rounding moves some
+    samples by 1/32 pixel).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._frame = np.empty((0, 0, 4), dtype=np.uint8)
+        self._patch = np.empty((size, size, 4), dtype=np.uint8)
+
+    def __call__(self, rgb: np.ndarray, roi: Roi, patch: np.ndarray, tensor: np.ndarray,
+                 scale: np.float32) -> np.ndarray:
+        """As crop_into(rgb, roi, patch, tensor, scale)."""
+        import cv2
+
+        h, w = rgb.shape[:2]
+        size = patch.shape[0]
+        if self._frame.shape[:2] != (h, w):
+            self._frame = np.empty((h, w, 4), dtype=np.uint8)
+        matrix = roi.crop_matrix(size)
+        xs = matrix[0, 0] * _CORNERS[0] + matrix[0, 1] * _CORNERS[1]
+        ys = matrix[1, 0] * _CORNERS[0] + matrix[1, 1] * _CORNERS[1]
+        xs, ys = xs * size + matrix[0, 2], ys * size + matrix[1, 2]
+        # A frame edge the samples pass stays in the region (replicated edges read it); a crop
+        # wholly off the frame reads only the nearest row or column.
+        x0 = min(max(math.floor(xs.min()) - 2, 0), w - 1)
+        y0 = min(max(math.floor(ys.min()) - 2, 0), h - 1)
+        x1 = max(min(math.ceil(xs.max()) + 3, w), x0 + 1)
+        y1 = max(min(math.ceil(ys.max()) + 3, h), y0 + 1)
+        cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2RGBA, dst=self._frame[y0:y1, x0:x1])
+        cv2.warpAffine(self._frame, matrix, (size, size), dst=self._patch,
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        cv2.cvtColor(self._patch, cv2.COLOR_RGBA2RGB, dst=patch)
+        np.multiply(patch, scale, out=tensor[0], casting="unsafe")
+        return tensor
+
+
+# the corners of a crop's output square, as fractions of its side: x, then y
+_CORNERS = np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+
+
 def mediapipe_crop_matrix(roi: Roi, out_size: int) -> np.ndarray:
     """3x3 homography from output-tensor pixels to image pixels, built as MediaPipe's
     ImageToTensorCalculator builds it: the ROI's corners (cv2.boxPoints, float32) onto the
