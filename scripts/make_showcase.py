@@ -171,15 +171,20 @@ class Glb:
 
 
 def add_part(glb: Glb, name: str, mesh, material: int, parts: list, flat: bool = False, uvs=None,
-             colors=None) -> None:
+             colors=None, front_first: bool = False) -> None:
     """A trimesh (cm), or a list of them joined, as one mesh and node; flat: faceted (vertices
     split per triangle). Parts of one material are joined: every draw call costs llvmpipe (and
-    the pass's per-mesh uniforms) about as much as a small part's pixels."""
+    the pass's per-mesh uniforms) about as much as a small part's pixels. front_first: the
+    triangles ordered from the front (+z) back, so that seen from the front those behind fail
+    the depth test before they are shaded."""
     if isinstance(mesh, (list, tuple)):
         import trimesh
 
         mesh = trimesh.util.concatenate(list(mesh))
     vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    if front_first:
+        faces = faces[np.argsort(-vertices[faces][:, :, 2].mean(axis=1), kind="stable")]
+        mesh = type(mesh)(vertices, faces, process=False)
     normals = None
     if flat:
         vertices = vertices[faces.reshape(-1)]
@@ -437,9 +442,9 @@ def crown_bytes() -> bytes:
     # A ball finial on the cap.
     golden.append(sphere((0.0, 5.6, 0.0), 0.7, subdivisions=1))
     for kind, material, stones in zip(("rubies", "sapphires", "emeralds"), jewels, gems):
-        add_part(glb, kind, stones, material, parts, flat=True)
-    add_part(glb, "pearls", pearls, pearl, parts)
-    add_part(glb, "gold", golden, gold, parts)
+        add_part(glb, kind, stones, material, parts, flat=True, front_first=True)
+    add_part(glb, "pearls", pearls, pearl, parts, front_first=True)
+    add_part(glb, "gold", golden, gold, parts, front_first=True)
     cap = [(0.01, 5.2), (4.0, 4.8), (6.5, 3.6), (7.6, 2.0), (7.7, 0.6)]
     add_part(glb, "cap", revolve(cap, 32, rz / rx), velvet, parts)
     return glb.to_bytes(parts)

@@ -177,3 +177,49 @@ def test_demo_cycles_through_the_showcase_with_each_name_on_the_frame(tmp_path, 
     labelled = draw_label(plain, "tophat", "a top hat")
     assert (labelled != plain).any(axis=2)[100:, :160].sum() > 500
     assert (labelled == plain).all(axis=2)[:80].all()
+
+
+def test_hat_and_crown_shade_each_pixel_about_once_and_the_lens_tint_needs_no_texture(no_user_effects,
+                                                                                     monkeypatch):
+    """The hat's and the crown's parts are drawn front to back as they are mostly seen (from the
+    front, level or from below): a pixel shaded and then covered by a later part of the same
+    object is llvmpipe time for nothing, and a hat covers ~40,000 pixels at 720p. The aviators'
+    lens tint is in the vertex colours (no texture lookup per lens pixel), darker and denser at
+    the top."""
+    from arfx.effects.object3d import Object3DPass
+    from arfx.geometry.pipeline import rotation_from_euler
+    from makers import frontal_face, headless_renderer
+
+    registry = EffectRegistry(include_user=False)
+    level, turned = frontal_face(50.0), frontal_face(50.0)
+    turned.pose[:3, :3] = rotation_from_euler(15.0, 5.0, 0.0)
+    turned.mesh[:] = (turned.mesh - turned.pose[:3, 3]) @ turned.pose[:3, :3].T + turned.pose[:3, 3]
+    samples: dict[str, int] = {}
+    with headless_renderer(1280, 720) as renderer:
+        draw_mesh = Object3DPass._draw_mesh
+
+        def counted(self, mesh, *args, **kwargs):  # the real draw, its samples passed counted
+            query = renderer.ctx.query(samples=True)
+            with query:
+                draw_mesh(self, mesh, *args, **kwargs)
+            samples[mesh.data.name] = samples.get(mesh.data.name, 0) + query.samples
+
+        monkeypatch.setattr(Object3DPass, "_draw_mesh", counted)
+        for name in ("tophat", "crown"):
+            effect = registry.load(name)
+            for face in (level, turned):
+                covered = np.zeros((720, 1280), bool)
+                for grey in (0, 255):  # a pixel drawn on shows on a black or a white frame
+                    samples.clear()
+                    out = renderer.render(np.full((720, 1280, 3), grey, np.uint8), [face], effect)
+                    covered |= (out != grey).any(axis=2)
+                drawn = sum(samples.values())
+                assert covered.sum() > 10_000, name
+                # The crown's back pearls and jewels are drawn before the band that hides them
+                # (~9%); all else is drawn front to back. Before: 1.37 for the crown.
+                assert drawn <= 1.12 * covered.sum(), (name, drawn, int(covered.sum()), samples)
+    lenses = [mesh for mesh in registry.load("aviators").meshes if mesh.material.blended and mesh.name == "lenses"]
+    assert len(lenses) == 1 and not lenses[0].material.maps and lenses[0].material.texture is None
+    height, colour = lenses[0].positions[:, 1], lenses[0].vertices[:, 8:12]  # linear RGBA
+    top, bottom = colour[height > np.quantile(height, 0.9)], colour[height < np.quantile(height, 0.1)]
+    assert top[:, :3].mean() < bottom[:, :3].mean() and top[:, 3].mean() > bottom[:, 3].mean() + 0.2
