@@ -306,16 +306,22 @@ def report_tracked(found_by: dict[tuple[str, str], dict[float, FovEstimate]], fo
           + f"\nall faces: gain {math.exp(logs.mean()):.3f} (geometric mean), spread {logs.std(ddof=1):.3f} "
           "(standard deviation of its log)")
     print(f"\nheld out: each face's error with the gain of the other faces\n{'clip':<28}{head}")
-    held = []
+    held, used = [], []
     for key, estimates in found_by.items():
         gain = math.exp(float(np.mean([math.log(g) for k, g in gains.items() if k != key])))
         cells, row_errors = error_row(
             estimates, fovs, lambda e, fov: _actual(_apparent(e.estimated, TRACKER_PERSPECTIVE_GAIN), gain) - fov)
         held += row_errors
+        # What arfx would use: the held-out estimate when confident, else the fallback.
+        used += [(_actual(_apparent(e.estimated, TRACKER_PERSPECTIVE_GAIN), gain) if e.confident else e.fov) - fov
+                 for fov, e in estimates.items()]
         print(f"{key[0][:12] + ' ' + key[1]:<28}{cells}   (gain {gain:.3f})")
-    held = np.abs(held)
+    held, used = np.abs(held), np.abs(used)
+    confident = sum(e.confident for estimates in found_by.values() for e in estimates.values())
     print(f"held out: mean |error| {held.mean():.2f}, max |error| {held.max():.2f} degrees, "
-          f"{(held <= 5.0).mean():.0%} within 5 (c: confident with the gain as shipped)")
+          f"{(held <= 5.0).sum()} of {len(held)} ({(held <= 5.0).mean():.0%}) within 5 (c: confident with the "
+          f"gain as shipped); what arfx would use ({confident} of {len(used)} confident, else the fallback): "
+          f"mean |error| {used.mean():.2f}, max {used.max():.2f}, {(used <= 5.0).sum()} within 5")
 
 
 if __name__ == "__main__":

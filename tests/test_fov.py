@@ -247,7 +247,7 @@ def test_auto_is_not_fooled_by_a_face_unlike_the_canonical_one():
 
 def test_auto_uncertainty_allows_for_how_the_landmark_model_sees_each_face():
     """The landmark model shows a change of perspective differently on each face (its gain was
-    0.79-1.05 over six rendered faces): however well the motion pins down the landmarks' own best
+    0.83-1.04 over six rendered faces): however well the motion pins down the landmarks' own best
     fit, an estimate from the tracker is no more certain than that spread allows, and says so."""
     landmarks = clip(55.0, seed=4)
     tracker, exact_landmarks = FovEstimator(), exact()
@@ -260,6 +260,22 @@ def test_auto_uncertainty_allows_for_how_the_landmark_model_sees_each_face():
     assert "landmark model" in estimate.reason
     # The gain scales the landmarks' best fit back: less perspective shown, a wider camera.
     assert estimate.estimated > pinned.estimated + 3.0
+
+
+def test_auto_leaves_out_frames_where_the_tracker_lost_the_face():
+    """Six frames of sixty where the landmarks are 15 % squashed (as when the tracker half loses a
+    face turned far at the frame's edge) are left out, not averaged in (they pulled the estimate
+    5 degrees wide), and the reason says so."""
+    landmarks = clip(55.0, seed=1)
+    for lm in landmarks[20:26]:
+        centre = lm[:, 1].mean()
+        lm[:, 1] = centre + 0.85 * (lm[:, 1] - centre)
+    estimator = exact()
+    for lm in landmarks:
+        estimator.add(lm, W, H)
+    estimate = estimator.estimate()
+    assert estimate.confident and abs(estimate.fov - 55.0) < 1.5, estimate
+    assert estimate.frames == 54 and "6 stray" in estimate.reason
 
 
 def test_auto_falls_back_when_the_face_does_not_move():
