@@ -290,3 +290,51 @@ def test_window_shows_the_same_picture_as_offscreen(display, monkeypatch, render
         on_screen.release()
     finally:
         window.close()
+
+
+@pytest.mark.parametrize("name", ["glasses", "tophat"])
+def test_a_box_render_is_pixel_for_pixel_the_whole_frame_render(renderer, astronaut, registry, name):
+    """Effects that tell where they draw are uploaded, drawn and read back in that box only,
+    pasted into the frame: the picture is the whole-frame render's, mirrored or not."""
+    rgb, _, geometry = astronaut
+    effect = registry.load(name)
+    try:
+        for mirror in (False, True):
+            renderer.box_only = False
+            whole = renderer.render(rgb, [geometry], effect, mirror=mirror)
+            assert renderer.last_box is None
+            renderer.box_only = True
+            boxed = renderer.render(rgb, [geometry], effect, mirror=mirror)
+            x, y, w, h = renderer.last_box
+            assert 0 < w * h < rgb.shape[0] * rgb.shape[1] * 0.6  # a box, not the frame
+            assert changed(whole, cv2.flip(rgb, 1) if mirror else rgb)[y:y + h, x:x + w].any()
+            np.testing.assert_array_equal(boxed, whole)
+    finally:
+        renderer.box_only = True
+
+
+def test_show_after_a_box_render_shows_the_whole_picture(renderer, ctx, astronaut, registry):
+    """The live window shows the offscreen target: after a render that read back only its
+    box, show() still puts the whole picture on screen, with or without the read-back."""
+    rgb, _, geometry = astronaut
+    effect = registry.load("glasses")
+    with ctx:
+        screen = ctx.simple_framebuffer((rgb.shape[1], rgb.shape[0]), components=4)
+    try:
+        for readback in (True, False):
+            renderer.render(rgb[::-1].copy(), [], None)  # another picture in the target first
+            out = renderer.render(rgb, [geometry], effect, mirror=True, readback=readback)
+            assert renderer.last_box is not None
+            renderer.show(screen)  # (its own `with ctx`: EGL contexts do not nest)
+            with ctx:
+                shown = np.frombuffer(screen.read(components=3), np.uint8).reshape(rgb.shape)[::-1]
+            if out is not None:
+                np.testing.assert_array_equal(shown, out)
+            renderer.box_only = False
+            whole = renderer.render(rgb, [geometry], effect, mirror=True)
+            renderer.box_only = True
+            np.testing.assert_array_equal(shown, whole)
+    finally:
+        renderer.box_only = True
+        with ctx:
+            screen.release()

@@ -67,6 +67,8 @@ class FrameState:
     rgb: np.ndarray | None = None  # the input frame as tracked (never mirrored), uint8 [H, W, 3]
     viewport: tuple[int, int, int, int] = (0, 0, 0, 0)
     flip: tuple[float, float] = (1.0, -1.0)
+    #: The target's pixels (x, y, w, h) this frame is drawn in, when not all (Renderer._render_box).
+    scissor: tuple[int, int, int, int] | None = None
     _lights: dict = field(default_factory=dict)
 
     def face_light(self, face):
@@ -196,6 +198,25 @@ class _Target:
                 item.release()
 
 
+@dataclass
+class _Scene:
+    """One frame planned (Renderer._plan): its state and the effects to draw, in order, each with
+    the entities it is drawn on and its occluders."""
+
+    frame: FrameState
+    result: FrameResult
+    plan: list
+
+    def box(self) -> tuple[int, int, int, int] | None:
+        """The target's pixels (x, y, w, h) every effect of the frame draws in, when each can
+        tell (see _screen_box) and that is less than the whole viewport; else None."""
+        if not self.plan:
+            return None
+        box = _screen_box(self.frame, [(self.frame.renderer.effect_pass(effect), entities)
+                                       for effect, entities, _ in self.plan])
+        return None if box is None or box == self.frame.viewport else box
+
+
 class Renderer:
     """Draws frames with effects into an offscreen target (render) or a window (draw)."""
 
@@ -213,6 +234,11 @@ class Renderer:
         #: "frame": objects lit by each face's light estimated from the frame (arfx.render.lighting);
         #: "fixed": a fixed studio light (key from the upper left, fill, ambient).
         self.lighting = lighting
+        #: Offscreen renders draw, upload and read back only the box their effects draw in
+        #: when the effects can tell it (see _render_box); False: always the whole frame.
+        self.box_only = True
+        #: The box (x, y, w, h; y from the top) the last offscreen render drew in, None: all of it.
+        self.last_box: tuple[int, int, int, int] | None = None
         with ctx:
             self._create_resources(width, height)
 
@@ -257,6 +283,8 @@ class Renderer:
         self._frame_rgba: np.ndarray | None = None
         self._target: _Target | None = None
         self._readback: np.ndarray | None = None
+        #: The last render's picture when it drew only a box (see _render_box), for show().
+        self._partial: np.ndarray | None = None
         self.width = self.height = 0
         self.resize(width, height)
 
@@ -404,6 +432,14 @@ class Renderer:
         self.resize(rgb.shape[1], rgb.shape[0])
         target = self._target
         background = target.color_texture is None
+        # Drawn upside down so that GL's bottom-up rows read back as a top-first image.
+        scene = self._plan(rgb, geometries, effect, target.fbo, (0, 0, self.width, self.height),
+                           flip=(-1.0 if mirror else 1.0, -1.0))
+        box = scene.box() if self.box_only and not background else None
+        self._partial = None
+        self.last_box = box
+        if box is not None:
+            return self._render_box(rgb, scene, box, mirror, readback)
         if not background:
             # Writing the frame straight into the colour buffer skips a full-screen textured
             # quad, the costliest part of a frame on llvmpipe (~3 ms at 720p).
@@ -411,9 +447,7 @@ class Renderer:
             if mirror:
                 cv2.flip(self._frame_rgba, 1, dst=self._frame_rgba)
             target.color_texture.write(self._frame_rgba)
-        # Drawn upside down so that GL's bottom-up rows read back as a top-first image.
-        self._draw(rgb, geometries, effect, target.fbo, (0, 0, self.width, self.height),
-                   flip=(-1.0 if mirror else 1.0, -1.0), background=background)
+        self._draw_scene(scene, background=background)
         source = target.fbo
         if target.resolve is not None:
             self.ctx.copy_framebuffer(target.resolve, target.fbo)
@@ -423,6 +457,40 @@ class Renderer:
         source.read_into(self._readback, components=4, alignment=1)
         # cv2's SIMD channel conversion is ~30x faster than numpy's strided slice copy.
         return cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB)
+
+    def _render_box(self, rgb: np.ndarray, scene: "_Scene", box: tuple[int, int, int, int], mirror: bool,
+                    readback: bool) -> np.ndarray | None:
+        """Render only `box` (x, y, w, h in the upside-down target: y counts image rows from
+        the top), where every effect of `scene` draws: a 720p frame's glasses touch ~1/10 of
+        its pixels, and the rest of the frame needs no upload, clear or read-back on a CPU
+        rasteriser. The same pixel grid and projection as a full render, so the box's pixels
+        are the full render's; the output is the frame with the box pasted in."""
+        x, y, w, h = box
+        color = self._target.color_texture
+        # The frame's columns under the box (the target is mirrored when asked).
+        left = self.width - x - w if mirror else x
+        if not readback:
+            # The window shows the whole target (show()): the whole frame goes in.
+            cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
+            if mirror:
+                cv2.flip(self._frame_rgba, 1, dst=self._frame_rgba)
+            color.write(self._frame_rgba)
+        elif w and h:
+            crop = cv2.cvtColor(rgb[y:y + h, left:left + w], cv2.COLOR_RGB2RGBA)
+            if mirror:
+                cv2.flip(crop, 1, dst=crop)
+            color.write(crop, viewport=box)
+        self._draw_scene(scene, background=False, box=box)
+        if not readback:
+            return None
+        out = cv2.flip(rgb, 1) if mirror else rgb.copy()
+        if w and h:
+            pixels = np.empty((h, w, 4), np.uint8)
+            self._target.fbo.read_into(pixels, viewport=box, components=4, alignment=1)
+            cv2.cvtColor(pixels, cv2.COLOR_RGBA2RGB, dst=out[y:y + h, x:x + w])
+        # show() after this render must put the rest of the picture into the target first.
+        self._partial = out
+        return out
 
     def draw(self, rgb: np.ndarray, geometries: Sequence, effect, framebuffer: moderngl.Framebuffer,
              viewport: tuple[int, int, int, int] | None = None, mirror: bool = False) -> None:
@@ -454,6 +522,10 @@ class Renderer:
         if self._target is None:
             raise RenderError("show() needs a render() first")
         with self.ctx:
+            if self._partial is not None:
+                # The last render drew and uploaded only its box: the whole picture goes in now.
+                self._target.color_texture.write(cv2.cvtColor(self._partial, cv2.COLOR_RGB2RGBA))
+                self._partial = None
             self._show_target(framebuffer, viewport or (0, 0, *framebuffer.size))
 
     def _show_target(self, framebuffer: moderngl.Framebuffer, viewport: tuple[int, int, int, int]) -> None:
@@ -472,49 +544,26 @@ class Renderer:
 
     def _draw(self, rgb, geometries, effect, target, viewport, flip, background: bool = True) -> None:
         """Background (unless the frame is already in `target`), occluders, then effect passes."""
-        ctx = self.ctx
-        target.viewport = tuple(int(v) for v in viewport)
-        target.depth_mask = True
-        target.color_mask = (background,) * 4  # glClear honours the colour mask
-        target.use()
-        ctx.enable_only(moderngl.NOTHING)
-        target.clear(0.0, 0.0, 0.0, 1.0, depth=1.0, viewport=target.viewport)
-        target.color_mask = (True, True, True, True)
-        target.use()
+        self._draw_scene(self._plan(rgb, geometries, effect, target, viewport, flip), background)
 
-        if background:
-            # RGBA uploads are ~10x cheaper than RGB ones in Mesa.
-            cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
-            if self._frame_texture is None:
-                self._frame_texture = self.ctx.texture((self.width, self.height), 4)
-                self._frame_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
-            self._frame_texture.write(self._frame_rgba)
-            self._frame_texture.use(0)
-            self._background_program["u_frame"] = 0
-            self._background_program["u_flip"] = flip
-            ctx.front_face = "ccw"
-            self._background_vao.render(moderngl.TRIANGLE_STRIP)
-
+    def _plan(self, rgb, geometries, effect, target, viewport, flip) -> "_Scene":
+        """One frame's drawing worked out before anything is drawn: the frame state and which
+        effects are drawn on which entities with which occluders (counts the frame as drawn)."""
         result = as_frame_result(geometries, self.width, self.height)
         self._frames_drawn += 1
         if self._passes and self._frames_drawn % 64 == 0:
             self._evict_idle_passes()
-        effects = effect_list(effect)
-        if not effects:
-            return
+        viewport = tuple(int(v) for v in viewport)
         flip_matrix = np.diag([flip[0], flip[1], 1.0, 1.0]).astype(np.float32)
         projection = flip_matrix @ np.asarray(
             self.camera.projection_matrix(self.width / self.height), dtype=np.float32)
         frame = FrameState(
-            ctx=ctx, renderer=self, target=target, projection=projection,
+            ctx=self.ctx, renderer=self, target=target, projection=projection,
             pixel_to_clip=flip_matrix @ _pixel_to_ndc(self.width, self.height),
             width=self.width, height=self.height, mirrored_winding=flip[0] * flip[1] < 0,
-            result=result, rgb=rgb, viewport=tuple(int(v) for v in viewport), flip=tuple(flip))
-
-        # Effects in a row with the same occluders share the depth buffer (each hides the
-        # next); an effect with other occluders starts from a buffer holding only its own.
+            result=result, rgb=rgb, viewport=viewport, flip=tuple(flip))
         plan = []  # (effect, the entities it is drawn on, its occluders)
-        for item in effects:
+        for item in effect_list(effect):
             anchor = getattr(item, "anchor", FACE_ORIGIN)
             entities = result.entities(anchor.entity)
             trigger = getattr(item, "trigger", None)  # e.g. shown only while the mouth is open
@@ -522,18 +571,54 @@ class Renderer:
                 entities = [entity for entity in entities if trigger.visible(entity)]
             if entities:
                 plan.append((item, entities, frozenset(getattr(item, "occlusion", DEFAULT_OCCLUSION))))
-        in_depth: frozenset[str] = frozenset()  # the occluders the depth buffer holds
-        for position, (item, entities, wanted) in enumerate(plan):
-            if wanted != in_depth:
-                group = [(self.effect_pass(e), on) for e, on, occluders in
-                         itertools.takewhile(lambda step: step[2] == wanted, plan[position:])]
-                self._write_occluders(frame, result, wanted, _screen_box(frame, group))
-                in_depth = wanted
-            effect_pass = self.effect_pass(item)
-            for index, entity in enumerate(entities):
-                effect_pass.draw(frame, entity, index)
+        return _Scene(frame, result, plan)
+
+    def _draw_scene(self, scene: "_Scene", background: bool = True,
+                    box: tuple[int, int, int, int] | None = None) -> None:
+        """Clear, draw the background (unless the frame is already in the target), then the
+        occluders and effect passes of `scene`; only inside `box` when given (scissored)."""
+        ctx, frame = self.ctx, scene.frame
+        target = frame.target
+        target.viewport = frame.viewport
+        target.scissor = box
+        frame.scissor = box
         target.depth_mask = True
+        target.color_mask = (background,) * 4  # glClear honours the colour mask
+        target.use()
         ctx.enable_only(moderngl.NOTHING)
+        target.clear(0.0, 0.0, 0.0, 1.0, depth=1.0, viewport=box or target.viewport)
+        target.color_mask = (True, True, True, True)
+        target.use()
+        try:
+            if background:
+                # RGBA uploads are ~10x cheaper than RGB ones in Mesa.
+                cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
+                if self._frame_texture is None:
+                    self._frame_texture = self.ctx.texture((self.width, self.height), 4)
+                    self._frame_texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+                self._frame_texture.write(self._frame_rgba)
+                self._frame_texture.use(0)
+                self._background_program["u_frame"] = 0
+                self._background_program["u_flip"] = frame.flip
+                ctx.front_face = "ccw"
+                self._background_vao.render(moderngl.TRIANGLE_STRIP)
+            # Effects in a row with the same occluders share the depth buffer (each hides the
+            # next); an effect with other occluders starts from a buffer holding only its own.
+            plan, result = scene.plan, scene.result
+            in_depth: frozenset[str] = frozenset()  # the occluders the depth buffer holds
+            for position, (item, entities, wanted) in enumerate(plan):
+                if wanted != in_depth:
+                    group = [(self.effect_pass(e), on) for e, on, occluders in
+                             itertools.takewhile(lambda step: step[2] == wanted, plan[position:])]
+                    self._write_occluders(frame, result, wanted, _screen_box(frame, group))
+                    in_depth = wanted
+                effect_pass = self.effect_pass(item)
+                for index, entity in enumerate(entities):
+                    effect_pass.draw(frame, entity, index)
+        finally:
+            target.scissor = None
+            target.depth_mask = True
+            ctx.enable_only(moderngl.NOTHING)
 
     def _write_occluders(self, frame: FrameState, result: FrameResult, occluders: frozenset[str],
                          box: tuple[int, int, int, int] | None = None) -> None:
@@ -544,7 +629,7 @@ class Renderer:
         frame.set_state(depth_test=True, depth_write=True)
         target.color_mask = (False, False, False, False)
         target.use()
-        target.clear(depth=1.0, viewport=target.viewport)
+        target.clear(depth=1.0, viewport=frame.scissor or target.viewport)
         if box is not None:
             # A head fills ~150,000 pixels of depth at 720p, a pair of glasses a third of that.
             target.scissor = box
@@ -557,7 +642,7 @@ class Renderer:
                 writer(self, frame, result)
         finally:
             if box is not None:
-                target.scissor = None
+                target.scissor = frame.scissor
             target.color_mask = (True, True, True, True)
             target.use()
 
