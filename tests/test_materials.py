@@ -453,3 +453,44 @@ def test_meshopt_compressed_file_draws_like_the_plain_one(tmp_path):
     path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
     with pytest.raises(EffectError, match="meshopt data cannot be decoded"):
         load_glb(path)
+
+
+def test_blended_mesh_is_sorted_again_only_once_the_view_turns(tmp_path, renderer, monkeypatch):
+    """The two quads of the test above in one double-sided blended mesh, and two small ones side
+    by side (as far as each other): a head turned by less than SORT_ANGLE_DEG keeps the order
+    the index buffer holds (no sort or upload that frame, though the side quads' depths swap);
+    turned half round, the blue quad is in front and is drawn last."""
+    from arfx.effects.object3d import SORT_ANGLE_DEG
+    from arfx.geometry.pipeline import FaceGeometry, rotation_from_euler
+    from arfx.render.gltf import GpuMesh
+
+    front, _, uvs, triangles = quad(0.08, 0.08, z=0.01)
+    back, _, _, _ = quad(0.08, 0.08, z=-0.01)
+    side, _, _, _ = quad(0.01, 0.01)
+    positions = np.concatenate([front, back, side - [0.06, 0, 0], side + [0.06, 0, 0]])
+    colors = np.array([[1, 0, 0, 0.5]] * 4 + [[0, 0, 1, 0.5]] * 4 + [[0, 1, 0, 0.5]] * 8, np.float32)
+    b = GltfBuilder()
+    m = b.material(pbrMetallicRoughness={}, alphaMode="BLEND", doubleSided=True,
+                   extensions={"KHR_materials_unlit": {}})
+    b.node(mesh=b.mesh(positions, np.concatenate([triangles + 4 * k for k in range(4)]),
+                       np.tile([0.0, 0.0, 1.0], (16, 1)), np.concatenate([uvs] * 4), colors=colors, material=m))
+    effect = Object3DEffect.from_file("m", b.write(tmp_path / "turn.glb"), occlusion=frozenset())
+    uploads = []
+    update_indices = GpuMesh.update_indices
+    monkeypatch.setattr(GpuMesh, "update_indices",
+                        lambda self, indices: (uploads.append(len(indices)), update_indices(self, indices))[1])
+
+    def drawn(yaw: float) -> np.ndarray:
+        face = frontal_face()
+        turn = rotation_from_euler(yaw, 0.0, 0.0).astype(np.float32)
+        mesh = (face.mesh - face.pose[:3, 3]) @ turn.T + face.pose[:3, 3]
+        pose = face.pose.copy()
+        pose[:3, :3] = turn
+        return centre(renderer.render(np.zeros((H, W, 3), np.uint8), [FaceGeometry(pose, mesh)], effect))
+
+    assert np.abs(drawn(0.0) - np.array([0.5, 0.0, 0.25]) * 255).max() <= 2.0  # red in front, last
+    sorted_once = len(uploads)
+    drawn(0.4 * SORT_ANGLE_DEG)
+    assert len(uploads) == sorted_once
+    assert np.abs(drawn(180.0) - np.array([0.25, 0.0, 0.5]) * 255).max() <= 2.0  # blue in front, last
+    assert len(uploads) == sorted_once + 1

@@ -223,6 +223,9 @@ class Object3DEffect:
 
 #: Blended meshes up to this many triangles are sorted triangle by triangle every draw.
 SORT_TRIANGLES_MAX = 50_000
+#: A blended mesh is sorted again once the view has turned by this much since its last sort.
+SORT_ANGLE_DEG = 0.5
+_SORT_COS = float(np.cos(np.radians(SORT_ANGLE_DEG)))
 _MAP_ORDER = ("base", "metallic_roughness", "normal", "occlusion", "emissive")
 _SAMPLER_NAMES = {"base": "u_texture", "metallic_roughness": "u_metallic_roughness",
                   "normal": "u_normal_map", "occlusion": "u_occlusion", "emissive": "u_emissive_map"}
@@ -301,6 +304,8 @@ class Object3DPass:
         self._material_uniforms: dict = {}  # (slot, id(base texture)) -> what _set_material set
         self._centres: dict = {}  # slot -> its triangles' centres (meshes that do not deform)
         self._orders: dict = {}  # slot -> the triangle order its index buffer holds (blended meshes)
+        self._sorted_along: dict = {}  # slot -> the depth axis (mesh space) that order was sorted along
+        self._centroids: dict = {}  # slot -> its vertices' centre (blended meshes that do not deform)
 
     def _animate(self, frame: FrameState, clip: tuple | None = None) -> None:
         """Pose the meshes for this frame's timestamp (once per frame, shared by every face),
@@ -388,8 +393,7 @@ class Object3DPass:
             # Back to front, without depth writes, so lenses behind lenses still show; within
             # a mesh its triangles are sorted too (far first), so its own back faces never
             # cover its front.
-            depths = [(model_view @ self._transform(m) @ np.append(m.data.centroid_local(), 1.0))[2]
-                      for m in blended]
+            depths = [(model_view @ self._transform(m) @ self._centroid(m))[2] for m in blended]
             for order in np.argsort(depths):
                 mesh = blended[order]
                 self._sort_triangles(mesh, model_view)
@@ -423,6 +427,15 @@ class Object3DPass:
         matrix = np.asarray(frame.projection, np.float64) @ self.effect.anchor.matrix(face)
         return self._corners @ matrix.T
 
+    def _centroid(self, mesh: GpuMesh) -> np.ndarray:
+        """The mesh's centre in its own space, homogeneous (kept unless it deforms)."""
+        centre = self._centroids.get(mesh.slot)
+        if centre is None or mesh.data.deformable:
+            centre = np.append(mesh.data.centroid_local(), 1.0)
+            if not mesh.data.deformable:
+                self._centroids[mesh.slot] = centre
+        return centre
+
     def _transform(self, mesh: GpuMesh) -> np.ndarray:
         return self._transforms[mesh.slot]
 
@@ -436,6 +449,15 @@ class Object3DPass:
             centres = mesh.data.vertices[:, :3][indices].mean(axis=1)  # (posed vertices when deformed)
             if not mesh.data.deformable:
                 self._centres[mesh.slot] = centres
+        # The order depends only on the direction of the camera's depth axis in the mesh's
+        # space (the translation shifts every depth alike): a view turned by less than
+        # SORT_ANGLE_DEG since the last sort keeps it (triangles it would swap lie at nearly
+        # the same depth), sparing an argsort a frame for a face that barely moves.
+        axis = matrix[2, :3] / max(float(np.linalg.norm(matrix[2, :3])), 1e-12)
+        sorted_along = None if mesh.data.deformable else self._sorted_along.get(mesh.slot)
+        if sorted_along is not None and float(axis @ sorted_along) >= _SORT_COS:
+            return
+        self._sorted_along[mesh.slot] = axis
         order = np.argsort(centres @ matrix[2, :3] + matrix[2, 3], kind="stable")
         previous = self._orders.get(mesh.slot)
         if previous is not None and np.array_equal(previous, order):
