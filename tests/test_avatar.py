@@ -66,3 +66,28 @@ def test_a_glb_without_expression_targets_is_refused(tmp_path, no_user_effects):
     (folder / "effect.toml").write_text('kind = "avatar"\nasset = "box.glb"\n')
     with pytest.raises(arfx.EffectError, match="no morph targets named after expressions"):
         arfx.EffectRegistry([tmp_path]).load("plain")
+
+
+def test_avatar_renders_in_its_box_whatever_its_expressions(no_user_effects):
+    """The avatar's box holds every expression's reach (each morph target at full weight): the
+    render uploads, draws and reads back only that box, and its picture is the whole-frame
+    render's, neutral, with every expression at full and with a few."""
+    rgb = np.ascontiguousarray(skdata.astronaut())
+    with arfx.FaceEffects("avatar", static=True) as fx:
+        result = fx.track(rgb)
+        face = result.faces[0]
+        renderer = fx._pipeline.renderer
+        try:
+            for scores in ({}, {name: 1.0 for name in face.expressions},
+                           {"jawOpen": 1.0, "eyeBlinkLeft": 1.0, "browInnerUp": 1.0, "mouthSmileRight": 1.0}):
+                for name in list(face.expressions):
+                    face.expressions[name] = scores.get(name, 0.0)
+                renderer.box_only = False
+                whole = renderer.render(rgb, result, fx.effect)
+                renderer.box_only = True
+                boxed = renderer.render(rgb, result, fx.effect)
+                x, y, w, h = renderer.last_box
+                assert 0 < w * h < 0.6 * rgb.shape[0] * rgb.shape[1]
+                np.testing.assert_array_equal(boxed, whole)
+        finally:
+            renderer.box_only = True

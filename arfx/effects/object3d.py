@@ -410,16 +410,16 @@ class Object3DPass:
         """Clip-space corners [N, 4] of boxes around everything this object draws on `face`
         (its meshes, and the reach of its contact shadow), so the renderer writes occluders
         only there; None while parts move (animation, skins, sprites), whose rest bounds do not
-        hold them."""
+        hold them. Morph targets without an animation (an avatar's expressions) are held by
+        their reach (see _vertex_bounds)."""
         if self.player is not None or self._clips or self._bursts is not None \
-                or any(m.gpu_skin or m.data.deformable for m in self.meshes):
+                or any(m.data.skin is not None for m in self.meshes):
             return None
         if self._corners is None:
             boxes = []
             for mesh, transform in zip(self.meshes, self._transforms):
-                points = mesh.data.vertices[:, :3]
-                if len(points):
-                    corners = _box_corners(points.min(axis=0), points.max(axis=0))
+                if len(mesh.data.vertices):
+                    corners = _box_corners(*_vertex_bounds(mesh.data))
                     boxes.append(corners @ np.asarray(self.effect.placement @ transform, np.float64).T)
             if self.contact_field is not None:  # already in anchor space
                 boxes.append(_box_corners(self.contact_field.low, self.contact_field.high))
@@ -658,6 +658,19 @@ def _normal_matrix(linear: np.ndarray) -> np.ndarray:
                  [b * f - c * e, c * d - a * f, a * e - b * d]]
     det = a * cofactors[0][0] + b * cofactors[0][1] + c * cofactors[0][2]
     return np.asarray(linear) if abs(det) <= 1e-12 else np.array(cofactors) / det
+
+
+def _vertex_bounds(data: MeshData) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) corners of a mesh's vertices in its own space wherever its morph targets
+    take them: each vertex moved by up to the sum of its targets' displacements, at weights
+    up to 1 (expressions are 0..1) or the file's larger ones."""
+    points = (data.rest_vertices if data.rest_vertices is not None else data.vertices)[:, :3]
+    if data.morph_positions is None:
+        return points.min(axis=0), points.max(axis=0)
+    weights = data.morph_weights if data.morph_weights is not None else ()
+    scale = max([1.0, *np.abs(np.asarray(weights, np.float64)).tolist()])
+    reach = scale * np.abs(data.morph_positions).sum(axis=0)
+    return (points - reach).min(axis=0), (points + reach).max(axis=0)
 
 
 def _box_corners(low, high) -> np.ndarray:
