@@ -78,10 +78,11 @@ def roi_from_detection(detection, scale: float = ROI_SCALE) -> Roi:
 
 def roi_from_landmarks(landmarks: np.ndarray, scale: float = ROI_SCALE) -> Roi:
     """ROI for the next frame from this frame's landmarks (pixels, [N, >=2])."""
-    xy = landmarks[:, :2]
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
-    return roi_from_box(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]),
-                        xy[EYE_ROLL_START], xy[EYE_ROLL_END], scale)
+    x, y = landmarks[:, 0], landmarks[:, 1]
+    # four whole-array reductions: a 2-column min/max along axis 0 costs ~5x as much
+    x0, y0 = x.min(), y.min()
+    return roi_from_box(float(x0), float(y0), float(x.max() - x0), float(y.max() - y0),
+                        landmarks[EYE_ROLL_START, :2], landmarks[EYE_ROLL_END, :2], scale)
 
 
 def _wrap(angle: float) -> float:
@@ -195,25 +196,21 @@ class RgbxCropper:
         if self._frame.shape[:2] != (h, w):
             self._frame = np.empty((h, w, 4), dtype=np.uint8)
         matrix = roi.crop_matrix(size)
-        xs = matrix[0, 0] * _CORNERS[0] + matrix[0, 1] * _CORNERS[1]
-        ys = matrix[1, 0] * _CORNERS[0] + matrix[1, 1] * _CORNERS[1]
-        xs, ys = xs * size + matrix[0, 2], ys * size + matrix[1, 2]
+        (a, b, c), (d, e, f) = matrix.tolist()  # Python floats: 4 corners cost less than numpy
+        xs = (c, c + a * size, c + b * size, c + (a + b) * size)
+        ys = (f, f + d * size, f + e * size, f + (d + e) * size)
         # A frame edge the samples pass stays in the region (replicated edges read it); a crop
         # wholly off the frame reads only the nearest row or column.
-        x0 = min(max(math.floor(xs.min()) - 2, 0), w - 1)
-        y0 = min(max(math.floor(ys.min()) - 2, 0), h - 1)
-        x1 = max(min(math.ceil(xs.max()) + 3, w), x0 + 1)
-        y1 = max(min(math.ceil(ys.max()) + 3, h), y0 + 1)
+        x0 = min(max(math.floor(min(xs)) - 2, 0), w - 1)
+        y0 = min(max(math.floor(min(ys)) - 2, 0), h - 1)
+        x1 = max(min(math.ceil(max(xs)) + 3, w), x0 + 1)
+        y1 = max(min(math.ceil(max(ys)) + 3, h), y0 + 1)
         cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2RGBA, dst=self._frame[y0:y1, x0:x1])
         cv2.warpAffine(self._frame, matrix, (size, size), dst=self._patch,
                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         cv2.cvtColor(self._patch, cv2.COLOR_RGBA2RGB, dst=patch)
         np.multiply(patch, scale, out=tensor[0], casting="unsafe")
         return tensor
-
-
-# the corners of a crop's output square, as fractions of its side: x, then y
-_CORNERS = np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
 
 
 def mediapipe_crop_matrix(roi: Roi, out_size: int) -> np.ndarray:
