@@ -20,7 +20,8 @@ confident (else the fallback, 63, is what arfx would use). For the tracked clips
 of errors (face x field of view), each face's perspective gain (how much of a true change of
 perspective the landmark model showed on it), their geometric mean and spread (what
 arfx.geometry.fov.TRACKER_PERSPECTIVE_GAIN and TRACKER_GAIN_SPREAD hold, measured on six faces),
-and each face's errors with the gain of the other faces only (held out)."""
+each face's errors with the gain of the other faces only (held out), and how much of a change of
+the field of view the tracker's points show with no estimator in between (its response)."""
 
 from __future__ import annotations
 
@@ -243,6 +244,7 @@ def main() -> None:
             or [PhotoFace()]
         print(f"\nrendered clips tracked by FaceTracker: 640x480, {args.frames} frames\n{HEADER}")
         found_by: dict[tuple[str, str], dict[float, FovEstimate]] = {}
+        landmarks_by: dict[tuple[str, str], dict[float, np.ndarray]] = {}
         for photo in photos:
             for motion in args.tracker_motions.split(","):
                 for fov in fovs:
@@ -252,7 +254,10 @@ def main() -> None:
                     print(row(f"{photo.name[:8]} {motion}", fov, est) + f"  ({len(found)}/{args.frames} "
                           f"frames with a face, {time.perf_counter() - t0:.0f} s)", flush=True)
                     found_by.setdefault((photo.name, motion), {})[fov] = est
+                    if len(found) == args.frames:
+                        landmarks_by.setdefault((photo.name, motion), {})[fov] = np.asarray(found)
         report_tracked(found_by, fovs)
+        report_response(landmarks_by, args.frames)
 
 
 def face_gain(estimates: dict[float, FovEstimate]) -> float | None:
@@ -291,6 +296,10 @@ def report_tracked(found_by: dict[tuple[str, str], dict[float, FovEstimate]], fo
         cells, row_errors = error_row(estimates, fovs, lambda e, fov: e.estimated - fov)
         errors += row_errors
         print(f"{name[:12] + ' ' + motion:<28}{cells}")
+    for motion in dict.fromkeys(m for _, m in found_by):
+        clips = [e for (_, m), estimates in found_by.items() if m == motion for e in estimates.values()]
+        print(f"{motion}: {sum(e.confident for e in clips)} of {len(clips)} clips confident "
+              f"({sum(e.estimated is None for e in clips)} with no estimate: the motion did not constrain it)")
     if errors:
         errors = np.asarray(errors)
         used = np.asarray([e.fov - fov for estimates in found_by.values() for fov, e in estimates.items()])
@@ -322,6 +331,44 @@ def report_tracked(found_by: dict[tuple[str, str], dict[float, FovEstimate]], fo
           f"{(held <= 5.0).sum()} of {len(held)} ({(held <= 5.0).mean():.0%}) within 5 (c: confident with the "
           f"gain as shipped); what arfx would use ({confident} of {len(used)} confident, else the fallback): "
           f"mean |error| {used.mean():.2f}, max {used.max():.2f}, {(used <= 5.0).sum()} within 5")
+
+
+def bent(points: np.ndarray, canonical: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """[N,2]: what perspective bends in a face's 2D points: what is left over after the best affine
+    camera of the canonical face (fitted on `ids`), in face heights."""
+    design = np.column_stack([canonical, np.ones(len(canonical))])
+    fit, *_ = np.linalg.lstsq(design[ids], points[ids], rcond=None)
+    return (points - design @ fit) / np.ptp(points[:, 1])
+
+
+def report_response(landmarks_by: dict[tuple[str, str], dict[float, np.ndarray]], frames: int,
+                    width: int = 640, height: int = 480) -> None:
+    """How much of a true change of perspective the tracker's points show, with no estimator in
+    between: at each frame the clips of every field of view show the face at the same size, place
+    and turn, so between them only the perspective differs; the tracker's bent part (`bent`) is
+    regressed on the true projections' (its deviation from the mean over the fields of view)."""
+    from arfx.geometry.fov import rigid_points
+
+    canonical = CanonicalFace.load()
+    vertices = canonical.vertices.astype(np.float64)
+    ids = rigid_points(canonical)
+    lines = []
+    for (name, motion), by_fov in landmarks_by.items():
+        if len(by_fov) < 2:
+            continue
+        true, seen = [], []
+        for fov, found in by_fov.items():
+            for (rotation, centre), lm in zip(poses(fov, frames, width, height, motion), found):
+                projected = project(vertices @ rotation.T + centre, fov, width, height)[:, :2]
+                true.append(bent(projected, vertices, ids))
+                seen.append(bent(lm[:, :2].astype(np.float64), vertices, ids))
+        true = np.asarray(true).reshape(len(by_fov), frames, -1, 2)[:, :, ids]
+        seen = np.asarray(seen).reshape(len(by_fov), frames, -1, 2)[:, :, ids]
+        true, seen = true - true.mean(axis=0), seen - seen.mean(axis=0)
+        lines.append(f"  {name[:12] + ' ' + motion:<32}{(true * seen).sum() / (true ** 2).sum():.2f}")
+    if lines:
+        print("\nthe tracker's response to a change of the field of view at the estimator's landmarks (1: all of "
+              "it; between clips at the same frame)\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":
