@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -338,3 +339,27 @@ def test_show_after_a_box_render_shows_the_whole_picture(renderer, ctx, astronau
         renderer.box_only = True
         with ctx:
             screen.release()
+
+
+def test_window_size_follows_a_resize_without_asking_the_server_each_frame(display, monkeypatch):
+    """The size is kept from glfw's resize callback: a window made larger or smaller reports
+    its new size after the next poll, and reading it between resizes asks no X server."""
+    import glfw
+
+    from arfx.render.context import create_window
+
+    monkeypatch.setenv("DISPLAY", display)
+    window = create_window(320, 240, "arfx test", visible=True, vsync=False)
+    try:
+        assert window.framebuffer_size() == (320, 240)
+        asked, ask = [], glfw.get_framebuffer_size
+        monkeypatch.setattr(glfw, "get_framebuffer_size", lambda handle: asked.append(handle) or ask(handle))
+        glfw.set_window_size(window.handle, 200, 150)
+        deadline = time.monotonic() + 5.0
+        while window.framebuffer_size() != (200, 150) and time.monotonic() < deadline:
+            window.poll()
+            time.sleep(0.01)
+        assert window.framebuffer_size() == (200, 150)
+        assert not asked
+    finally:
+        window.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import moderngl
 
@@ -79,12 +79,22 @@ class Window:
 
     handle: object
     ctx: moderngl.Context
+    _size: tuple[int, int] | None = field(default=None, repr=False)
 
     def framebuffer_size(self) -> tuple[int, int]:
-        import glfw
+        """The window's size in pixels, asked of the window system once and then kept up to
+        date by glfw's resize callback (run by poll): each query is a round trip to the X
+        server, 2-3 ms a frame under a busy Xvfb."""
+        if self._size is None:
+            import glfw
 
-        width, height = glfw.get_framebuffer_size(self.handle)
-        return int(width), int(height)
+            glfw.set_framebuffer_size_callback(self.handle, self._resized)
+            width, height = glfw.get_framebuffer_size(self.handle)
+            self._size = (int(width), int(height))
+        return self._size
+
+    def _resized(self, handle, width: int, height: int) -> None:
+        self._size = (int(width), int(height))
 
     def should_close(self) -> bool:
         import glfw
