@@ -244,7 +244,6 @@ class FovEstimator:
         points = canonical.vertices[self._ids].astype(np.float64)
         self._canonical_mean = points.mean(axis=0)
         self._canonical = points - self._canonical_mean  # centred [N,3]
-        self._spread = float((self._canonical ** 2).sum())
         self._obs: list[np.ndarray] = []  # [N,3]: x, y from the centre (y up), z; pixels
         self._heights: list[float] = []
         self._groups: list[int] = []
@@ -305,19 +304,20 @@ class FovEstimator:
         sums, count = self._scatter(*self._shapes(fovs))
         return sums / count
 
-    def _shapes(self, fovs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """[K,T,N,2]: each observation's shape for each candidate fov: every landmark lifted onto
-        its camera ray at the depth of the perspective pose fit of the canonical face, in the
-        canonical frame, less the canonical face (across the rays; along them nothing is seen);
-        and [K,T,2], the x and y of the face's forward axis in that fit."""
-        obs = np.stack(self._obs)  # [T,N,3]
+    def _shapes(self, fovs: np.ndarray, every: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """[K,T,N,2]: each observation's shape for each candidate fov: every landmark (or every
+        `every`-th) lifted onto its camera ray at the depth of the perspective pose fit of the
+        canonical face, in the canonical frame, less the canonical face (across the rays; along
+        them nothing is seen); and [K,T,2], the x and y of the face's forward axis in that fit."""
+        obs = np.stack(self._obs)[:, ::every]  # [T,N,3]
+        canonical = self._canonical[::every]
         heights = np.asarray(self._heights)
         focal = 0.5 * heights[None, :] / np.tan(np.radians(fovs) / 2.0)[:, None]  # [K,T] pixels
         seen = obs[None, ..., :2] / focal[..., None, None]  # [K,T,N,2]: x / depth, y / depth
-        rotation, translation = self._initial_poses(seen, obs[None, ..., 2] / focal[..., None])
+        rotation, translation = self._initial_poses(seen, obs[None, ..., 2] / focal[..., None], canonical)
         for _ in range(self.iterations):
-            rotation, translation = perspective_step(self._canonical, seen, rotation, translation)
-        placed = np.einsum("nj,ktij->ktni", self._canonical, rotation) + translation[..., None, :]
+            rotation, translation = perspective_step(canonical, seen, rotation, translation)
+        placed = np.einsum("nj,ktij->ktni", canonical, rotation) + translation[..., None, :]
         depth = np.maximum(-placed[..., 2], 1e-6)
         across = (seen - placed[..., :2] / depth[..., None]) * depth[..., None]  # [K,T,N,2] cm
         shapes = np.einsum("ktni,ktij->ktnj", across, rotation[..., :2, :])  # R^T (dx, dy, 0)
@@ -357,18 +357,20 @@ class FovEstimator:
     #: Gauss-Newton steps of the perspective pose fit (from the landmark model's own depths).
     iterations = 2
 
-    def _initial_poses(self, seen: np.ndarray, relative_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _initial_poses(self, seen: np.ndarray, relative_z: np.ndarray,
+                       canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Poses (canonical cm -> camera cm) from lifting with the landmark model's depths, as
         the geometry pipeline does: the similarity's scale is taken out into the distance."""
         depth = relative_z + 1.0
         lifted = np.concatenate([seen * depth[..., None], -depth[..., None]], axis=-1)
         centre = lifted.mean(axis=2)
-        cov = np.einsum("ktni,nj->ktij", lifted - centre[..., None, :], self._canonical)
+        cov = np.einsum("ktni,nj->ktij", lifted - centre[..., None, :], canonical)
         u, sv, vt = np.linalg.svd(cov)
         d = np.sign(np.linalg.det(u @ vt))
         u[..., :, 2] *= d[..., None]
         sv[..., 2] *= d
-        scale = np.maximum(sv.sum(axis=-1) / self._spread, 1e-12)
+        spread = float(((canonical - canonical.mean(axis=0)) ** 2).sum())
+        scale = np.maximum(sv.sum(axis=-1) / spread, 1e-12)
         return u @ vt, centre / scale[..., None]
 
     def estimate(self, fallback: float | None = None) -> FovEstimate:
@@ -388,7 +390,8 @@ class FovEstimator:
         # best fit scaled back by the gain.
         low, high = (_apparent(v, self.perspective_gain) for v in self.search)
         coarse = np.arange(low, high + 1e-9, 5.0)
-        coarse_shapes = self._shapes(coarse)
+        # The coarse search (and the stray frames) from every third landmark: a third of the time.
+        coarse_shapes = self._shapes(coarse, every=3)
         each, _ = self._each(*coarse_shapes)
         if not np.all(np.isfinite(each)):
             return FovEstimate(fallback, None, math.inf, False, frames, "degenerate landmarks")
