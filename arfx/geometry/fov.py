@@ -305,7 +305,7 @@ class FovEstimator:
         return sums / count
 
     def _shapes(self, fovs: np.ndarray, every: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """[K,T,N,2]: each observation's shape for each candidate fov: every landmark (or every
+        """[K,T,N,3]: each observation's shape for each candidate fov: every landmark (or every
         `every`-th) lifted onto its camera ray at the depth of the perspective pose fit of the
         canonical face, in the canonical frame, less the canonical face (across the rays; along
         them nothing is seen); and [K,T,2], the x and y of the face's forward axis in that fit."""
