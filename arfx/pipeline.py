@@ -19,8 +19,13 @@ from arfx.sources import Frame
 from arfx.triggers import reads_eyelids
 
 STAGES = ("decode", "track", "geometry", "render", "encode")  # stages may add more (e.g. "hands")
-#: fov="auto": frames between two estimates of the field of view.
+#: fov="auto": frames between two estimates of the field of view; each confident estimate
+#: within its uncertainty (at least FOV_STEADY_DEG) of the last doubles the gap, up to FOV_ESTIMATE_MAX_EVERY frames (an
+#: estimate costs ~0.7 s of CPU on 2 cores, so re-estimating a settled value every half
+#: second would take a core from the live app); an unconfident or moved one starts again.
 FOV_ESTIMATE_EVERY = 15
+FOV_ESTIMATE_MAX_EVERY = 240
+FOV_STEADY_DEG = 1.0
 #: Multisample anti-aliasing (edges of 3D objects and face paint) when RenderOptions.antialias
 #: is None (auto): on a hardware GPU, where it is nearly free; not on a software rasteriser
 #: (llvmpipe), where 4x MSAA costs about 4x the CPU time of a 720p frame (11 -> 43 ms,
@@ -275,6 +280,7 @@ class FramePipeline:
         #: Frames between two estimates while frames come (0: only collect; arfx track
         #: estimates once at the end and lifts every frame again).
         self.fov_estimate_every = FOV_ESTIMATE_EVERY
+        self._fov_gap = FOV_ESTIMATE_EVERY  # the current gap (grows while the estimate holds)
         self._fov_job: Any = None  # (thread, [estimate]) while one runs
         self.faces = FaceStage(options.tracking, self.camera)
         # The perspective refinement trusts the camera: only with a field of view that is known.
@@ -397,7 +403,7 @@ class FramePipeline:
         if self._fov_job is not None and not self._fov_job[0].is_alive():
             self._use_estimate(self._fov_job[1][0])
             self._fov_job = None
-        if not self.fov_estimate_every or self._since_estimate < self.fov_estimate_every \
+        if not self.fov_estimate_every or self._since_estimate < max(self._fov_gap, self.fov_estimate_every) \
                 or self._fov_job is not None:
             return
         self._since_estimate = 0
@@ -415,6 +421,10 @@ class FramePipeline:
     def _use_estimate(self, estimate: Any) -> None:
         if estimate is None:  # the estimate failed in its thread
             return
+        previous = self.fov_estimate
+        steady = (estimate.confident and previous is not None and previous.confident
+                  and abs(estimate.fov - previous.fov) <= max(FOV_STEADY_DEG, estimate.uncertainty))
+        self._fov_gap = min(2 * self._fov_gap, FOV_ESTIMATE_MAX_EVERY) if steady else self.fov_estimate_every
         if self.fov_estimate is None or estimate.confident != self.fov_estimate.confident:
             log.debug("field of view estimate: %s", estimate.reason)
         self.fov_estimate = estimate

@@ -303,7 +303,7 @@ def test_pipeline_auto_switches_the_shared_camera():
     """fov='auto' in the shared pipeline: geometry (and the renderer) switch to the estimate."""
     from arfx.pipeline import FOV_ESTIMATE_EVERY, FramePipeline
 
-    faces = clip(48.0, frames=4 * FOV_ESTIMATE_EVERY, seed=7)
+    faces = clip(48.0, frames=12 * FOV_ESTIMATE_EVERY, seed=7)
 
     class Tracker:  # stands in for FaceTracker: the synthetic clip's landmarks
         def __init__(self):
@@ -325,9 +325,16 @@ def test_pipeline_auto_switches_the_shared_camera():
     pipeline.fov_in_background = False  # estimates land on known frames
     pipeline.faces.tracker.close()
     pipeline.faces.tracker = Tracker()
+    estimated_at = []  # the frames at which an estimate was made
+    use = pipeline._use_estimate
+    pipeline._use_estimate = lambda estimate: (estimated_at.append(pipeline.faces.tracker.frame), use(estimate))
     rgb = np.zeros((H, W, 3), np.uint8)
     results = [pipeline.analyse(Frame(rgb, i, i / 30.0)) for i in range(len(faces))]
     pipeline.close()
+    # Once settled, the estimate is made less and less often (it costs a core for a second).
+    gaps = np.diff(estimated_at)
+    assert gaps[0] == FOV_ESTIMATE_EVERY and gaps.max() >= 4 * FOV_ESTIMATE_EVERY, estimated_at
+    assert len(estimated_at) <= len(faces) // FOV_ESTIMATE_EVERY - 4, estimated_at
     assert results[0].camera.fov_y == 63.0 and pipeline.fov_source == "auto"
     assert abs(results[-1].camera.fov_y - 48.0) < 2.0 and pipeline.geometry.camera is results[-1].camera
     # Each result's geometry was lifted with its own camera: it projects back onto the landmarks.
