@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from arfx.tracking import FaceTracker  # noqa: E402
-from arfx.tracking.attention import AttentionLandmarkModel, ConcurrentRefiner, overlay  # noqa: E402
+from arfx.tracking.attention import AttentionLandmarkModel, ConcurrentRefiner  # noqa: E402
 from arfx.tracking.detector import FaceDetector  # noqa: E402
 from arfx.tracking.landmarks import LandmarkModel  # noqa: E402
 from arfx.tracking.roi import roi_from_detection, roi_from_landmarks  # noqa: E402
@@ -249,19 +249,17 @@ def stage_breakdown(frames: np.ndarray, repeats: int, refine_landmarks: bool = F
     """Median ms of each stage of arfx's per-frame detect-then-landmark path.
 
     Reaches into the detector and landmark models to time their parts separately. With
-    refine_landmarks the attention model runs in a worker thread beside the 468-point model,
-    as the tracker runs them (ConcurrentRefiner). Frames where the detector finds nothing
-    count only for the detector stages.
+    refine_landmarks the attention model runs beside the 468-point model (in the caller's
+    thread, the 468-point model in a worker), as the tracker runs them (ConcurrentRefiner).
+    Frames where the detector finds nothing count only for the detector stages.
     """
     detector = FaceDetector("short")
     landmarks = LandmarkModel()
     refiner = ConcurrentRefiner() if refine_landmarks else None
-    after = "to image + next ROI" if next_roi else "to image"
-    models = "landmark model"
-    if refine_landmarks:
-        after = "refine 478 + " + after
-        models = "468 + attention models, 2 threads"
-    stages = ("letterbox", "detector model", "decode + NMS", "crop 192", models, after)
+    models = "468 + attention models, 2 threads" if refiner else "landmark model + to image"
+    stages = ["letterbox", "detector model", "decode + NMS", "crop 192", models]
+    stages += ["refine 478"] if refiner else []
+    stages += ["next ROI"] if next_roi else []
     times: dict[str, list[float]] = {name: [] for name in stages}
 
     def timed(name, fn, *args):
@@ -269,18 +267,6 @@ def stage_breakdown(frames: np.ndarray, repeats: int, refine_landmarks: bool = F
         value = fn(*args)
         times[name].append((time.perf_counter() - t0) * 1000)
         return value
-
-    def run_models(roi, x):
-        if refiner is None:
-            return landmarks._model(x), None
-        refiner.start(roi, x)
-        return landmarks._model(x), refiner._pending[1].result()
-
-    def to_image(roi, out, refined):
-        image = roi.to_image(out["conv2d_21"].reshape(-1, 3), 192)
-        if refined is not None:
-            image = overlay(refined, roi, image)
-        return roi_from_landmarks(image) if next_roi else image
 
     for _ in range(repeats):
         for frame in frames:
@@ -291,8 +277,13 @@ def stage_breakdown(frames: np.ndarray, repeats: int, refine_landmarks: bool = F
                 continue
             roi = roi_from_detection(found[0])
             x = timed("crop 192", landmarks.crop, frame, roi)
-            out, refined = timed(models, run_models, roi, x)
-            timed(after, to_image, roi, out, refined)
+            if refiner is None:
+                points, _ = timed(stages[4], landmarks.run_crop, roi)
+            else:
+                points, _ = timed(stages[4], refiner.look, landmarks, roi, x)
+                points = timed("refine 478", refiner.refine_mesh, frame, roi, points)
+            if next_roi:
+                timed("next ROI", roi_from_landmarks, points)
     if refiner is not None:
         refiner.close()
     return {name: statistics.median(v) for name, v in times.items() if v}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -120,45 +120,46 @@ _PART_ENDS = np.cumsum([len(LIPS), len(LEFT_EYE), len(RIGHT_EYE), len(LEFT_IRIS)
 
 
 class ConcurrentRefiner:
-    """AttentionLandmarkModel.refine_mesh, started on a crop as soon as the crop is cut.
+    """The 468-point model and the attention model on the same crop at the same time.
 
     With refine_landmarks the tracker runs the 468-point model on a crop to decide whether it
-    holds a face, then the attention model on the same crop. Both only read the crop, and ONNX
-    Runtime releases the GIL while a model runs, so `start` runs the attention model in a
-    worker thread while the caller runs the 468-point model: a frame takes about the longer
-    of the two instead of their sum (when a second core is free). A crop whose landmarks are
-    then rejected (no face, or looked at again from another crop) wastes its run, in the worker.
-    One run is in flight at a time: a crop started while the worker is busy is refined in the
-    caller's thread by `refine_mesh`, as without the worker. Results equal refine_mesh's.
+    holds a face, and the attention model refines that face in the same crop. Both only read
+    the crop, and ONNX Runtime releases the GIL while a model runs, so `look` runs the
+    468-point model in a worker thread while the caller's thread runs the attention model: a
+    crop takes about the longer model's time instead of both (when a second core is free).
+    The shorter model is the one handed over, so the time a busy machine takes to wake the
+    worker hides behind the attention model. A crop the 468-point model then rejects (no
+    face, or looked at again from another crop) wastes its attention run. Results equal
+    AttentionLandmarkModel.refine_mesh's.
     """
 
     def __init__(self, threads: int = 1) -> None:
         self._model = AttentionLandmarkModel(threads=threads)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="arfx-refine")
-        self._pending: tuple[Roi, Future] | None = None
+        self._done: list[tuple[Roi, dict[str, np.ndarray]]] = []  # attention outputs by crop
 
-    def start(self, roi: Roi, crop: np.ndarray) -> None:
-        """Run the attention model on `crop` (the 192x192 model input of `roi`) in the worker;
-        a copy is taken here, so the caller may crop into its buffer again right after."""
-        if self._pending is not None and not self._pending[1].done():
-            return
-        np.copyto(self._model._input, crop)
-        self._model.last_roi = roi
-        self._pending = (roi, self._pool.submit(self._model._run))
+    def look(self, landmarks: LandmarkModel, roi: Roi, crop: np.ndarray
+             ) -> tuple[np.ndarray, float]:
+        """`landmarks.run_crop(roi)` (its input `crop` holds `roi`), with the attention model
+        run on `crop` meanwhile; its outputs wait for `refine_mesh(..., roi, ...)`."""
+        mesh = self._pool.submit(landmarks.run_crop, roi)
+        self._done.append((roi, self._model._model(crop)))
+        return mesh.result()
 
     def refine_mesh(self, rgb: np.ndarray, roi: Roi, mesh: np.ndarray,
                     crop: np.ndarray | None = None) -> np.ndarray:
-        """As AttentionLandmarkModel.refine_mesh; the worker's run when it was started on
-        this very `roi`."""
-        pending = self._pending
-        if pending is not None and pending[0] is roi:
-            self._pending = None
-            return overlay(pending[1].result(), roi, mesh)
-        if pending is not None and crop is None:
-            pending[1].result()  # the worker reads the input buffer that a crop here fills
+        """As AttentionLandmarkModel.refine_mesh, from `look`'s run on this very `roi` if any."""
+        for k, (looked, out) in enumerate(self._done):
+            if looked is roi:
+                del self._done[k]
+                return overlay(out, roi, mesh)
         return self._model.refine_mesh(rgb, roi, mesh, crop)
+
+    def forget(self) -> None:
+        """Drop the attention outputs of crops that were not refined (end of a frame)."""
+        self._done.clear()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        self._pending = None
+        self._done.clear()
         self._model.close()

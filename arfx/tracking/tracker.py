@@ -204,9 +204,10 @@ class FaceTracker:
         fit it; None when there is no face or the landmarks still do not fit."""
         for attempt in range(2):
             x = self._landmarks.crop(rgb, crop)
-            if self._refiner is not None:
-                self._refiner.start(crop, x)  # the attention model, beside the 468-point one
-            points, presence = self._landmarks.run_crop(crop)
+            if self._refiner is not None:  # the attention model beside the 468-point one
+                points, presence = self._refiner.look(self._landmarks, crop, x)
+            else:
+                points, presence = self._landmarks.run_crop(crop)
             if presence < self.min_tracking_confidence:
                 return None
             implied = roi_from_landmarks(points[:468])
@@ -348,6 +349,8 @@ class FaceTracker:
             faces.append(Face(points, f.presence, face_id, f.crop))
         self._tracks = [] if self.static_image_mode else tracks
         self._first = False
+        if self._refiner is not None:
+            self._refiner.forget()
         if self._smoother is not None:
             self._smoother.keep_only(f.id for f in faces)
         return faces
