@@ -75,9 +75,10 @@ def test_refine_places_each_subset():
 
 
 def test_refine_runs_beside_the_468_point_model_with_the_same_result():
-    # Fast jumps make the tracker look at some faces twice (a crop started in the worker is
-    # then wasted); every face's 478 points must still be the attention model's refinement
-    # of its 468-point mesh in its own crop, as if both models ran one after the other.
+    # Fast jumps make the tracker look at some faces twice (the attention run on the first
+    # crop is then wasted); every face's 478 points must still be the attention model's
+    # refinement of its 468-point mesh in its own crop, as if both models ran one after the
+    # other.
     rgb = np.ascontiguousarray(data.astronaut())
     frames = [np.roll(rgb, (dy, dx), axis=(0, 1)) for dx, dy in
               ((0, 0), (45, 10), (95, 5), (60, -30), (0, 0), (-70, 20))]
