@@ -422,7 +422,8 @@ class Renderer:
         or None without `readback` (the picture stays on the GPU for `show`).
 
         `geometries`: a FrameResult or a list of face geometries; `effect`: one effect, a
-        list or a stack (drawn in order), or None for the frame alone.
+        list or a stack (drawn in order), or None for the frame alone. When every effect
+        tells where it draws (a pass's screen_box), only that box is drawn (_render_box).
         """
         with self.ctx:
             return self._render(rgb, geometries, effect, mirror, readback)
@@ -441,12 +442,7 @@ class Renderer:
         if box is not None:
             return self._render_box(rgb, scene, box, mirror, readback)
         if not background:
-            # Writing the frame straight into the colour buffer skips a full-screen textured
-            # quad, the costliest part of a frame on llvmpipe (~3 ms at 720p).
-            cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
-            if mirror:
-                cv2.flip(self._frame_rgba, 1, dst=self._frame_rgba)
-            target.color_texture.write(self._frame_rgba)
+            self._write_frame(rgb, mirror)
         self._draw_scene(scene, background=background)
         source = target.fbo
         if target.resolve is not None:
@@ -458,10 +454,19 @@ class Renderer:
         # cv2's SIMD channel conversion is ~30x faster than numpy's strided slice copy.
         return cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB)
 
+    def _write_frame(self, rgb: np.ndarray, mirror: bool) -> None:
+        """The frame (mirrored if asked) straight into the colour buffer of a target without
+        MSAA: that skips a full-screen textured quad, the costliest part of a frame on
+        llvmpipe (~3 ms at 720p)."""
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
+        if mirror:
+            cv2.flip(self._frame_rgba, 1, dst=self._frame_rgba)
+        self._target.color_texture.write(self._frame_rgba)
+
     def _render_box(self, rgb: np.ndarray, scene: "_Scene", box: tuple[int, int, int, int], mirror: bool,
                     readback: bool) -> np.ndarray | None:
         """Render only `box` (x, y, w, h in the upside-down target: y counts image rows from
-        the top), where every effect of `scene` draws: a 720p frame's glasses touch ~1/10 of
+        the top), where every effect of `scene` draws: a 720p frame's glasses touch ~1/20 of
         its pixels, and the rest of the frame needs no upload, clear or read-back on a CPU
         rasteriser. The same pixel grid and projection as a full render, so the box's pixels
         are the full render's; the output is the frame with the box pasted in."""
@@ -470,11 +475,7 @@ class Renderer:
         # The frame's columns under the box (the target is mirrored when asked).
         left = self.width - x - w if mirror else x
         if not readback:
-            # The window shows the whole target (show()): the whole frame goes in.
-            cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
-            if mirror:
-                cv2.flip(self._frame_rgba, 1, dst=self._frame_rgba)
-            color.write(self._frame_rgba)
+            self._write_frame(rgb, mirror)  # the window shows the whole target (show())
         elif w and h:
             crop = cv2.cvtColor(rgb[y:y + h, left:left + w], cv2.COLOR_RGB2RGBA)
             if mirror:
