@@ -3,12 +3,15 @@
 The photo's face is tracked once and unwrapped into the canonical UV layout
 (arfx.export.capture_face_texture), then drawn on each tracked face mesh like face paint, with:
 
-- colour transfer: per channel, the source skin's mean and spread are moved onto the target
-  skin's (measured each frame at the mesh vertices on the cheeks, forehead and chin that face
-  the camera), so the swapped face takes the frame's light and white balance;
-- soft edges: a mask in UV space, feathered towards the face's outline, and open (the target's
-  own) over the eyes and the mouth, so they keep moving; the source's hidden parts (alpha 0 in
-  its capture) show the target too.
+- colour transfer: per channel, the source skin's median and spread are moved onto the target
+  skin's, both measured each frame at the same mesh vertices on the cheeks, nose and chin (those
+  facing the camera in the frame and shown in the photo), so the swapped face takes the frame's
+  light and white balance;
+- soft edges: a mask in UV space covering the face from the brows down (a photo's fringe or
+  loose hair lies on the mesh's upper forehead and temples, and pasted onto another head it is
+  what gives a swap away), feathered towards its outline, and open (the target's own) over the
+  eyes and the mouth, so they keep moving; the source's hidden parts (alpha 0 in its capture)
+  show the target too.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ TEXTURE_SIZE = 512
 
 @functools.lru_cache(maxsize=4)
 def swap_mask(size: int = TEXTURE_SIZE, feather: float = 0.04) -> np.ndarray:
-    """float32 [size, size] in 0..1, canonical UV layout (v from the top): 1 on the face's skin,
-    falling to 0 over `feather` (a fraction of the size) inside the outline, 0 over the eyes and
+    """float32 [size, size] in 0..1, canonical UV layout (v from the top): 1 on the face's skin
+    from the brows down, falling to 0 over `feather` (a fraction of the size) inside that
+    outline, 0 over the eyes and
     the mouth opening (grown a little, with the same soft edge)."""
     import cv2
 
@@ -52,7 +56,13 @@ def swap_mask(size: int = TEXTURE_SIZE, feather: float = 0.04) -> np.ndarray:
 
     outline = np.zeros((size, size), np.uint8)
     cv2.fillPoly(outline, [polygon(_boundary_loop(canonical.triangles))], 255, shift=4)
-    outline = cv2.erode(outline, np.ones((2 * radius + 1,) * 2, np.uint8))
+    # Only the face from the brows down: the mesh's upper forehead and temples are where the
+    # photo's hair (a fringe, strands at the side) lies, and hair pasted onto another head is
+    # what gives a swap away. The hull of the jaw and brow points, raised by the feather.
+    inner = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(inner, cv2.convexHull(polygon(IBUG68[:27])), 255, shift=4)
+    inner = cv2.dilate(inner, np.ones((2 * radius + 1,) * 2, np.uint8))
+    outline = cv2.erode(np.minimum(outline, inner), np.ones((2 * radius + 1,) * 2, np.uint8))
     holes = np.zeros((size, size), np.uint8)
     # the eyes and the inner lips (iBUG points), grown: the eyes by half the feather, the mouth
     # (a thin line in the closed-mouth layout) by the whole of it, so an open mouth stays the target's
@@ -99,10 +109,12 @@ def facing(mesh: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 @dataclass
 class SwapSource:
-    """A captured face: its RGBA texture (alpha = visibility x mask) and skin colour statistics."""
+    """A captured face: its RGBA texture (alpha = visibility x mask) and its colour at each of
+    the `skin_vertices()` (uint8 [N, 3]; `skin_shown`: where the photo shows it)."""
 
     texture: np.ndarray
-    stats: tuple[np.ndarray, np.ndarray]
+    skin_colours: np.ndarray
+    skin_shown: np.ndarray
 
 
 @dataclass(eq=False)
@@ -145,10 +157,10 @@ class FaceSwapEffect:
             texture[..., 3] = np.round(texture[..., 3] * mask).astype(np.uint8)
             uv = np.clip((np.asarray(CanonicalFace.load().uvs) * TEXTURE_SIZE).astype(int), 0, TEXTURE_SIZE - 1)
             texels = texture[uv[skin_vertices(), 1], uv[skin_vertices(), 0]]
-            seen = texels[texels[:, 3] > 128, :3]
-            if len(seen) < 20:
+            shown = texels[:, 3] > 128
+            if shown.sum() < 20:
                 raise EffectError(f"face swap '{self.name}': too little of the face shows in {self.source_name}")
-            self._source = SwapSource(texture, colour_stats(seen))
+            self._source = SwapSource(texture, texels[:, :3].copy(), shown)
             log.info("face swap '%s': captured the face of %s", self.name, self.source_name)
         return self._source
 
@@ -161,7 +173,7 @@ class FaceSwapPass:
         self.effect = effect
         ctx = renderer.ctx
         source = effect.source(ctx)
-        self.stats = source.stats
+        self.source = source
         self.program = renderer.program("face", "faceswap")
         self.vao = renderer.face_vertex_array(self.program)
         image = source.texture
@@ -170,30 +182,31 @@ class FaceSwapPass:
         self.texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
         self.texture.repeat_x = self.texture.repeat_y = False
 
-    def target_stats(self, frame, face) -> tuple[np.ndarray, np.ndarray] | None:
-        """The target's skin colour: the frame at the skin vertices that face the camera."""
+    def colour_transfer(self, frame, face) -> tuple[np.ndarray, np.ndarray] | None:
+        """Gain and offset from the photo's skin colour to the target's, both measured at the
+        same skin vertices: those facing the camera in the frame and shown in the photo (so a
+        turned head or the photo's own shadows do not compare different parts of the face)."""
         if frame.rgb is None:
             return None
         renderer = frame.renderer
         mesh = np.asarray(face.mesh, dtype=np.float32)[: renderer.face_vertex_count]
         skin = skin_vertices()
-        seen = skin[facing(mesh, renderer.face_triangles)[skin] > 0.5]
-        if len(seen) < 20:
-            return None
         height, width = frame.rgb.shape[:2]
         camera = getattr(frame.result, "camera", None) or renderer.camera
-        pixels = np.round(camera.project(mesh[seen], width, height) - 0.5).astype(int)
-        inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
-        if inside.sum() < 20:
+        pixels = np.round(camera.project(mesh[skin], width, height) - 0.5).astype(int)
+        use = ((facing(mesh, renderer.face_triangles)[skin] > 0.5) & self.source.skin_shown
+               & (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height))
+        if use.sum() < 20:
             return None
-        return colour_stats(frame.rgb[pixels[inside, 1], pixels[inside, 0]])
+        target = colour_stats(frame.rgb[pixels[use, 1], pixels[use, 0]])
+        return transfer(colour_stats(self.source.skin_colours[use]), target)
 
     def draw(self, frame, face, index: int) -> None:
         program = self.program
         gain, offset = np.ones(3, np.float32), np.zeros(3, np.float32)
-        target = self.target_stats(frame, face) if self.effect.color_match > 0 else None
-        if target is not None:
-            full_gain, full_offset = transfer(self.stats, target)
+        matched = self.colour_transfer(frame, face) if self.effect.color_match > 0 else None
+        if matched is not None:
+            full_gain, full_offset = matched
             amount = float(self.effect.color_match)
             gain, offset = 1.0 + amount * (full_gain - 1.0), amount * full_offset
         program["u_projection"].write(gl_matrix_bytes(frame.projection))
