@@ -105,6 +105,8 @@ def thread_counts() -> tuple[int, int]:
 class FloorResult:
     frames: int
     seconds: float
+    #: This process's CPU time over the run (every thread: decoding, encoding, x264's own).
+    cpu_seconds: float = float("nan")
 
     @property
     def fps(self) -> float:
@@ -124,7 +126,7 @@ def run_floor(clip: str | os.PathLike[str], output: str | os.PathLike[str], fram
         if not isinstance(source, VideoSource):
             raise InputError(f"{clip}: the floor needs a video input")
         width, height = source.size or (0, 0)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         recorder = Recorder(output, width, height, fps=source.rate or source.fps or 30.0, overwrite=True,
                             preset=preset or EncodeOptions.preset)
         prefetch = Prefetch(source, StageTimes())
@@ -141,7 +143,7 @@ def run_floor(clip: str | os.PathLike[str], output: str | os.PathLike[str], fram
             raise
         finally:
             prefetch.close()
-        return FloorResult(done, time.perf_counter() - t0)
+        return FloorResult(done, time.perf_counter() - t0, time.process_time() - cpu0)
 
 
 def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 120,
@@ -155,7 +157,10 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
     threads), so end-to-end fps is more than 1000 / (sum of stages). With `floor`, the floor
     (`run_floor`: the same clip decoded and encoded, same preset, nothing drawn) runs after
     each render, interleaved `repeats` times; fps are medians and `vs_floor` their ratio.
-    Without `options`, landmarks are smoothed, as `arfx render` does for videos.
+    Both also report this process's CPU time per frame (all threads): on a machine whose cores
+    other jobs hold, fps follow CPU time, and `floor_cpu_vs_render_cpu` is the fps ratio to
+    expect there, where `vs_floor` swings from run to run. Without `options`, landmarks are
+    smoothed, as `arfx render` does for videos.
     """
     options = options or RenderOptions()
     with tempfile.TemporaryDirectory(prefix="arfx-bench-") as folder:
@@ -177,6 +182,8 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
         pipeline: FramePipeline | None = None
         renders: list[float] = []
         floors: list[float] = []
+        render_cpu: list[float] = []  # process CPU seconds per frame
+        floor_cpu: list[float] = []
         try:
             t0 = time.perf_counter()
             pipeline = FramePipeline(effect, bench_options)
@@ -189,13 +196,15 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
             pipeline.times.samples = {s: [] for s in STAGES}
             for _ in range(max(1, repeats)):
                 pipeline.reset_tracking()
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), time.process_time()
                 result = render_video(effect, clip, Path(folder) / "output.mp4", bench_options,
                                       pipeline=pipeline)
                 renders.append(result.frames / (time.perf_counter() - t0))
+                render_cpu.append((time.process_time() - cpu0) / max(result.frames, 1))
                 if floor:
-                    floors.append(run_floor(clip, Path(folder) / "floor.mp4", frames,
-                                            bench_options.encode.preset).fps)
+                    floored = run_floor(clip, Path(folder) / "floor.mp4", frames, bench_options.encode.preset)
+                    floors.append(floored.fps)
+                    floor_cpu.append(floored.cpu_seconds / max(floored.frames, 1))
         finally:
             if pipeline is not None:
                 pipeline.close()
@@ -213,13 +222,16 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
         "input": described, "size": [width, height], "effect": effect, "smooth": bench_options.tracking.smooth,
         "frames": result.frames, "frames_with_faces": result.frames_with_faces,
         "end_to_end_fps": round(fps, 2), "seconds": round(result.frames / fps, 3),
-        "startup_s": round(startup, 3), "preset": bench_options.encode.preset, "repeats": len(renders)}
+        "startup_s": round(startup, 3), "preset": bench_options.encode.preset, "repeats": len(renders),
+        "cpu_ms_per_frame": round(statistics.median(render_cpu) * 1000.0, 2)}
     if floors:
         floor_fps = statistics.median(floors)
         # The same-run ratios, one per repeat, so a reader sees how steady they were.
         ratios["vs_floor"] = round(fps / floor_fps, 3)
         facts["floor_fps"] = round(floor_fps, 2)
         facts["vs_floor_each"] = [round(r / f, 3) for r, f in zip(renders, floors)]
+        facts["floor_cpu_ms_per_frame"] = round(statistics.median(floor_cpu) * 1000.0, 2)
+        ratios["floor_cpu_vs_render_cpu"] = round(statistics.median(floor_cpu) / statistics.median(render_cpu), 3)
     return BenchReport(machine=machine_info(gl_renderer), stages=stages, ratios=ratios, facts=facts)
 
 
@@ -322,6 +334,10 @@ def format_table(report: BenchReport) -> str:
                      f"{facts['floor_fps']:.1f} fps; render / floor {report.ratios['vs_floor']:.3f}"
                      + (f" (each run: {', '.join(f'{r:.3f}' for r in facts['vs_floor_each'])})"
                         if facts["repeats"] > 1 else ""))
+    if "floor_cpu_ms_per_frame" in facts:
+        lines.append(f"process CPU per frame (all threads): render {facts['cpu_ms_per_frame']:.1f} ms, floor "
+                     f"{facts['floor_cpu_ms_per_frame']:.1f} ms; floor / render "
+                     f"{report.ratios['floor_cpu_vs_render_cpu']:.3f} (the fps ratio when other jobs hold the cores)")
     lines += [f"start-up (models, shaders, first frame): {facts['startup_s']:.2f} s", ""]
     width = max([len(name) for name in report.ratios] + [22])
     lines += [f"{'ratio':<{width}} {'value':>8}"] + [f"{name:<{width}} {value:>8.3f}"

@@ -81,10 +81,16 @@ def test_bench_reports_render_against_the_floor_and_start_up_apart(clip: Path, c
     assert report["floor_fps"] > 0 and report["startup_s"] > 0 and report["repeats"] == 2
     assert len(report["vs_floor_each"]) == 2
     assert report["ratios"]["vs_floor"] == pytest.approx(report["end_to_end_fps"] / report["floor_fps"], rel=0.02)
+    # Tracking and drawing cost CPU on top of decoding and encoding the same frames.
+    assert report["cpu_ms_per_frame"] > report["floor_cpu_ms_per_frame"] > 0
+    assert report["ratios"]["floor_cpu_vs_render_cpu"] == pytest.approx(
+        report["floor_cpu_ms_per_frame"] / report["cpu_ms_per_frame"], rel=0.02)
     code, out, err = run_cli(["bench", "--input", str(clip), "--frames", "3", "--effect", "axis"], capsys)
     assert code == 0, err
     assert re.search(r"^floor \(decode -> RGB -> encode, superfast, nothing drawn\): [\d.]+ fps; "
                      r"render / floor [\d.]+$", out, re.M), out
+    assert re.search(r"^process CPU per frame \(all threads\): render [\d.]+ ms, floor [\d.]+ ms; "
+                     r"floor / render [\d.]+ ", out, re.M), out
     assert re.search(r"^start-up \(models, shaders, first frame\): [\d.]+ s$", out, re.M), out
 
 
