@@ -363,3 +363,24 @@ def test_window_size_follows_a_resize_without_asking_the_server_each_frame(displ
         assert not asked
     finally:
         window.close()
+
+
+def test_a_frame_without_faces_is_the_frame_itself_and_shows(renderer, ctx, astronaut, registry):
+    """Nothing to draw on: no upload, no read-back; the picture is the frame (mirrored when
+    asked), and the window shows it."""
+    rgb = astronaut[0]
+    effect = registry.load("glasses")
+    with ctx:
+        screen = ctx.simple_framebuffer((rgb.shape[1], rgb.shape[0]), components=4)
+    try:
+        for mirror in (False, True):
+            out = renderer.render(rgb, [], effect, mirror=mirror)
+            assert renderer.last_box == (0, 0, 0, 0)
+            np.testing.assert_array_equal(out, cv2.flip(rgb, 1) if mirror else rgb)
+            renderer.show(screen)
+            with ctx:
+                shown = np.frombuffer(screen.read(components=3), np.uint8).reshape(rgb.shape)[::-1]
+            np.testing.assert_array_equal(shown, out)
+    finally:
+        with ctx:
+            screen.release()

@@ -209,9 +209,10 @@ class _Scene:
 
     def box(self) -> tuple[int, int, int, int] | None:
         """The target's pixels (x, y, w, h) every effect of the frame draws in, when each can
-        tell (see _screen_box) and that is less than the whole viewport; else None."""
+        tell (see _screen_box) and that is less than the whole viewport; else None. A frame
+        with nothing to draw on (no face) has an empty box: the picture is the frame itself."""
         if not self.plan:
-            return None
+            return (0, 0, 0, 0)
         box = _screen_box(self.frame, [(self.frame.renderer.effect_pass(effect), entities)
                                        for effect, entities, _ in self.plan])
         return None if box is None or box == self.frame.viewport else box
