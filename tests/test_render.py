@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import moderngl
 import numpy as np
 import pytest
 
@@ -384,3 +385,45 @@ def test_a_frame_without_faces_is_the_frame_itself_and_shows(renderer, ctx, astr
     finally:
         with ctx:
             screen.release()
+
+
+def test_waiting_for_the_rasteriser_lets_other_python_threads_run(ctx):
+    """The read-back's wait for llvmpipe happens with the GIL released, so decoding, tracking
+    and encoding threads go on meanwhile (moderngl waits holding it)."""
+    import threading
+
+    from arfx.render.context import finish_without_gil
+
+    with ctx:
+        target = ctx.framebuffer([ctx.texture((640, 480), 4)])
+        program = ctx.program(
+            vertex_shader="#version 330\nin vec2 p;\nvoid main() { gl_Position = vec4(p, 0.0, 1.0); }",
+            fragment_shader="#version 330\nout vec4 c;\nvoid main() {\n  float s = 0.0;\n"
+                            "  for (int i = 0; i < 600; i++) s += sin(gl_FragCoord.x * 0.001 * float(i));\n"
+                            "  c = vec4(s, 0.0, 0.0, 1.0);\n}")
+        quad = ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], np.float32).tobytes())
+        vao = ctx.vertex_array(program, [(quad, "2f", "p")])
+        target.use()
+        ticks: list[float] = []
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.is_set():
+                ticks.append(time.perf_counter())
+                time.sleep(0.001)
+
+        thread = threading.Thread(target=tick)
+        thread.start()
+        try:
+            time.sleep(0.05)
+            vao.render(moderngl.TRIANGLE_STRIP)  # queued: llvmpipe draws it on its own threads
+            t0 = time.perf_counter()
+            finish_without_gil()
+            t1 = time.perf_counter()
+        finally:
+            stop.set()
+            thread.join()
+        for item in (vao, quad, program, target):
+            item.release()
+    assert t1 - t0 > 0.03, "the draw should keep the rasteriser busy for a while"
+    assert sum(t0 < t < t1 for t in ticks) >= 5

@@ -20,6 +20,7 @@ import moderngl
 import numpy as np
 
 from arfx.errors import RenderError
+from arfx.render.context import finish_without_gil
 from arfx.geometry.anchors import FACE_ORIGIN, Anchor
 from arfx.geometry.camera import gl_matrix_bytes
 from arfx.resources import resource_dir
@@ -451,6 +452,7 @@ class Renderer:
             source = target.resolve
         if not readback:
             return None
+        finish_without_gil()
         source.read_into(self._readback, components=4, alignment=1)
         # cv2's SIMD channel conversion is ~30x faster than numpy's strided slice copy.
         return cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB)
@@ -488,6 +490,7 @@ class Renderer:
         out = cv2.flip(rgb, 1) if mirror else rgb.copy()
         if w and h:
             pixels = np.empty((h, w, 4), np.uint8)
+            finish_without_gil()
             self._target.fbo.read_into(pixels, viewport=box, components=4, alignment=1)
             cv2.cvtColor(pixels, cv2.COLOR_RGBA2RGB, dst=out[y:y + h, x:x + w])
         # show() after this render must put the rest of the picture into the target first.
@@ -759,6 +762,9 @@ class Renderer:
             self._env_texture.repeat_x = self._env_texture.repeat_y = False
             self._env_frame = -1
         if self._env_frame != self._frames_drawn:
+            # The draws queued so far may read last frame's copy: the write waits for them,
+            # and moderngl would wait holding the GIL.
+            finish_without_gil()
             self._env_texture.write(cv2.cvtColor(small, cv2.COLOR_RGB2RGBA))
             self._env_frame = self._frames_drawn
         return self._env_texture
