@@ -1037,9 +1037,7 @@ def pad_channels(model: onnx.ModelProto, block: int) -> dict[str, int]:
     together (by Add, Relu, MaxPool or a depthwise Conv, which keep channels) and made and read
     only by such ops and Convs is padded: the Convs that make it get zero filters and biases
     (their extra outputs are exactly 0, and stay 0 through Relu, MaxPool and Add), the Convs
-    that read it zero weights for the extra channels. A channel padding Conv (_op_PAD) whose
-    widened input is already as wide as its output copies it and is removed (BlazeFace's
-    residual paths: another ~20% of the detector's time). Graph inputs and outputs keep their
+    that read it zero weights for the extra channels. Graph inputs and outputs keep their
     shapes; the real channels' values change only by float summation order. Returns the
     padded channel count of each group, keyed by one of its tensors.
     """
@@ -1107,21 +1105,6 @@ def pad_channels(model: onnx.ModelProto, block: int) -> dict[str, int]:
         wide[tuple(slice(0, d) for d in array.shape)] = array
         initializer.CopyFrom(numpy_helper.from_array(wide, initializer.name))
 
-    def embeds(node) -> bool:
-        """A 1x1 Conv without bias that copies its input into its first channels (channel
-        padding, see _op_PAD)."""
-        if node.op_type != "Conv" or len(node.input) > 2 or group_of(node) != 1:
-            return False
-        weight = numpy_helper.to_array(constant(node.input[1]))
-        if weight.shape[2:] != (1, 1) or weight.shape[0] < weight.shape[1]:
-            return False
-        return np.array_equal(weight[:, :, 0, 0], np.eye(*weight.shape[:2], dtype=weight.dtype))
-
-    def width(name: str) -> int:
-        return padded.get(root(name), channels.get(root(name), -1))
-
-    # A channel padding whose input, widened, is already as wide as its output is the input.
-    identities = [n for n in g.node if embeds(n) and width(n.input[0]) == width(n.output[0]) > 0]
     for n in g.node:
         if n.op_type != "Conv":
             continue
@@ -1135,14 +1118,6 @@ def pad_channels(model: onnx.ModelProto, block: int) -> dict[str, int]:
                 next(a for a in n.attribute if a.name == "group").i = out_c
         if in_c is not None and not depthwise(n):
             widen(weight, 1, in_c)
-    for n in identities:
-        for c in consumers.get(n.output[0], []):
-            c.input[:] = [n.input[0] if i == n.output[0] else i for i in c.input]
-        g.node.remove(n)
-        cast = producer.get(n.input[1])
-        if cast is not None and cast.op_type == "Cast" and len(consumers[n.input[1]]) == 1:
-            g.node.remove(cast)
-            g.initializer.remove(initializers[cast.input[0]])
     del g.value_info[:]  # shapes inside the graph changed
     return {min(t for t in activations if root(t) == r): c for r, c in sorted(padded.items())}
 
