@@ -394,3 +394,19 @@ def test_fuzz_glb_features(workdir, data):
 def test_fuzz_glb_features_json(workdir, case):
     tree, binary = case
     _try_glb(workdir / "featuresjson.glb", glb_bytes(tree, binary))
+
+
+def test_nan_bit_patterns_are_refused_without_numpy_warnings(tmp_path):
+    """A position stored as a signalling NaN (a pattern the fuzzer finds): one error naming the
+    file and the problem, and no RuntimeWarning leaking from the float cast."""
+    import warnings
+
+    data = triangle_glb()
+    first = np.array([0, 0, 9], np.float32).tobytes()
+    assert data.count(first) == 1
+    path = tmp_path / "nan.glb"
+    path.write_bytes(data.replace(first, bytes.fromhex("0100807f") + first[4:]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(EffectError, match="nan.glb.*not finite"):
+            load_glb(path)

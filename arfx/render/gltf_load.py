@@ -204,7 +204,10 @@ class _Reader:
                 data = data.astype(np.float64) / float(np.iinfo(dtype).max)
                 data = np.maximum(data, -1.0)
             else:
-                data = data.astype(np.float64)
+                # NaN bit patterns in a broken file warn in the cast; non-finite values are
+                # refused where they are used (positions, transforms, keyframes), with the file named
+                with np.errstate(invalid="ignore"):
+                    data = data.astype(np.float64)
         self._cache[key] = data
         return data
 
