@@ -99,12 +99,15 @@ def test_actions_naming_what_the_effect_lacks_make_it_broken(tmp_path, no_user_e
     effect("noclip", 'play = "dance"')
     effect("outside", 'burst = {sprite = "../nopart/heart.png"}')
     effect("paint", 'burst = {sprite = "heart.png"}', kind="facepaint", asset="heart.png")
-    effect("fine", 'swap = {part = "halo", with = "exclaim"}\nburst = {sprite = "heart.png"}')
+    effect("nouvs", 'texture = {part = "halo", image = "heart.png"}')
+    effect("fine", 'swap = {part = "halo", with = "exclaim"}\nburst = {sprite = "heart.png"}\n'
+           'texture = {part = "bubble", image = "heart.png"}')
     found = {info.name: info.broken for info in EffectRegistry([tmp_path]).verify() if info.source == "dir"}
     assert "part 'hat'" in found["nopart"] and "bubble, exclaim, halo" in found["nopart"]
     assert "clip 'dance' does not exist" in found["noclip"] and "'spin'" in found["noclip"]
     assert "outside the effect folder" in found["outside"]
     assert "not a facepaint one" in found["paint"]
+    assert "part 'halo', which has no texture coordinates" in found["nouvs"]  # would be one flat colour
     assert found["fine"] is None
 
 

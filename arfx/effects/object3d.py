@@ -137,6 +137,15 @@ class Object3DEffect:
                                   f"its parts (nodes) are: {', '.join(names) or 'none named'}")
         for clip in sorted(actions.clips):
             clip_index(self.model, clip)  # EffectError listing the clips
+        slots = _part_slots(self.model, self.meshes, {t.texture[0] for t in actions.triggers if t.texture})
+        for part, found in sorted(slots.items()):
+            uvs = [self.meshes[slot].vertices[:, 6:8] for slot in found]
+            if not any(np.ptp(uv, axis=0).max() > 0 for uv in uvs if len(uv)):
+                # without texture coordinates every pixel samples one texel: the image would
+                # show as one flat colour
+                raise EffectError(f"[[trigger]] texture on part '{part}', which has no texture coordinates "
+                                  f"(UVs), so an image cannot be laid on it; unwrap it (add UVs) in your "
+                                  f"modelling tool, or use swap with a textured part")
         for trigger in actions.triggers:
             for image in ([trigger.texture[1]] if trigger.texture else []) + \
                          ([trigger.burst.sprite] if trigger.burst else []):
