@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import struct
+import sys
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def load_script(name: str):
+    """scripts/<name>.py imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"_arfx_script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def green_mask(image: np.ndarray) -> np.ndarray:

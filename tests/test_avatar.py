@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +9,13 @@ import pytest
 from skimage import data as skdata
 
 import arfx
+from makers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_built_in_avatar_is_generated_deterministically():
-    spec = importlib.util.spec_from_file_location("make_avatar", ROOT / "scripts" / "make_avatar.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("make_avatar")
     first, second = module.outputs(), module.outputs()
     assert first == second
     for path, data in first.items():

@@ -24,6 +24,7 @@ from arfx.geometry.pipeline import FaceGeometry, GeometryPipeline, rotation_from
 from arfx.render.context import create_headless_context  # noqa: E402
 from arfx.render.gltf import Material, mesh_from_trimesh  # noqa: E402
 from arfx.render.renderer import OCCLUDERS, Renderer  # noqa: E402
+from makers import load_script  # noqa: E402
 
 FACE_AND_HEAD = frozenset({"face", "head"})
 FACE_ONLY = frozenset({"face"})
@@ -270,23 +271,12 @@ def test_metadata_that_does_not_fit_an_rgb_output_is_dropped(tmp_path):
 
 # -- 5. UV template ------------------------------------------------------------------------
 
-def _template_module():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "scripts" / "make_uv_template.py"
-    spec = importlib.util.spec_from_file_location("make_uv_template", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_uv_template_is_transparent_and_the_committed_one_is_current():
     from pathlib import Path
 
     from PIL import Image
 
-    module = _template_module()
+    module = load_script("make_uv_template")
     made = module.template(CanonicalFace.load(), 1024)
     assert made.shape == (1024, 1024, 4)
     assert (made[..., 3] == 0).mean() > 0.7, "the template must leave most of the face transparent"
@@ -301,7 +291,7 @@ def test_uv_template_markers_land_on_the_features(ctx):
     landmarks project (the eye markers on the eyes, not beside them)."""
     from arfx.effects.facepaint import FacePaintEffect
 
-    module = _template_module()
+    module = load_script("make_uv_template")
     image = module.template(CanonicalFace.load(), 1024)
     red = (image[..., 0] > 200) & (image[..., 1] < 40) & (image[..., 3] > 200)
     only_markers = np.where(red[..., None], image, 0).astype(np.uint8)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from arfx.effects.object3d import Object3DEffect, placement_matrix
 from arfx.effects.registry import EffectRegistry, scan_folder
 from arfx.errors import EffectError
 from arfx.render.gltf import load_glb
-from makers import box_glb
+from makers import box_glb, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILT_INS = {"glasses": "object3d", "facepaint": "facepaint", "mesh": "mesh", "axis": "axis",
@@ -59,9 +58,7 @@ def test_glasses_asset_has_frames_lenses_bridge_and_temples():
 
 
 def test_generated_assets_are_deterministic_and_match_the_committed_files():
-    spec = importlib.util.spec_from_file_location("make_assets", ROOT / "scripts" / "make_assets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("make_assets")
     from arfx.geometry.canonical import CanonicalFace
 
     face = CanonicalFace.load()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from arfx.geometry import CanonicalFace, GeometryPipeline, PerspectiveCamera, rotation_from_euler
 from arfx.geometry.expressions import DEPTH_SCALE, EXPRESSION_NAMES, FEATURE_NAMES, ExpressionEstimator
+from makers import load_script
 
 REQUIRED = {
     "eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight", "jawOpen", "mouthSmileLeft",
@@ -386,16 +386,12 @@ def test_a_nodding_photo_keeps_its_brow_and_frown_scores(canonical):
     `scripts/measure_expressions.py --turn pitch` does), scored against the unturned photo:
     the brow and frown scores stay low with DEPTH_SCALE; with the mesh's depth as tracked
     (depth_scale 1) the same frames read as a frown or lowered brows."""
-    import importlib.util
-
+    
     from arfx.demo import astronaut_image
     from arfx.geometry.expressions import scores_from_features
     from arfx.tracking import FaceTracker
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_expressions.py"
-    spec = importlib.util.spec_from_file_location("measure_expressions", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("measure_expressions")
     photo = script.centred_photo(astronaut_image())
     camera = PerspectiveCamera()
     pipeline = GeometryPipeline(camera, canonical)
@@ -419,16 +415,12 @@ def test_shut_eyes_read_as_a_blink_with_refined_landmarks(canonical):
     """The astronaut with her eyelids warped shut (scripts/measure_expressions.py's
     closed_eyes), scored against her open-eyed photo: refined landmarks (the attention model's
     eye contours) read a full blink; the plain model's eyelid points do not meet."""
-    import importlib.util
-
+    
     from arfx.demo import astronaut_image
     from arfx.geometry.expressions import scores_from_features
     from arfx.tracking import FaceTracker
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_expressions.py"
-    spec = importlib.util.spec_from_file_location("measure_expressions", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("measure_expressions")
     photo = script.centred_photo(astronaut_image())
     size = photo.shape[1::-1]
     camera = PerspectiveCamera()

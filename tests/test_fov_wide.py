@@ -11,9 +11,7 @@ lens centres (the glasses' model on the true pose, projected with the true camer
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,19 +20,12 @@ import arfx
 from arfx.effects.registry import EffectRegistry
 from arfx.geometry import CanonicalFace, rotation_from_euler
 from arfx.geometry.camera import PerspectiveCamera
+from makers import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
 W, H = 640, 480
 WIDE = 85.0  # degrees, vertical: a wide-angle phone selfie
 FACE_FRACTION = 0.3  # the face's height over the frame's
 EYES = (33, 133, 263, 362)  # outer and inner corners, right eye then left
-
-
-def measure_fov_script():
-    spec = importlib.util.spec_from_file_location("measure_fov", ROOT / "scripts" / "measure_fov.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def facing_camera(centre: np.ndarray) -> np.ndarray:
@@ -48,7 +39,7 @@ def facing_camera(centre: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def clip():
     """[(rgb, rotation, centre cm)] for the four corners and the centre, seen at WIDE degrees."""
-    script = measure_fov_script()
+    script = load_script("measure_fov")
     photo = script.PhotoFace()
     vertices = CanonicalFace.load().vertices.astype(np.float64)
     tan = math.tan(math.radians(WIDE) / 2)

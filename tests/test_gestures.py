@@ -3,16 +3,15 @@ the evaluation on real labelled frames (scripts/measure_gestures.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from arfx.tracking import gestures
 from arfx.tracking.gestures import GESTURES, classify, finger_states, gesture_scores
+from makers import load_script
 
 _MCP = {"index": (-0.024, -0.090), "middle": (0.0, -0.095), "ring": (0.020, -0.090), "pinky": (0.038, -0.080)}
 _BONES = {"index": (0.040, 0.025, 0.020), "middle": (0.045, 0.028, 0.021), "ring": (0.042, 0.026, 0.020),
@@ -184,16 +183,8 @@ def test_classify_hand_uses_world_landmarks():
 
 # ----- the evaluation on real frames (scripts/measure_gestures.py) --------------------------
 
-def _measure_gestures():
-    path = Path(__file__).resolve().parent.parent / "scripts" / "measure_gestures.py"
-    spec = importlib.util.spec_from_file_location("_arfx_measure_gestures", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_gesture_labels_name_real_frames_and_known_gestures():
-    script = _measure_gestures()
+    script = load_script("measure_gestures")
     frames = json.loads(script.LABELS.read_text())["frames"]
     assert {f["gesture"] for f in frames} <= set(GESTURES) | {gestures.NONE}
     assert all(len(f["at"]) == 2 and f["frame"] >= 0 and f["source"] for f in frames)
@@ -203,7 +194,7 @@ def test_gesture_labels_name_real_frames_and_known_gestures():
 def test_gestures_scored_on_real_photos_and_too_few_frames_are_unmeasured(tmp_path):
     """Without the development media (an empty folder) only OpenCV's sample photos remain: the
     open hand of handSrc.jpg is recognised, and every gesture is reported unmeasured."""
-    script = _measure_gestures()
+    script = load_script("measure_gestures")
     if script.find_source("handSrc.jpg", tmp_path) is None:
         pytest.skip("needs OpenCV's sample photos (Debian package opencv-doc)")
     labels = json.loads(script.LABELS.read_text())["frames"]

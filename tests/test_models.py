@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import struct
 import subprocess
@@ -14,20 +13,12 @@ import pytest
 
 from arfx.errors import ModelError
 from arfx.tracking import models
+from makers import load_script
 
-REPO = Path(__file__).resolve().parent.parent
 TOLERANCE = 1e-3
 
 
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"_arfx_script_{name}", REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-convert_models = _load_script("convert_models")
+convert_models = load_script("convert_models")
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +174,7 @@ def test_segmentation_ops_match_tflite(wheel, source, size):
     """Ops no shipped model uses yet, checked on the models from the same wheel that use them."""
     import onnxruntime as ort
     import cv2
-    tflite_to_onnx = _load_script("tflite_to_onnx")
+    tflite_to_onnx = load_script("tflite_to_onnx")
     data = convert_models.read_tflite(wheel, "mediapipe/modules/" + source)
     model = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "segmentation"))
     assert model == tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "segmentation"))
@@ -397,7 +388,7 @@ def test_missing_model_is_refused(tmp_path, monkeypatch):
 
 def test_converter_is_deterministic(wheel):
     """Converting the same TFLite file twice gives the same bytes as the committed model."""
-    tflite_to_onnx = _load_script("tflite_to_onnx")
+    tflite_to_onnx = load_script("tflite_to_onnx")
     data = _tflite_bytes(wheel, "face_detection_short_range.onnx")
     first = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "face_detection_short_range", 16))
     second = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "face_detection_short_range", 16))
@@ -419,7 +410,7 @@ def test_short_range_detector_fills_whole_channel_blocks(wheel):
         if node.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in node.attribute):
             kernel = weights[node.input[1] + "__f16"]
             assert kernel.shape[0] % 16 == 0, node.name
-    tflite_to_onnx = _load_script("tflite_to_onnx")
+    tflite_to_onnx = load_script("tflite_to_onnx")
     data = _tflite_bytes(wheel, "face_detection_short_range.onnx")
     plain = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(data, "face_detection_short_range"))
     x = np.random.default_rng(0).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
@@ -431,7 +422,7 @@ def test_short_range_detector_fills_whole_channel_blocks(wheel):
 
 def test_hand_models_convert_to_the_committed_bytes(wheel):
     """The converter's new ops are deterministic too: the hand models reconvert byte for byte."""
-    tflite_to_onnx = _load_script("tflite_to_onnx")
+    tflite_to_onnx = load_script("tflite_to_onnx")
     for name in ("palm_detection_lite.onnx", "hand_landmark_lite.onnx"):
         data = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(_tflite_bytes(wheel, name), Path(name).stem))
         assert data == (models.models_dir() / name).read_bytes(), name
@@ -517,7 +508,7 @@ def test_pose_models_see_the_person():
 
 
 def test_pose_models_convert_to_the_committed_bytes(wheel):
-    tflite_to_onnx = _load_script("tflite_to_onnx")
+    tflite_to_onnx = load_script("tflite_to_onnx")
     for name, _ in POSE_MODELS:
         data = tflite_to_onnx.to_bytes(tflite_to_onnx.convert(_tflite_bytes(wheel, name), Path(name).stem))
         assert data == (models.models_dir() / name).read_bytes(), name

@@ -3,13 +3,13 @@ every effect loads and draws where it belongs on the tracked astronaut."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from arfx.effects.registry import EffectRegistry
+from makers import load_script
 
 try:
     import tomllib
@@ -20,16 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EFFECTS = ROOT / "assets" / "effects"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("make_showcase", ROOT / "scripts" / "make_showcase.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def showcase():
-    return _script()
+    return load_script("make_showcase")
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +36,12 @@ def astronaut():
     rgb = np.ascontiguousarray(cv2.copyMakeBorder(data.astronaut(), 160, 0, 0, 0, cv2.BORDER_REPLICATE))
     drawn = {}
     with arfx.FaceEffects("mesh", static=True, max_faces=1, effects_dirs=()) as fx:
-        for name in _script().SHOWCASE:
+        for name in load_script("make_showcase").SHOWCASE:
             fx.effect = name
             drawn[name] = fx(rgb, 0.5)
             assert len(fx.faces) == 1, name
         landmarks = fx.faces[0].landmarks[:, :2].copy()
-        assert _script().SHOWCASE[-1] == "stars"  # drawn last: its clock started at 0.5 s
+        assert load_script("make_showcase").SHOWCASE[-1] == "stars"  # drawn last: its clock started at 0.5 s
         drawn["stars later"] = fx(rgb, 1.1)
     return rgb, landmarks, drawn
 

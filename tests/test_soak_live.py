@@ -4,25 +4,13 @@ dropped, and later rounds of the effects create no GL objects and no threads."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _soak_module():
-    spec = importlib.util.spec_from_file_location("soak_live", ROOT / "scripts" / "soak_live.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from makers import load_script
 
 
 def test_short_live_soak_leaks_no_gl_objects_or_threads_and_drops_nothing(no_user_effects) -> None:
     from arfx.effects.registry import EffectRegistry
 
-    soak = _soak_module()
+    soak = load_script("soak_live")
     effects = sum(info.ok for info in EffectRegistry().effects().values())
     # Every effect for 3 frames: the first round (warm-up) loads them, the next two must not grow.
     frames = 3 * effects * 3
