@@ -53,7 +53,6 @@ def measure(args, root: Path) -> tuple[str, dict[str, dict[str, float]]]:
     from arfx.render.context import create_headless_context
     from arfx.render.renderer import Renderer
 
-    this_checkout = root.resolve() == HERE
     if args.no_contact:
         import arfx.render.contact as contact
 
@@ -77,7 +76,8 @@ def measure(args, root: Path) -> tuple[str, dict[str, dict[str, float]]]:
     results = {}
     for name in args.effects.split(","):
         effect = None if name == "none" else registry.load(name)
-        if args.occlusion is not None and this_checkout and getattr(effect, "kind", "") == "object3d":
+        # --occlusion reaches only this checkout (child() passes it to no other)
+        if args.occlusion is not None and getattr(effect, "kind", "") == "object3d":
             from dataclasses import replace
 
             effect = replace(effect, occlusion=frozenset(filter(None, args.occlusion.split(","))))

@@ -214,6 +214,12 @@ def arfx_pass(frames: np.ndarray, setting: Setting) -> Pass:
     return {"ms": times, "cpu": cpu, "faces": counts}
 
 
+def repeat_ratios(ours: list[dict], theirs: list[dict], key: str) -> list[float]:
+    """arfx / MediaPipe per repeat (each pair of interleaved passes alone): sums over frames,
+    so that the many short frames and the few long ones weigh what they cost."""
+    return [sum(a[key]) / sum(b[key]) for a, b in zip(ours, theirs)]
+
+
 def best_times(passes: list[dict], keys: tuple[str, ...] = ("ms", "cpu")) -> dict:
     """Each frame's fastest wall ("ms") and CPU ("cpu") time over the passes, with the results
     of the last pass (the compare scripts' passes are dicts of per-frame lists)."""

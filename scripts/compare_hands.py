@@ -51,7 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from arfx.tracking.hands import HandLandmarkModel, HandTracker, roi_from_hand_landmarks  # noqa: E402
-from bench_vs_mediapipe import MediaPipeWorker, best_times, decode, ensure_venv, load_image  # noqa: E402  (a sibling script)
+from bench_vs_mediapipe import (MediaPipeWorker, best_times, decode, ensure_venv, load_image,  # noqa: E402
+                                repeat_ratios)  # (a sibling script)
 
 IMAGES = ("obama_and_biden.jpg", "kit_with_rose.jpg")
 CLIP = "short_hamilton_clip.mp4"
@@ -223,12 +224,6 @@ def one_step_nme(frames: np.ndarray, mediapipe_hands: list[list[dict]], complexi
                 errors.append(min(candidates))
     model.close()
     return errors
-
-
-def repeat_ratios(ours: list[dict], theirs: list[dict], key: str) -> list[float]:
-    """arfx / MediaPipe per repeat (each pair of interleaved passes alone): sums over frames,
-    so that the many short frames and the few long ones weigh what they cost."""
-    return [sum(a[key]) / sum(b[key]) for a, b in zip(ours, theirs)]
 
 
 def main() -> int:

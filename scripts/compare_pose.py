@@ -76,7 +76,8 @@ from arfx.tracking.pose import (LEFT_HIP, LEFT_SHOULDER, NUM_LANDMARKS, RIGHT_HI
 from arfx.tracking.roi import Roi  # noqa: E402
 from arfx.tracking.segmentation import Segmenter  # noqa: E402
 from bench_tracking_truth import FPS, H, W, Sprite, affine, background, compose, encode_decode  # noqa: E402
-from bench_vs_mediapipe import MediaPipeWorker, best_times, decode, ensure_venv, load_image  # noqa: E402  (sibling scripts)
+from bench_vs_mediapipe import (MediaPipeWorker, best_times, decode, ensure_venv, load_image,  # noqa: E402
+                                repeat_ratios)  # (sibling scripts)
 
 IMAGES = ("obama.jpg", "biden.jpg", "alex-lacamoire.png", "lin-manuel-miranda.png", "rose_leslie_img1.jpg",
           "two_people.jpg", "kit_with_rose.jpg", "obama_and_biden.jpg", "obama_partial_face.jpg")
@@ -426,13 +427,11 @@ def summarise(setting: Setting, ours: dict, theirs: dict) -> dict:
     if setting.kind == "pose":
         ours_found = np.array([f is not None for f in ours["found"]])
         mp_found = np.array([f is not None for f in theirs["found"]])
-        errors, world, visibility = [], [], []
+        errors = list(nme_by_frame(ours["found"], theirs["found"]).values())
+        world, visibility = [], []
         for a, b in zip(ours["found"], theirs["found"]):
             if a is None or b is None:
                 continue
-            reference = np.asarray(b["landmarks"])
-            distance = np.linalg.norm(np.asarray(a["landmarks"])[:, :2] - reference[:, :2], axis=1)
-            errors.append(100 * distance.mean() / max(torso(reference), 1e-6))
             world.append(100 * np.linalg.norm(np.asarray(a["world"]) - np.asarray(b["world"]), axis=1).mean())
             visibility.append(np.abs(np.asarray(a["visibility"]) - np.asarray(b["visibility"])).mean())
         row.update(
@@ -534,7 +533,7 @@ def main() -> int:
                         reference = theirs[-1]["soft"]
                         row.update(still_shots=still, flicker_mp=edge_flicker(reference, reference, still),
                                    flicker_arfx=edge_flicker(ours[-1]["soft"], reference, still))
-                    row.update(repeat_cpu_ratios=[sum(a["cpu"]) / sum(b["cpu"]) for a, b in zip(ours, theirs)])
+                    row.update(repeat_cpu_ratios=repeat_ratios(ours, theirs, "cpu"))
                     unsmoothed = (setting.mediapipe.get("static_image_mode")
                                   or not setting.mediapipe.get("smooth_landmarks", True))
                     if setting.kind == "pose" and unsmoothed and not setting.arfx:

@@ -383,8 +383,9 @@ class Object3DPass:
             hidden = {slot for part in acts.hidden for slot in self._part_slots[part]}
             textures = {slot: self._texture(frame, image) for part, image in acts.textures.items()
                         for slot in self._part_slots[part]}
+        projection = gl_matrix_bytes(frame.projection)
         for program in self._programs:
-            program["u_projection"].write(gl_matrix_bytes(frame.projection))
+            program["u_projection"].write(projection)
         for program in self._lit_programs:
             frame.renderer.apply_lighting(program, frame, face)  # light from the frame, or the fixed one
         anchor_matrix = self.effect.anchor.matrix(face)
@@ -641,13 +642,10 @@ class BurstPass:
     def _sprite(self, image):
         texture = self.textures.get(image)
         if texture is None:
-            import moderngl
+            from arfx.render.gltf import _upload
+            from arfx.render.gltf_load import TextureMap
 
-            rgba = self.effect.images[image]
-            texture = self.ctx.texture((rgba.shape[1], rgba.shape[0]), 4, np.ascontiguousarray(rgba).tobytes())
-            texture.build_mipmaps()
-            texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-            self.textures[image] = texture
+            texture = self.textures[image] = _upload(self.ctx, TextureMap(self.effect.images[image]), srgb=False)
         return texture
 
     def release(self) -> None:

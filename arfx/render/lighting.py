@@ -85,16 +85,6 @@ def sh_basis(normals: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(x), x, y, z, x * y, y * z, 3.0 * z * z - 1.0, x * z, x * x - y * y], axis=1)
 
 
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (the canonical winding faces +z, out of the face)."""
-    v = np.asarray(vertices, np.float64)
-    a, b, c = v[triangles[:, 0]], v[triangles[:, 1]], v[triangles[:, 2]]
-    face_normals = np.cross(b - a, c - a)
-    triangles = np.ascontiguousarray(triangles, dtype=np.uint32)
-    normals = _incidence(triangles.tobytes(), len(v)) @ face_normals
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-
-
 @functools.lru_cache(maxsize=4)
 def _incidence(triangles_bytes: bytes, vertex_count: int):
     """Sparse [vertices, triangles] matrix: 1 where a vertex is a corner of a triangle."""

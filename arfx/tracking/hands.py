@@ -259,17 +259,11 @@ class HandLandmarkModel:
         points = outputs[self._points].reshape(21, 3).copy()
         points[:, 2] /= Z_SCALE
         landmarks = roi.to_image(points, CROP_SIZE)
-        c, s = math.cos(roi.angle), math.sin(roi.angle)
-        world_in = outputs[self._world].reshape(21, 3)
-        wx, wy = world_in[:, 0], world_in[:, 1]
-        world = np.empty((21, 3), np.float32)
-        world[:, 0] = c * wx - s * wy
-        world[:, 1] = s * wx + c * wy
-        world[:, 2] = world_in[:, 2]
+        world = roi.world_to_image_axes(outputs[self._world].reshape(21, 3))
         return landmarks, world, presence, handedness
 
     def close(self) -> None:
-        self._model = None
+        self._model = self._run = None
 
 
 # ----- the tracker -------------------------------------------------------------------------

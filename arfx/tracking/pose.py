@@ -291,11 +291,7 @@ class PoseLandmarkModel:
         raw = outputs[self._points].reshape(MODEL_POINTS, 5)
         crop_points = refine_from_heatmap(raw[:, :3], outputs[self._heatmap][0])
         points = roi.to_image(crop_points, CROP_SIZE)
-        world = outputs[self._world].reshape(MODEL_POINTS, 3).astype(np.float32)
-        c, s = math.cos(roi.angle), math.sin(roi.angle)
-        x, y = world[:, 0].copy(), world[:, 1].copy()
-        world[:, 0] = c * x - s * y
-        world[:, 1] = s * x + c * y
+        world = roi.world_to_image_axes(outputs[self._world].reshape(MODEL_POINTS, 3))
         mask = _sigmoid(outputs[self._mask][0, :, :, 0]) if with_mask else None
         return PoseOutput(points, world, _sigmoid(raw[:, 3]), _sigmoid(raw[:, 4]), flag, mask)
 

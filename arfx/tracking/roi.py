@@ -57,6 +57,17 @@ class Roi:
             out[:, 2] = points[:, 2] * (self.size / out_size)
         return out
 
+    def world_to_image_axes(self, world: np.ndarray) -> np.ndarray:
+        """[N, 3] world points a model gave in the crop's axes, turned by the crop's angle into
+        the image's (a new float32 array; x and y rotate, z is kept)."""
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        x, y = world[:, 0], world[:, 1]
+        out = np.empty(world.shape, np.float32)
+        out[:, 0] = c * x - s * y
+        out[:, 1] = s * x + c * y
+        out[:, 2] = world[:, 2]
+        return out
+
 
 def _roll(start: np.ndarray, end: np.ndarray) -> float:
     """Rotation that makes start->end point along +x; wrapped to [-pi, pi)."""
