@@ -457,14 +457,20 @@ class Renderer:
         # cv2's SIMD channel conversion is ~30x faster than numpy's strided slice copy.
         return cv2.cvtColor(self._readback, cv2.COLOR_RGBA2RGB)
 
-    def _write_frame(self, rgb: np.ndarray, mirror: bool) -> None:
+    def _write_frame(self, rgb: np.ndarray, mirror: bool, box: tuple[int, int, int, int] | None = None) -> None:
         """The frame (mirrored if asked) straight into the colour buffer of a target without
         MSAA: that skips a full-screen textured quad, the costliest part of a frame on
-        llvmpipe (~3 ms at 720p)."""
-        cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
+        llvmpipe (~3 ms at 720p). `box` (x, y, w, h in the target): only the frame under it."""
+        if box is None:
+            cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=self._frame_rgba)
+            pixels = self._frame_rgba
+        else:
+            x, y, w, h = box
+            left = self.width - x - w if mirror else x  # the target is mirrored when asked
+            pixels = cv2.cvtColor(rgb[y:y + h, left:left + w], cv2.COLOR_RGB2RGBA)
         if mirror:
-            cv2.flip(self._frame_rgba, 1, dst=self._frame_rgba)
-        self._target.color_texture.write(self._frame_rgba)
+            cv2.flip(pixels, 1, dst=pixels)
+        self._target.color_texture.write(pixels, viewport=box)
 
     def _render_box(self, rgb: np.ndarray, scene: "_Scene", box: tuple[int, int, int, int], mirror: bool,
                     readback: bool) -> np.ndarray | None:
@@ -474,16 +480,10 @@ class Renderer:
         rasteriser. The same pixel grid and projection as a full render, so the box's pixels
         are the full render's; the output is the frame with the box pasted in."""
         x, y, w, h = box
-        color = self._target.color_texture
-        # The frame's columns under the box (the target is mirrored when asked).
-        left = self.width - x - w if mirror else x
         if not readback:
             self._write_frame(rgb, mirror)  # the window shows the whole target (show())
         elif w and h:
-            crop = cv2.cvtColor(rgb[y:y + h, left:left + w], cv2.COLOR_RGB2RGBA)
-            if mirror:
-                cv2.flip(crop, 1, dst=crop)
-            color.write(crop, viewport=box)
+            self._write_frame(rgb, mirror, box)
         self._draw_scene(scene, background=False, box=box)
         if not readback:
             return None
