@@ -31,15 +31,13 @@ from arfx.outputs import write_image
 from arfx.recorder import Recorder
 from arfx.sources import (CameraSource, Frame, ImageSource, Source, ThreadedFeed, VideoSource,
                           open_source)
+from arfx.stream import KEEP_SAMPLES
 from arfx.threads import StopSignals
 
 log = logging.getLogger(__name__)
 
 STILL_FPS = 30.0
 MAX_WINDOW = (1280, 720)
-#: Per-frame samples kept (stage times, latencies): the most recent, so that a session of
-#: hours does not grow (about 5 minutes at 30 fps).
-KEEP_SAMPLES = 10_000
 KEYS_HELP = ("Left/Right/Tab: effect  R: record  S: screenshot  M: mirror  D: debug  "
              "H: help  Esc/Q: quit")
 
@@ -86,10 +84,10 @@ class SessionResult:
     #: Frames the source delivered (shown + dropped).
     delivered: int = 0
     #: Seconds from capture to display, per shown frame of a live source (empty for files;
-    #: the last app.KEEP_SAMPLES).
+    #: the last stream.KEEP_SAMPLES).
     latencies: list[float] = field(default_factory=list)
     #: Seconds from capture to the frame leaving each live output (stream, virtual camera;
-    #: the last stream.KEEP_SAMPLES of each).
+    #: the last KEEP_SAMPLES of each).
     send_latencies: list[float] = field(default_factory=list)
 
 

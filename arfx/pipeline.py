@@ -287,7 +287,7 @@ class FramePipeline:
         self.faces.geometry.refine = self.fov_source != "default"
         #: Run in order on every frame; a stage reads only what earlier stages added.
         self.stages: list[Any] = [self.faces]
-        self._stages_effect: Any = _NOT_YET  # the effect the stages were chosen for
+        self._stages_effect: Any = _NOT_YET  # the effects (flattened) the stages were chosen for
         self._stages_for_effect()
         self._own_ctx = ctx is None
         self._ctx = ctx
@@ -332,13 +332,17 @@ class FramePipeline:
         the live app does not leave hands, body and mask tracking running behind glasses."""
         from arfx.render.renderer import effect_list
 
-        if self._stages_effect is self.effect:  # checked on every frame: only when it changes
+        # Checked on every frame, so only when the effects change: the live app's debug view
+        # hands over a new list of the same effects each frame, hence compared item by item.
+        items = effect_list(self.effect)
+        chosen = self._stages_effect
+        if chosen is not _NOT_YET and len(chosen) == len(items) and all(a is b for a, b in zip(chosen, items)):
             return
-        self._stages_effect = self.effect
+        self._stages_effect = items
         tracking = self.options.tracking
         needed = {entity for entity, wanted in (("hand", tracking.hands), ("body", tracking.pose),
                                                 ("frame", tracking.segmentation)) if wanted}
-        for item in effect_list(self.effect):
+        for item in items:
             entity = getattr(getattr(item, "anchor", None), "entity", "face")
             if entity in STAGE_FOR_ENTITY:
                 needed.add(entity)

@@ -82,9 +82,9 @@ class EffectInfo:
         from arfx.triggers import ShowWhen, TriggerActions
 
         shows = tuple(t.condition for t in self.trigger if not t.acts)
-        acts = [t for t in self.trigger if t.acts]
+        acts = any(t.acts for t in self.trigger)  # TriggerActions keeps those triggers
         return EffectSpec(self.name, self.kind, self.asset, self.options, self.anchor, self.occlusion,
-                          ShowWhen(shows) if shows else None, TriggerActions(acts) if acts else None)
+                          ShowWhen(shows) if shows else None, TriggerActions(self.trigger) if acts else None)
 
 
 def user_effects_dir() -> Path:
