@@ -104,10 +104,11 @@ def draw_status(width: int, height: int, status: dict[str, Any], announce: str |
     return image
 
 
-def composite(rgb: np.ndarray, overlay: np.ndarray) -> np.ndarray:
-    """`overlay` (premultiplied RGBA, same size) over a copy of `rgb`, only where it covers."""
+def composite(rgb: np.ndarray, overlay: np.ndarray, bands: list | None = None) -> np.ndarray:
+    """`overlay` (premultiplied RGBA, same size) over a copy of `rgb`, only where it covers
+    (`bands`: its text_bands, when known)."""
     out = rgb.copy()
-    for x, y, w, h in text_bands(overlay):  # only where the overlay holds something
+    for x, y, w, h in text_bands(overlay) if bands is None else bands:  # only where it holds something
         band = overlay[y:y + h, x:x + w]
         keep = (255 - band[:, :, 3:4]).astype(np.uint16)
         under = out[y:y + h, x:x + w]
@@ -130,6 +131,12 @@ def text_bands(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     return bands
 
 
+def redraw_key(width: int, height: int, status: dict[str, Any], announce: str | None) -> tuple:
+    """What makes the overlay change shape: a new key redraws it at once (else every REFRESH_S)."""
+    return (width, height, announce, bool(status.get("help")), status.get("recording") is not None,
+            bool(status.get("dropped")), status.get("gesture"), bool(status.get("stages")))
+
+
 class OverlayImage:
     """The overlay drawn into pictures on the CPU (recordings and outputs with the interface)."""
 
@@ -137,16 +144,17 @@ class OverlayImage:
         self._key: Any = None
         self._drawn_at = 0.0
         self.image: np.ndarray | None = None
+        self.bands: list[tuple[int, int, int, int]] = []  # where it has text (text_bands)
 
     def apply(self, rgb: np.ndarray, status: dict[str, Any], announce: str | None = None) -> np.ndarray:
         h, w = rgb.shape[:2]
-        key = (w, h, announce, bool(status.get("help")), status.get("recording") is not None,
-               bool(status.get("dropped")), status.get("gesture"), bool(status.get("stages")))
+        key = redraw_key(w, h, status, announce)
         now = time.monotonic()
         if self.image is None or key != self._key or now - self._drawn_at > REFRESH_S:
             self.image = draw_status(w, h, status, announce)
+            self.bands = text_bands(self.image)
             self._key, self._drawn_at = key, now
-        return composite(rgb, self.image)
+        return composite(rgb, self.image, self.bands)
 
 
 class Overlay:
@@ -192,8 +200,7 @@ class Overlay:
         w, h = int(viewport[2]), int(viewport[3])
         announce = self._announcement()
         # Redraw the text when what it says changes in kind, else at most every REFRESH_S.
-        key = (w, h, announce, bool(status.get("help")), status.get("recording") is not None,
-               bool(status.get("dropped")), status.get("gesture"), bool(status.get("stages")))
+        key = redraw_key(w, h, status, announce)
         now = time.monotonic()
         if key != self._key or now - self._drawn_at > REFRESH_S:
             self.image = draw_status(w, h, status, announce)
