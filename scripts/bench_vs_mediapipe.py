@@ -287,7 +287,7 @@ def stage_breakdown(frames: np.ndarray, repeats: int, refine_landmarks: bool = F
                 points, _ = timed(stages[4], landmarks.run_crop, roi)
             else:
                 points, _ = timed(stages[4], refiner.look, landmarks, roi, x)
-                points = timed("refine 478", refiner.refine_mesh, frame, roi, points)
+                points = timed("refine 478", refiner.refine_mesh, roi, points)
             if next_roi:
                 timed("next ROI", roi_from_landmarks, points)
     if refiner is not None:

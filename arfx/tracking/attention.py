@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from arfx.tracking._runner import ModelRunner
 from arfx.tracking.landmarks import CROP_SIZE, LandmarkModel, sigmoid
 from arfx.tracking.roi import Roi
 
@@ -99,12 +100,10 @@ class AttentionLandmarkModel(LandmarkModel):
         presence = sigmoid(float(out["conv_faceflag"].reshape(-1)[0]))
         return roi.to_image(points, CROP_SIZE), presence
 
-    def refine_mesh(self, rgb: np.ndarray, roi: Roi, mesh: np.ndarray,
-                    crop: np.ndarray | None = None) -> np.ndarray:
+    def refine_mesh(self, rgb: np.ndarray, roi: Roi, mesh: np.ndarray) -> np.ndarray:
         """478 points from another model's 468-point mesh (image pixels) found in `roi`:
-        this model's lips, eyes and irises in the same crop, laid over that mesh. `crop`:
-        the 192x192 model input of `roi` when the caller already has it."""
-        return overlay(self._model(self.crop(rgb, roi) if crop is None else crop), roi, mesh)
+        this model's lips, eyes and irises in the same crop, laid over that mesh."""
+        return overlay(self._model(self.crop(rgb, roi)), roi, mesh)
 
 
 def overlay(out: dict[str, np.ndarray], roi: Roi, mesh: np.ndarray) -> np.ndarray:
@@ -134,26 +133,26 @@ class ConcurrentRefiner:
     """
 
     def __init__(self, threads: int = 1) -> None:
-        self._model = AttentionLandmarkModel(threads=threads)
+        self._model = ModelRunner(AttentionLandmarkModel.model_name, threads=threads)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="arfx-refine")
         self._done: list[tuple[Roi, dict[str, np.ndarray]]] = []  # attention outputs by crop
 
     def look(self, landmarks: LandmarkModel, roi: Roi, crop: np.ndarray
              ) -> tuple[np.ndarray, float]:
         """`landmarks.run_crop(roi)` (its input `crop` holds `roi`), with the attention model
-        run on `crop` meanwhile; its outputs wait for `refine_mesh(..., roi, ...)`."""
+        run on `crop` meanwhile; its outputs wait for `refine_mesh(roi, ...)`."""
         mesh = self._pool.submit(landmarks.run_crop, roi)
-        self._done.append((roi, self._model._model(crop)))
+        self._done.append((roi, self._model(crop)))
         return mesh.result()
 
-    def refine_mesh(self, rgb: np.ndarray, roi: Roi, mesh: np.ndarray,
-                    crop: np.ndarray | None = None) -> np.ndarray:
-        """As AttentionLandmarkModel.refine_mesh, from `look`'s run on this very `roi` if any."""
+    def refine_mesh(self, roi: Roi, mesh: np.ndarray) -> np.ndarray:
+        """As AttentionLandmarkModel.refine_mesh, from `look`'s run on this very `roi` (every
+        face the tracker keeps was found through `look`)."""
         for k, (looked, out) in enumerate(self._done):
             if looked is roi:
                 del self._done[k]
                 return overlay(out, roi, mesh)
-        return self._model.refine_mesh(rgb, roi, mesh, crop)
+        raise LookupError("refine_mesh: look() never ran on this crop")
 
     def forget(self) -> None:
         """Drop the attention outputs of crops that were not refined (end of a frame)."""
@@ -162,4 +161,4 @@ class ConcurrentRefiner:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._done.clear()
-        self._model.close()
+        self._model = None

@@ -29,16 +29,10 @@ class LandmarkModel:
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
         # the model bound to the input buffer and to outputs allocated once (no per-run wrapping)
         self._run = self._model.bound(self._input)
-        self.last_roi: Roi | None = None  # the ROI the model input now holds
-
-    def input_for(self, roi: Roi) -> np.ndarray | None:
-        """The model input (a view, overwritten by the next crop) if it holds `roi`."""
-        return self._input if self.last_roi is roi else None
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
         """Fill the model input with the ROI resampled to 192x192 (edges replicated)."""
         self._cropper(rgb, roi, self._patch, self._input, _INPUT_SCALE)
-        self.last_roi = roi
         return self._input
 
     def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:

@@ -342,8 +342,7 @@ class FaceTracker:
                                          f.points[:468], noise))
             points = f.points
             if self._refiner is not None:
-                points = self._refiner.refine_mesh(rgb, f.crop, points,
-                                                   self._landmarks.input_for(f.crop))
+                points = self._refiner.refine_mesh(f.crop, points)
             if self._smoother is not None:
                 points = self._smoother(face_id, points, t)
             faces.append(Face(points, f.presence, face_id, f.crop))
