@@ -71,6 +71,15 @@ class FrameState:
     #: The target's pixels (x, y, w, h) this frame is drawn in, when not all (Renderer._render_box).
     scissor: tuple[int, int, int, int] | None = None
     _lights: dict = field(default_factory=dict)
+    _corners: dict = field(default_factory=dict)
+
+    def screen_corners(self, effect_pass, entity) -> np.ndarray | None:
+        """`effect_pass.screen_box(self, entity)`, worked out once per frame (the frame's box
+        and each occluder group's box ask for the same passes and entities)."""
+        key = (id(effect_pass), id(entity))
+        if key not in self._corners:
+            self._corners[key] = effect_pass.screen_box(self, entity)
+        return self._corners[key]
 
     def face_light(self, face):
         """The light on `face` estimated from this frame (arfx.render.lighting.FaceLight), or
@@ -891,11 +900,10 @@ def _screen_box(frame: FrameState, group: list) -> tuple[int, int, int, int] | N
     they cannot tell); None when any pass cannot tell or the group reaches behind the camera."""
     corners = []
     for effect_pass, entities in group:
-        method = getattr(effect_pass, "screen_box", None)
-        if method is None:
+        if not hasattr(effect_pass, "screen_box"):
             return None
         for entity in entities:
-            clip = method(frame, entity)
+            clip = frame.screen_corners(effect_pass, entity)
             if clip is None:
                 return None
             corners.append(clip)
