@@ -321,11 +321,6 @@ class FramePipeline:
             log.debug("renderer: %s", f"{samples}x MSAA" if samples else "no MSAA")
         return self._renderer
 
-    def add_stage(self, entity: str) -> None:
-        """Track `entity` ("hand") from now on, if not already."""
-        if all(stage.name != entity for stage in self.stages):
-            self.stages.append(STAGE_FOR_ENTITY[entity](self.options.tracking, self.camera))
-
     def _stages_for_effect(self) -> None:
         """Run the trackers the current effect needs (a hand effect needs hands) and the options
         ask for; a tracker only an earlier effect needed stops, so cycling through effects in
@@ -350,16 +345,14 @@ class FramePipeline:
                 needed.add("frame")
             if not self.faces.refined and reads_eyelids(item):
                 self.faces.refine()
-        for stage in [stage for stage in self.stages if stage.name in STAGE_FOR_ENTITY]:
-            if stage.name not in needed:
-                log.debug("%s tracking stops: the effect does not need it", stage.name)
+        running = {stage.name: stage for stage in self.stages[1:]}  # [0] is the face stage
+        for name, stage in running.items():
+            if name not in needed:
+                log.debug("%s tracking stops: the effect does not need it", name)
                 stage.close()
-                self.stages.remove(stage)
-        for entity in STAGE_FOR_ENTITY:  # in this order: a stage may read an earlier one's output
-            if entity in needed:
-                self.add_stage(entity)
-        order = ["face", *STAGE_FOR_ENTITY]
-        self.stages.sort(key=lambda stage: order.index(stage.name) if stage.name in order else len(order))
+        # in STAGE_FOR_ENTITY's order: a stage may read an earlier one's output
+        self.stages = [self.faces] + [running.get(entity) or STAGE_FOR_ENTITY[entity](tracking, self.camera)
+                                      for entity in STAGE_FOR_ENTITY if entity in needed]
 
     def set_fov(self, fov: float, source: str = "option") -> None:
         """Lift and render with a camera of vertical field of view `fov` (degrees) from now on."""
