@@ -48,7 +48,6 @@ uniform float u_alpha_cutoff;   // ALPHA_MASK
 // Maps: 0 base colour, 1 metallic-roughness, 2 normal, 3 occlusion, 4 emissive.
 uniform bool u_has_texture;     // base colour
 uniform sampler2D u_texture;
-uniform bool u_has_map[5];
 uniform sampler2D u_metallic_roughness;
 uniform sampler2D u_normal_map;
 uniform sampler2D u_occlusion;
@@ -166,11 +165,9 @@ void main() {
     float metallic = u_metallic;
     float roughness = u_roughness;
 #ifdef METALLIC_ROUGHNESS_MAP
-    if (u_has_map[1]) {
-        vec4 mr = texture(u_metallic_roughness, map_uv(1));
-        roughness *= mr.g;
-        metallic *= mr.b;
-    }
+    vec4 mr = texture(u_metallic_roughness, map_uv(1));
+    roughness *= mr.g;
+    metallic *= mr.b;
 #endif
     roughness = clamp(roughness, 0.03, 1.0);
     metallic = clamp(metallic, 0.0, 1.0);
@@ -182,41 +179,35 @@ void main() {
         n = -n;
     }
 #ifdef NORMAL_MAP
-    if (u_has_map[2]) {
-        vec3 t;
-        float handedness;
-        if (v_tangent.w != 0.0) {
-            t = v_tangent.xyz;
-            handedness = v_tangent.w;
-        } else {
-            // No tangents: from the screen-space derivatives of position and uv.
-            vec2 uv = map_uv(2);
-            vec3 dp_dx = dFdx(v_position), dp_dy = dFdy(v_position);
-            vec2 duv_dx = dFdx(uv), duv_dy = dFdy(uv);
-            t = duv_dy.t * dp_dx - duv_dx.t * dp_dy;
-            handedness = 1.0;
-        }
-        t = normalize(t - n * dot(n, t));
-        vec3 b = cross(n, t) * handedness;
-        if (!gl_FrontFacing) {
-            b = -b;  // the flipped normal mirrors the frame
-        }
-        vec3 m = texture(u_normal_map, map_uv(2)).xyz * 2.0 - 1.0;
-        m.xy *= u_map_scale[2];
-        n = normalize(mat3(t, b, n) * m);
+    vec3 t;
+    float handedness;
+    if (v_tangent.w != 0.0) {
+        t = v_tangent.xyz;
+        handedness = v_tangent.w;
+    } else {
+        // No tangents: from the screen-space derivatives of position and uv.
+        vec2 uv = map_uv(2);
+        vec3 dp_dx = dFdx(v_position), dp_dy = dFdy(v_position);
+        vec2 duv_dx = dFdx(uv), duv_dy = dFdy(uv);
+        t = duv_dy.t * dp_dx - duv_dx.t * dp_dy;
+        handedness = 1.0;
     }
+    t = normalize(t - n * dot(n, t));
+    vec3 b = cross(n, t) * handedness;
+    if (!gl_FrontFacing) {
+        b = -b;  // the flipped normal mirrors the frame
+    }
+    vec3 m = texture(u_normal_map, map_uv(2)).xyz * 2.0 - 1.0;
+    m.xy *= u_map_scale[2];
+    n = normalize(mat3(t, b, n) * m);
 #endif
     float occlusion = 1.0;
 #ifdef OCCLUSION_MAP
-    if (u_has_map[3]) {
-        occlusion = 1.0 + u_map_scale[3] * (texture(u_occlusion, map_uv(3)).r - 1.0);
-    }
+    occlusion = 1.0 + u_map_scale[3] * (texture(u_occlusion, map_uv(3)).r - 1.0);
 #endif
     vec3 emissive = u_emissive;
 #ifdef EMISSIVE_MAP
-    if (u_has_map[4]) {
-        emissive *= texture(u_emissive_map, map_uv(4)).rgb;
-    }
+    emissive *= texture(u_emissive_map, map_uv(4)).rgb;
 #endif
 
     vec3 c_diff = base.rgb * (1.0 - metallic);

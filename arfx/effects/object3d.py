@@ -512,12 +512,11 @@ class Object3DPass:
         _set(program, "u_alpha_cutoff", material.alpha_cutoff)
         _set(program, "u_has_texture", base is not None or "base" in mesh.textures)
         _set(program, "u_skinned", mesh.gpu_skin)
-        has, sets, mirror, scale, bound = [], [], [], [], []
+        sets, mirror, scale, bound = [], [], [], []
         transforms = []
         for role in _MAP_ORDER:
             texture_map = mesh.maps.get(role)
             texture = base if role == "base" and base is not None else mesh.textures.get(role)
-            has.append(texture is not None)
             if texture is not None:
                 bound.append((texture, TEXTURE_UNITS[role]))
             sets.append(texture_map.texcoord if texture_map is not None else 0)
@@ -526,7 +525,6 @@ class Object3DPass:
             scale.append(float(texture_map.scale) if texture_map is not None else 1.0)
             transform = texture_map.transform if texture_map is not None else np.eye(3)
             transforms.append(np.asarray(transform, np.float32).T)  # column-major
-        _set(program, "u_has_map", has)
         _set(program, "u_uv_set", sets)
         _set(program, "u_mirror", mirror)
         _set(program, "u_map_scale", scale)
@@ -689,7 +687,7 @@ def _box_corners(low, high) -> np.ndarray:
 
 #: The object program's uniforms that only the material and its maps decide.
 _MATERIAL_UNIFORMS = ("u_base_color", "u_metallic", "u_roughness", "u_emissive", "u_alpha_cutoff",
-                      "u_has_texture", "u_skinned", "u_has_map", "u_uv_set", "u_mirror", "u_map_scale",
+                      "u_has_texture", "u_skinned", "u_uv_set", "u_mirror", "u_map_scale",
                       "u_uv_transform")
 
 #: The object shader's define for each material map (shaders/object.frag compiles a map's code
