@@ -281,12 +281,14 @@ class PoseLandmarkModel:
         self._points, self._flag, self._mask, self._heatmap, self._world = OUTPUTS
         self._patch = np.empty((CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
         self._input = np.empty((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.float32)
+        self._run = self._model.bound(self._input)  # no per-run wrapping of input and outputs
 
     def crop(self, rgb: np.ndarray, roi: Roi) -> np.ndarray:
         return crop_into(rgb, roi, self._patch, self._input, _UNIT, like_mediapipe=self.like_mediapipe)
 
     def run(self, rgb: np.ndarray, roi: Roi, with_mask: bool = False) -> PoseOutput:
-        outputs = self._model(self.crop(rgb, roi))
+        self.crop(rgb, roi)
+        outputs = self._run()  # arrays reused by the next run: everything kept is a new array
         flag = float(outputs[self._flag].reshape(-1)[0])
         raw = outputs[self._points].reshape(MODEL_POINTS, 5)
         crop_points = refine_from_heatmap(raw[:, :3], outputs[self._heatmap][0])
@@ -296,7 +298,7 @@ class PoseLandmarkModel:
         return PoseOutput(points, world, _sigmoid(raw[:, 3]), _sigmoid(raw[:, 4]), flag, mask)
 
     def close(self) -> None:
-        self._model = None
+        self._model = self._run = None
 
 
 def warp_mask_to_frame(mask_crop: np.ndarray, roi: Roi, height: int, width: int) -> np.ndarray:

@@ -75,6 +75,7 @@ class SsdDetector:
         self._scale, self._offset = np.float32(scale), np.float32(offset)
         self._canvas = np.empty((size, size, 3), dtype=np.uint8)
         self._input = np.empty((1, size, size, 3), dtype=np.float32)
+        self._run = self._model.bound(self._input)  # no per-run wrapping of input and outputs
 
     def _letterbox(self, rgb: np.ndarray) -> tuple[float, float, float]:
         """The frame into the model input; frame px = tensor px * s - (ox, oy)."""
@@ -86,7 +87,7 @@ class SsdDetector:
 
     def detect_boxes(self, rgb: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
         s, ox, oy = self._letterbox(rgb)
-        outputs = self._model(self._input)
+        outputs = self._run()
         merged = decode(outputs[self._boxes_name][0], outputs[self._logits_name][0], self._anchors,
                         self.min_confidence, self.size, self.keypoints)
         shift = np.array([ox, oy])
@@ -99,4 +100,4 @@ class SsdDetector:
         return found
 
     def close(self) -> None:
-        self._model = None
+        self._model = self._run = None
