@@ -247,10 +247,11 @@ def frame_changes(clip: np.ndarray) -> np.ndarray:
     return np.array([np.abs(clip[i + 1].astype(np.int16) - clip[i]).mean() for i in range(len(clip) - 1)])
 
 
-def shots(clip: np.ndarray, cut: float = 20.0) -> list[tuple[int, int]]:
+def shots(clip: np.ndarray, cut: float = 20.0, change: np.ndarray | None = None) -> list[tuple[int, int]]:
     """(first, end) frames of the clip's shots: a shot ends where the mean absolute change
-    between frames exceeds `cut` grey levels."""
-    bounds = [0, *(int(i) + 1 for i in np.flatnonzero(frame_changes(clip) > cut)), len(clip)]
+    between frames (`change`, frame_changes(clip) when not given) exceeds `cut` grey levels."""
+    change = frame_changes(clip) if change is None else change
+    bounds = [0, *(int(i) + 1 for i in np.flatnonzero(change > cut)), len(clip)]
     return list(zip(bounds, bounds[1:]))
 
 
@@ -258,7 +259,8 @@ def still_shots(clip: np.ndarray, still: float = 3.0, shortest: int = 10) -> lis
     """The shots of at least `shortest` frames whose median change between frames is below
     `still` grey levels."""
     change = frame_changes(clip)
-    return [(a, b) for a, b in shots(clip) if b - a >= shortest and np.median(change[a:b - 1]) < still]
+    return [(a, b) for a, b in shots(clip, change=change)
+            if b - a >= shortest and np.median(change[a:b - 1]) < still]
 
 
 def nme_by_frame(found: list, reference: list, visible: float | None = None) -> dict[int, float]:
