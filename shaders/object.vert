@@ -1,7 +1,7 @@
 #version 330 core
 // A lit mesh of a 3D effect; positions in the asset's own space, moved into camera space
 // by u_model_view (pose x placement x node transform). Skinned meshes are skinned here
-// (u_skinned: up to 4 of u_joints a vertex, matrices into asset space, whose node transform is
+// (SKINNED: up to 4 of u_joints a vertex, matrices into asset space, whose node transform is
 // then the identity); morph targets arrive applied (arfx.render.gltf_anim, on the CPU).
 // Variants (defines, see object.frag): SKINNED for skinned meshes, and the uvs and tangents
 // passed on only where a map reads them, since llvmpipe shades vertices on the drawing thread
@@ -16,10 +16,11 @@ in vec2 in_uv;
 in vec4 in_color;
 in vec4 in_tangent;   // xyz along +u, w handedness; w = 0: the mesh has no tangents
 in vec2 in_uv1;
-in vec4 in_joints;    // skinned meshes only (others leave it unbound; u_skinned is false)
+#ifdef SKINNED
+in vec4 in_joints;    // skinned meshes only
 in vec4 in_weights;
-uniform bool u_skinned;
 uniform mat4 u_joints[64];
+#endif
 uniform mat4 u_model_view;
 uniform mat3 u_normal_matrix;
 uniform mat4 u_projection;
@@ -39,13 +40,11 @@ void main() {
     vec3 normal = in_normal;
     vec3 tangent = in_tangent.xyz;
 #ifdef SKINNED
-    if (u_skinned) {
-        mat4 skin = in_weights.x * u_joints[int(in_joints.x)] + in_weights.y * u_joints[int(in_joints.y)]
-                  + in_weights.z * u_joints[int(in_joints.z)] + in_weights.w * u_joints[int(in_joints.w)];
-        local = skin * local;
-        normal = mat3(skin) * normal;
-        tangent = mat3(skin) * tangent;
-    }
+    mat4 skin = in_weights.x * u_joints[int(in_joints.x)] + in_weights.y * u_joints[int(in_joints.y)]
+              + in_weights.z * u_joints[int(in_joints.z)] + in_weights.w * u_joints[int(in_joints.w)];
+    local = skin * local;
+    normal = mat3(skin) * normal;
+    tangent = mat3(skin) * tangent;
 #endif
     vec4 position = u_model_view * local;
     v_position = position.xyz;

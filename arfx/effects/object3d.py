@@ -254,7 +254,8 @@ class Object3DPass:
 
         self.effect = effect
         model = effect.model
-        gpu_skin = [model is not None and mesh.skin is not None
+        # (as GpuMesh decides it: the program's SKINNED variant always skins)
+        gpu_skin = [model is not None and mesh.skin is not None and mesh.rest_vertices is not None
                     and len(model.skins[mesh.skin].joints) <= MAX_GPU_JOINTS for mesh in effect.meshes]
         # Each mesh is drawn by the object program's variant for the maps its material has
         # (and a base colour map wherever a trigger may switch the texture) and its skinning.
@@ -511,7 +512,6 @@ class Object3DPass:
         _set(program, "u_emissive", tuple(material.emissive))
         _set(program, "u_alpha_cutoff", material.alpha_cutoff)
         _set(program, "u_has_texture", base is not None or "base" in mesh.textures)
-        _set(program, "u_skinned", mesh.gpu_skin)
         sets, mirror, scale, bound = [], [], [], []
         transforms = []
         for role in _MAP_ORDER:
@@ -687,7 +687,7 @@ def _box_corners(low, high) -> np.ndarray:
 
 #: The object program's uniforms that only the material and its maps decide.
 _MATERIAL_UNIFORMS = ("u_base_color", "u_metallic", "u_roughness", "u_emissive", "u_alpha_cutoff",
-                      "u_has_texture", "u_skinned", "u_uv_set", "u_mirror", "u_map_scale",
+                      "u_has_texture", "u_uv_set", "u_mirror", "u_map_scale",
                       "u_uv_transform")
 
 #: The object shader's define for each material map (shaders/object.frag compiles a map's code
