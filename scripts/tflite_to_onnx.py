@@ -1110,6 +1110,17 @@ def pad_channels(model: onnx.ModelProto, block: int) -> dict[str, int]:
             continue
         out_c, in_c = padded.get(root(n.output[0])), padded.get(root(n.input[0]))
         weight = constant(n.input[1])
+        array = numpy_helper.to_array(weight)
+        if (len(n.input) == 2 and group_of(n) == 1 and _embeds_leading_channels(array)
+                and (out_c or array.shape[0]) == (in_c or array.shape[1])):
+            # A channel padding (_op_PAD) whose input and output are now equally wide: it
+            # passes the input on unchanged (the extra channels are 0 on both sides). As a 1x1
+            # depthwise Conv with unit weights its C x C multiply-adds a pixel become C, with
+            # bit-identical results (each output is 1 x one input either way).
+            width = out_c or array.shape[0]
+            weight.CopyFrom(numpy_helper.from_array(np.ones((width, 1, 1, 1), array.dtype), weight.name))
+            n.attribute.append(helper.make_attribute("group", width))
+            continue
         if out_c is not None:
             widen(weight, 0, out_c)
             if len(n.input) > 2:
@@ -1120,6 +1131,14 @@ def pad_channels(model: onnx.ModelProto, block: int) -> dict[str, int]:
             widen(weight, 1, in_c)
     del g.value_info[:]  # shapes inside the graph changed
     return {min(t for t in activations if root(t) == r): c for r, c in sorted(padded.items())}
+
+
+def _embeds_leading_channels(weight: np.ndarray) -> bool:
+    """Whether a 1x1 Conv weight [out, in, 1, 1] copies its `in` channels to the first `in`
+    outputs and makes the rest 0 (a channel padding at the end, as _op_PAD writes it)."""
+    out_c, in_c = weight.shape[:2]
+    return (weight.shape[2:] == (1, 1) and out_c >= in_c
+            and np.array_equal(weight[:, :, 0, 0], np.eye(out_c, in_c, dtype=weight.dtype)))
 
 
 def to_bytes(model: onnx.ModelProto) -> bytes:

@@ -420,6 +420,43 @@ def test_short_range_detector_fills_whole_channel_blocks(wheel):
         np.testing.assert_allclose(ours, theirs, atol=1e-4 * max(1.0, float(np.abs(theirs).max())))
 
 
+def test_short_range_detector_paddings_copy_their_input_bit_for_bit():
+    """Channel paddings whose input is already as wide as their output run as 1x1 depthwise
+    Convs with unit weights (C multiply-adds a pixel instead of C x C): the detector's outputs
+    are bit-identical to the same graph with the full identity embeddings back in."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper
+
+    path = models.models_dir() / "face_detection_short_range.onnx"
+    model = onnx.load(str(path))
+    weights = {i.name: i for i in model.graph.initializer}
+    rewritten = 0
+    for node in model.graph.node:
+        group = next((a for a in node.attribute if a.name == "group"), None)
+        if node.op_type != "Conv" or "channel_padding" not in node.name or group is None:
+            continue
+        kernel = weights[node.input[1] + "__f16"]
+        ones = numpy_helper.to_array(kernel)
+        assert ones.shape == (group.i, 1, 1, 1) and (ones == 1).all(), node.name
+        embed = np.eye(group.i, dtype=ones.dtype)[:, :, None, None]
+        kernel.CopyFrom(numpy_helper.from_array(embed, kernel.name))
+        node.attribute.remove(group)
+        node.attribute.append(helper.make_attribute("group", 1))
+        rewritten += 1
+    assert rewritten >= 7  # 32, 48, 64, 80 and 96 channels wide
+    import cv2
+    photo = cv2.resize(_astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
+    inputs = [photo[None].astype(np.float32) / 127.5 - 1,
+              np.random.default_rng(3).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)]
+    sessions = [ort.InferenceSession(m, providers=["CPUExecutionProvider"])
+                for m in (path.read_bytes(), model.SerializeToString())]
+    for x in inputs:
+        ours, embedded = (s.run(None, {"input": x}) for s in sessions)
+        for a, b in zip(ours, embedded):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_hand_models_convert_to_the_committed_bytes(wheel):
     """The converter's new ops are deterministic too: the hand models reconvert byte for byte."""
     tflite_to_onnx = load_script("tflite_to_onnx")
