@@ -23,6 +23,7 @@ import numpy as np
 
 from arfx.errors import OutputError, reason
 from arfx.sources import Frame, LatestFrameSlot
+from arfx.threads import PlaybackClock
 
 log = logging.getLogger(__name__)
 
@@ -188,20 +189,19 @@ class PacedStream:
         self.output = StreamOutput(url, width, height, fps=fps, keep_all=True)
         self.fps = self.output.fps
         self.encode_times: list[float] = []  # the encoder's time is not measured per frame here
-        self._t0: float | None = None
+        self._clock = PlaybackClock()
         self._count = 0
 
     def write(self, rgb: np.ndarray, timestamp: float | None = None) -> None:
         if timestamp is None:
             timestamp = self._count / self.fps
-        now = time.monotonic()
-        if self._t0 is None:
-            self._t0 = now - timestamp
-        delay = self._t0 + timestamp - now
+        if not self._clock.started:
+            self._clock.start(timestamp)
+        delay = self._clock.delay(timestamp)
         if delay > 0:
             time.sleep(delay)
         else:
-            self._t0 -= delay  # the render fell behind: play on from here, no catch-up burst
+            self._clock.fall_behind(-delay)  # the render fell behind: play on from here
         self.output.write(rgb, timestamp=timestamp)
         self._count += 1
 

@@ -12,6 +12,8 @@ them, and the one place SIGINT/SIGTERM become an orderly stop.
   on a daemon thread (an encoder); the first exception is kept (later items are drained
   unhandled, so producers never block on a dead worker) for the caller to report, and
   `close()` runs `finish` on the worker thread and waits for it however often Ctrl-C comes.
+- `PlaybackClock` says when each timestamped item is due at playback speed (paced file feeds,
+  streams fed by an offline render).
 - `StopSignals` turns SIGINT and SIGTERM into an orderly stop: by default a KeyboardInterrupt
   (so `kill PID` unwinds like Ctrl-C and every `finally` finishes its output), or a handler
   of the caller's (the live app asks its loop to stop).
@@ -183,6 +185,31 @@ class LatestSlot(_Ending, Generic[T]):
             item, self._item = self._item, None
             self._cond.notify_all()  # a keep_all writer may go on
             return item
+
+
+class PlaybackClock:
+    """When timestamped items are due at playback speed: `start(timestamp)` counts that
+    timestamp as shown now, and a later one is due its difference later (`delay`, negative
+    when it is late). `fall_behind` moves the clock on after a late item, so the ones after it
+    keep their spacing instead of following in a catch-up burst."""
+
+    def __init__(self) -> None:
+        self._zero: float | None = None  # the monotonic time at which timestamp 0 is due
+
+    @property
+    def started(self) -> bool:
+        return self._zero is not None
+
+    def start(self, timestamp: float = 0.0) -> None:
+        self._zero = time.monotonic() - timestamp
+
+    def delay(self, timestamp: float) -> float:
+        """Seconds until `timestamp` is due (negative: that late); the clock must be started."""
+        return self._zero + timestamp - time.monotonic()
+
+    def fall_behind(self, late: float) -> None:
+        """Play on from an item `late` seconds late as if it were on time."""
+        self._zero += late
 
 
 # -- stages ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 
 from arfx.errors import InputError
 from arfx.sources.frames import Frame, Source, to_rgb8
-from arfx.threads import LatestSlot, ProducerStage
+from arfx.threads import LatestSlot, PlaybackClock, ProducerStage
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ class ThreadedFeed:
         self.wait_for_clock = wait_for_clock
         self.stall_timeout = stall_timeout
         self.slot: LatestSlot[Frame] = LatestFrameSlot(keep_all=keep_all)
-        self._clock = threading.Event()
-        self._t0 = 0.0
+        self._clock_started = threading.Event()  # set with the clock (start_clock may come late)
+        self._clock = PlaybackClock()
         self._stage = ProducerStage(self._paced() if paced else source, self.slot, name=name, start=False)
         self._stop = self._stage.stopping
 
@@ -69,12 +69,12 @@ class ThreadedFeed:
 
     def start_clock(self) -> None:
         """Paced feeds: the first frame counts as shown now; later ones follow at their times."""
-        if not self._clock.is_set():
-            self._t0 = time.monotonic()
-            self._clock.set()
+        if not self._clock_started.is_set():
+            self._clock.start()
+            self._clock_started.set()
 
     def _await_clock(self) -> bool:
-        while not self._clock.is_set():
+        while not self._clock_started.is_set():
             if self._stop.wait(0.05):
                 return False
         return True
@@ -92,11 +92,11 @@ class ThreadedFeed:
             else:
                 if not self._await_clock():
                     return
-                delay = self._t0 + (frame.timestamp - base) - time.monotonic()
+                delay = self._clock.delay(frame.timestamp - base)
                 if delay > 0 and self._stop.wait(delay):
                     return
                 if delay < 0 and self.slot.keep_all:
-                    self._t0 -= delay  # late (a slow consumer): play on from here
+                    self._clock.fall_behind(-delay)  # late (a slow consumer): play on from here
             yield frame
 
     def frames(self) -> Iterator[Frame]:
