@@ -183,7 +183,11 @@ def add_part(glb: Glb, name: str, mesh, material: int, parts: list, flat: bool =
         mesh = trimesh.util.concatenate(list(mesh))
     vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
     if front_first:
-        faces = faces[np.argsort(-vertices[faces][:, :, 2].mean(axis=1), kind="stable")]
+        # Depths rounded to a micrometre: triangles at the same depth keep their order on any
+        # CPU (the last bit of a float sum differs between numpy's SIMD paths, which reordered
+        # such ties and changed the committed file's bytes).
+        depth = np.round(vertices[faces][:, :, 2].mean(axis=1), 4)
+        faces = faces[np.argsort(-depth, kind="stable")]
         mesh = type(mesh)(vertices, faces, process=False)
     normals = None
     if flat:
