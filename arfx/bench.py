@@ -101,12 +101,91 @@ def thread_counts() -> tuple[int, int]:
     return threading.active_count(), native
 
 
+#: What each thread does, by its Python name (arfx's stages) or kernel name (native threads).
+THREAD_KINDS = (("MainThread", "main thread (GL calls, read-back)"), ("arfx-track", "tracking"),
+                ("arfx-decode", "decoding (to RGB)"), ("arfx-encoder", "encoding (RGB to YUV, muxing)"),
+                ("llvmpipe", "OpenGL rasteriser (llvmpipe)"), ("av:", "FFmpeg decoder threads"))
+NEW_NATIVE = "other native threads (x264's)"
+OLD_NATIVE = "threads started before (OpenCV, OpenBLAS, ONNX Runtime pools)"
+
+
+class ThreadCpu:
+    """This process's CPU time by what its threads do, over a `with` block (Linux: read from
+    /proc/self/task; elsewhere nothing). Threads are sampled while the block runs, since those
+    it starts (decoding, tracking, x264's) end with it. Native threads started in the block
+    without a name of their own are x264's (the encoder), those from before are idle pools."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        import threading
+
+        self.interval = interval
+        self.seconds: dict[str, float] = {}
+        self._before: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._run, name="arfx-bench-cpu", daemon=True)
+
+    @staticmethod
+    def _read() -> dict[int, tuple[str, float]]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        found = {}
+        try:
+            tids = os.listdir("/proc/self/task")
+        except OSError:
+            return found
+        for tid in tids:
+            try:
+                with open(f"/proc/self/task/{tid}/stat", encoding="ascii") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/self/task/{tid}/comm", encoding="utf-8") as handle:
+                    comm = handle.read().strip()
+            except (OSError, IndexError):
+                continue  # the thread ended
+            found[int(tid)] = (comm, (int(fields[11]) + int(fields[12])) / ticks)  # utime + stime
+        return found
+
+    def _sample(self) -> None:
+        import threading
+
+        for thread in threading.enumerate():
+            if thread.native_id is not None:
+                self._names[thread.native_id] = thread.name
+        self._last.update(self._read())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> "ThreadCpu":
+        self._before = {tid: cpu for tid, (_, cpu) in self._read().items()}
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._sampler.join()
+        self._sample()
+        for tid, (comm, cpu) in self._last.items():
+            if tid == self._sampler.native_id:
+                continue
+            name = self._names.get(tid, comm)
+            kind = next((label for prefix, label in THREAD_KINDS if name.startswith(prefix)), None)
+            if kind is None:
+                kind = OLD_NATIVE if tid in self._before else NEW_NATIVE
+            spent = cpu - self._before.get(tid, 0.0)
+            if spent > 0:
+                self.seconds[kind] = self.seconds.get(kind, 0.0) + spent
+
+
 @dataclass
 class FloorResult:
     frames: int
     seconds: float
     #: This process's CPU time over the run (every thread: decoding, encoding, x264's own).
     cpu_seconds: float = float("nan")
+    #: That CPU time by what the threads do (ThreadCpu; empty where /proc is missing).
+    thread_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -127,23 +206,29 @@ def run_floor(clip: str | os.PathLike[str], output: str | os.PathLike[str], fram
             raise InputError(f"{clip}: the floor needs a video input")
         width, height = source.size or (0, 0)
         t0, cpu0 = time.perf_counter(), time.process_time()
-        recorder = Recorder(output, width, height, fps=source.rate or source.fps or 30.0, overwrite=True,
-                            preset=preset or EncodeOptions.preset)
-        prefetch = Prefetch(source, StageTimes())
-        done = 0
-        try:
-            for frame in prefetch:
-                if frames is not None and done >= frames:
-                    break
-                recorder.write(frame.rgb, timestamp=frame.timestamp)
-                done += 1
-            recorder.close()
-        except BaseException:
-            recorder.abort()
-            raise
-        finally:
-            prefetch.close()
-        return FloorResult(done, time.perf_counter() - t0, time.process_time() - cpu0)
+        with ThreadCpu() as threads:
+            recorder = Recorder(output, width, height, fps=source.rate or source.fps or 30.0, overwrite=True,
+                                preset=preset or EncodeOptions.preset)
+            prefetch = Prefetch(source, StageTimes())
+            done = 0
+            try:
+                for frame in prefetch:
+                    if frames is not None and done >= frames:
+                        break
+                    recorder.write(frame.rgb, timestamp=frame.timestamp)
+                    done += 1
+                recorder.close()
+            except BaseException:
+                recorder.abort()
+                raise
+            finally:
+                prefetch.close()
+        return FloorResult(done, time.perf_counter() - t0, time.process_time() - cpu0, threads.seconds)
+
+
+def _add(totals: dict[str, float], seconds: dict[str, float]) -> None:
+    for kind, value in seconds.items():
+        totals[kind] = totals.get(kind, 0.0) + value
 
 
 def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 120,
@@ -184,6 +269,8 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
         floors: list[float] = []
         render_cpu: list[float] = []  # process CPU seconds per frame
         floor_cpu: list[float] = []
+        by_thread: dict[str, dict[str, float]] = {"render": {}, "floor": {}}  # CPU s, all repeats
+        counted = {"render": 0, "floor": 0}  # frames behind them
         try:
             t0 = time.perf_counter()
             pipeline = FramePipeline(effect, bench_options)
@@ -197,14 +284,19 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
             for _ in range(max(1, repeats)):
                 pipeline.reset_tracking()
                 t0, cpu0 = time.perf_counter(), time.process_time()
-                result = render_video(effect, clip, Path(folder) / "output.mp4", bench_options,
-                                      pipeline=pipeline)
+                with ThreadCpu() as threads:
+                    result = render_video(effect, clip, Path(folder) / "output.mp4", bench_options,
+                                          pipeline=pipeline)
                 renders.append(result.frames / (time.perf_counter() - t0))
                 render_cpu.append((time.process_time() - cpu0) / max(result.frames, 1))
+                _add(by_thread["render"], threads.seconds)
+                counted["render"] += result.frames
                 if floor:
                     floored = run_floor(clip, Path(folder) / "floor.mp4", frames, bench_options.encode.preset)
                     floors.append(floored.fps)
                     floor_cpu.append(floored.cpu_seconds / max(floored.frames, 1))
+                    _add(by_thread["floor"], floored.thread_seconds)
+                    counted["floor"] += floored.frames
         finally:
             if pipeline is not None:
                 pipeline.close()
@@ -223,7 +315,13 @@ def run_bench(effect: str = "glasses", input: str | None = None, frames: int = 1
         "frames": result.frames, "frames_with_faces": result.frames_with_faces,
         "end_to_end_fps": round(fps, 2), "seconds": round(result.frames / fps, 3),
         "startup_s": round(startup, 3), "preset": bench_options.encode.preset, "repeats": len(renders),
-        "cpu_ms_per_frame": round(statistics.median(render_cpu) * 1000.0, 2)}
+        "cpu_ms_per_frame": round(statistics.median(render_cpu) * 1000.0, 2),
+        # CPU per frame by what the threads do (ThreadCpu), over all repeats: where the render
+        # spends what the floor does not.
+        "cpu_ms_per_frame_by_thread": {
+            run: {kind: round(1000.0 * seconds / max(counted[run], 1), 2)
+                  for kind, seconds in sorted(kinds.items(), key=lambda item: -item[1])}
+            for run, kinds in by_thread.items() if kinds}}
     if floors:
         floor_fps = statistics.median(floors)
         # The same-run ratios, one per repeat, so a reader sees how steady they were.
@@ -338,6 +436,15 @@ def format_table(report: BenchReport) -> str:
         lines.append(f"process CPU per frame (all threads): render {facts['cpu_ms_per_frame']:.1f} ms, floor "
                      f"{facts['floor_cpu_ms_per_frame']:.1f} ms; floor / render "
                      f"{report.ratios['floor_cpu_vs_render_cpu']:.3f} (the fps ratio when other jobs hold the cores)")
+    threads = facts.get("cpu_ms_per_frame_by_thread", {})
+    if threads.get("render"):
+        runs = [run for run in ("render", "floor") if threads.get(run)]
+        kinds = list(dict.fromkeys(k for run in runs for k in threads[run]))
+        width = max(len(k) for k in kinds)
+        lines += ["", f"{'CPU ms per frame, by thread':<{width}} " + " ".join(f"{run:>7}" for run in runs)]
+        lines += [f"{kind:<{width}} " + " ".join(f"{threads[run].get(kind, 0.0):>7.2f}" for run in runs)
+                  for kind in kinds]
+        lines.append("")
     lines += [f"start-up (models, shaders, first frame): {facts['startup_s']:.2f} s", ""]
     width = max([len(name) for name in report.ratios] + [22])
     lines += [f"{'ratio':<{width}} {'value':>8}"] + [f"{name:<{width}} {value:>8.3f}"

@@ -23,6 +23,7 @@ SLOW_TESTS: frozenset[str] = frozenset({
     "test_app.py::test_camera_loss_ends_session_with_recording_kept",
     "test_app.py::test_keys_switch_effect_screenshot_record_and_quit",
     "test_app.py::test_signal_while_recording_keeps_every_frame",
+    "test_bench.py::test_bench_shows_where_the_cpu_goes_by_thread",
     "test_inputs.py::test_input_8000x6000_image",
     "test_showcase.py::test_generated_showcase_is_deterministic_and_matches_the_committed_files",
     "test_stream.py::test_cli_streams_a_file_without_a_window",

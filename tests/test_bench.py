@@ -94,6 +94,34 @@ def test_bench_reports_render_against_the_floor_and_start_up_apart(clip: Path, c
     assert re.search(r"^start-up \(models, shaders, first frame\): [\d.]+ s$", out, re.M), out
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_bench_shows_where_the_cpu_goes_by_thread(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The render's and the floor's CPU per frame by what the threads do: tracking, drawing and
+    llvmpipe in the render only, decoding and x264 in both, adding up to about the process's
+    CPU time (threads are sampled while they run; the kernel counts in 10 ms ticks, so the clip
+    runs long enough to fill some)."""
+    import json
+
+    from arfx.demo import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", 480, 360, count=60, fps=30)
+    code, out, err = run_cli(["bench", "--input", str(clip), "--frames", "60", "--effect", "glasses",
+                              "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    threads = report["cpu_ms_per_frame_by_thread"]
+    for kind in ("tracking", "main thread (GL calls, read-back)", "OpenGL rasteriser (llvmpipe)"):
+        assert threads["render"][kind] > 0, kind
+        assert kind == "main thread (GL calls, read-back)" or kind not in threads["floor"], kind
+    assert threads["render"]["other native threads (x264's)"] > 0 and threads["floor"]["other native threads (x264's)"] > 0
+    total = report["cpu_ms_per_frame"]
+    assert 0.6 * total < sum(threads["render"].values()) < 1.2 * total, (threads["render"], total)
+    code, out, err = run_cli(["bench", "--input", str(clip), "--frames", "60", "--effect", "glasses"], capsys)
+    assert code == 0, err
+    assert re.search(r"^CPU ms per frame, by thread +render +floor$", out, re.M), out
+    assert re.search(r"^tracking +[\d.]+ +0\.00$", out, re.M), out
+
+
 def test_floor_script_decodes_and_encodes_every_frame(clip: Path, tmp_path: Path) -> None:
     from arfx.bench import run_floor
 
