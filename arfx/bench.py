@@ -128,11 +128,11 @@ class ThreadCpu:
 
     @staticmethod
     def _read() -> dict[int, tuple[str, float]]:
-        ticks = os.sysconf("SC_CLK_TCK")
         found = {}
         try:
+            ticks = os.sysconf("SC_CLK_TCK")
             tids = os.listdir("/proc/self/task")
-        except OSError:
+        except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no /proc (macOS)
             return found
         for tid in tids:
             try:
