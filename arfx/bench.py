@@ -14,6 +14,7 @@ import os
 import platform
 import statistics
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -90,8 +91,6 @@ def live_gl_objects() -> int:
 
 def thread_counts() -> tuple[int, int]:
     """(Python threads, all threads of the process incl. native pools such as ONNX Runtime's)."""
-    import threading
-
     native = 0
     try:
         with open("/proc/self/status", encoding="ascii") as handle:
@@ -105,8 +104,9 @@ def thread_counts() -> tuple[int, int]:
 THREAD_KINDS = (("MainThread", "main thread (GL calls, read-back)"), ("arfx-track", "tracking"),
                 ("arfx-decode", "decoding (to RGB)"), ("arfx-encoder", "encoding (RGB to YUV, muxing)"),
                 ("llvmpipe", "OpenGL rasteriser (llvmpipe)"), ("av:", "FFmpeg decoder threads"))
-NEW_NATIVE = "other native threads (x264's)"
-OLD_NATIVE = "threads started before (OpenCV, OpenBLAS, ONNX Runtime pools)"
+#: Native threads without such a name: started in the measured block (x264's), or before it.
+STARTED_DURING = "other native threads (x264's)"
+STARTED_BEFORE = "threads started before (OpenCV, OpenBLAS, ONNX Runtime pools)"
 
 
 class ThreadCpu:
@@ -116,8 +116,6 @@ class ThreadCpu:
     without a name of their own are x264's (the encoder), those from before are idle pools."""
 
     def __init__(self, interval: float = 0.02) -> None:
-        import threading
-
         self.interval = interval
         self.seconds: dict[str, float] = {}
         self._before: dict[int, float] = {}
@@ -146,8 +144,6 @@ class ThreadCpu:
         return found
 
     def _sample(self) -> None:
-        import threading
-
         for thread in threading.enumerate():
             if thread.native_id is not None:
                 self._names[thread.native_id] = thread.name
@@ -172,7 +168,7 @@ class ThreadCpu:
             name = self._names.get(tid, comm)
             kind = next((label for prefix, label in THREAD_KINDS if name.startswith(prefix)), None)
             if kind is None:
-                kind = OLD_NATIVE if tid in self._before else NEW_NATIVE
+                kind = STARTED_BEFORE if tid in self._before else STARTED_DURING
             spent = cpu - self._before.get(tid, 0.0)
             if spent > 0:
                 self.seconds[kind] = self.seconds.get(kind, 0.0) + spent
