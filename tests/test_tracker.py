@@ -9,7 +9,7 @@ from skimage import data
 
 from arfx.tracking import Face, FaceTracker
 from arfx.tracking.detector import FaceDetector, weighted_nms
-from arfx.tracking.roi import RgbxCropper, Roi, crop_into
+from arfx.tracking.roi import RgbxCropper, Roi, crop_into, letterbox
 
 # The astronaut's face in skimage.data.astronaut() (512x512), generously bounded.
 FACE_BOX = (150, 30, 290, 200)  # x0, y0, x1, y1
@@ -239,3 +239,29 @@ def test_rgbx_crop_gives_the_bytes_of_the_rgb_warp(astronaut):
         crop_into(rgb, roi, theirs, b, np.float32(1 / 255))
         np.testing.assert_array_equal(ours, theirs)
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("height, width", [(512, 512), (360, 640), (480, 640), (640, 480),
+                                           (1080, 1920), (128, 128), (361, 640), (500, 500)])
+def test_letterbox_gives_the_bytes_of_the_corner_to_corner_warp(height, width, monkeypatch):
+    # Frame sizes with a whole-pixel step into the detector are copied by nearest-neighbour
+    # resize instead of warped; both must give the warp's bytes, padding included, whatever
+    # the canvas held before.
+    import arfx.tracking.roi as roi_module
+
+    rgb = np.random.default_rng(height + width).integers(0, 256, (height, width, 3), np.uint8)
+    strided = []
+    real = roi_module._letterbox_by_stride
+    monkeypatch.setattr(roi_module, "_letterbox_by_stride",
+                        lambda *a: (strided.append(1), real(*a)))
+    for size in (128, 192):
+        canvas = np.full((size, size, 3), 77, np.uint8)
+        s, ox, oy = letterbox(rgb, canvas)
+        side = max(height, width)
+        assert (s, ox, oy) == (side / size, (side - width) / 2, (side - height) / 2)
+        matrix = np.array([[1 / s, 0, ox / s], [0, 1 / s, oy / s]])
+        warped = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        np.testing.assert_array_equal(canvas, warped)
+    # the copy is taken for the common video and square sizes (at 128 px), not for the others
+    assert bool(strided) == ((height, width) not in ((361, 640), (500, 500)))

@@ -53,44 +53,38 @@ def make_anchors(config: DetectorConfig) -> np.ndarray:
     return np.concatenate(parts, axis=0)
 
 
-def _pairwise_iou(boxes: np.ndarray) -> np.ndarray:
-    """IoU [N, N] between boxes [N, 4] (xmin, ymin, xmax, ymax)."""
-    lo = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
-    hi = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
-    inter = np.clip(hi - lo, 0, None).prod(axis=2)
-    areas = (boxes[:, 2:] - boxes[:, :2]).prod(axis=1)
-    union = areas[:, None] + areas[None, :] - inter
-    return inter / np.maximum(union, 1e-12)
-
-
 def weighted_nms(corners: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
                  threshold: float = 0.3) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Weighted non-maximum suppression (BlazeFace style).
 
-    Boxes overlapping the best remaining box by more than `threshold` IoU are merged into
-    it: the result's box and keypoints are their score-weighted mean, its score the best.
+    Boxes (xmin, ymin, xmax, ymax) overlapping the best remaining box by more than `threshold`
+    IoU are merged into it: the result's box and keypoints are their score-weighted mean, its
+    score the best. (One group at a time, as a frame holds few faces and a few candidates each:
+    fewer numpy calls than an all-pairs IoU matrix.)
     """
     n = len(scores)
     if n == 0:
         return []
     order = np.argsort(-scores, kind="stable")
-    corners, scores = corners[order], scores[order]
-    keypoints = keypoints[order].reshape(n, -1)
-    overlaps = _pairwise_iou(corners) > threshold
-    np.fill_diagonal(overlaps, True)  # a degenerate box still stands for itself
-    remaining = np.ones(n, dtype=bool)
-    groups, best = [], []
-    for i in range(n):  # boxes in score order; each unclaimed one leads a group
-        if remaining[i]:
-            members = overlaps[i] & remaining
-            remaining &= ~members
-            groups.append(members)
-            best.append(float(scores[i]))
-    weights = np.array(groups) * scores  # [groups, N]
-    totals = weights.sum(axis=1, keepdims=True)
-    boxes = weights @ corners / totals
-    points = (weights @ keypoints / totals).reshape(len(groups), -1, 2)
-    return list(zip(boxes, points, best))
+    rows = np.concatenate([corners, keypoints.reshape(n, -1)], axis=1)[order]  # [n, 4 + 2K]
+    scores = scores[order]
+    lo, hi = rows[:, :2], rows[:, 2:4]
+    areas = (hi - lo).prod(axis=1)
+    remaining = np.arange(n)
+    merged = []
+    while remaining.size:
+        best = remaining[0]
+        inter = np.clip(np.minimum(hi[best], hi[remaining]) - np.maximum(lo[best], lo[remaining]),
+                        0, None).prod(axis=1)
+        iou = inter / np.maximum(areas[best] + areas[remaining] - inter, 1e-12)
+        members = iou > threshold
+        members[0] = True  # a degenerate box still stands for itself
+        group = remaining[members]
+        weights = scores[group]
+        mean = weights @ rows[group] / weights.sum()
+        merged.append((mean[:4], mean[4:].reshape(-1, 2), float(scores[best])))
+        remaining = remaining[~members]
+    return merged
 
 
 class FaceDetector:

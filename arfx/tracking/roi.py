@@ -158,10 +158,31 @@ def letterbox(rgb: np.ndarray, canvas: np.ndarray, like_mediapipe: bool = False)
             maps = _LETTERBOX_MAPS[(h, w, size)] = mediapipe_maps(mediapipe_crop_matrix(square, size), size, size)
         cv2.remap(rgb, *maps, cv2.INTER_LINEAR, dst=canvas, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         return 1.0 / scale, ox, oy
+    step = side / size
+    if step == round(step) and all(v % step == 0 for v in (w, h, ox, oy)):
+        _letterbox_by_stride(rgb, canvas, int(step), int(ox / step), int(oy / step))
+        return 1.0 / scale, ox, oy
     matrix = np.array([[scale, 0.0, ox * scale], [0.0, scale, oy * scale]])
     cv2.warpAffine(rgb, matrix, (size, size), dst=canvas, flags=cv2.INTER_LINEAR,
                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     return 1.0 / scale, ox, oy
+
+
+def _letterbox_by_stride(rgb: np.ndarray, canvas: np.ndarray, step: int, left: int, top: int) -> None:
+    """letterbox's warp where canvas pixel (left + i, top + j) samples frame pixel (i, j) * step
+    (512x512, 640x360, 640x480, 1280x720, 1920x1080 frames into the 128 px detector): bilinear
+    weights are then 1 and 0, and OpenCV's nearest-neighbour resize (which samples at
+    floor(i * step)) gives the warp's bytes in about a third of its time (OpenCV has no fast path
+    for 3-channel warps)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    cols, rows = w // step, h // step
+    canvas[:top] = 0
+    canvas[top + rows:] = 0
+    canvas[top:top + rows, :left] = 0
+    canvas[top:top + rows, left + cols:] = 0
+    canvas[top:top + rows, left:left + cols] = cv2.resize(rgb, (cols, rows), interpolation=cv2.INTER_NEAREST)
 
 
 def crop_into(rgb: np.ndarray, roi: Roi, patch: np.ndarray, tensor: np.ndarray, scale: np.float32,
