@@ -61,6 +61,11 @@ RIGHT_IRIS = np.arange(473, 478)
 NUM_POINTS = 478
 
 
+# Every refined point's index in the 478, in the order of the model's subset outputs.
+REFINED = np.concatenate([LIPS, LEFT_EYE, RIGHT_EYE, LEFT_IRIS, RIGHT_IRIS])
+_CONTOURS = np.concatenate([LEFT_EYE[:EYE_CONTOUR], RIGHT_EYE[:EYE_CONTOUR]])
+
+
 def refine(mesh: np.ndarray, lips: np.ndarray, left_eye: np.ndarray, right_eye: np.ndarray,
            left_iris: np.ndarray, right_iris: np.ndarray) -> np.ndarray:
     """478 points [478, 3] from the 468-point mesh [468, 3] and the 2D subsets [K, 2].
@@ -68,15 +73,15 @@ def refine(mesh: np.ndarray, lips: np.ndarray, left_eye: np.ndarray, right_eye: 
     Lips and eyes overwrite x, y of their mesh points and keep the mesh z; the irises are
     appended with the mean z of their eye's contour.
     """
+    return refine_all(mesh, np.concatenate([lips, left_eye, right_eye, left_iris, right_iris]))
+
+
+def refine_all(mesh: np.ndarray, subsets: np.ndarray) -> np.ndarray:
+    """`refine` with the subsets as one array [len(REFINED), 2], in REFINED's order."""
     out = np.empty((NUM_POINTS, 3), dtype=np.float32)
     out[:468] = mesh
-    out[LIPS, :2] = lips
-    out[LEFT_EYE, :2] = left_eye
-    out[RIGHT_EYE, :2] = right_eye
-    out[LEFT_IRIS, :2] = left_iris
-    out[RIGHT_IRIS, :2] = right_iris
-    out[LEFT_IRIS, 2] = mesh[LEFT_EYE[:EYE_CONTOUR], 2].mean()
-    out[RIGHT_IRIS, 2] = mesh[RIGHT_EYE[:EYE_CONTOUR], 2].mean()
+    out[REFINED, :2] = subsets
+    out[468:, 2] = np.repeat(mesh[_CONTOURS, 2].reshape(2, EYE_CONTOUR).mean(axis=1), 5)
     return out
 
 
@@ -89,14 +94,7 @@ class AttentionLandmarkModel(LandmarkModel):
         """Landmarks float32 [478, 3] (x, y pixels; z pixels, relative) and presence 0..1 from
         the model input as the last `crop` (of `roi`) left it."""
         out = self._run()
-        points = refine(
-            out["output_mesh_identity"].reshape(468, 3),
-            out["output_lips"].reshape(-1, 2),
-            out["output_left_eye"].reshape(-1, 2),
-            out["output_right_eye"].reshape(-1, 2),
-            out["output_left_iris"].reshape(-1, 2),
-            out["output_right_iris"].reshape(-1, 2),
-        )
+        points = refine_all(out["output_mesh_identity"].reshape(468, 3), _subsets(out))
         presence = sigmoid(float(out["conv_faceflag"].reshape(-1)[0]))
         return roi.to_image(points, CROP_SIZE), presence
 
@@ -108,14 +106,16 @@ class AttentionLandmarkModel(LandmarkModel):
 
 def overlay(out: dict[str, np.ndarray], roi: Roi, mesh: np.ndarray) -> np.ndarray:
     """The attention model's outputs `out` for the crop of `roi` laid over a 468-point mesh."""
-    # the subsets mapped to the image in one go, then split again
-    points = roi.to_image(np.concatenate([out[f"output_{name}"].reshape(-1, 2) for name in _PARTS]),
-                          CROP_SIZE)
-    return refine(mesh[:468], *np.split(points, _PART_ENDS))
+    return refine_all(mesh[:468], roi.to_image(_subsets(out), CROP_SIZE))
 
 
-_PARTS = ("lips", "left_eye", "right_eye", "left_iris", "right_iris")
-_PART_ENDS = np.cumsum([len(LIPS), len(LEFT_EYE), len(RIGHT_EYE), len(LEFT_IRIS)])
+def _subsets(out: dict[str, np.ndarray]) -> np.ndarray:
+    """The model's lips, eyes and irises outputs as one array [len(REFINED), 2] (crop pixels)."""
+    return np.concatenate([out[name].reshape(-1, 2) for name in _SUBSET_OUTPUTS])
+
+
+_SUBSET_OUTPUTS = tuple(f"output_{part}" for part in
+                        ("lips", "left_eye", "right_eye", "left_iris", "right_iris"))
 
 
 class ConcurrentRefiner:
