@@ -8,8 +8,9 @@ MediaPipe pins numpy<2, so it runs in its own virtual environment (created once,
   of the one-face span (82-210), each padded with black to a square (no face is cut off) and
   resized to 512x512, once with the 468-point model and once with refine_landmarks (478
   points); max_num_faces=1.
-Each tracker makes --repeats passes over a setting's frames; each frame keeps its best time,
-and the table shows the median of those per-frame times: wall time, and CPU time (the
+Each tracker makes --repeats passes over each setting's frames, in rounds over all the settings
+(a shared machine's slow spells last longer than one setting's passes); each frame keeps its
+best time, and the table shows the median of those per-frame times: wall time, and CPU time (the
 process's, all its threads: with refine_landmarks arfx runs the attention model in a second
 thread beside the 468-point model, so its wall time is below its CPU time when a second core
 is free; MediaPipe's XNNPACK runs one thread on desktop Linux).
@@ -229,25 +230,31 @@ def best_times(passes: list[dict], keys: tuple[str, ...] = ("ms", "cpu")) -> dic
     return result
 
 
-def time_both(frames: np.ndarray, setting: Setting, index: int, mediapipe: MediaPipeWorker,
-              repeats: int) -> tuple[Pass, Pass]:
-    """(arfx, MediaPipe) best-of-`repeats` per-frame times, their passes interleaved.
+def time_all(frame_sets: dict[str, np.ndarray], settings: list[Setting],
+             mediapipe: MediaPipeWorker, repeats: int) -> list[tuple[Pass, Pass]]:
+    """(arfx, MediaPipe) best-of-`repeats` per-frame times of each setting.
 
-    Interleaving (and swapping who goes first) spreads the load of a shared machine over
-    both trackers instead of over whichever one happened to run at the time.
+    A shared machine has slow spells of a few seconds, longer than one setting's passes: the
+    passes go round all the settings `repeats` times, so that each setting's passes are spread
+    over the whole run and each frame keeps a time from outside such a spell. In each round
+    the two trackers' passes are back to back, who goes first swapped from round to round.
     """
-    with tracker(setting) as warm:
-        warm.process(frames[0])
-    mediapipe.run(index, warm=True)
-    ours, theirs = [], []
+    for index, setting in enumerate(settings):  # start-up is not a per-frame cost
+        with tracker(setting) as warm:
+            warm.process(frame_sets[setting.frames][0])
+        mediapipe.run(index, warm=True)
+    ours: list[list[Pass]] = [[] for _ in settings]
+    theirs: list[list[Pass]] = [[] for _ in settings]
     for i in range(repeats):
-        if i % 2:
-            ours.append(arfx_pass(frames, setting))
-            theirs.append(mediapipe.run(index))
-        else:
-            theirs.append(mediapipe.run(index))
-            ours.append(arfx_pass(frames, setting))
-    return best_times(ours), best_times(theirs)
+        for index, setting in enumerate(settings):
+            frames = frame_sets[setting.frames]
+            if (i + index) % 2:
+                ours[index].append(arfx_pass(frames, setting))
+                theirs[index].append(mediapipe.run(index))
+            else:
+                theirs[index].append(mediapipe.run(index))
+                ours[index].append(arfx_pass(frames, setting))
+    return [(best_times(a), best_times(b)) for a, b in zip(ours, theirs)]
 
 
 def stage_breakdown(frames: np.ndarray, repeats: int, refine_landmarks: bool = False,
@@ -366,7 +373,9 @@ def main() -> int:
     parser.add_argument("--arfx-defaults", action="store_true",
                         help="also time arfx's own defaults (auto detector, tiling, smoothing) "
                              "against the same MediaPipe setting")
-    parser.add_argument("--repeats", type=int, default=2, help="passes for each tracker; each frame's best time is kept")
+    parser.add_argument("--repeats", type=int, default=6,
+                        help="passes for each tracker and setting, in rounds over the settings; "
+                             "each frame's best time is kept (default 6)")
     parser.add_argument("--frames", type=int, help="use only the first N clip frames")
     parser.add_argument("--static-size", type=int, default=512,
                         help="side of the square static-mode images (default 512; 0 skips static mode)")
@@ -406,9 +415,7 @@ def main() -> int:
         with open(Path(tmp) / "worker.log", "w+") as log:
             worker = MediaPipeWorker(python, job_file, log)
             try:
-                for index, setting in enumerate(settings):
-                    rows.append(time_both(frame_sets[setting.frames], setting, index, worker,
-                                          args.repeats))
+                rows = time_all(frame_sets, settings, worker, args.repeats)
             except (RuntimeError, ValueError, OSError):  # the worker failed or died
                 log.seek(0)
                 print(log.read()[-2000:], file=sys.stderr)
@@ -421,8 +428,8 @@ def main() -> int:
         print(f"; static: {len(frame_sets['static'])} images {args.static_size}x{args.static_size}"
               f" (stills in {args.media.name}/ + 1 in {args.clip_every} face frames of the clip,"
               " padded square)", end="")
-    print(f"\narfx 1 ORT thread per model; best of {args.repeats} interleaved passes per frame "
-          "for both; median over frames")
+    print(f"\narfx 1 ORT thread per model; best of {args.repeats} passes per frame for both (in "
+          "rounds over the settings, the two trackers back to back); median over frames")
     width = max(len(s.label) for s in settings)
     print(f"{'setting':{width}} {'arfx ms':>8} {'MediaPipe ms':>12} {'ratio':>6} "
           f"{'arfx CPU':>8} {'MP CPU':>7} {'ratio':>6} {'arfx faces':>10} {'MP faces':>8}")
