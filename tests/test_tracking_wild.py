@@ -158,6 +158,19 @@ def test_no_duplicates_across_a_cut():
     assert any(len(faces) != 2 or duplicated(faces) for faces in old)
 
 
+def test_a_face_that_walks_in_at_the_start_is_found_at_once():
+    """In a clip's first frames the search for new faces runs on every frame (later on every
+    other one while faces are followed): a second person who is in the second frame on is
+    tracked from that frame, not one later."""
+    a, b = Sprite(110), Sprite(60, mirror=True)
+    bg = background()
+    frames = []
+    for i in range(6):
+        placed = [(a, a.at(150 + 3 * i, 180))] + ([(b, b.at(360 - 2 * i, 170))] if i >= 2 else [])
+        frames.append(compose(bg, placed)[0])
+    assert [len(faces) for faces in run(frames, max_num_faces=4)] == [1, 1, 2, 2, 2, 2]
+
+
 def test_landmarks_right_after_a_cut():
     """At a cut two people of different sizes swap places, one 35 px higher, the other lower:
     each track's crop now holds part of the other face. Landmarks that fit it only by bending
