@@ -63,7 +63,7 @@ def test_refine_places_each_subset():
     rng = np.random.default_rng(1)
     mesh = rng.normal(size=(468, 3)).astype(np.float32)
     parts = [rng.normal(size=(n, 2)).astype(np.float32) for n in (80, 71, 71, 5, 5)]
-    out = refine(mesh, *parts)
+    out = refine(mesh, np.concatenate(parts))
     assert out.shape == (478, 3)
     for subset, part in zip((LIPS, LEFT_EYE, RIGHT_EYE, LEFT_IRIS, RIGHT_IRIS), parts):
         np.testing.assert_array_equal(out[subset, :2], part)

@@ -66,18 +66,13 @@ REFINED = np.concatenate([LIPS, LEFT_EYE, RIGHT_EYE, LEFT_IRIS, RIGHT_IRIS])
 _CONTOURS = np.concatenate([LEFT_EYE[:EYE_CONTOUR], RIGHT_EYE[:EYE_CONTOUR]])
 
 
-def refine(mesh: np.ndarray, lips: np.ndarray, left_eye: np.ndarray, right_eye: np.ndarray,
-           left_iris: np.ndarray, right_iris: np.ndarray) -> np.ndarray:
-    """478 points [478, 3] from the 468-point mesh [468, 3] and the 2D subsets [K, 2].
+def refine(mesh: np.ndarray, subsets: np.ndarray) -> np.ndarray:
+    """478 points [478, 3] from the 468-point mesh [468, 3] and the 2D subsets (lips, eyes,
+    irises) as one array [len(REFINED), 2] in REFINED's order.
 
     Lips and eyes overwrite x, y of their mesh points and keep the mesh z; the irises are
     appended with the mean z of their eye's contour.
     """
-    return refine_all(mesh, np.concatenate([lips, left_eye, right_eye, left_iris, right_iris]))
-
-
-def refine_all(mesh: np.ndarray, subsets: np.ndarray) -> np.ndarray:
-    """`refine` with the subsets as one array [len(REFINED), 2], in REFINED's order."""
     out = np.empty((NUM_POINTS, 3), dtype=np.float32)
     out[:468] = mesh
     out[REFINED, :2] = subsets
@@ -94,7 +89,7 @@ class AttentionLandmarkModel(LandmarkModel):
         """Landmarks float32 [478, 3] (x, y pixels; z pixels, relative) and presence 0..1 from
         the model input as the last `crop` (of `roi`) left it."""
         out = self._run()
-        points = refine_all(out["output_mesh_identity"].reshape(468, 3), _subsets(out))
+        points = refine(out["output_mesh_identity"].reshape(468, 3), _subsets(out))
         presence = sigmoid(float(out["conv_faceflag"].reshape(-1)[0]))
         return roi.to_image(points, CROP_SIZE), presence
 
@@ -106,7 +101,7 @@ class AttentionLandmarkModel(LandmarkModel):
 
 def overlay(out: dict[str, np.ndarray], roi: Roi, mesh: np.ndarray) -> np.ndarray:
     """The attention model's outputs `out` for the crop of `roi` laid over a 468-point mesh."""
-    return refine_all(mesh[:468], roi.to_image(_subsets(out), CROP_SIZE))
+    return refine(mesh[:468], roi.to_image(_subsets(out), CROP_SIZE))
 
 
 def _subsets(out: dict[str, np.ndarray]) -> np.ndarray:

@@ -161,8 +161,7 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._frame = 0
-        self._first = True
-        self._eager = EAGER_SEARCH_FRAMES  # frames left of searching on every frame
+        self._since_start = 0  # frames processed since the start or the last reset
 
     @property
     def detector(self) -> str:
@@ -171,8 +170,7 @@ class FaceTracker:
     def reset(self) -> None:
         """Forget tracked faces (the next frame starts from detection)."""
         self._tracks = []
-        self._first = True
-        self._eager = EAGER_SEARCH_FRAMES
+        self._since_start = 0
         if self._smoother is not None:
             self._smoother.keep_only(())
 
@@ -268,13 +266,13 @@ class FaceTracker:
                 log.debug("face %d lost", track.id)
         # Searching for new faces: every pass at once in static mode and on the first frame;
         # in video, while faces are followed, one pass every other frame (a new face is
-        # found a frame or a few later), else (or in the first frames: _eager) one
+        # found a frame or a few later), else (and in the first EAGER_SEARCH_FRAMES) one
         # pass a frame, in turn.
+        first = self._since_start == 0
         if len(found) < self.max_num_faces and (
-                self.static_image_mode or self._first or not found or self._eager > 0
-                or self._frame % 2 == 0):
-            detections = self._finder.detect(rgb, every_pass=self.static_image_mode
-                                             or self._first)
+                self.static_image_mode or first or not found
+                or self._since_start < EAGER_SEARCH_FRAMES or self._frame % 2 == 0):
+            detections = self._finder.detect(rgb, every_pass=self.static_image_mode or first)
             wanted = self.max_num_faces - len(found)
             for order, detection in enumerate(detections, start=1):
                 if wanted <= 0:
@@ -356,9 +354,8 @@ class FaceTracker:
             if self._smoother is not None:
                 points = self._smoother(face_id, points, t)
             faces.append(Face(points, f.presence, face_id, f.crop))
-        self._eager = max(0, self._eager - 1)
         self._tracks = [] if self.static_image_mode else tracks
-        self._first = False
+        self._since_start += 1
         if self._refiner is not None:
             self._refiner.forget()
         if self._smoother is not None:
